@@ -1,0 +1,76 @@
+# SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#
+# vmlinux.h -> *.bpf.o -> *.skel.h -> userspace. `make V=1` shows commands.
+#   make          build everything (binary, BPF objects, tests, bench)
+#   make test     run every test (root; see README)
+
+VERSION := 0.1.0
+BUILD   := build
+CC      ?= gcc
+CLANG   ?= clang
+BPFTOOL ?= bpftool
+
+ifeq ($(V),1)
+Q :=
+msg :=
+else
+Q := @
+msg = @printf '  %-8s %s\n' '$(1)' '$(2)';
+endif
+
+WARN       := -Wall -Wextra -Werror
+CFLAGS     ?= -O2 -g
+USER_FLAGS := $(CFLAGS) $(WARN) -std=gnu11 -D_GNU_SOURCE \
+              -Iinclude -Iuser -I$(BUILD) -DSW_VERSION='"$(VERSION)"'
+SANITIZE   := -fsanitize=address,undefined -fno-sanitize-recover=all \
+              -fno-omit-frame-pointer
+LIBS       := -lbpf -lelf -lz -lpthread
+BPF_FLAGS  := -O2 -g -target bpf -mcpu=v3 $(WARN) -I$(BUILD) -Ibpf -Iinclude
+
+BPF_HDRS   := $(wildcard bpf/*.h) $(wildcard include/spillway/*.h)
+USER_HDRS  := $(wildcard user/*.h) $(wildcard include/spillway/*.h)
+USER_LIB   := user/error.c user/datapath.c user/control.c user/addr.c \
+              user/endpoint.c
+TEST_LIB   := tests/lib/harness.c tests/lib/pkt.c
+TEST_HDRS  := $(wildcard tests/lib/*.h)
+SKELS      := $(BUILD)/spillway.skel.h
+
+TESTS      := $(BUILD)/tests/test_datapath
+
+.PHONY: all test clean
+.DELETE_ON_ERROR:
+# Keep the BPF objects (make treats them as intermediates of the skeletons).
+.SECONDARY:
+
+all: $(BUILD)/spillway $(TESTS)
+
+$(BUILD) $(BUILD)/tests:
+	$(Q)mkdir -p $@
+
+$(BUILD)/vmlinux.h: | $(BUILD)
+	$(call msg,GEN,$@)
+	$(Q)$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $@
+
+$(BUILD)/%.bpf.o: bpf/%.bpf.c $(BPF_HDRS) $(BUILD)/vmlinux.h
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_FLAGS) -c $< -o $@
+
+$(BUILD)/%.skel.h: $(BUILD)/%.bpf.o
+	$(call msg,GEN-SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< name $*_bpf > $@
+
+$(BUILD)/spillway: user/spillway.c $(USER_LIB) $(USER_HDRS) $(SKELS)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(USER_FLAGS) user/spillway.c $(USER_LIB) -o $@ $(LIBS)
+
+# Tests run under AddressSanitizer and UndefinedBehaviorSanitizer.
+$(BUILD)/tests/%: tests/bpf/%.c $(USER_LIB) $(TEST_LIB) $(USER_HDRS) $(TEST_HDRS) $(SKELS) | $(BUILD)/tests
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(USER_FLAGS) $(SANITIZE) -Itests/lib $< $(USER_LIB) $(TEST_LIB) -o $@ $(LIBS)
+
+test: all
+	$(Q)tests/run.sh $(TESTS)
+
+clean:
+	$(call msg,CLEAN,$(BUILD))
+	$(Q)rm -rf $(BUILD)

@@ -1,0 +1,18 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * Load-time settings: read-only after load, set by the loader through the
+ * skeleton's rodata before the programs are verified.
+ */
+#ifndef SW_CONFIG_H
+#define SW_CONFIG_H
+
+#include "spillway/defaults.h"
+
+/* Port of the transparent tunnel endpoint; 0 disables spilling. */
+const volatile __u16 tunnel_port = SW_DEFAULT_TUNNEL_PORT;
+/* Mark put on packets assigned to the endpoint (matched by the policy route). */
+const volatile __u32 steer_mark = SW_DEFAULT_STEER_MARK;
+/* Mark of the agent's own sockets: such packets are never steered or counted. */
+const volatile __u32 bypass_mark = SW_DEFAULT_BYPASS_MARK;
+
+#endif /* SW_CONFIG_H */

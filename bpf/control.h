@@ -1,0 +1,106 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * Work userspace asks the kernel to do through spill_ctl, because it must be
+ * atomic with respect to the datapath:
+ *  - service_set changes a service's configuration in place, so the live
+ *    counters beside it are never overwritten by a map update;
+ *  - collect expires flows and releases their slots with the very function
+ *    the datapath uses, so a slot is released exactly once whoever gets
+ *    there first, and removes flows only through a claim no packet holds.
+ */
+#ifndef SW_CONTROL_H
+#define SW_CONTROL_H
+
+#include "flow.h"
+#include "stats.h"
+
+static __always_inline int service_set(const struct sw_service_key *ukey,
+				       const struct sw_service_config *ucfg)
+{
+	struct sw_service_key key = *ukey;
+	struct sw_service_config cfg = *ucfg;
+	struct sw_service fresh = {}, *svc;
+	long err;
+
+	svc = lookup_service(&key);
+	if (!svc) {
+		fresh.cfg = cfg;
+		fresh.epoch = bpf_ktime_get_ns();
+		err = bpf_map_update_elem(&services, &key, &fresh, BPF_NOEXIST);
+		if (err != -EEXIST)
+			return err;
+		svc = lookup_service(&key);
+		if (!svc)
+			return -ENOENT;
+	}
+	/* Lower or raise: either order is safe, keeps_spilling() clamps. */
+	svc->cfg.max_connections = cfg.max_connections;
+	svc->cfg.resume_below = cfg.resume_below;
+	/* One 32-bit store: no CPU ever sees half an old and half a new list. */
+	*(__u32 *)svc->cfg.overflow_to = *(__u32 *)cfg.overflow_to;
+	return 0;
+}
+
+struct collect_ctx {
+	struct sw_collect_params params;
+	struct sw_collect_result result;
+	struct sw_stats *st;
+};
+
+static __always_inline bool older_than(__u64 then, __u64 now, __u64 age)
+{
+	return now > then && now - then > age;
+}
+
+static long collect_one(struct bpf_map *map, const struct sw_flow_key *key,
+			struct sw_flow *f, struct collect_ctx *c)
+{
+	__u64 now = c->params.now_ns;
+	__u32 s = f->state;
+
+	c->result.scanned++;
+	if (s & SW_FLOW_CLAIMED)
+		return 0;
+	if (!(s & SW_FLOW_RELEASED)) {
+		bool half_open = !(s & SW_FLOW_ACKED) &&
+			older_than(f->created_ns, now, c->params.half_open_ns);
+		bool idle = older_than(f->last_seen_ns, now, c->params.idle_ns);
+
+		if (!half_open && !idle)
+			return 0;
+		if (release_flow_once(key, f)) {
+			if (half_open) {
+				c->result.expired_half_open++;
+				__sync_fetch_and_add(&c->st->released_half_open, 1);
+			} else {
+				c->result.expired_idle++;
+				__sync_fetch_and_add(&c->st->released_idle, 1);
+			}
+		}
+	} else if (!older_than(f->last_seen_ns, now, c->params.closed_ns)) {
+		return 0;
+	} else {
+		c->result.removed_closed++;
+	}
+	/* Delete only what no SYN has claimed for reuse in the meantime. */
+	s = f->state;
+	if ((s & SW_FLOW_RELEASED) && !(s & SW_FLOW_CLAIMED) &&
+	    __sync_val_compare_and_swap(&f->state, s, s | SW_FLOW_CLAIMED) == s)
+		bpf_map_delete_elem(map, key);
+	return 0;
+}
+
+static __always_inline int collect(struct sw_ctl *req)
+{
+	struct collect_ctx c = {};
+
+	c.st = stats_this_cpu();
+	if (!c.st)
+		return -ENOENT;
+	c.params = req->collect.params;
+	bpf_for_each_map_elem(&flows, collect_one, &c, 0);
+	req->collect.result = c.result;
+	return 0;
+}
+
+#endif /* SW_CONTROL_H */

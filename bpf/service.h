@@ -1,0 +1,127 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * A service's slots and the local-or-remote decision for a new connection.
+ *
+ * active_local is changed only with atomic adds. A new connection takes a
+ * slot with one fetch-and-add and keeps it only if the value it replaced was
+ * below max_connections, so SYNs racing on every CPU can never admit more
+ * than max_connections locally (a loser undoes its add at once). The counter
+ * itself may read max+1 for that instant; the number of admitted flows never
+ * does.
+ */
+#ifndef SW_SERVICE_H
+#define SW_SERVICE_H
+
+#include "maps.h"
+#include "steer.h"
+
+static __always_inline struct sw_service *
+lookup_service(const struct sw_service_key *key)
+{
+	return bpf_map_lookup_elem(&services, key);
+}
+
+/*
+ * Hysteresis: once a service overflows it keeps spilling until local active
+ * falls below resume_below, then takes slots again. resume_below is clamped
+ * to max_connections so a half-written configuration can never stall it.
+ */
+static __always_inline bool keeps_spilling(struct sw_service *svc)
+{
+	__u32 resume = svc->cfg.resume_below;
+
+	if (!(svc->flags & SW_SVC_OVERFLOWING))
+		return false;
+	if (resume > svc->cfg.max_connections)
+		resume = svc->cfg.max_connections;
+	if (svc->active_local >= resume)
+		return true;
+	__sync_fetch_and_and(&svc->flags, ~SW_SVC_OVERFLOWING);
+	return false;
+}
+
+static __always_inline bool reserve_local_slot(struct sw_service *svc)
+{
+	__u32 before = __sync_fetch_and_add(&svc->active_local, 1);
+
+	if (before < svc->cfg.max_connections)
+		return true;
+	__sync_fetch_and_sub(&svc->active_local, 1);
+	if (!(svc->flags & SW_SVC_OVERFLOWING))
+		__sync_fetch_and_or(&svc->flags, SW_SVC_OVERFLOWING);
+	return false;
+}
+
+/* The first remote in the service's preference order that is healthy. */
+static __always_inline __u32 first_healthy_remote(struct sw_service *svc)
+{
+#pragma unroll
+	for (int i = 0; i < SW_MAX_OVERFLOW_REMOTES; i++) {
+		__u32 id = svc->cfg.overflow_to[i];
+		struct sw_remote *r;
+
+		if (!id)
+			break;
+		r = bpf_map_lookup_elem(&remotes, &id);
+		if (r && r->healthy)
+			return id;
+	}
+	return 0;
+}
+
+/* Give back the slot a flow took (its decision says which counter). */
+static __always_inline void release_slot(struct sw_service *svc,
+					 const struct sw_flow *f)
+{
+	if (f->decision == SW_REMOTE)
+		__sync_fetch_and_sub(&svc->active_remote, 1);
+	else
+		__sync_fetch_and_sub(&svc->active_local, 1);
+}
+
+/*
+ * Decide where a new connection goes and take its slot. A spill needs a
+ * healthy remote, a hook that can steer (steerable) and this node's tunnel
+ * endpoint listening; the endpoint is only looked up when a spill is due.
+ */
+static __always_inline void admit(struct sw_service *svc, struct sw_flow *f,
+				  void *ctx, const struct packet *p,
+				  bool steerable)
+{
+	__u32 remote;
+
+	if (!keeps_spilling(svc) && reserve_local_slot(svc)) {
+		f->decision = SW_LOCAL;
+		return;
+	}
+	remote = first_healthy_remote(svc);
+	if (remote && steerable && endpoint_listening(ctx, p)) {
+		__sync_fetch_and_add(&svc->active_remote, 1);
+		f->decision = SW_REMOTE;
+		f->remote = remote;
+		return;
+	}
+	/* Never drop or reset: no remote can take it, so it stays here. */
+	__sync_fetch_and_add(&svc->active_local, 1);
+	f->decision = SW_LOCAL;
+	f->state |= SW_FLOW_UNAVAILABLE;
+}
+
+/* Totals, counted once the flow is in the table (an undone admit is not). */
+static __always_inline void count_admitted(struct sw_service *svc,
+					   const struct sw_flow *f,
+					   struct sw_stats *st)
+{
+	if (f->decision == SW_REMOTE) {
+		__sync_fetch_and_add(&svc->overflowed_total, 1);
+		st->new_remote++;
+	} else if (f->state & SW_FLOW_UNAVAILABLE) {
+		__sync_fetch_and_add(&svc->overflow_unavailable_total, 1);
+		st->overflow_unavailable++;
+	} else {
+		__sync_fetch_and_add(&svc->local_total, 1);
+		st->new_local++;
+	}
+}
+
+#endif /* SW_SERVICE_H */

@@ -1,0 +1,230 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * The spillway datapath. Each program reads top-down: count, parse, look up
+ * the service, follow or open the flow, steer. The logic lives in the
+ * headers, one concern each; this file only orchestrates.
+ *
+ * Attach modes (per interface, on the interface facing the clients):
+ *   tc:  spill_tc_in (ingress) + spill_tc_out (egress)
+ *   xdp: spill_xdp + spill_tc_steer (ingress) + spill_tc_out (egress)
+ * spill_tc_out sees the service's side of each connection (its FIN, RST).
+ * spill_ctl is run by userspace (BPF_PROG_TEST_RUN), never attached.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+
+#include "consts.h"
+#include "config.h"
+#include "maps.h"
+#include "parse.h"
+#include "stats.h"
+#include "service.h"
+#include "flow.h"
+#include "steer.h"
+#include "control.h"
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+/* A packet from a client: find its flow, or open one on a first SYN. */
+static __always_inline int process_from_client(void *ctx,
+					       const struct packet *p,
+					       struct sw_stats *st,
+					       bool steerable)
+{
+	bool new_syn = (p->tcp_flags & (TCP_SYN | TCP_ACK)) == TCP_SYN;
+	struct sw_service *svc;
+	struct sw_flow *f;
+	__u64 now;
+	__u32 s;
+
+	svc = lookup_service(&p->key.svc);
+	if (!svc)
+		return PASS;
+	now = bpf_ktime_get_coarse_ns();
+	f = bpf_map_lookup_elem(&flows, &p->key);
+	if (!f) {
+		if (new_syn)
+			return open_flow(ctx, p, svc, steerable, st, now);
+		/* Opened before we were attached (or long expired). */
+		st->untracked++;
+		return STEER_IF_OWNED;
+	}
+	s = f->state;
+	if (new_syn && (s & (SW_FLOW_RELEASED | SW_FLOW_CLAIMED)) == SW_FLOW_RELEASED)
+		return reopen_flow(ctx, p, svc, f, s, steerable, st, now);
+	f->last_seen_ns = now;
+	track_tcp(&p->key, f, p->tcp_flags, FROM_CLIENT, st);
+	return verdict_of(f);
+}
+
+/* A packet from the service (or the endpoint) back to a client. */
+static __always_inline void process_from_service(const struct packet *p,
+						 struct sw_stats *st)
+{
+	struct sw_flow *f;
+
+	if (!lookup_service(&p->key.svc))
+		return;
+	f = bpf_map_lookup_elem(&flows, &p->key);
+	if (!f)
+		return;
+	f->last_seen_ns = bpf_ktime_get_coarse_ns();
+	track_tcp(&p->key, f, p->tcp_flags, FROM_SERVICE, st);
+}
+
+/* Parse an skb, pulling headers into the linear area if they straddle it. */
+static __always_inline int parse_skb(struct __sk_buff *skb, enum direction dir,
+				     struct packet *p)
+{
+	__u32 pull = skb->len < SW_PARSE_PULL_LEN ? skb->len : SW_PARSE_PULL_LEN;
+	int r;
+
+	r = parse_packet((void *)(long)skb->data, (void *)(long)skb->data_end,
+			 dir, p);
+	if (!parse_truncated(r) || skb->data_end - skb->data >= pull)
+		return r;
+	if (bpf_skb_pull_data(skb, pull))
+		return r;
+	return parse_packet((void *)(long)skb->data,
+			    (void *)(long)skb->data_end, dir, p);
+}
+
+static __always_inline void steer_and_count(struct __sk_buff *skb,
+					    const struct packet *p, int v,
+					    struct sw_stats *st)
+{
+	switch (tc_steer(skb, p, v == STEER_IF_OWNED)) {
+	case STEERED:
+		if (v == STEER)
+			st->steered++;
+		else
+			st->orphans_steered++;
+		break;
+	case STEER_NO_ENDPOINT:
+		/* Untracked and not ours: the common, silent case. */
+		if (v == STEER)
+			st->steer_no_endpoint++;
+		break;
+	case STEER_REFUSED:
+		st->steer_refused++;
+		break;
+	}
+}
+
+static __always_inline bool agent_bypass(struct __sk_buff *skb,
+					 struct sw_stats *st)
+{
+	if (!bypass_mark || skb->mark != bypass_mark)
+		return false;
+	st->agent_bypass++;
+	return true;
+}
+
+SEC("xdp")
+int spill_xdp(struct xdp_md *ctx)
+{
+	struct sw_stats *st = stats_this_cpu();
+	struct packet p;
+	int r, v;
+
+	if (!st)
+		return XDP_PASS;
+	st->packets++;
+	r = parse_packet((void *)(long)ctx->data, (void *)(long)ctx->data_end,
+			 FROM_CLIENT, &p);
+	if (r != PARSE_OK) {
+		count_parse_result(st, r);
+		return XDP_PASS;
+	}
+	count_unusual(st, &p);
+	v = process_from_client(ctx, &p, st, xdp_can_signal(ctx));
+	if (v != PASS &&
+	    !xdp_signal(ctx, v == STEER ? SW_META_STEER : SW_META_ORPHAN))
+		st->steer_refused++;
+	return XDP_PASS;
+}
+
+SEC("tc")
+int spill_tc_in(struct __sk_buff *skb)
+{
+	struct sw_stats *st = stats_this_cpu();
+	struct packet p;
+	int r, v;
+
+	if (!st)
+		return TC_ACT_OK;
+	st->packets++;
+	if (agent_bypass(skb, st))
+		return TC_ACT_OK;
+	r = parse_skb(skb, FROM_CLIENT, &p);
+	if (r != PARSE_OK) {
+		count_parse_result(st, r);
+		return TC_ACT_OK;
+	}
+	count_unusual(st, &p);
+	v = process_from_client(skb, &p, st, true);
+	if (v != PASS)
+		steer_and_count(skb, &p, v, st);
+	return TC_ACT_OK;
+}
+
+/* XDP mode's TC half: act on the word spill_xdp left in the metadata. */
+SEC("tc")
+int spill_tc_steer(struct __sk_buff *skb)
+{
+	void *meta = (void *)(long)skb->data_meta;
+	struct sw_stats *st;
+	struct packet p;
+	__u32 word;
+
+	if (meta + sizeof(__u32) > (void *)(long)skb->data)
+		return TC_ACT_OK;
+	word = *(__u32 *)meta;
+	if (word != SW_META_STEER && word != SW_META_ORPHAN)
+		return TC_ACT_OK;
+	st = stats_this_cpu();
+	if (!st || parse_skb(skb, FROM_CLIENT, &p) != PARSE_OK)
+		return TC_ACT_OK;
+	steer_and_count(skb, &p, word == SW_META_STEER ? STEER : STEER_IF_OWNED,
+			st);
+	return TC_ACT_OK;
+}
+
+SEC("tc")
+int spill_tc_out(struct __sk_buff *skb)
+{
+	struct sw_stats *st = stats_this_cpu();
+	struct packet p;
+	int r;
+
+	if (!st)
+		return TC_ACT_OK;
+	st->packets++;
+	if (agent_bypass(skb, st))
+		return TC_ACT_OK;
+	r = parse_skb(skb, FROM_SERVICE, &p);
+	if (r != PARSE_OK) {
+		count_parse_result(st, r);
+		return TC_ACT_OK;
+	}
+	count_unusual(st, &p);
+	process_from_service(&p, st);
+	return TC_ACT_OK;
+}
+
+SEC("syscall")
+int spill_ctl(struct sw_ctl *req)
+{
+	switch (req->op) {
+	case SW_CTL_SERVICE_SET:
+		req->err = service_set(&req->service.key, &req->service.cfg);
+		break;
+	case SW_CTL_COLLECT:
+		req->err = collect(req);
+		break;
+	default:
+		req->err = -EINVAL;
+	}
+	return 0;
+}

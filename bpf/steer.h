@@ -1,0 +1,130 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * Steering overflowed connections to this node's tunnel endpoint, without
+ * rewriting a byte: at TC ingress the packet is assigned to the endpoint's
+ * socket (bpf_sk_assign) and marked, and a policy route on the mark delivers
+ * it locally. The endpoint is an IP_TRANSPARENT listener, so the accepted
+ * socket's local address is the VIP:port the client dialled and its peer is
+ * the client: the endpoint learns both from getsockname/getpeername, and the
+ * client sees every reply come from VIP:port.
+ *
+ * Why this and not NAT to the endpoint plus reverse NAT on egress: no
+ * checksum rewriting, no second map keyed by 4-tuple to keep in step, no
+ * reply path to intercept, and the kernel's TCP stack does the rest.
+ */
+#ifndef SW_STEER_H
+#define SW_STEER_H
+
+#include "config.h"
+#include "parse.h"
+
+/* The packet's own tuple as bpf_sk_lookup wants it (network order). */
+static __always_inline __u32 socket_tuple(const struct packet *p,
+					  struct bpf_sock_tuple *t)
+{
+	const struct sw_flow_key *k = &p->key;
+
+	if (k->svc.family == SW_INET) {
+		__builtin_memcpy(&t->ipv4.saddr, k->client, 4);
+		__builtin_memcpy(&t->ipv4.daddr, k->svc.vip, 4);
+		t->ipv4.sport = bpf_htons(k->client_port);
+		t->ipv4.dport = bpf_htons(k->svc.port);
+		return sizeof(t->ipv4);
+	}
+	__builtin_memcpy(t->ipv6.saddr, k->client, 16);
+	__builtin_memcpy(t->ipv6.daddr, k->svc.vip, 16);
+	t->ipv6.sport = bpf_htons(k->client_port);
+	t->ipv6.dport = bpf_htons(k->svc.port);
+	return sizeof(t->ipv6);
+}
+
+static __always_inline void tuple_set_dport(struct bpf_sock_tuple *t,
+					    __u32 size, __u16 port)
+{
+	if (size == sizeof(t->ipv4))
+		t->ipv4.dport = bpf_htons(port);
+	else
+		t->ipv6.dport = bpf_htons(port);
+}
+
+/* Is the tunnel endpoint listening in this namespace? (ctx: xdp_md or skb) */
+static __always_inline bool endpoint_listening(void *ctx,
+					       const struct packet *p)
+{
+	struct bpf_sock_tuple t = {};
+	struct bpf_sock *sk;
+	__u32 size;
+
+	if (!tunnel_port)
+		return false;
+	size = socket_tuple(p, &t);
+	tuple_set_dport(&t, size, tunnel_port);
+	sk = bpf_sk_lookup_tcp(ctx, &t, size, BPF_F_CURRENT_NETNS, 0);
+	if (!sk)
+		return false;
+	bpf_sk_release(sk);
+	return true;
+}
+
+enum steer_result {
+	STEERED,
+	STEER_NO_ENDPOINT,	/* no endpoint socket to give the packet to */
+	STEER_REFUSED,		/* bpf_sk_assign said no */
+};
+
+/*
+ * Assign a packet to the endpoint. A connection the endpoint already holds
+ * (established, or half-open in its SYN queue) is found on the packet's own
+ * tuple and keeps its socket; only a packet with no socket yet goes to the
+ * listener. owned_only: the flow is untracked, so assign it only if an
+ * endpoint socket already owns it, never to the listener.
+ */
+static __always_inline int tc_steer(struct __sk_buff *skb,
+				    const struct packet *p, bool owned_only)
+{
+	struct bpf_sock_tuple t = {};
+	struct bpf_sock *sk;
+	__u32 size = socket_tuple(p, &t);
+	long err;
+
+	sk = bpf_skc_lookup_tcp(skb, &t, size, BPF_F_CURRENT_NETNS, 0);
+	if (sk && sk->state == BPF_TCP_LISTEN) {
+		bpf_sk_release(sk);
+		sk = NULL;
+	}
+	if (!sk && !owned_only && tunnel_port) {
+		tuple_set_dport(&t, size, tunnel_port);
+		sk = bpf_sk_lookup_tcp(skb, &t, size, BPF_F_CURRENT_NETNS, 0);
+	}
+	if (!sk)
+		return STEER_NO_ENDPOINT;
+	err = bpf_sk_assign(skb, sk, 0);
+	bpf_sk_release(sk);
+	if (err)
+		return STEER_REFUSED;
+	skb->mark = steer_mark;
+	return STEERED;
+}
+
+/* XDP mode: can this packet carry a word of metadata to spill_tc_steer? */
+static __always_inline bool xdp_can_signal(struct xdp_md *ctx)
+{
+	return (void *)(long)ctx->data_meta <= (void *)(long)ctx->data;
+}
+
+/* XDP mode: leave a SW_META_* word for spill_tc_steer. */
+static __always_inline bool xdp_signal(struct xdp_md *ctx, __u32 word)
+{
+	void *meta, *data;
+
+	if (bpf_xdp_adjust_meta(ctx, -(int)sizeof(__u32)))
+		return false;
+	meta = (void *)(long)ctx->data_meta;
+	data = (void *)(long)ctx->data;
+	if (meta + sizeof(__u32) > data)
+		return false;
+	*(__u32 *)meta = word;
+	return true;
+}
+
+#endif /* SW_STEER_H */

@@ -1,0 +1,204 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * The one definition of everything the datapath (bpf/) and userspace (user/)
+ * share: map keys and values, state bits and the control-program request.
+ *
+ * Every map is BTF-typed, so `bpftool map dump pinned DIR/MAP` prints these
+ * field names. Addresses are byte arrays in network order (10.96.0.10 dumps as
+ * [10,96,0,10,0,...]); ports are in host order so they dump as plain numbers.
+ */
+#ifndef SPILLWAY_ABI_H
+#define SPILLWAY_ABI_H
+
+#ifndef __VMLINUX_H__
+#include <linux/types.h>
+#endif
+
+/*
+ * Layout version of the pinned maps. Bump it on any change to a struct in
+ * this file or to a map's type, key, value or flags: an agent refuses pinned
+ * maps of another version instead of reading them with the wrong layout.
+ */
+#define SW_LAYOUT_VERSION 1
+
+/* Remote clusters a service may spill to, in order of preference. */
+#define SW_MAX_OVERFLOW_REMOTES 4
+/* Size of the remotes map; remote id 0 is never used and means "none". */
+#define SW_MAX_REMOTES 256
+/* Size of the services map. */
+#define SW_MAX_SERVICES 65536
+/*
+ * IPv6 extension headers walked before giving up on a packet. Real traffic
+ * to a service carries none or one; a longer chain is passed untouched and
+ * counted as ipv6_ext_unsupported.
+ */
+#define SW_MAX_IPV6_EXT 4
+
+enum sw_family {
+	SW_INET = 4,
+	SW_INET6 = 6,
+};
+
+/* services map key: one entry per VIP:port/protocol. */
+struct sw_service_key {
+	__u8 vip[16];		/* IPv4 in the first 4 bytes, the rest zero */
+	__u16 port;		/* host byte order */
+	__u8 proto;		/* IPPROTO_TCP */
+	__u8 family;		/* enum sw_family */
+};
+
+/* What the agent configures for a service; the datapath only reads it. */
+struct sw_service_config {
+	__u32 max_connections;	/* local active connections allowed */
+	__u32 resume_below;	/* while overflowing, spill until local active < this */
+	__u8 overflow_to[SW_MAX_OVERFLOW_REMOTES]; /* remote ids by preference, 0 ends */
+};
+
+/* Service state bits (sw_service.flags), changed with atomic operations. */
+#define SW_SVC_OVERFLOWING (1U << 0)	/* spilling new connections (hysteresis) */
+
+/* services map value. */
+struct sw_service {
+	struct sw_service_config cfg;
+	/* Live state below: written by the datapath only, atomically. */
+	__u32 flags;
+	__u32 active_local;	/* connections holding a local slot */
+	__u32 active_remote;	/* connections steered to a remote */
+	__u64 local_total;	/* new connections admitted with a local slot */
+	__u64 overflowed_total;	/* new connections steered to a remote */
+	__u64 overflow_unavailable_total; /* should have spilled, no remote could: kept local */
+	/*
+	 * Set when the entry is created. A flow remembers the epoch it was
+	 * counted in, so removing and re-adding a service never releases an
+	 * old flow's slot into the new entry's counters.
+	 */
+	__u64 epoch;
+};
+
+/* The decision made once, at a flow's first SYN. */
+enum sw_decision {
+	SW_LOCAL = 1,
+	SW_REMOTE = 2,
+};
+
+/* Flow state bits (sw_flow.state), changed with atomic or / compare-and-swap. */
+#define SW_FLOW_ACKED		(1U << 0) /* the client acknowledged: handshake done */
+#define SW_FLOW_FIN_CLIENT	(1U << 1)
+#define SW_FLOW_FIN_SERVER	(1U << 2)
+#define SW_FLOW_RST		(1U << 3)
+#define SW_FLOW_RELEASED	(1U << 4) /* the slot went back, exactly once */
+#define SW_FLOW_UNAVAILABLE	(1U << 5) /* should have spilled, kept local */
+#define SW_FLOW_CLAIMED		(1U << 6) /* one CPU is reusing or deleting the entry */
+
+/* flows map key: the client side of a connection to a service. */
+struct sw_flow_key {
+	struct sw_service_key svc;
+	__u8 client[16];
+	__u16 client_port;	/* host byte order */
+	__u16 pad;		/* always zero */
+};
+
+/* flows map value. Times are bpf_ktime_get_coarse_ns (CLOCK_MONOTONIC_COARSE). */
+struct sw_flow {
+	__u64 created_ns;	/* first SYN */
+	__u64 last_seen_ns;	/* last packet, either direction */
+	__u64 svc_epoch;	/* sw_service.epoch the slot was taken from */
+	__u32 state;		/* SW_FLOW_* bits */
+	enum sw_decision decision;
+	__u32 remote;		/* remote id when SW_REMOTE, else 0 */
+	__u32 pad;
+};
+
+/* remotes map value (array index = remote id). */
+struct sw_remote {
+	__u32 healthy;		/* 1: may take new overflow; set by the agent */
+};
+
+/* layout map value (one entry): the layout version the pinned maps have. */
+struct sw_layout {
+	__u32 version;
+};
+
+/*
+ * stats map value: per-CPU counters, summed by readers. The first group is
+ * what happened to connections; the second counts input the datapath passed
+ * untouched because it was not ours or not clear, one counter per kind.
+ */
+struct sw_stats {
+	__u64 packets;			/* every packet seen by an attached program */
+	__u64 new_local;		/* first SYNs admitted with a local slot */
+	__u64 new_remote;		/* first SYNs steered to a remote */
+	__u64 overflow_unavailable;	/* first SYNs kept local: no remote could take them */
+	__u64 table_full;		/* first SYNs passed untracked: flow table full */
+	__u64 untracked;		/* non-SYN VIP packets of flows not in the table */
+	__u64 steered;			/* packets assigned to the tunnel endpoint */
+	__u64 steer_no_endpoint;	/* remote flow packets: no endpoint socket */
+	__u64 steer_refused;		/* the kernel refused the assignment */
+	__u64 orphans_steered;		/* untracked packets of a live endpoint socket */
+	__u64 released_fin;
+	__u64 released_rst;
+	__u64 released_half_open;	/* by the collector: handshake never finished */
+	__u64 released_idle;		/* by the collector: idle too long */
+	__u64 agent_bypass;		/* packets carrying the agent's bypass mark */
+	__u64 not_ip;
+	__u64 not_tcp;
+	__u64 vlan;
+	__u64 truncated_eth;
+	__u64 truncated_ip;
+	__u64 truncated_ipv6;
+	__u64 truncated_tcp;
+	__u64 bad_ip_version;
+	__u64 bad_ihl;
+	__u64 bad_ip_len;
+	__u64 ip_options;		/* valid, handled: counted because unusual */
+	__u64 fragments;
+	__u64 ipv6_ext_headers;		/* valid, walked: counted because unusual */
+	__u64 ipv6_ext_unsupported;	/* too many or unknown extension headers */
+	__u64 bad_tcp_doff;
+	__u64 bad_tcp_flags;		/* SYN with FIN or RST */
+};
+
+/*
+ * XDP mode: spill_xdp makes every decision, but only TC can assign a packet
+ * to a socket. It leaves one of these words in the packet's metadata and
+ * spill_tc_steer acts on it.
+ */
+#define SW_META_STEER	0x53574c31	/* a remote flow: assign to the endpoint */
+#define SW_META_ORPHAN	0x53574c32	/* untracked: assign if an endpoint socket has it */
+
+/* Requests to the control program (spill_ctl, run with BPF_PROG_TEST_RUN). */
+enum sw_ctl_op {
+	SW_CTL_SERVICE_SET = 1,	/* create a service or change its configuration in place */
+	SW_CTL_COLLECT = 2,	/* expire flows and release their slots */
+};
+
+struct sw_collect_params {
+	__u64 now_ns;		/* CLOCK_MONOTONIC_COARSE, as the datapath's stamps */
+	__u64 half_open_ns;	/* handshake not finished after this: expire */
+	__u64 idle_ns;		/* no packet for this long: expire */
+	__u64 closed_ns;	/* keep released flows this long for late packets */
+};
+
+struct sw_collect_result {
+	__u64 scanned;
+	__u64 expired_half_open;
+	__u64 expired_idle;
+	__u64 removed_closed;
+};
+
+struct sw_ctl {
+	__u32 op;		/* enum sw_ctl_op */
+	__s32 err;		/* out: 0 or a negative errno */
+	union {
+		struct {
+			struct sw_service_key key;
+			struct sw_service_config cfg;
+		} service;
+		struct {
+			struct sw_collect_params params;
+			struct sw_collect_result result;
+		} collect;
+	};
+};
+
+#endif /* SPILLWAY_ABI_H */

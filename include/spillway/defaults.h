@@ -1,0 +1,43 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * Defaults shared by the loader, the agent and the documentation. Each can be
+ * overridden; the README's configuration reference lists them.
+ */
+#ifndef SPILLWAY_DEFAULTS_H
+#define SPILLWAY_DEFAULTS_H
+
+/* Where the maps, programs and links are pinned. */
+#define SW_DEFAULT_PIN_DIR "/sys/fs/bpf/spillway"
+
+/* Flow table capacity: connections tracked at once on one node. */
+#define SW_DEFAULT_FLOW_CAPACITY 1048576
+
+/*
+ * Port of this node's transparent tunnel endpoint (an IP_TRANSPARENT
+ * listener): overflowed connections are assigned to it at TC ingress.
+ */
+#define SW_DEFAULT_TUNNEL_PORT 15001
+
+/*
+ * Packet marks. The steer mark is set on every packet assigned to the tunnel
+ * endpoint; a policy route (`ip rule add fwmark MARK lookup TABLE` with
+ * `local default dev lo` in TABLE) delivers such packets locally. The bypass
+ * mark is set (SO_MARK) on the agent's own outgoing sockets: the datapath
+ * never steers or counts packets that carry it. Both are chosen away from
+ * the bits kube-proxy (0x4000, 0x8000), Calico (0xffff0000) and Cilium
+ * (0x0f00) use.
+ */
+#define SW_DEFAULT_STEER_MARK 0x00000053
+#define SW_DEFAULT_BYPASS_MARK 0x00000057
+#define SW_DEFAULT_ROUTE_TABLE 153
+
+/* Flow expiry (the collector, run by the agent). */
+#define SW_DEFAULT_HALF_OPEN_TIMEOUT_S 10	/* SYN seen, handshake never finished */
+#define SW_DEFAULT_IDLE_TIMEOUT_S 3600		/* established, no packet either way */
+#define SW_DEFAULT_CLOSED_LINGER_S 10		/* released; kept for late packets */
+
+/* TC filter identity on clsact, so we only ever touch our own filters. */
+#define SW_TC_HANDLE 0x5370
+#define SW_TC_PRIORITY 0x5370
+
+#endif /* SPILLWAY_DEFAULTS_H */

@@ -1,0 +1,1328 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * Packet-level tests of the datapath through BPF_PROG_TEST_RUN: packets are
+ * built here, run through the real programs in the real kernel, and the
+ * verdict, the bytes that come out (checksums verified independently) and
+ * the maps are checked. Most scenarios run four times: TC and XDP hook,
+ * IPv4 and IPv6.
+ *
+ * The suite runs in a network namespace of its own (unshare), where it
+ * listens as the tunnel endpoint so that spills can be steered.
+ */
+#include <errno.h>
+#include <net/if.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <linux/if_link.h>
+#include <linux/pkt_cls.h>
+
+#include "spillway/abi.h"
+#include "spillway/defaults.h"
+#include "spillway.skel.h"
+#include "addr.h"
+#include "control.h"
+#include "datapath.h"
+#include "endpoint.h"
+#include "harness.h"
+#include "pkt.h"
+
+enum hook { HOOK_TC, HOOK_XDP };
+
+struct variant {
+	enum hook hook;
+	int family;
+};
+
+static const struct variant tc4 = { HOOK_TC, 4 }, tc6 = { HOOK_TC, 6 };
+static const struct variant xdp4 = { HOOK_XDP, 4 }, xdp6 = { HOOK_XDP, 6 };
+
+#define VIP4 "10.96.0.10"
+#define VIP6 "fd00:96::10"
+#define CLIENT4 "10.0.0.2"
+#define CLIENT6 "fd00:1::2"
+#define OTHER4 "10.96.0.99"
+#define OTHER6 "fd00:96::99"
+#define PORT 80
+#define REMOTE 1
+
+/* Everything one case made; torn down after every case, failed or not. */
+static struct {
+	const struct variant *v;
+	struct sw_datapath dp;
+	bool loaded;
+	struct sw_service_key svc;
+} fx;
+
+/* What came out of the ingress hook for one packet. */
+enum outcome {
+	OUT_PASS,		/* untouched, not steered */
+	OUT_STEER,		/* steered to the tunnel endpoint */
+	OUT_STEER_IF_OWNED,	/* XDP: asked TC to steer it if a socket owns it */
+};
+
+static const char *vip(void)
+{
+	return fx.v->family == 4 ? VIP4 : VIP6;
+}
+
+static const char *client(void)
+{
+	return fx.v->family == 4 ? CLIENT4 : CLIENT6;
+}
+
+static void load(const struct variant *v, const struct sw_datapath_opts *o)
+{
+	struct sw_datapath_opts d;
+	struct sw_error e = {};
+	char dir[SW_PIN_DIR_MAX];
+
+	if (!o) {
+		sw_datapath_opts_init(&d);
+		o = &d;
+	}
+	snprintf(dir, sizeof(dir), "/sys/fs/bpf/%s", test_unique("dp"));
+	d = *o;
+	d.pin_dir = dir;
+	fx.v = v;
+	CHECK(!sw_datapath_open(&fx.dp, &d, &e), "%s", e.msg);
+	fx.loaded = true;
+}
+
+static void set_service(__u32 max, __u32 resume)
+{
+	struct sw_service_config cfg = { .max_connections = max,
+					 .resume_below = resume,
+					 .overflow_to = { REMOTE } };
+	struct sw_error e = {};
+
+	CHECK(!sw_service_key_make(&fx.svc, vip(), PORT));
+	CHECK(!sw_service_set(&fx.dp, &fx.svc, &cfg, &e), "%s", e.msg);
+}
+
+static void set_remote(__u32 id, bool healthy)
+{
+	struct sw_error e = {};
+
+	CHECK(!sw_remote_set_health(&fx.dp, id, healthy, &e), "%s", e.msg);
+}
+
+/* Load the datapath and configure the service with a healthy remote. */
+static void start(const struct variant *v, __u32 max, __u32 resume)
+{
+	load(v, NULL);
+	set_service(max, resume);
+	set_remote(REMOTE, true);
+}
+
+static void teardown(void)
+{
+	struct sw_error e = {};
+	char dir[SW_PIN_DIR_MAX];
+
+	if (!fx.loaded)
+		return;
+	snprintf(dir, sizeof(dir), "%s", fx.dp.pin_dir);
+	sw_datapath_close(&fx.dp);
+	if (sw_down(dir, &e))
+		fprintf(stderr, "    teardown: %s\n", e.msg);
+	memset(&fx, 0, sizeof(fx));
+}
+
+static struct sw_service service(void)
+{
+	struct sw_service s = {};
+
+	CHECK(!sw_service_get(&fx.dp, &fx.svc, &s), "service not in the map");
+	return s;
+}
+
+static struct sw_stats stats(void)
+{
+	struct sw_stats st;
+	struct sw_error e = {};
+
+	CHECK(!sw_stats_read(&fx.dp, &st, &e), "%s", e.msg);
+	return st;
+}
+
+static struct spillway_bpf *skel(void)
+{
+	return fx.dp.skel;
+}
+
+static int fd_of(struct bpf_program *p)
+{
+	return bpf_program__fd(p);
+}
+
+/*
+ * Run a program on a frame and return its verdict. The datapath never
+ * rewrites a byte: whatever the program, the frame must come out exactly as
+ * it went in. XDP says "steer" with a metadata word. TC steers with
+ * bpf_sk_assign, which BPF_PROG_TEST_RUN refuses (its skb is not at TC
+ * ingress): a steer is an assignment made or refused, seen in the counters
+ * (tests/bpf/test_veth.c sees real assignments on a real interface).
+ */
+static enum outcome run_frame(int fd, enum hook hook, const __u8 *frame,
+			      __u32 len, __u32 mark)
+{
+	struct sw_stats before = stats(), after;
+	__u8 out[PKT_MAX + 64];
+	struct __sk_buff skb = { .mark = mark };
+	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = frame, .data_size_in = len,
+		    .data_out = out, .data_size_out = sizeof(out));
+	__u32 meta = 0, meta_len;
+
+	if (hook == HOOK_TC) {
+		o.ctx_in = &skb;
+		o.ctx_size_in = sizeof(skb);
+		o.ctx_out = &skb;
+		o.ctx_size_out = sizeof(skb);
+	}
+	CHECK(!bpf_prog_test_run_opts(fd, &o), "test_run: %s", strerror(errno));
+	CHECK_EQ(o.retval, hook == HOOK_XDP ? XDP_PASS : TC_ACT_OK);
+	/* XDP's data_out starts with the metadata the program left. */
+	meta_len = o.data_size_out - len;
+	CHECK(meta_len == 0 || (hook == HOOK_XDP && meta_len == 4),
+	      "%u bytes of metadata", meta_len);
+	CHECK(!memcmp(out + meta_len, frame, len), "the frame was modified");
+	if (hook == HOOK_XDP) {
+		memcpy(&meta, out, meta_len);
+		CHECK(!meta || meta == SW_META_STEER || meta == SW_META_ORPHAN,
+		      "unknown metadata word %#x", meta);
+		return meta == SW_META_STEER ? OUT_STEER :
+		       meta == SW_META_ORPHAN ? OUT_STEER_IF_OWNED : OUT_PASS;
+	}
+	CHECK(skb.mark == mark, "mark %#x without an assignment", skb.mark);
+	after = stats();
+	return after.steered + after.steer_refused >
+			       before.steered + before.steer_refused ?
+		       OUT_STEER : OUT_PASS;
+}
+
+static int ingress_fd(void)
+{
+	return fd_of(fx.v->hook == HOOK_XDP ? skel()->progs.spill_xdp
+					    : skel()->progs.spill_tc_in);
+}
+
+/* A packet of the connection from client port cport, either direction. */
+static void conn_packet(struct pkt *p, __u16 cport, __u8 flags,
+			bool from_service)
+{
+	struct tcp_spec s = { .family = fx.v->family, .src = client(),
+			      .dst = vip(), .sport = cport, .dport = PORT,
+			      .flags = flags };
+
+	if (from_service) {
+		s.src = vip();
+		s.dst = client();
+		s.sport = PORT;
+		s.dport = cport;
+	}
+	pkt_tcp(p, &s);
+	CHECK(pkt_checksums_ok(p->data, p->len), "test packet checksum");
+}
+
+/* Client -> VIP:PORT through the ingress hook of the variant. */
+static enum outcome from_client(__u16 cport, __u8 flags)
+{
+	struct pkt p;
+
+	conn_packet(&p, cport, flags, false);
+	return run_frame(ingress_fd(), fx.v->hook, p.data, p.len, 0);
+}
+
+/* VIP:PORT -> client through spill_tc_out (both modes use it). */
+static void from_service(__u16 cport, __u8 flags)
+{
+	struct pkt p;
+
+	conn_packet(&p, cport, flags, true);
+	CHECK_EQ(run_frame(fd_of(skel()->progs.spill_tc_out), HOOK_TC, p.data,
+			   p.len, 0), OUT_PASS);
+}
+
+static struct sw_flow_key flow_key(__u16 cport)
+{
+	struct sw_flow_key k = { .svc = fx.svc, .client_port = cport };
+	__u8 family;
+
+	CHECK(!sw_addr_parse(client(), k.client, &family));
+	return k;
+}
+
+static bool flow_get(__u16 cport, struct sw_flow *f)
+{
+	struct sw_flow_key k = flow_key(cport);
+
+	return !bpf_map_lookup_elem(bpf_map__fd(skel()->maps.flows), &k, f);
+}
+
+static struct sw_flow flow(__u16 cport)
+{
+	struct sw_flow f;
+
+	CHECK(flow_get(cport, &f), "no flow for client port %u", cport);
+	return f;
+}
+
+static __u32 flow_count(void)
+{
+	struct sw_flow_key k, next;
+	int fd = bpf_map__fd(skel()->maps.flows);
+	__u32 n = 0;
+	void *prev = NULL;
+
+	while (!bpf_map_get_next_key(fd, prev, &next)) {
+		k = next;
+		prev = &k;
+		n++;
+	}
+	return n;
+}
+
+/* A first SYN: new connection from cport. */
+static enum outcome syn(__u16 cport)
+{
+	return from_client(cport, TH_SYN);
+}
+
+/* A full handshake from the client's side: SYN then ACK. */
+static enum outcome connect_from(__u16 cport)
+{
+	enum outcome o = syn(cport);
+
+	CHECK_EQ(from_client(cport, TH_ACK), o);
+	return o;
+}
+
+static void check_counts(__u32 local, __u32 remote)
+{
+	struct sw_service s = service();
+
+	CHECK_EQ(s.active_local, local);
+	CHECK_EQ(s.active_remote, remote);
+}
+
+static struct sw_collect_result collect_at(__u64 now)
+{
+	struct sw_collect_params p = {
+		.now_ns = now,
+		.half_open_ns = SW_DEFAULT_HALF_OPEN_TIMEOUT_S * 1000000000ull,
+		.idle_ns = SW_DEFAULT_IDLE_TIMEOUT_S * 1000000000ull,
+		.closed_ns = SW_DEFAULT_CLOSED_LINGER_S * 1000000000ull,
+	};
+	struct sw_collect_result r;
+	struct sw_error e = {};
+
+	CHECK(!sw_collect(&fx.dp, &p, &r, &e), "%s", e.msg);
+	return r;
+}
+
+#define SEC_NS 1000000000ull
+
+/* ------------------------------------------------------------------------
+ * Threshold, hysteresis, stickiness
+ */
+
+static void test_threshold(const void *arg)
+{
+	struct sw_stats st;
+	struct sw_service s;
+
+	start(arg, 3, 0);
+	for (__u16 port = 1; port <= 3; port++)
+		CHECK_EQ(connect_from(port), OUT_PASS);	/* below and at */
+	check_counts(3, 0);
+	CHECK(!(service().flags & SW_SVC_OVERFLOWING));
+	CHECK_EQ(connect_from(4), OUT_STEER);		/* above: spills */
+	CHECK_EQ(connect_from(5), OUT_STEER);
+	check_counts(3, 2);
+
+	s = service();
+	CHECK(s.flags & SW_SVC_OVERFLOWING);
+	CHECK_EQ(s.local_total, 3);
+	CHECK_EQ(s.overflowed_total, 2);
+	CHECK_EQ(s.overflow_unavailable_total, 0);
+	CHECK_EQ(flow(1).decision, SW_LOCAL);
+	CHECK_EQ(flow(3).decision, SW_LOCAL);
+	CHECK_EQ(flow(4).decision, SW_REMOTE);
+	CHECK_EQ(flow(4).remote, REMOTE);
+	CHECK(flow(4).state & SW_FLOW_ACKED);
+	st = stats();
+	CHECK_EQ(st.new_local, 3);
+	CHECK_EQ(st.new_remote, 2);
+	CHECK_EQ(flow_count(), 5);
+}
+
+static void test_hysteresis(const void *arg)
+{
+	start(arg, 4, 2);
+	for (__u16 port = 1; port <= 4; port++)
+		CHECK_EQ(connect_from(port), OUT_PASS);
+	CHECK_EQ(connect_from(5), OUT_STEER);
+
+	from_client(1, TH_RST);			/* local active 3: still >= 2 */
+	check_counts(3, 1);
+	CHECK_EQ(connect_from(6), OUT_STEER);
+	from_client(2, TH_RST);			/* 2: still >= 2 */
+	CHECK_EQ(connect_from(7), OUT_STEER);
+	from_client(3, TH_RST);			/* 1: below resume_below */
+	check_counts(1, 3);
+	CHECK_EQ(connect_from(8), OUT_PASS);
+	CHECK(!(service().flags & SW_SVC_OVERFLOWING));
+	CHECK_EQ(connect_from(9), OUT_PASS);	/* slots again up to max */
+	CHECK_EQ(connect_from(10), OUT_PASS);
+	CHECK_EQ(connect_from(11), OUT_STEER);
+	check_counts(4, 4);
+}
+
+static void test_no_hysteresis_by_default(const void *arg)
+{
+	start(arg, 2, 0);
+	CHECK_EQ(service().cfg.resume_below, 2);
+	CHECK_EQ(connect_from(1), OUT_PASS);
+	CHECK_EQ(connect_from(2), OUT_PASS);
+	CHECK_EQ(connect_from(3), OUT_STEER);
+	from_service(1, TH_RST);
+	CHECK_EQ(connect_from(4), OUT_PASS);	/* room at once */
+	check_counts(2, 1);
+}
+
+static void test_sticky(const void *arg)
+{
+	__u64 created;
+
+	start(arg, 1, 0);
+	CHECK_EQ(connect_from(1), OUT_PASS);
+	CHECK_EQ(connect_from(2), OUT_STEER);
+	created = flow(2).created_ns;
+
+	set_service(10, 0);				/* raise: room now */
+	CHECK_EQ(syn(2), OUT_STEER);			/* SYN retransmit */
+	CHECK_EQ(from_client(2, TH_ACK | TH_PSH), OUT_STEER);
+	CHECK_EQ(from_client(1, TH_ACK | TH_PSH), OUT_PASS);
+	CHECK_EQ(connect_from(3), OUT_PASS);
+
+	set_service(1, 0);				/* lower below active */
+	set_remote(REMOTE, false);			/* and lose the remote */
+	CHECK_EQ(from_client(2, TH_ACK), OUT_STEER);
+	CHECK_EQ(syn(2), OUT_STEER);
+	CHECK_EQ(from_client(3, TH_ACK), OUT_PASS);
+	CHECK_EQ(from_client(1, TH_ACK), OUT_PASS);
+	check_counts(2, 1);
+	CHECK_EQ(flow(2).created_ns, created);	/* never re-decided */
+	CHECK_EQ(stats().new_remote, 1);
+}
+
+/* ------------------------------------------------------------------------
+ * No remote can take it: admitted locally, never dropped
+ */
+
+static void test_unavailable_remote_down(const void *arg)
+{
+	start(arg, 2, 0);
+	set_remote(REMOTE, false);
+	CHECK_EQ(connect_from(1), OUT_PASS);
+	CHECK_EQ(connect_from(2), OUT_PASS);
+	CHECK_EQ(connect_from(3), OUT_PASS);	/* over, but nowhere to go */
+	check_counts(3, 0);
+	CHECK(flow(3).state & SW_FLOW_UNAVAILABLE);
+	CHECK_EQ(flow(3).decision, SW_LOCAL);
+	CHECK_EQ(service().overflow_unavailable_total, 1);
+	CHECK_EQ(stats().overflow_unavailable, 1);
+
+	set_remote(REMOTE, true);		/* back: spill resumes */
+	CHECK_EQ(connect_from(4), OUT_STEER);
+	check_counts(3, 1);
+	from_client(3, TH_RST);			/* releases a local slot */
+	check_counts(2, 1);
+}
+
+static void test_unavailable_no_endpoint(const void *arg)
+{
+	struct sw_datapath_opts o;
+
+	/* Nothing listens on this port: as if no agent were running. */
+	sw_datapath_opts_init(&o);
+	o.tunnel_port = SW_DEFAULT_TUNNEL_PORT + 1;
+	load(arg, &o);
+	set_service(1, 0);
+	set_remote(REMOTE, true);
+	CHECK_EQ(connect_from(1), OUT_PASS);
+	CHECK_EQ(connect_from(2), OUT_PASS);
+	check_counts(2, 0);
+	CHECK(flow(2).state & SW_FLOW_UNAVAILABLE);
+}
+
+static void test_remote_order(const void *arg)
+{
+	struct sw_service_config cfg = { .max_connections = 1,
+					 .overflow_to = { 7, 3, 9 } };
+	struct sw_error e = {};
+
+	load(arg, NULL);
+	CHECK(!sw_service_key_make(&fx.svc, vip(), PORT));
+	CHECK(!sw_service_set(&fx.dp, &fx.svc, &cfg, &e), "%s", e.msg);
+	set_remote(3, true);
+	set_remote(9, true);
+	CHECK_EQ(connect_from(1), OUT_PASS);
+	CHECK_EQ(connect_from(2), OUT_STEER);
+	CHECK_EQ(flow(2).remote, 3);		/* 7 is not healthy */
+	set_remote(7, true);
+	CHECK_EQ(connect_from(3), OUT_STEER);
+	CHECK_EQ(flow(3).remote, 7);		/* first healthy in order */
+	CHECK_EQ(flow(2).remote, 3);		/* old flow keeps its remote */
+}
+
+/* ------------------------------------------------------------------------
+ * Release: exactly once, by FINs, RST or expiry
+ */
+
+static void test_release_fin(const void *arg)
+{
+	start(arg, 1, 0);
+	CHECK_EQ(connect_from(1), OUT_PASS);
+	CHECK_EQ(connect_from(2), OUT_STEER);
+
+	CHECK_EQ(from_client(1, TH_FIN | TH_ACK), OUT_PASS);
+	check_counts(1, 1);			/* one FIN is a half-close */
+	from_service(1, TH_FIN | TH_ACK);
+	check_counts(0, 1);
+	CHECK(flow(1).state & SW_FLOW_RELEASED);
+
+	from_service(2, TH_FIN | TH_ACK);	/* the service closes first */
+	check_counts(0, 1);
+	CHECK_EQ(from_client(2, TH_FIN | TH_ACK), OUT_STEER);
+	check_counts(0, 0);
+	/* The last ACK still reaches the endpoint that owns the connection. */
+	CHECK_EQ(from_client(2, TH_ACK), OUT_STEER);
+	CHECK_EQ(stats().released_fin, 2);
+}
+
+static void test_release_rst(const void *arg)
+{
+	start(arg, 2, 0);
+	CHECK_EQ(connect_from(1), OUT_PASS);
+	CHECK_EQ(connect_from(2), OUT_PASS);
+	CHECK_EQ(connect_from(3), OUT_STEER);
+	CHECK_EQ(connect_from(4), OUT_STEER);
+
+	CHECK_EQ(from_client(1, TH_RST), OUT_PASS);
+	from_service(2, TH_RST | TH_ACK);
+	CHECK_EQ(from_client(3, TH_RST), OUT_STEER);	/* the endpoint must see it */
+	from_service(4, TH_RST);
+	check_counts(0, 0);
+	CHECK_EQ(stats().released_rst, 4);
+	CHECK(flow(1).state & SW_FLOW_RST);
+}
+
+static void test_release_exactly_once(const void *arg)
+{
+	struct sw_collect_result r;
+
+	start(arg, 2, 0);
+	CHECK_EQ(connect_from(1), OUT_PASS);
+	CHECK_EQ(connect_from(2), OUT_PASS);
+	CHECK_EQ(connect_from(3), OUT_STEER);
+	check_counts(2, 1);
+
+	for (int i = 0; i < 3; i++) {
+		from_client(1, TH_RST);
+		from_service(1, TH_RST);
+		from_client(2, TH_FIN | TH_ACK);
+		from_service(2, TH_FIN | TH_ACK);
+		from_client(2, TH_RST);
+		from_client(3, TH_FIN | TH_ACK);
+		from_service(3, TH_RST);
+		from_service(3, TH_FIN | TH_ACK);
+	}
+	check_counts(0, 0);			/* not -1, -2: exactly once */
+	CHECK_EQ(stats().released_rst + stats().released_fin, 3);
+
+	/* Expiry of released flows releases nothing again. */
+	r = collect_at(sw_now_ns() + 100 * SW_DEFAULT_IDLE_TIMEOUT_S * SEC_NS);
+	CHECK_EQ(r.removed_closed, 3);
+	CHECK_EQ(r.expired_idle + r.expired_half_open, 0);
+	check_counts(0, 0);
+	CHECK_EQ(flow_count(), 0);
+}
+
+static void test_expire_half_open(const void *arg)
+{
+	struct sw_collect_result r;
+	__u64 created;
+
+	start(arg, 2, 0);
+	CHECK_EQ(syn(1), OUT_PASS);		/* SYN only: half-open */
+	CHECK_EQ(connect_from(2), OUT_PASS);	/* handshake finished */
+	CHECK_EQ(syn(3), OUT_STEER);		/* half-open, remote */
+	created = flow(3).created_ns;
+
+	r = collect_at(created + (SW_DEFAULT_HALF_OPEN_TIMEOUT_S - 1) * SEC_NS);
+	CHECK_EQ(r.expired_half_open, 0);
+	check_counts(2, 1);
+
+	r = collect_at(created + (SW_DEFAULT_HALF_OPEN_TIMEOUT_S + 1) * SEC_NS);
+	CHECK_EQ(r.scanned, 3);
+	CHECK_EQ(r.expired_half_open, 2);
+	CHECK_EQ(r.expired_idle, 0);
+	check_counts(1, 0);
+	CHECK(!flow_get(1, &(struct sw_flow){}));
+	CHECK(!flow_get(3, &(struct sw_flow){}));
+	CHECK_EQ(flow(2).decision, SW_LOCAL);
+	CHECK_EQ(stats().released_half_open, 2);
+	/* A SYN flood cannot pin the service in overflow: room is back. */
+	CHECK_EQ(connect_from(4), OUT_PASS);
+}
+
+static void test_expire_idle(const void *arg)
+{
+	struct sw_collect_result r;
+	__u64 seen;
+
+	start(arg, 1, 0);
+	CHECK_EQ(connect_from(1), OUT_PASS);
+	CHECK_EQ(connect_from(2), OUT_STEER);
+	seen = flow(2).last_seen_ns;
+
+	r = collect_at(seen + (SW_DEFAULT_IDLE_TIMEOUT_S - 1) * SEC_NS);
+	CHECK_EQ(r.expired_idle, 0);
+	r = collect_at(seen + (SW_DEFAULT_IDLE_TIMEOUT_S + 1) * SEC_NS);
+	CHECK_EQ(r.expired_idle, 2);
+	check_counts(0, 0);
+	CHECK_EQ(flow_count(), 0);
+	CHECK_EQ(stats().released_idle, 2);
+}
+
+static void test_closed_linger(const void *arg)
+{
+	struct sw_collect_result r;
+
+	start(arg, 0, 0);			/* everything spills */
+	CHECK_EQ(connect_from(1), OUT_STEER);
+	from_client(1, TH_FIN | TH_ACK);
+	from_service(1, TH_FIN | TH_ACK);
+	check_counts(0, 0);
+
+	r = collect_at(flow(1).last_seen_ns +
+		       (SW_DEFAULT_CLOSED_LINGER_S - 1) * SEC_NS);
+	CHECK_EQ(r.removed_closed, 0);
+	CHECK_EQ(from_client(1, TH_ACK), OUT_STEER);	/* late packet */
+	r = collect_at(flow(1).last_seen_ns +
+		       (SW_DEFAULT_CLOSED_LINGER_S + 1) * SEC_NS);
+	CHECK_EQ(r.removed_closed, 1);
+	CHECK_EQ(flow_count(), 0);
+	check_counts(0, 0);
+}
+
+static void test_port_reuse(const void *arg)
+{
+	struct sw_flow before, after;
+
+	start(arg, 1, 0);
+	CHECK_EQ(connect_from(1), OUT_PASS);
+	from_client(1, TH_RST);
+	before = flow(1);
+	CHECK(before.state & SW_FLOW_RELEASED);
+	CHECK_EQ(connect_from(2), OUT_PASS);	/* takes the only slot */
+
+	/* Same client port again: a new connection, decided afresh. */
+	CHECK_EQ(connect_from(1), OUT_STEER);
+	after = flow(1);
+	CHECK_EQ(after.decision, SW_REMOTE);
+	CHECK(!(after.state & SW_FLOW_RELEASED));
+	check_counts(1, 1);
+	CHECK_EQ(service().local_total, 2);
+	CHECK_EQ(service().overflowed_total, 1);
+}
+
+static void test_service_readded(const void *arg)
+{
+	struct sw_error e = {};
+
+	start(arg, 5, 0);
+	CHECK_EQ(connect_from(1), OUT_PASS);
+	CHECK(!sw_service_delete(&fx.dp, &fx.svc, &e), "%s", e.msg);
+	set_service(5, 0);			/* a new instance, count 0 */
+	check_counts(0, 0);
+	from_client(1, TH_RST);			/* the old flow goes */
+	check_counts(0, 0);			/* not -1 */
+	CHECK_EQ(connect_from(2), OUT_PASS);
+	check_counts(1, 0);
+}
+
+/* ------------------------------------------------------------------------
+ * The flow table is full: admitted untracked, nothing leaks
+ */
+
+static void test_table_overfill(const void *arg)
+{
+	struct sw_datapath_opts o;
+	struct sw_collect_result r;
+	enum { CAP = 16 };
+
+	sw_datapath_opts_init(&o);
+	o.flow_capacity = CAP;
+	load(arg, &o);
+	set_service(CAP / 2, 0);
+	set_remote(REMOTE, true);
+
+	for (__u16 port = 1; port <= CAP + 8; port++)
+		syn(port);
+	CHECK_EQ(flow_count(), CAP);
+	CHECK_EQ(stats().table_full, 8);
+	/* Counts are exactly the tracked flows: 8 local, 8 remote. */
+	check_counts(CAP / 2, CAP / 2);
+	CHECK_EQ(service().local_total + service().overflowed_total, CAP);
+
+	for (__u16 port = 1; port <= CAP + 8; port++)
+		from_client(port, TH_RST);
+	check_counts(0, 0);
+	r = collect_at(sw_now_ns() + 2 * SW_DEFAULT_CLOSED_LINGER_S * SEC_NS);
+	CHECK_EQ(r.removed_closed, CAP);
+	CHECK_EQ(flow_count(), 0);
+
+	/* Room again: new connections are tracked and counted. */
+	CHECK_EQ(connect_from(100), OUT_PASS);
+	check_counts(1, 0);
+	CHECK_EQ(flow_count(), 1);
+}
+
+/* ------------------------------------------------------------------------
+ * Not ours: untouched
+ */
+
+static void test_not_a_vip(const void *arg)
+{
+	struct tcp_spec s;
+	struct pkt p;
+	struct sw_stats st;
+
+	start(arg, 1, 0);
+	s = (struct tcp_spec){ .family = fx.v->family, .src = client(),
+			       .dst = fx.v->family == 4 ? OTHER4 : OTHER6,
+			       .sport = 1, .dport = PORT, .flags = TH_SYN };
+	pkt_tcp(&p, &s);
+	CHECK_EQ(run_frame(ingress_fd(), fx.v->hook, p.data, p.len, 0), OUT_PASS);
+	s.dst = vip();
+	s.dport = PORT + 1;			/* the VIP, another port */
+	pkt_tcp(&p, &s);
+	CHECK_EQ(run_frame(ingress_fd(), fx.v->hook, p.data, p.len, 0), OUT_PASS);
+	CHECK_EQ(flow_count(), 0);
+	check_counts(0, 0);
+	st = stats();
+	CHECK_EQ(st.packets, 2);
+	CHECK_EQ(st.new_local + st.new_remote + st.untracked, 0);
+}
+
+static void test_untracked(const void *arg)
+{
+	enum outcome expect;
+
+	start(arg, 1, 0);
+	/* XDP asks TC to steer it only if an endpoint socket owns it. */
+	expect = fx.v->hook == HOOK_XDP ? OUT_STEER_IF_OWNED : OUT_PASS;
+	CHECK_EQ(from_client(1, TH_ACK), expect);
+	CHECK_EQ(from_client(1, TH_FIN | TH_ACK), expect);
+	CHECK_EQ(from_client(2, TH_RST), expect);
+	from_service(1, TH_FIN | TH_ACK);
+	CHECK_EQ(stats().untracked, 3);
+	CHECK_EQ(flow_count(), 0);
+	check_counts(0, 0);
+	/* The next SYN still finds its slot: no release happened. */
+	CHECK_EQ(connect_from(3), OUT_PASS);
+	CHECK_EQ(connect_from(4), OUT_STEER);
+}
+
+static void test_agent_bypass_mark(const void *arg)
+{
+	struct pkt p;
+
+	start(arg, 0, 0);
+	conn_packet(&p, 1, TH_SYN, false);
+	CHECK_EQ(run_frame(fd_of(skel()->progs.spill_tc_in), HOOK_TC, p.data,
+			   p.len, SW_DEFAULT_BYPASS_MARK), OUT_PASS);
+	conn_packet(&p, 1, TH_FIN, true);
+	CHECK_EQ(run_frame(fd_of(skel()->progs.spill_tc_out), HOOK_TC, p.data,
+			   p.len, SW_DEFAULT_BYPASS_MARK), OUT_PASS);
+	CHECK_EQ(stats().agent_bypass, 2);
+	CHECK_EQ(flow_count(), 0);
+}
+
+static void test_unusual_headers(const void *arg)
+{
+	struct tcp_spec s;
+	struct pkt p;
+
+	start(arg, 1, 0);
+	s = (struct tcp_spec){ .family = fx.v->family, .src = client(),
+			       .dst = vip(), .sport = 1, .dport = PORT,
+			       .flags = TH_SYN, .ip_options = 8, .ipv6_ext = 2 };
+	pkt_tcp(&p, &s);
+	CHECK_EQ(run_frame(ingress_fd(), fx.v->hook, p.data, p.len, 0), OUT_PASS);
+	s.sport = 2;
+	pkt_tcp(&p, &s);
+	CHECK_EQ(run_frame(ingress_fd(), fx.v->hook, p.data, p.len, 0), OUT_STEER);
+	CHECK_EQ(flow(1).decision, SW_LOCAL);
+	CHECK_EQ(flow(2).decision, SW_REMOTE);
+	if (fx.v->family == 4)
+		CHECK_EQ(stats().ip_options, 2);
+	else
+		CHECK_EQ(stats().ipv6_ext_headers, 2);
+	/* Zero-length and non-empty payloads alike. */
+	s.sport = 1;
+	s.flags = TH_ACK | TH_PSH;
+	s.payload = 100;
+	pkt_tcp(&p, &s);
+	CHECK_EQ(run_frame(ingress_fd(), fx.v->hook, p.data, p.len, 0), OUT_PASS);
+	CHECK(flow(1).state & SW_FLOW_ACKED);
+}
+
+/* ------------------------------------------------------------------------
+ * Malformed and unusual input: passed untouched, counted by kind
+ */
+
+static void put16(struct pkt *p, __u32 off, __u16 v)
+{
+	p->data[off] = v >> 8;
+	p->data[off + 1] = v & 0xff;
+}
+
+#define M(fn, body) static void fn(struct pkt *p) { body; }
+M(cut_eth_only, p->len = 14)
+M(cut_ipv4_header, p->len = p->l3 + 10)
+M(ihl_4, p->data[p->l3] = 0x44)
+M(ihl_0, p->data[p->l3] = 0x40)
+M(ihl_beyond_frame, p->data[p->l3] = 0x4f; put16(p, p->l3 + 2, 80))
+M(tot_len_below_ihl, put16(p, p->l3 + 2, 16))
+M(tot_len_no_tcp, put16(p, p->l3 + 2, 30))
+M(version_6_in_ipv4, p->data[p->l3] = 0x65)
+M(more_fragments, put16(p, p->l3 + 6, 0x2000))
+M(fragment_offset, put16(p, p->l3 + 6, 0x0010))
+M(ipv4_udp, p->data[p->l3 + 9] = 17)
+M(ipv4_icmp, p->data[p->l3 + 9] = 1)
+M(cut_ipv6_header, p->len = p->l3 + 30)
+M(version_4_in_ipv6, p->data[p->l3] = 0x40)
+M(ipv6_fragment, p->data[p->l3 + 6] = 44)
+M(ipv6_no_next, p->data[p->l3 + 6] = 59)
+M(ipv6_udp, p->data[p->l3 + 6] = 17)
+M(ipv6_esp, p->data[p->l3 + 6] = 50)
+M(ipv6_payload_len_short, put16(p, p->l3 + 4, 10))
+M(ipv6_icmp, p->data[p->l3 + 6] = 58)
+M(cut_tcp_header, p->len = p->l4 + 10)
+M(doff_4, p->data[p->l4 + 12] = 0x40)
+M(doff_beyond_frame, p->data[p->l4 + 12] = 0xf0)
+M(syn_fin, p->data[p->l4 + 13] = TH_SYN | TH_FIN)
+M(syn_rst, p->data[p->l4 + 13] = TH_SYN | TH_RST)
+M(vlan_tag, put16(p, 12, 0x8100))
+M(qinq_tag, put16(p, 12, 0x88a8))
+M(arp, put16(p, 12, 0x0806))
+#undef M
+
+/* IPv6 frames with extension headers, then cut or overlong. */
+static void ipv6_ext_chain(struct pkt *p, __u8 n)
+{
+	struct tcp_spec s = { .family = 6, .src = CLIENT6, .dst = VIP6,
+			      .sport = 1, .dport = PORT, .flags = TH_SYN,
+			      .ipv6_ext = n };
+
+	pkt_tcp(p, &s);
+}
+
+static void ipv6_too_many_ext(struct pkt *p)
+{
+	ipv6_ext_chain(p, SW_MAX_IPV6_EXT + 1);
+}
+
+static void ipv6_ext_cut(struct pkt *p)
+{
+	ipv6_ext_chain(p, 1);
+	p->len = p->l3 + 40 + 1;
+}
+
+static void ipv6_hop_by_hop_cut(struct pkt *p)
+{
+	ipv6_ext_cut(p);
+	p->data[p->l3 + 6] = 0;
+}
+
+static void ipv6_ext_longer_than_payload(struct pkt *p)
+{
+	ipv6_ext_chain(p, 1);
+	p->data[p->l3 + 40 + 1] = 255;	/* 2 KiB of options */
+}
+
+static void ipv6_fragment_after_ext(struct pkt *p)
+{
+	ipv6_ext_chain(p, 1);
+	p->data[p->l3 + 40] = 44;
+}
+
+#define STAT(f) offsetof(struct sw_stats, f)
+
+static const struct malformed {
+	const char *name;
+	int family;		/* 4, 6, or 0: both */
+	void (*make)(struct pkt *p);
+	size_t stat;		/* the counter it must bump */
+} malformed[] = {
+	{ "Ethernet header only", 0, cut_eth_only, 0 },
+	{ "IPv4 header cut", 4, cut_ipv4_header, STAT(truncated_ip) },
+	{ "IPv4 IHL 4", 4, ihl_4, STAT(bad_ihl) },
+	{ "IPv4 IHL 0", 4, ihl_0, STAT(bad_ihl) },
+	{ "IPv4 IHL past the frame", 4, ihl_beyond_frame, STAT(truncated_ip) },
+	{ "IPv4 total length < IHL", 4, tot_len_below_ihl, STAT(bad_ip_len) },
+	{ "IPv4 total length leaves no TCP header", 4, tot_len_no_tcp, STAT(bad_ip_len) },
+	{ "IPv4 ethertype, version 6", 4, version_6_in_ipv4, STAT(bad_ip_version) },
+	{ "IPv4 more-fragments", 4, more_fragments, STAT(fragments) },
+	{ "IPv4 fragment offset", 4, fragment_offset, STAT(fragments) },
+	{ "IPv4 UDP to the VIP port", 4, ipv4_udp, STAT(not_tcp) },
+	{ "IPv4 ICMP", 4, ipv4_icmp, STAT(not_tcp) },
+	{ "IPv6 header cut", 6, cut_ipv6_header, STAT(truncated_ipv6) },
+	{ "IPv6 ethertype, version 4", 6, version_4_in_ipv6, STAT(bad_ip_version) },
+	{ "IPv6 fragment header", 6, ipv6_fragment, STAT(fragments) },
+	{ "IPv6 no next header", 6, ipv6_no_next, STAT(not_tcp) },
+	{ "IPv6 UDP to the VIP port", 6, ipv6_udp, STAT(not_tcp) },
+	{ "IPv6 ESP", 6, ipv6_esp, STAT(not_tcp) },
+	{ "IPv6 payload length < TCP header", 6, ipv6_payload_len_short, STAT(bad_ip_len) },
+	{ "IPv6 extension header chain too long", 6, ipv6_too_many_ext, STAT(ipv6_ext_unsupported) },
+	{ "IPv6 extension header cut", 6, ipv6_ext_cut, STAT(truncated_ipv6) },
+	{ "IPv6 hop-by-hop header cut", 6, ipv6_hop_by_hop_cut, STAT(truncated_ipv6) },
+	{ "IPv6 extension header longer than the payload", 6,
+	  ipv6_ext_longer_than_payload, STAT(bad_ip_len) },
+	{ "IPv6 fragment header after options", 6, ipv6_fragment_after_ext, STAT(fragments) },
+	{ "IPv6 ICMPv6", 6, ipv6_icmp, STAT(not_tcp) },
+	{ "TCP header cut", 0, cut_tcp_header, STAT(truncated_tcp) },
+	{ "TCP data offset 4", 0, doff_4, STAT(bad_tcp_doff) },
+	{ "TCP data offset past the frame", 0, doff_beyond_frame, STAT(truncated_tcp) },
+	{ "SYN+FIN", 0, syn_fin, STAT(bad_tcp_flags) },
+	{ "SYN+RST", 0, syn_rst, STAT(bad_tcp_flags) },
+	{ "802.1Q VLAN tag", 0, vlan_tag, STAT(vlan) },
+	{ "802.1ad QinQ tag", 0, qinq_tag, STAT(vlan) },
+	{ "ARP", 0, arp, STAT(not_ip) },
+};
+
+static __u64 stat_at(const struct sw_stats *st, size_t off)
+{
+	__u64 v;
+
+	memcpy(&v, (const __u8 *)st + off, sizeof(v));
+	return v;
+}
+
+/*
+ * BPF_PROG_TEST_RUN builds a TC skb only around a whole IP header (it
+ * refuses shorter IPv4 and IPv6 frames with EINVAL before any program runs);
+ * such frames reach the same parser through XDP.
+ */
+static bool tc_test_run_refuses(const struct pkt *p)
+{
+	__u16 proto = p->len >= 14 ? p->data[12] << 8 | p->data[13] : 0;
+
+	return (proto == 0x0800 && p->len < 14 + 20) ||
+	       (proto == 0x86dd && p->len < 14 + 40);
+}
+
+static void check_tc_refuses(int fd, const struct pkt *p, const char *name)
+{
+	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = p->data,
+		    .data_size_in = p->len);
+
+	CHECK(bpf_prog_test_run_opts(fd, &o) && errno == EINVAL,
+	      "%s: test_run took a frame it used to refuse", name);
+}
+
+/*
+ * Through every program that parses (spill_xdp, spill_tc_in, spill_tc_out)
+ * the frame passes untouched, bumps exactly its counter and opens nothing.
+ */
+static void check_passed_and_counted(const struct pkt *p, size_t stat,
+				     const char *name)
+{
+	const struct {
+		struct bpf_program *prog;
+		enum hook hook;
+	} progs[] = {
+		{ skel()->progs.spill_xdp, HOOK_XDP },
+		{ skel()->progs.spill_tc_in, HOOK_TC },
+		{ skel()->progs.spill_tc_out, HOOK_TC },
+	};
+
+	for (size_t i = 0; i < sizeof(progs) / sizeof(progs[0]); i++) {
+		struct sw_stats before = stats(), after;
+
+		if (progs[i].hook == HOOK_TC && tc_test_run_refuses(p)) {
+			check_tc_refuses(fd_of(progs[i].prog), p, name);
+			continue;
+		}
+		CHECK(run_frame(fd_of(progs[i].prog), progs[i].hook, p->data,
+				p->len, 0) == OUT_PASS, "%s: steered", name);
+		after = stats();
+		CHECK(stat_at(&after, stat) == stat_at(&before, stat) + 1,
+		      "%s: %s did not count it once (counter at offset %zu)",
+		      name, bpf_program__name(progs[i].prog), stat);
+		CHECK(after.packets == before.packets + 1, "%s", name);
+		CHECK(after.new_local + after.new_remote + after.untracked ==
+		      before.new_local + before.new_remote + before.untracked,
+		      "%s: classified as a connection", name);
+	}
+	CHECK(flow_count() == 0, "%s: opened a flow", name);
+	check_counts(0, 0);
+}
+
+static void test_malformed(const void *arg)
+{
+	struct tcp_spec s;
+	struct pkt p;
+	int n = 0;
+
+	start(arg, 0, 0);	/* anything classified would spill: visible */
+	s = (struct tcp_spec){ .family = fx.v->family, .src = client(),
+			       .dst = vip(), .sport = 1, .dport = PORT,
+			       .flags = TH_SYN };
+	for (size_t i = 0; i < sizeof(malformed) / sizeof(malformed[0]); i++) {
+		const struct malformed *m = &malformed[i];
+		size_t stat = m->stat;
+
+		if (m->family && m->family != fx.v->family)
+			continue;
+		pkt_tcp(&p, &s);
+		m->make(&p);
+		if (m->make == cut_eth_only)
+			stat = fx.v->family == 4 ? STAT(truncated_ip)
+						 : STAT(truncated_ipv6);
+		check_passed_and_counted(&p, stat, m->name);
+		n++;
+	}
+	CHECK(n >= 20, "only %d cases for IPv%d", n, fx.v->family);
+}
+
+/* A SYN cut at every length from the Ethernet header to the last byte. */
+static void test_truncated_everywhere(const void *arg)
+{
+	struct tcp_spec s;
+	struct pkt full, p;
+	char name[64];
+
+	start(arg, 0, 0);
+	s = (struct tcp_spec){ .family = fx.v->family, .src = client(),
+			       .dst = vip(), .sport = 1, .dport = PORT,
+			       .flags = TH_SYN };
+	pkt_tcp(&full, &s);
+	for (__u32 len = 14; len < full.len; len++) {
+		p = full;
+		p.len = len;
+		snprintf(name, sizeof(name), "cut at %u of %u", len, full.len);
+		check_passed_and_counted(&p, len < full.l4 ?
+			(fx.v->family == 4 ? STAT(truncated_ip) : STAT(truncated_ipv6)) :
+			STAT(truncated_tcp), name);
+	}
+	/* And whole, it is a connection. */
+	CHECK_EQ(run_frame(ingress_fd(), fx.v->hook, full.data, full.len, 0),
+		 OUT_STEER);
+}
+
+/* ------------------------------------------------------------------------
+ * Concurrency: SYNs and RSTs from both CPUs at once
+ */
+
+#define STORM_CONNS 20000	/* per thread */
+#define STORM_MAX 1000
+
+struct storm {
+	pthread_t thread;
+	pthread_barrier_t *go;
+	int cpu, fd;
+	enum hook hook;
+	__u16 first_port;	/* this thread's connections */
+	__u16 ports;
+	__u8 flags;
+	int errors;
+};
+
+static void *storm_run(void *arg)
+{
+	struct storm *t = arg;
+	struct tcp_spec s = { .family = fx.v->family, .src = client(),
+			      .dst = vip(), .dport = PORT, .flags = t->flags };
+	cpu_set_t cpus;
+	__u8 out[PKT_MAX + 64];
+	struct pkt p;
+
+	CPU_ZERO(&cpus);
+	CPU_SET(t->cpu, &cpus);
+	if (pthread_setaffinity_np(pthread_self(), sizeof(cpus), &cpus))
+		t->errors++;
+	pthread_barrier_wait(t->go);
+	for (__u32 i = 0; i < t->ports; i++) {
+		LIBBPF_OPTS(bpf_test_run_opts, o, .data_out = out,
+			    .data_size_out = sizeof(out));
+
+		s.sport = t->first_port + i;
+		pkt_tcp(&p, &s);
+		o.data_in = p.data;
+		o.data_size_in = p.len;
+		if (bpf_prog_test_run_opts(t->fd, &o) ||
+		    o.retval != (t->hook == HOOK_XDP ? XDP_PASS : TC_ACT_OK))
+			t->errors++;
+	}
+	return NULL;
+}
+
+/* Run one storm per CPU, all starting together. */
+static void storm(const __u16 first_port[2], __u16 ports, __u8 flags)
+{
+	struct storm t[2];
+	pthread_barrier_t go;
+
+	CHECK(libbpf_num_possible_cpus() >= 2, "needs two CPUs");
+	pthread_barrier_init(&go, NULL, 2);
+	for (int i = 0; i < 2; i++) {
+		t[i] = (struct storm){ .go = &go, .cpu = i, .fd = ingress_fd(),
+				       .hook = fx.v->hook,
+				       .first_port = first_port[i],
+				       .ports = ports, .flags = flags };
+		CHECK(!pthread_create(&t[i].thread, NULL, storm_run, &t[i]));
+	}
+	for (int i = 0; i < 2; i++)
+		pthread_join(t[i].thread, NULL);
+	pthread_barrier_destroy(&go);
+	CHECK_EQ(t[0].errors + t[1].errors, 0);
+}
+
+static __u32 local_flows(void)
+{
+	struct sw_flow_key k, next;
+	int fd = bpf_map__fd(skel()->maps.flows);
+	struct sw_flow f;
+	void *prev = NULL;
+	__u32 n = 0;
+
+	while (!bpf_map_get_next_key(fd, prev, &next)) {
+		k = next;
+		prev = &k;
+		if (!bpf_map_lookup_elem(fd, &k, &f) && f.decision == SW_LOCAL &&
+		    !(f.state & SW_FLOW_RELEASED))
+			n++;
+	}
+	return n;
+}
+
+static void test_concurrent_syns(const void *arg)
+{
+	const __u16 disjoint[2] = { 1, 1 + STORM_CONNS };
+	const __u16 same[2] = { 1, 1 };
+
+	start(arg, STORM_MAX, 0);
+	/* Different connections on both CPUs: never more than max local. */
+	storm(disjoint, STORM_CONNS, TH_SYN);
+	CHECK_EQ(flow_count(), 2 * STORM_CONNS);
+	CHECK_EQ(local_flows(), STORM_MAX);
+	check_counts(STORM_MAX, 2 * STORM_CONNS - STORM_MAX);
+	CHECK_EQ(service().local_total, STORM_MAX);
+	CHECK_EQ(service().overflowed_total, 2 * STORM_CONNS - STORM_MAX);
+
+	/* Both CPUs reset the same connections: each released once. */
+	storm(same, 2 * STORM_CONNS, TH_RST);
+	check_counts(0, 0);
+	CHECK_EQ(stats().released_rst, 2 * STORM_CONNS);
+	CHECK_EQ(local_flows(), 0);
+}
+
+/* The same SYNs on both CPUs at once: one flow each, one slot each. */
+static void test_concurrent_same_syns(const void *arg)
+{
+	const __u16 same[2] = { 1, 1 };
+
+	start(arg, STORM_MAX, 0);
+	storm(same, 2 * STORM_MAX, TH_SYN);
+	CHECK_EQ(flow_count(), 2 * STORM_MAX);
+	CHECK_EQ(local_flows(), STORM_MAX);
+	check_counts(STORM_MAX, STORM_MAX);
+}
+
+/* ------------------------------------------------------------------------
+ * Loader: pinning, adoption, refusing what does not fit
+ */
+
+static void reopen(const struct sw_datapath_opts *o, struct sw_error *e,
+		   int *err)
+{
+	struct sw_datapath_opts d;
+	char dir[SW_PIN_DIR_MAX];
+
+	if (!o) {
+		sw_datapath_opts_init(&d);
+		o = &d;
+	}
+	d = *o;
+	snprintf(dir, sizeof(dir), "%s", fx.dp.pin_dir);
+	d.pin_dir = dir;
+	sw_datapath_close(&fx.dp);
+	*err = sw_datapath_open(&fx.dp, &d, e);
+	if (*err)	/* keep the pin dir name for teardown */
+		snprintf(fx.dp.pin_dir, sizeof(fx.dp.pin_dir), "%s", dir);
+}
+
+static void test_adopt_pinned(const void *arg)
+{
+	struct sw_error e = {};
+	int err;
+
+	start(arg, 1, 0);
+	CHECK(!fx.dp.adopted);
+	CHECK_EQ(connect_from(1), OUT_PASS);
+	CHECK_EQ(connect_from(2), OUT_STEER);
+	reopen(NULL, &e, &err);			/* like an agent restart */
+	CHECK(!err, "%s", e.msg);
+	CHECK(fx.dp.adopted);
+	check_counts(1, 1);
+	CHECK_EQ(from_client(2, TH_ACK), OUT_STEER);	/* flows survived */
+	CHECK_EQ(connect_from(3), OUT_STEER);
+	from_client(1, TH_RST);
+	check_counts(0, 2);
+}
+
+static void test_refuse_other_layout(const void *arg)
+{
+	struct sw_layout bad = { .version = SW_LAYOUT_VERSION + 98 };
+	struct sw_error e = {};
+	__u32 zero = 0;
+	int err;
+
+	start(arg, 1, 0);
+	CHECK(!bpf_map_update_elem(bpf_map__fd(skel()->maps.layout), &zero,
+				   &bad, BPF_ANY));
+	reopen(NULL, &e, &err);
+	CHECK(err == -EPROTO, "err %d", err);
+	CHECK(strstr(e.msg, "layout version 99") && strstr(e.msg, fx.dp.pin_dir) &&
+	      strstr(e.msg, "spillway down"), "message: %s", e.msg);
+}
+
+static void test_refuse_other_capacity(const void *arg)
+{
+	struct sw_datapath_opts o;
+	struct sw_error e = {};
+	int err;
+
+	sw_datapath_opts_init(&o);
+	o.flow_capacity = 64;
+	load(arg, &o);
+	o.flow_capacity = 128;
+	reopen(&o, &e, &err);
+	CHECK(err == -EINVAL, "err %d", err);
+	CHECK(strstr(e.msg, "flow capacity 128") && strstr(e.msg, "holds 64"),
+	      "message: %s", e.msg);
+	o.flow_capacity = 0;			/* "whatever it has" */
+	reopen(&o, &e, &err);
+	CHECK(!err, "%s", e.msg);
+	CHECK_EQ(bpf_map__max_entries(skel()->maps.flows), 64);
+}
+
+static void test_refuse_not_bpffs(const void *arg)
+{
+	struct sw_datapath_opts o;
+	struct sw_datapath dp;
+	struct sw_error e = {};
+
+	(void)arg;
+	sw_datapath_opts_init(&o);
+	o.pin_dir = "/tmp";
+	CHECK(sw_datapath_open(&dp, &o, &e) == -ENOTSUP);
+	CHECK(strstr(e.msg, "/tmp is not on a BPF filesystem") &&
+	      strstr(e.msg, "nsenter"), "message: %s", e.msg);
+}
+
+/* ------------------------------------------------------------------------ */
+
+#define VARIANTS(name, fn)                                                   \
+	{ name "/tc/ipv4", fn, &tc4 }, { name "/tc/ipv6", fn, &tc6 },        \
+	{ name "/xdp/ipv4", fn, &xdp4 }, { name "/xdp/ipv6", fn, &xdp6 }
+
+static const struct test_case cases[] = {
+	VARIANTS("threshold", test_threshold),
+	VARIANTS("hysteresis", test_hysteresis),
+	VARIANTS("no-hysteresis-by-default", test_no_hysteresis_by_default),
+	VARIANTS("sticky", test_sticky),
+	VARIANTS("unavailable/remote-down", test_unavailable_remote_down),
+	VARIANTS("unavailable/no-endpoint", test_unavailable_no_endpoint),
+	VARIANTS("remote-order", test_remote_order),
+	VARIANTS("release/fin", test_release_fin),
+	VARIANTS("release/rst", test_release_rst),
+	VARIANTS("release/exactly-once", test_release_exactly_once),
+	VARIANTS("expire/half-open", test_expire_half_open),
+	VARIANTS("expire/idle", test_expire_idle),
+	VARIANTS("expire/closed-linger", test_closed_linger),
+	VARIANTS("port-reuse", test_port_reuse),
+	VARIANTS("service-readded", test_service_readded),
+	VARIANTS("table-overfill", test_table_overfill),
+	VARIANTS("not-a-vip", test_not_a_vip),
+	VARIANTS("untracked", test_untracked),
+	VARIANTS("unusual-headers", test_unusual_headers),
+	/* These run every parsing program themselves. */
+	{ "malformed/ipv4", test_malformed, &xdp4 },
+	{ "malformed/ipv6", test_malformed, &xdp6 },
+	{ "truncated-everywhere/ipv4", test_truncated_everywhere, &xdp4 },
+	{ "truncated-everywhere/ipv6", test_truncated_everywhere, &xdp6 },
+	VARIANTS("concurrent/syns", test_concurrent_syns),
+	VARIANTS("concurrent/same-syns", test_concurrent_same_syns),
+	{ "agent-bypass-mark/tc/ipv4", test_agent_bypass_mark, &tc4 },
+	{ "agent-bypass-mark/tc/ipv6", test_agent_bypass_mark, &tc6 },
+	{ "loader/adopt-pinned", test_adopt_pinned, &tc4 },
+	{ "loader/refuse-other-layout", test_refuse_other_layout, &tc4 },
+	{ "loader/refuse-other-capacity", test_refuse_other_capacity, &tc4 },
+	{ "loader/refuse-not-bpffs", test_refuse_not_bpffs, &tc4 },
+	{ 0 },
+};
+
+static const struct test_suite suite = {
+	.name = "datapath",
+	.teardown = teardown,
+	.cases = cases,
+};
+
+/* A network namespace of our own, with the tunnel endpoint listening. */
+static int enter_sandbox(void)
+{
+	struct ifreq ifr = { .ifr_name = "lo" };
+	struct sw_error e = {};
+	int fd;
+
+	if (unshare(CLONE_NEWNET)) {
+		perror("unshare(CLONE_NEWNET)");
+		return -1;
+	}
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || ioctl(fd, SIOCGIFFLAGS, &ifr) ||
+	    (ifr.ifr_flags |= IFF_UP, ioctl(fd, SIOCSIFFLAGS, &ifr))) {
+		perror("bringing lo up");
+		return -1;
+	}
+	close(fd);
+	for (int family = 4; family <= 6; family += 2) {
+		if (sw_endpoint_listen(family, SW_DEFAULT_TUNNEL_PORT, &e) < 0) {
+			fprintf(stderr, "%s\n", e.msg);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	sw_libbpf_log_init(getenv("SPILLWAY_DEBUG") != NULL);
+	if (enter_sandbox())
+		return 1;
+	return test_main(&suite, argc, argv);
+}

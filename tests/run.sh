@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#
+# Run test programs with a prefix unique to this run: every pin directory
+# and network namespace a test creates starts with it, so whatever a test
+# leaves behind, even when it crashes, is removed here on exit.
+set -uo pipefail
+
+cd "$(dirname "$0")/.."
+tests/preflight.sh || exit 1
+
+export SW_TEST_PREFIX="swt$$"
+cleanup() {
+	local ns
+	for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep "^$SW_TEST_PREFIX" || true); do
+		ip netns pids "$ns" 2>/dev/null | xargs -r kill -9 2>/dev/null
+		ip netns del "$ns" 2>/dev/null
+	done
+	rm -rf /sys/fs/bpf/"$SW_TEST_PREFIX"* 2>/dev/null
+}
+trap cleanup EXIT INT TERM
+
+failed=()
+for t in "$@"; do
+	echo "== $t"
+	"$t" || failed+=("$t")
+done
+echo
+if [ ${#failed[@]} -ne 0 ]; then
+	echo "FAILED: ${failed[*]}"
+	exit 1
+fi
+echo "all tests passed"

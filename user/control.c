@@ -1,0 +1,138 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "spillway.skel.h"
+#include "control.h"
+
+__u64 sw_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (__u64)ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
+static int run_ctl(struct sw_datapath *dp, struct sw_ctl *req,
+		   struct sw_error *e)
+{
+	LIBBPF_OPTS(bpf_test_run_opts, opts, .ctx_in = req,
+		    .ctx_size_in = sizeof(*req));
+	int err;
+
+	err = bpf_prog_test_run_opts(bpf_program__fd(dp->skel->progs.spill_ctl),
+				     &opts);
+	if (err)
+		return sw_fail(e, -errno, "running spill_ctl failed: %s",
+			       strerror(errno));
+	return req->err;
+}
+
+int sw_service_set(struct sw_datapath *dp, const struct sw_service_key *key,
+		   const struct sw_service_config *cfg, struct sw_error *e)
+{
+	struct sw_ctl req = { .op = SW_CTL_SERVICE_SET };
+	int err;
+
+	req.service.key = *key;
+	req.service.cfg = *cfg;
+	if (!req.service.cfg.resume_below)
+		req.service.cfg.resume_below = cfg->max_connections;
+	if (req.service.cfg.resume_below > cfg->max_connections)
+		return sw_fail(e, -EINVAL,
+			       "resume_below %u is above max_connections %u: "
+			       "it must be between 1 and max_connections",
+			       cfg->resume_below, cfg->max_connections);
+	err = run_ctl(dp, &req, e);
+	if (err == -E2BIG)
+		return sw_fail(e, err, "the services map is full (%u services)",
+			       SW_MAX_SERVICES);
+	if (err)
+		return sw_fail(e, err, "cannot set the service: %s",
+			       strerror(-err));
+	return 0;
+}
+
+int sw_service_get(struct sw_datapath *dp, const struct sw_service_key *key,
+		   struct sw_service *out)
+{
+	if (bpf_map_lookup_elem(bpf_map__fd(dp->skel->maps.services), key, out))
+		return -errno;
+	return 0;
+}
+
+int sw_service_delete(struct sw_datapath *dp, const struct sw_service_key *key,
+		      struct sw_error *e)
+{
+	if (bpf_map_delete_elem(bpf_map__fd(dp->skel->maps.services), key))
+		return sw_fail(e, -errno, "cannot remove the service: %s",
+			       strerror(errno));
+	return 0;
+}
+
+int sw_remote_set_health(struct sw_datapath *dp, __u32 id, bool healthy,
+			 struct sw_error *e)
+{
+	struct sw_remote r = { .healthy = healthy };
+
+	if (id == 0 || id >= SW_MAX_REMOTES)
+		return sw_fail(e, -EINVAL, "remote id %u is out of range 1..%u",
+			       id, SW_MAX_REMOTES - 1);
+	if (bpf_map_update_elem(bpf_map__fd(dp->skel->maps.remotes), &id, &r,
+				BPF_ANY))
+		return sw_fail(e, -errno, "cannot set remote %u: %s", id,
+			       strerror(errno));
+	return 0;
+}
+
+int sw_collect(struct sw_datapath *dp, const struct sw_collect_params *params,
+	       struct sw_collect_result *result, struct sw_error *e)
+{
+	struct sw_ctl req = { .op = SW_CTL_COLLECT };
+	int err;
+
+	req.collect.params = *params;
+	if (!req.collect.params.now_ns)
+		req.collect.params.now_ns = sw_now_ns();
+	err = run_ctl(dp, &req, e);
+	if (err)
+		return sw_fail(e, err, "flow collection failed: %s",
+			       strerror(-err));
+	*result = req.collect.result;
+	return 0;
+}
+
+int sw_stats_read(struct sw_datapath *dp, struct sw_stats *sum,
+		  struct sw_error *e)
+{
+	enum { FIELDS = sizeof(struct sw_stats) / sizeof(__u64) };
+	int ncpu = libbpf_num_possible_cpus();
+	__u64 *sumv = (__u64 *)sum;
+	struct sw_stats *percpu;
+	__u32 zero = 0;
+	int err = 0;
+
+	_Static_assert(sizeof(struct sw_stats) % sizeof(__u64) == 0,
+		       "sw_stats holds only __u64 counters");
+	if (ncpu <= 0)
+		return sw_fail(e, ncpu, "cannot count CPUs");
+	percpu = calloc(ncpu, sizeof(*percpu));
+	if (!percpu)
+		return sw_fail(e, -ENOMEM, "out of memory");
+	memset(sum, 0, sizeof(*sum));
+	if (bpf_map_lookup_elem(bpf_map__fd(dp->skel->maps.stats), &zero,
+				percpu)) {
+		err = sw_fail(e, -errno, "cannot read stats: %s",
+			      strerror(errno));
+	} else {
+		for (int c = 0; c < ncpu; c++)
+			for (int f = 0; f < FIELDS; f++)
+				sumv[f] += ((__u64 *)&percpu[c])[f];
+	}
+	free(percpu);
+	return err;
+}

@@ -1,0 +1,39 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * Changing and reading the datapath's state. Whatever must be atomic with
+ * respect to packets (service configuration beside live counters, releasing
+ * a flow's slot) is done in the kernel by spill_ctl.
+ */
+#ifndef SW_CONTROL_H
+#define SW_CONTROL_H
+
+#include <stdbool.h>
+
+#include "spillway/abi.h"
+#include "datapath.h"
+#include "error.h"
+
+/* Create a service or change it in place; resume_below 0 means "= max". */
+int sw_service_set(struct sw_datapath *dp, const struct sw_service_key *key,
+		   const struct sw_service_config *cfg, struct sw_error *e);
+int sw_service_get(struct sw_datapath *dp, const struct sw_service_key *key,
+		   struct sw_service *out);
+/* Remove a service; its flows keep their decisions, its slots are gone. */
+int sw_service_delete(struct sw_datapath *dp, const struct sw_service_key *key,
+		      struct sw_error *e);
+
+int sw_remote_set_health(struct sw_datapath *dp, __u32 id, bool healthy,
+			 struct sw_error *e);
+
+/* Expire flows (params.now_ns 0: now) and release their slots. */
+int sw_collect(struct sw_datapath *dp, const struct sw_collect_params *params,
+	       struct sw_collect_result *result, struct sw_error *e);
+
+/* The per-CPU counters, summed. */
+int sw_stats_read(struct sw_datapath *dp, struct sw_stats *sum,
+		  struct sw_error *e);
+
+/* CLOCK_MONOTONIC_COARSE in ns: the clock of the datapath's timestamps. */
+__u64 sw_now_ns(void);
+
+#endif /* SW_CONTROL_H */

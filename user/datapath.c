@@ -1,0 +1,523 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#include <dirent.h>
+#include <errno.h>
+#include <net/if.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+#include <unistd.h>
+#include <linux/magic.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "spillway/abi.h"
+#include "spillway/defaults.h"
+#include "spillway.skel.h"
+#include "datapath.h"
+
+#define LINKS_DIR "links"
+
+static bool libbpf_verbose;
+
+static int libbpf_log(enum libbpf_print_level level, const char *fmt,
+		      va_list ap)
+{
+	if (level == LIBBPF_DEBUG && !libbpf_verbose)
+		return 0;
+	return vfprintf(stderr, fmt, ap);
+}
+
+void sw_libbpf_log_init(bool verbose)
+{
+	libbpf_verbose = verbose;
+	libbpf_set_print(libbpf_log);
+}
+
+void sw_datapath_opts_init(struct sw_datapath_opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->pin_dir = SW_DEFAULT_PIN_DIR;
+	o->tunnel_port = SW_DEFAULT_TUNNEL_PORT;
+	o->steer_mark = SW_DEFAULT_STEER_MARK;
+	o->bypass_mark = SW_DEFAULT_BYPASS_MARK;
+}
+
+static bool on_bpffs(const char *path)
+{
+	struct statfs st;
+
+	return statfs(path, &st) == 0 && st.f_type == BPF_FS_MAGIC;
+}
+
+static bool exists(const char *path)
+{
+	return access(path, F_OK) == 0;
+}
+
+static int not_bpffs(struct sw_error *e, const char *dir)
+{
+	return sw_fail(e, -ENOTSUP,
+		       "pin directory %s is not on a BPF filesystem: mount one "
+		       "with 'mount -t bpf bpf /sys/fs/bpf'; if spillway was "
+		       "started with 'ip netns exec', start it with "
+		       "'nsenter --net=/run/netns/NAME' instead ('ip netns exec' "
+		       "remounts /sys and hides the host's bpffs)", dir);
+}
+
+/* Create dir (one level) on bpffs, or check the existing one is there. */
+static int make_pin_dir(const char *dir, struct sw_error *e)
+{
+	char parent[PATH_MAX];
+	char *slash;
+
+	if (exists(dir))
+		return on_bpffs(dir) ? 0 : not_bpffs(e, dir);
+	snprintf(parent, sizeof(parent), "%s", dir);
+	slash = strrchr(parent, '/');
+	if (slash && slash != parent)
+		*slash = '\0';
+	if (!on_bpffs(parent))
+		return not_bpffs(e, dir);
+	if (mkdir(dir, 0700) && errno != EEXIST)
+		return sw_fail(e, -errno, "cannot create pin directory %s: %s",
+			       dir, strerror(errno));
+	return 0;
+}
+
+/*
+ * Paths under the pin directory. Pin directory names are limited to
+ * SW_PIN_DIR_MAX (checked by pin_dir_ok), so these never truncate.
+ */
+static void pin_path(char *buf, size_t len, const char *dir, const char *name)
+{
+	if (snprintf(buf, len, "%s/%s", dir, name) >= (int)len)
+		buf[0] = '\0';
+}
+
+static int pin_dir_ok(const char *dir, struct sw_error *e)
+{
+	if (strlen(dir) >= SW_PIN_DIR_MAX || dir[0] != '/')
+		return sw_fail(e, -EINVAL,
+			       "pin directory '%s' must be an absolute path "
+			       "shorter than %d characters", dir, SW_PIN_DIR_MAX);
+	return 0;
+}
+
+/*
+ * Pinned maps are adopted only if they carry this build's layout version;
+ * a directory with our map names but no version was not made by us.
+ */
+static int check_layout(const char *dir, struct sw_error *e)
+{
+	struct sw_layout lay = {};
+	char path[PATH_MAX];
+	__u32 zero = 0;
+	int fd, err;
+
+	pin_path(path, sizeof(path), dir, "layout");
+	if (!exists(path)) {
+		pin_path(path, sizeof(path), dir, "services");
+		if (exists(path))
+			return sw_fail(e, -EEXIST,
+				       "%s holds spillway maps without a layout "
+				       "version; remove them with 'spillway down "
+				       "--pin-dir %s' (tracked flows are lost)",
+				       dir, dir);
+		return 0;
+	}
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return sw_fail(e, -errno, "cannot open pinned map %s: %s", path,
+			       strerror(errno));
+	err = bpf_map_lookup_elem(fd, &zero, &lay);
+	close(fd);
+	if (err)
+		return sw_fail(e, -errno, "cannot read %s: %s", path,
+			       strerror(errno));
+	if (lay.version != SW_LAYOUT_VERSION)
+		return sw_fail(e, -EPROTO,
+			       "maps pinned in %s have layout version %u, this "
+			       "spillway uses version %u: stop the other "
+			       "version and run 'spillway down --pin-dir %s' "
+			       "(tracked flows are lost), or use another "
+			       "--pin-dir", dir, lay.version,
+			       SW_LAYOUT_VERSION, dir);
+	return 0;
+}
+
+/* The flow table keeps the capacity it was created with. */
+static int choose_flow_capacity(const char *dir, __u32 wanted, __u32 *out,
+				struct sw_error *e)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+	char path[PATH_MAX];
+	int fd, err;
+
+	*out = wanted ? wanted : SW_DEFAULT_FLOW_CAPACITY;
+	pin_path(path, sizeof(path), dir, "flows");
+	if (!exists(path))
+		return 0;
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return sw_fail(e, -errno, "cannot open pinned map %s: %s", path,
+			       strerror(errno));
+	err = bpf_obj_get_info_by_fd(fd, &info, &len);
+	close(fd);
+	if (err)
+		return sw_fail(e, -errno, "cannot inspect %s: %s", path,
+			       strerror(errno));
+	if (wanted && wanted != info.max_entries)
+		return sw_fail(e, -EINVAL,
+			       "flow capacity %u was asked for, but the flow "
+			       "table pinned at %s holds %u: keep %u, or run "
+			       "'spillway down --pin-dir %s' first (tracked "
+			       "flows are lost)", wanted, path,
+			       info.max_entries, info.max_entries, dir);
+	*out = info.max_entries;
+	return 0;
+}
+
+int sw_datapath_open(struct sw_datapath *dp, const struct sw_datapath_opts *o,
+		     struct sw_error *e)
+{
+	const char *dir = o->pin_dir ? o->pin_dir : SW_DEFAULT_PIN_DIR;
+	struct sw_layout lay = { .version = SW_LAYOUT_VERSION };
+	__u32 zero = 0, capacity;
+	char path[PATH_MAX];
+	int err;
+
+	memset(dp, 0, sizeof(*dp));
+	err = pin_dir_ok(dir, e);
+	if (err)
+		return err;
+	snprintf(dp->pin_dir, sizeof(dp->pin_dir), "%s", dir);
+	err = make_pin_dir(dir, e);
+	if (!err)
+		err = check_layout(dir, e);
+	if (!err)
+		err = choose_flow_capacity(dir, o->flow_capacity, &capacity, e);
+	if (err)
+		return err;
+	pin_path(path, sizeof(path), dir, "layout");
+	dp->adopted = exists(path);
+
+	LIBBPF_OPTS(bpf_object_open_opts, open_opts, .pin_root_path = dir);
+	dp->skel = spillway_bpf__open_opts(&open_opts);
+	if (!dp->skel)
+		return sw_fail(e, -errno, "cannot open the BPF object: %s",
+			       strerror(errno));
+	bpf_map__set_max_entries(dp->skel->maps.flows, capacity);
+	dp->skel->rodata->tunnel_port = o->tunnel_port;
+	dp->skel->rodata->steer_mark = o->steer_mark;
+	dp->skel->rodata->bypass_mark = o->bypass_mark;
+
+	err = spillway_bpf__load(dp->skel);
+	if (err) {
+		sw_datapath_close(dp);
+		return sw_fail(e, err,
+			       "loading the datapath into the kernel failed "
+			       "(%s; libbpf's messages above say which program "
+			       "or map); if it is a pinned map that does not "
+			       "match, run 'spillway down --pin-dir %s'",
+			       strerror(-err), dir);
+	}
+	err = bpf_map_update_elem(bpf_map__fd(dp->skel->maps.layout), &zero,
+				  &lay, BPF_ANY);
+	if (err) {
+		err = -errno;
+		sw_datapath_close(dp);
+		return sw_fail(e, err, "cannot write the layout version: %s",
+			       strerror(-err));
+	}
+	return 0;
+}
+
+void sw_datapath_close(struct sw_datapath *dp)
+{
+	spillway_bpf__destroy(dp->skel);
+	dp->skel = NULL;
+}
+
+static const char *const mode_names[] = {
+	[SW_ATTACH_TC] = "tc",
+	[SW_ATTACH_XDP] = "xdp",
+};
+
+int sw_attach_mode_parse(const char *s, enum sw_attach_mode *mode)
+{
+	for (size_t i = 0; i < sizeof(mode_names) / sizeof(mode_names[0]); i++) {
+		if (!strcmp(s, mode_names[i])) {
+			*mode = i;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+const char *sw_attach_mode_name(enum sw_attach_mode mode)
+{
+	return mode_names[mode];
+}
+
+static int ifindex_of(const char *ifname, struct sw_error *e)
+{
+	unsigned int ifindex = if_nametoindex(ifname);
+
+	if (!ifindex)
+		return sw_fail(e, -ENODEV,
+			       "no interface '%s' in this network namespace "
+			       "(see 'ip link')", ifname);
+	return ifindex;
+}
+
+static void xdp_link_path(char *buf, size_t len, const char *dir,
+			  const char *ifname)
+{
+	if (snprintf(buf, len, "%s/" LINKS_DIR "/%s.xdp", dir, ifname) >= (int)len)
+		buf[0] = '\0';
+}
+
+static int tc_attach(int ifindex, const char *ifname,
+		     enum bpf_tc_attach_point point, struct bpf_program *prog,
+		     struct sw_error *e)
+{
+	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex,
+		    .attach_point = point);
+	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = SW_TC_HANDLE,
+		    .priority = SW_TC_PRIORITY, .prog_fd = bpf_program__fd(prog),
+		    .flags = BPF_TC_F_REPLACE);
+	int err;
+
+	err = bpf_tc_hook_create(&hook);
+	if (err && err != -EEXIST)
+		return sw_fail(e, err, "cannot add a clsact qdisc to %s: %s",
+			       ifname, strerror(-err));
+	err = bpf_tc_attach(&hook, &opts);
+	if (err)
+		return sw_fail(e, err, "cannot attach %s to %s %s: %s",
+			       bpf_program__name(prog), ifname,
+			       point == BPF_TC_INGRESS ? "ingress" : "egress",
+			       strerror(-err));
+	return 0;
+}
+
+/* Remove our filter (by handle, priority and program name) if present. */
+static int tc_detach(int ifindex, const char *ifname,
+		     enum bpf_tc_attach_point point, struct sw_error *e)
+{
+	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex,
+		    .attach_point = point);
+	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = SW_TC_HANDLE,
+		    .priority = SW_TC_PRIORITY);
+	struct bpf_prog_info info = {};
+	__u32 len = sizeof(info);
+	libbpf_print_fn_t print;
+	int fd, err;
+
+	/* Most interfaces have no clsact: keep libbpf quiet about it. */
+	print = libbpf_set_print(NULL);
+	err = bpf_tc_query(&hook, &opts);
+	libbpf_set_print(print);
+	if (err)
+		return 0;
+	fd = bpf_prog_get_fd_by_id(opts.prog_id);
+	if (fd < 0)
+		return 0;
+	err = bpf_obj_get_info_by_fd(fd, &info, &len);
+	close(fd);
+	if (err || strncmp(info.name, "spill_", 6))
+		return 0;
+	opts.prog_id = 0;
+	opts.prog_fd = 0;
+	opts.flags = 0;
+	err = bpf_tc_detach(&hook, &opts);
+	if (err && err != -ENOENT)
+		return sw_fail(e, err, "cannot detach %s from %s: %s", info.name,
+			       ifname, strerror(-err));
+	return 0;
+}
+
+static int xdp_attach(struct sw_datapath *dp, int ifindex, const char *ifname,
+		      struct sw_error *e)
+{
+	struct bpf_program *prog = dp->skel->progs.spill_xdp;
+	char dir[PATH_MAX], path[PATH_MAX];
+	struct bpf_link *link;
+	int err;
+
+	xdp_link_path(path, sizeof(path), dp->pin_dir, ifname);
+	link = bpf_link__open(path);
+	if (link) {
+		/* Our link from an earlier run: swap the program in place. */
+		err = bpf_link__update_program(link, prog);
+		bpf_link__destroy(link);
+		return err ? sw_fail(e, err, "cannot update the XDP program on %s: %s",
+				     ifname, strerror(-err)) : 0;
+	}
+	link = bpf_program__attach_xdp(prog, ifindex);
+	if (!link) {
+		err = -errno;
+		if (err == -EBUSY || err == -EEXIST)
+			return sw_fail(e, err,
+				       "%s already has an XDP program that is "
+				       "not spillway's: remove it, or attach "
+				       "with mode tc", ifname);
+		return sw_fail(e, err, "cannot attach XDP to %s: %s", ifname,
+			       strerror(-err));
+	}
+	pin_path(dir, sizeof(dir), dp->pin_dir, LINKS_DIR);
+	if (mkdir(dir, 0700) && errno != EEXIST) {
+		err = -errno;
+		goto out;
+	}
+	err = bpf_link__pin(link, path);
+out:
+	if (err) {
+		bpf_link__destroy(link);
+		return sw_fail(e, err, "cannot pin the XDP link at %s: %s", path,
+			       strerror(-err));
+	}
+	bpf_link__destroy(link);	/* the pin keeps it attached */
+	return 0;
+}
+
+/* Detach and unpin one pinned XDP link (any namespace's interface). */
+static int xdp_unpin(const char *path, struct sw_error *e)
+{
+	struct bpf_link *link = bpf_link__open(path);
+
+	if (!link)
+		return 0;
+	bpf_link__detach(link);
+	bpf_link__destroy(link);
+	if (unlink(path))
+		return sw_fail(e, -errno, "cannot remove %s: %s", path,
+			       strerror(errno));
+	return 0;
+}
+
+static int xdp_detach(const char *pin_dir, const char *ifname,
+		      struct sw_error *e)
+{
+	char path[PATH_MAX];
+
+	xdp_link_path(path, sizeof(path), pin_dir, ifname);
+	return xdp_unpin(path, e);
+}
+
+int sw_datapath_attach(struct sw_datapath *dp, const char *ifname,
+		       enum sw_attach_mode mode, struct sw_error *e)
+{
+	struct spillway_bpf *s = dp->skel;
+	int ifindex = ifindex_of(ifname, e);
+	int err;
+
+	if (ifindex < 0)
+		return ifindex;
+	/* Egress first: replies are tracked before any flow can be opened. */
+	err = tc_attach(ifindex, ifname, BPF_TC_EGRESS, s->progs.spill_tc_out, e);
+	if (err)
+		return err;
+	if (mode == SW_ATTACH_XDP) {
+		/* The TC half first, so no steering word is ever dropped. */
+		err = tc_attach(ifindex, ifname, BPF_TC_INGRESS,
+				s->progs.spill_tc_steer, e);
+		return err ? err : xdp_attach(dp, ifindex, ifname, e);
+	}
+	err = tc_attach(ifindex, ifname, BPF_TC_INGRESS, s->progs.spill_tc_in, e);
+	return err ? err : xdp_detach(dp->pin_dir, ifname, e);
+}
+
+int sw_detach(const char *pin_dir, const char *ifname, struct sw_error *e)
+{
+	unsigned int ifindex = if_nametoindex(ifname);
+	int err = pin_dir_ok(pin_dir, e);
+
+	if (!err)
+		err = xdp_detach(pin_dir, ifname, e);
+	if (err || !ifindex)
+		return err;
+	err = tc_detach(ifindex, ifname, BPF_TC_INGRESS, e);
+	return err ? err : tc_detach(ifindex, ifname, BPF_TC_EGRESS, e);
+}
+
+/* Unpin every map the object defines (the names come from the object). */
+static int unpin_maps(const char *dir, struct sw_error *e)
+{
+	struct spillway_bpf *skel = spillway_bpf__open();
+	struct bpf_map *map;
+	char path[PATH_MAX];
+	int err = 0;
+
+	if (!skel)
+		return sw_fail(e, -errno, "cannot open the BPF object: %s",
+			       strerror(errno));
+	bpf_object__for_each_map(map, skel->obj) {
+		if (bpf_map__is_internal(map))
+			continue;
+		pin_path(path, sizeof(path), dir, bpf_map__name(map));
+		if (unlink(path) && errno != ENOENT) {
+			err = sw_fail(e, -errno, "cannot remove %s: %s", path,
+				      strerror(errno));
+			break;
+		}
+	}
+	spillway_bpf__destroy(skel);
+	return err;
+}
+
+static int unpin_links(const char *pin_dir, struct sw_error *e)
+{
+	char dir[PATH_MAX], path[PATH_MAX];
+	struct dirent *d;
+	DIR *dh;
+	int err = 0;
+
+	pin_path(dir, sizeof(dir), pin_dir, LINKS_DIR);
+	dh = opendir(dir);
+	if (!dh)
+		return 0;
+	while (!err && (d = readdir(dh))) {
+		if (d->d_name[0] == '.')
+			continue;
+		pin_path(path, sizeof(path), dir, d->d_name);
+		err = xdp_unpin(path, e);
+	}
+	closedir(dh);
+	if (!err && rmdir(dir))
+		err = sw_fail(e, -errno, "cannot remove %s: %s", dir,
+			      strerror(errno));
+	return err;
+}
+
+int sw_down(const char *pin_dir, struct sw_error *e)
+{
+	struct if_nameindex *ifs, *i;
+	int err = pin_dir_ok(pin_dir, e);
+
+	if (err)
+		return err;
+	ifs = if_nameindex();
+	for (i = ifs; i && i->if_index && !err; i++) {
+		err = tc_detach(i->if_index, i->if_name, BPF_TC_INGRESS, e);
+		if (!err)
+			err = tc_detach(i->if_index, i->if_name, BPF_TC_EGRESS, e);
+	}
+	if (ifs)
+		if_freenameindex(ifs);
+	if (err || !exists(pin_dir))
+		return err;
+	err = unpin_links(pin_dir, e);
+	if (!err)
+		err = unpin_maps(pin_dir, e);
+	if (err)
+		return err;
+	if (rmdir(pin_dir))
+		return sw_fail(e, -errno,
+			       "cannot remove %s: %s (it holds files spillway "
+			       "did not create)", pin_dir, strerror(errno));
+	return 0;
+}

@@ -1,0 +1,73 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * Loading, pinning and attaching the datapath. Maps are pinned by name under
+ * a pin directory; an existing set with the same layout version is adopted
+ * (counters and flows survive), any other is refused. Attachments outlive the
+ * process: TC filters belong to the interface, XDP links are pinned.
+ */
+#ifndef SW_DATAPATH_H
+#define SW_DATAPATH_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <linux/types.h>
+
+#include "error.h"
+
+struct spillway_bpf;
+
+/* Longest pin directory name (so every pin path fits in PATH_MAX). */
+#define SW_PIN_DIR_MAX 256
+
+struct sw_datapath_opts {
+	const char *pin_dir;	/* NULL: SW_DEFAULT_PIN_DIR */
+	__u32 flow_capacity;	/* 0: the pinned table's, else the default */
+	__u16 tunnel_port;
+	__u32 steer_mark;
+	__u32 bypass_mark;
+};
+
+struct sw_datapath {
+	struct spillway_bpf *skel;
+	char pin_dir[SW_PIN_DIR_MAX];
+	bool adopted;		/* pinned maps existed and were reused */
+};
+
+enum sw_attach_mode {
+	SW_ATTACH_TC,		/* spill_tc_in + spill_tc_out */
+	SW_ATTACH_XDP,		/* spill_xdp + spill_tc_steer + spill_tc_out */
+};
+
+/* Route libbpf's messages to stderr: warnings always, debug if verbose. */
+void sw_libbpf_log_init(bool verbose);
+
+/* The defaults of every option. */
+void sw_datapath_opts_init(struct sw_datapath_opts *o);
+
+int sw_datapath_open(struct sw_datapath *dp, const struct sw_datapath_opts *o,
+		     struct sw_error *e);
+/* Close our handles; pins and attachments stay. */
+void sw_datapath_close(struct sw_datapath *dp);
+
+int sw_attach_mode_parse(const char *s, enum sw_attach_mode *mode);
+const char *sw_attach_mode_name(enum sw_attach_mode mode);
+
+/*
+ * Attach to an interface of the current network namespace, or switch its
+ * mode: the interface ends up with exactly the programs of that mode.
+ */
+int sw_datapath_attach(struct sw_datapath *dp, const char *ifname,
+		       enum sw_attach_mode mode, struct sw_error *e);
+
+/* Remove our programs from one interface (needs no loaded datapath). */
+int sw_detach(const char *pin_dir, const char *ifname, struct sw_error *e);
+
+/*
+ * Take the datapath down: our TC filters on every interface of the current
+ * network namespace, every pinned XDP link (whatever namespace its interface
+ * is in), every pinned map, then pin_dir itself. TC filters on interfaces of
+ * other namespaces have to be removed from there.
+ */
+int sw_down(const char *pin_dir, struct sw_error *e);
+
+#endif /* SW_DATAPATH_H */

@@ -1,0 +1,53 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#include <errno.h>
+#include <netinet/in.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "endpoint.h"
+
+static int set_int(int fd, int level, int opt, int v)
+{
+	return setsockopt(fd, level, opt, &v, sizeof(v));
+}
+
+int sw_endpoint_listen(int family, __u16 port, struct sw_error *e)
+{
+	struct sockaddr_in6 a6 = { .sin6_family = AF_INET6,
+				   .sin6_port = htons(port) };
+	struct sockaddr_in a4 = { .sin_family = AF_INET,
+				  .sin_port = htons(port) };
+	int af = family == 4 ? AF_INET : AF_INET6;
+	int fd, err;
+
+	fd = socket(af, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return sw_fail(e, -errno, "cannot create the endpoint socket: %s",
+			       strerror(errno));
+	if (set_int(fd, SOL_SOCKET, SO_REUSEADDR, 1) ||
+	    (af == AF_INET && set_int(fd, SOL_IP, IP_TRANSPARENT, 1)) ||
+	    (af == AF_INET6 && (set_int(fd, SOL_IPV6, IPV6_V6ONLY, 1) ||
+				set_int(fd, SOL_IPV6, IPV6_TRANSPARENT, 1)))) {
+		err = sw_fail(e, -errno,
+			      "cannot make the endpoint socket transparent: %s "
+			      "(needs CAP_NET_ADMIN)", strerror(errno));
+		goto fail;
+	}
+	if (af == AF_INET ? bind(fd, (struct sockaddr *)&a4, sizeof(a4))
+			  : bind(fd, (struct sockaddr *)&a6, sizeof(a6))) {
+		err = sw_fail(e, -errno,
+			      "cannot bind the tunnel endpoint to port %u "
+			      "(IPv%d): %s", port, family, strerror(errno));
+		goto fail;
+	}
+	if (listen(fd, SOMAXCONN)) {
+		err = sw_fail(e, -errno, "cannot listen on port %u: %s", port,
+			      strerror(errno));
+		goto fail;
+	}
+	return fd;
+fail:
+	close(fd);
+	return err;
+}

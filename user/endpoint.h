@@ -1,0 +1,18 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * The tunnel endpoint's listening socket: the socket the datapath assigns
+ * overflowed connections to. IP_TRANSPARENT (IPv6: IPV6_TRANSPARENT) lets it
+ * own connections addressed to any VIP; accepted sockets keep the VIP:port
+ * the client dialled as their local address.
+ */
+#ifndef SW_ENDPOINT_H
+#define SW_ENDPOINT_H
+
+#include <linux/types.h>
+
+#include "error.h"
+
+/* Listen on all addresses of family (4 or 6) at port; returns the fd. */
+int sw_endpoint_listen(int family, __u16 port, struct sw_error *e);
+
+#endif /* SW_ENDPOINT_H */
