@@ -35,7 +35,7 @@ TEST_LIB   := tests/lib/harness.c tests/lib/pkt.c
 TEST_HDRS  := $(wildcard tests/lib/*.h)
 SKELS      := $(BUILD)/spillway.skel.h
 
-TESTS      := $(BUILD)/tests/test_datapath
+TESTS      := $(BUILD)/tests/test_datapath $(BUILD)/tests/test_veth
 
 .PHONY: all test clean
 .DELETE_ON_ERROR:

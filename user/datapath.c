@@ -19,6 +19,15 @@
 
 #define LINKS_DIR "links"
 
+/* A libbpf call whose failure is expected and handled: no warning printed. */
+#define QUIETLY(call)                                                        \
+	({                                                                   \
+		libbpf_print_fn_t _print = libbpf_set_print(NULL);           \
+		int _ret = (call);                                           \
+		libbpf_set_print(_print);                                    \
+		_ret;                                                        \
+	})
+
 static bool libbpf_verbose;
 
 static int libbpf_log(enum libbpf_print_level level, const char *fmt,
@@ -273,11 +282,20 @@ static int ifindex_of(const char *ifname, struct sw_error *e)
 	return ifindex;
 }
 
+/*
+ * links/xdp-IFNAME. bpffs refuses '.' in names, which interface names may
+ * hold (eth0.100); they never hold ':', so '.' -> ':' keeps names distinct.
+ */
 static void xdp_link_path(char *buf, size_t len, const char *dir,
 			  const char *ifname)
 {
-	if (snprintf(buf, len, "%s/" LINKS_DIR "/%s.xdp", dir, ifname) >= (int)len)
+	char *c;
+
+	if (snprintf(buf, len, "%s/" LINKS_DIR "/xdp-%s", dir, ifname) >= (int)len)
 		buf[0] = '\0';
+	for (c = strrchr(buf, '/'); c && *c; c++)
+		if (*c == '.')
+			*c = ':';
 }
 
 static int tc_attach(int ifindex, const char *ifname,
@@ -291,7 +309,7 @@ static int tc_attach(int ifindex, const char *ifname,
 		    .flags = BPF_TC_F_REPLACE);
 	int err;
 
-	err = bpf_tc_hook_create(&hook);
+	err = QUIETLY(bpf_tc_hook_create(&hook));	/* EEXIST is usual */
 	if (err && err != -EEXIST)
 		return sw_fail(e, err, "cannot add a clsact qdisc to %s: %s",
 			       ifname, strerror(-err));
@@ -314,14 +332,10 @@ static int tc_detach(int ifindex, const char *ifname,
 		    .priority = SW_TC_PRIORITY);
 	struct bpf_prog_info info = {};
 	__u32 len = sizeof(info);
-	libbpf_print_fn_t print;
 	int fd, err;
 
-	/* Most interfaces have no clsact: keep libbpf quiet about it. */
-	print = libbpf_set_print(NULL);
-	err = bpf_tc_query(&hook, &opts);
-	libbpf_set_print(print);
-	if (err)
+	/* Most interfaces have no clsact: nothing to remove there. */
+	if (QUIETLY(bpf_tc_query(&hook, &opts)))
 		return 0;
 	fd = bpf_prog_get_fd_by_id(opts.prog_id);
 	if (fd < 0)
@@ -349,7 +363,7 @@ static int xdp_attach(struct sw_datapath *dp, int ifindex, const char *ifname,
 	int err;
 
 	xdp_link_path(path, sizeof(path), dp->pin_dir, ifname);
-	link = bpf_link__open(path);
+	link = exists(path) ? bpf_link__open(path) : NULL;
 	if (link) {
 		/* Our link from an earlier run: swap the program in place. */
 		err = bpf_link__update_program(link, prog);
@@ -387,10 +401,14 @@ out:
 /* Detach and unpin one pinned XDP link (any namespace's interface). */
 static int xdp_unpin(const char *path, struct sw_error *e)
 {
-	struct bpf_link *link = bpf_link__open(path);
+	struct bpf_link *link;
 
-	if (!link)
+	if (!exists(path))
 		return 0;
+	link = bpf_link__open(path);
+	if (!link)
+		return sw_fail(e, -errno, "cannot open the pinned link %s: %s",
+			       path, strerror(errno));
 	bpf_link__detach(link);
 	bpf_link__destroy(link);
 	if (unlink(path))
