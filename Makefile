@@ -3,6 +3,7 @@
 # vmlinux.h -> *.bpf.o -> *.skel.h -> userspace. `make V=1` shows commands.
 #   make          build everything (binary, BPF objects, tests, bench)
 #   make test     run every test (root; see README)
+#   make bench    run the datapath benchmark (root)
 
 VERSION := 0.1.0
 BUILD   := build
@@ -31,18 +32,18 @@ BPF_HDRS   := $(wildcard bpf/*.h) $(wildcard include/spillway/*.h)
 USER_HDRS  := $(wildcard user/*.h) $(wildcard include/spillway/*.h)
 USER_LIB   := user/error.c user/datapath.c user/control.c user/addr.c \
               user/endpoint.c
-TEST_LIB   := tests/lib/harness.c tests/lib/pkt.c
+TEST_LIB   := tests/lib/harness.c tests/lib/pkt.c tests/lib/sandbox.c
 TEST_HDRS  := $(wildcard tests/lib/*.h)
-SKELS      := $(BUILD)/spillway.skel.h
+SKELS      := $(BUILD)/spillway.skel.h $(BUILD)/bench.skel.h
 
 TESTS      := $(BUILD)/tests/test_datapath $(BUILD)/tests/test_veth
 
-.PHONY: all test clean
+.PHONY: all test bench clean
 .DELETE_ON_ERROR:
 # Keep the BPF objects (make treats them as intermediates of the skeletons).
 .SECONDARY:
 
-all: $(BUILD)/spillway $(TESTS)
+all: $(BUILD)/spillway $(TESTS) $(BUILD)/bench_datapath
 
 $(BUILD) $(BUILD)/tests:
 	$(Q)mkdir -p $@
@@ -68,8 +69,16 @@ $(BUILD)/tests/%: tests/bpf/%.c $(USER_LIB) $(TEST_LIB) $(USER_HDRS) $(TEST_HDRS
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(USER_FLAGS) $(SANITIZE) -Itests/lib $< $(USER_LIB) $(TEST_LIB) -o $@ $(LIBS)
 
+$(BUILD)/bench_datapath: bench/bench_datapath.c $(USER_LIB) $(TEST_LIB) $(USER_HDRS) $(TEST_HDRS) $(SKELS)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(USER_FLAGS) -Itests/lib $< $(USER_LIB) $(TEST_LIB) -o $@ $(LIBS)
+
 test: all
 	$(Q)tests/run.sh $(TESTS)
+
+bench: $(BUILD)/bench_datapath
+	$(Q)tests/preflight.sh
+	$(Q)SW_TEST_PREFIX=swbench$$$$ $(BUILD)/bench_datapath
 
 clean:
 	$(call msg,CLEAN,$(BUILD))

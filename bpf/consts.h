@@ -12,6 +12,7 @@
 #define ETH_P_8021AD	0x88A8
 
 #define TC_ACT_OK	0
+#define TC_ACT_SHOT	2
 
 /* errno values returned by helpers and by spill_ctl (errno.h is userspace). */
 #define ENOENT		2

@@ -20,8 +20,13 @@ static __always_inline int service_set(const struct sw_service_key *ukey,
 	struct sw_service_key key = *ukey;
 	struct sw_service_config cfg = *ucfg;
 	struct sw_service fresh = {}, *svc;
+	__u32 bit = filter_bit(&key);
+	__u64 *word = filter_word(bit);
 	long err;
 
+	if (!word)
+		return -EINVAL;
+	__sync_fetch_and_or(word, 1ull << (bit % 64));
 	svc = lookup_service(&key);
 	if (!svc) {
 		fresh.cfg = cfg;
@@ -56,10 +61,10 @@ static long collect_one(struct bpf_map *map, const struct sw_flow_key *key,
 			struct sw_flow *f, struct collect_ctx *c)
 {
 	__u64 now = c->params.now_ns;
-	__u32 s = f->state;
+	__u32 tag = flow_tag(key), s = f->state;
 
 	c->result.scanned++;
-	if (s & SW_FLOW_CLAIMED)
+	if (f->tag != tag || (s & SW_FLOW_CLAIMED))
 		return 0;
 	if (!(s & SW_FLOW_RELEASED)) {
 		bool half_open = !(s & SW_FLOW_ACKED) &&
@@ -68,7 +73,7 @@ static long collect_one(struct bpf_map *map, const struct sw_flow_key *key,
 
 		if (!half_open && !idle)
 			return 0;
-		if (release_flow_once(key, f)) {
+		if (release_flow_once(key, f, tag, c->st)) {
 			if (half_open) {
 				c->result.expired_half_open++;
 				__sync_fetch_and_add(&c->st->released_half_open, 1);
@@ -85,7 +90,7 @@ static long collect_one(struct bpf_map *map, const struct sw_flow_key *key,
 	/* Delete only what no SYN has claimed for reuse in the meantime. */
 	s = f->state;
 	if ((s & SW_FLOW_RELEASED) && !(s & SW_FLOW_CLAIMED) &&
-	    __sync_val_compare_and_swap(&f->state, s, s | SW_FLOW_CLAIMED) == s)
+	    flow_claim(f, tag, s, s | SW_FLOW_CLAIMED))
 		bpf_map_delete_elem(map, key);
 	return 0;
 }

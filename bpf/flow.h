@@ -5,6 +5,13 @@
  * happens to thresholds or remote health. A flow's slot is released exactly
  * once, by whoever sets SW_FLOW_RELEASED first: both FINs, an RST in either
  * direction, or the collector when the flow expires.
+ *
+ * A hash map recycles a deleted entry at once (with or without
+ * preallocation), so a CPU may hold a pointer to an entry that another
+ * connection owns by now. Every state change is therefore a compare-and-swap
+ * on {state, tag} that expects this connection's tag; a recycled entry is
+ * left alone. Reads of the other fields (the decision) may see the new owner
+ * for that one packet, never its state.
  */
 #ifndef SW_FLOW_H
 #define SW_FLOW_H
@@ -20,9 +27,72 @@ enum verdict {
 	STEER_IF_OWNED,		/* untracked: assign only if an endpoint socket has it */
 };
 
+/*
+ * Compare-and-swap attempts before a state change gives up. Each failed
+ * attempt means another CPU changed the word, and every change adds a bit
+ * (seven) or claims the entry once, so a flow's state changes at most about
+ * ten times in its life; giving up is counted (state_contention) and has
+ * never been seen.
+ */
+#define FLOW_CAS_TRIES 16
+
 static __always_inline int verdict_of(const struct sw_flow *f)
 {
 	return f->decision == SW_REMOTE ? STEER : PASS;
+}
+
+/* Which connection owns an entry: a hash of its key, never 0. */
+static __always_inline __u32 flow_tag(const struct sw_flow_key *k)
+{
+	const __u32 *w = (const __u32 *)k;
+	__u32 h = 0;
+
+#pragma unroll
+	for (int i = 0; i < (int)(sizeof(*k) / sizeof(__u32)); i++)
+		h = (h ^ w[i]) * 0x9e3779b1;	/* golden-ratio multiply */
+	return h | 1;
+}
+
+static __always_inline __u64 state_tag(__u32 state, __u32 tag)
+{
+	struct sw_flow f = { .state = state, .tag = tag };
+
+	return f.state_tag;
+}
+
+/*
+ * Add bits to the state of the entry owned by tag. Returns false if the
+ * entry belongs to another connection now; else *before is the state the
+ * bits were added to.
+ */
+static __always_inline bool flow_add(struct sw_flow *f, __u32 tag, __u32 bits,
+				     __u32 *before, struct sw_stats *st)
+{
+#pragma unroll
+	for (int i = 0; i < FLOW_CAS_TRIES; i++) {
+		__u64 old = f->state_tag;
+		struct sw_flow seen = { .state_tag = old };
+
+		if (seen.tag != tag)
+			return false;
+		*before = seen.state;
+		if ((seen.state & bits) == bits ||
+		    __sync_val_compare_and_swap(&f->state_tag, old,
+						state_tag(seen.state | bits, tag)) == old)
+			return true;
+	}
+	__sync_fetch_and_add(&st->state_contention, 1);
+	return false;
+}
+
+/* Take the entry from state `seen` for ourselves (to reuse or delete it). */
+static __always_inline bool flow_claim(struct sw_flow *f, __u32 tag,
+				       __u32 seen, __u32 claimed)
+{
+	__u64 old = state_tag(seen, tag);
+
+	return __sync_val_compare_and_swap(&f->state_tag, old,
+					   state_tag(claimed, tag)) == old;
 }
 
 /*
@@ -30,11 +100,14 @@ static __always_inline int verdict_of(const struct sw_flow *f)
  * to the service instance it was taken from (epoch), never to a newer one.
  */
 static __always_inline bool release_flow_once(const struct sw_flow_key *key,
-					      struct sw_flow *f)
+					      struct sw_flow *f, __u32 tag,
+					      struct sw_stats *st)
 {
 	struct sw_service *svc;
+	__u32 before;
 
-	if (__sync_fetch_and_or(&f->state, SW_FLOW_RELEASED) & SW_FLOW_RELEASED)
+	if (!flow_add(f, tag, SW_FLOW_RELEASED, &before, st) ||
+	    (before & SW_FLOW_RELEASED))
 		return false;
 	svc = lookup_service(&key->svc);
 	if (svc && svc->epoch == f->svc_epoch)
@@ -44,52 +117,53 @@ static __always_inline bool release_flow_once(const struct sw_flow_key *key,
 
 /* Follow the TCP flags of a tracked flow; release on RST or the second FIN. */
 static __always_inline void track_tcp(const struct sw_flow_key *key,
-				      struct sw_flow *f, __u8 flags,
+				      struct sw_flow *f, __u32 tag, __u8 flags,
 				      enum direction dir, struct sw_stats *st)
 {
-	__u32 s = f->state, fin;
+	__u32 s = f->state, fin, before;
 
 	if (flags & TCP_RST) {
-		if (!(s & SW_FLOW_RST))
-			__sync_fetch_and_or(&f->state, SW_FLOW_RST);
-		if (!(s & SW_FLOW_RELEASED) && release_flow_once(key, f))
+		if (!(s & SW_FLOW_RELEASED) &&
+		    flow_add(f, tag, SW_FLOW_RST, &before, st) &&
+		    release_flow_once(key, f, tag, st))
 			st->released_rst++;
 		return;
 	}
 	if (dir == FROM_CLIENT && !(s & SW_FLOW_ACKED) &&
 	    (flags & (TCP_SYN | TCP_ACK)) == TCP_ACK)
-		__sync_fetch_and_or(&f->state, SW_FLOW_ACKED);
+		flow_add(f, tag, SW_FLOW_ACKED, &before, st);
 	if (!(flags & TCP_FIN))
 		return;
 	fin = dir == FROM_CLIENT ? SW_FLOW_FIN_CLIENT : SW_FLOW_FIN_SERVER;
-	if (s & fin)
+	if ((s & fin) || !flow_add(f, tag, fin, &before, st))
 		return;
-	s = __sync_fetch_and_or(&f->state, fin) | fin;
-	if ((s & (SW_FLOW_FIN_CLIENT | SW_FLOW_FIN_SERVER)) ==
+	if (((before | fin) & (SW_FLOW_FIN_CLIENT | SW_FLOW_FIN_SERVER)) ==
 		    (SW_FLOW_FIN_CLIENT | SW_FLOW_FIN_SERVER) &&
-	    release_flow_once(key, f))
+	    release_flow_once(key, f, tag, st))
 		st->released_fin++;
 }
 
 static __always_inline void new_flow(struct sw_flow *f, struct sw_service *svc,
 				     void *ctx, const struct packet *p,
-				     bool steerable, __u64 now)
+				     __u32 tag, bool steerable, __u64 now)
 {
 	__builtin_memset(f, 0, sizeof(*f));
 	f->created_ns = now;
 	f->last_seen_ns = now;
 	f->svc_epoch = svc->epoch;
+	f->tag = tag;
 	admit(svc, f, ctx, p, steerable);
 }
 
 /* First SYN of a connection: decide, take the slot, insert. */
 static __always_inline int open_flow(void *ctx, const struct packet *p,
-				     struct sw_service *svc, bool steerable,
-				     struct sw_stats *st, __u64 now)
+				     struct sw_service *svc, __u32 tag,
+				     bool steerable, struct sw_stats *st,
+				     __u64 now)
 {
 	struct sw_flow f, *existing;
 
-	new_flow(&f, svc, ctx, p, steerable, now);
+	new_flow(&f, svc, ctx, p, tag, steerable, now);
 	if (bpf_map_update_elem(&flows, &p->key, &f, BPF_NOEXIST)) {
 		release_slot(svc, &f);
 		/* Another CPU opened the same flow first: follow its decision. */
@@ -110,15 +184,21 @@ static __always_inline int open_flow(void *ctx, const struct packet *p,
  */
 static __always_inline int reopen_flow(void *ctx, const struct packet *p,
 				       struct sw_service *svc, struct sw_flow *f,
-				       __u32 seen, bool steerable,
+				       __u32 tag, __u32 seen, bool steerable,
 				       struct sw_stats *st, __u64 now)
 {
 	struct sw_flow fresh;
 
-	if (__sync_val_compare_and_swap(&f->state, seen, SW_FLOW_CLAIMED) != seen)
+	if (!flow_claim(f, tag, seen, SW_FLOW_CLAIMED))
 		return verdict_of(f);
-	new_flow(&fresh, svc, ctx, p, steerable, now);
-	*f = fresh;
+	new_flow(&fresh, svc, ctx, p, tag, steerable, now);
+	f->created_ns = fresh.created_ns;
+	f->last_seen_ns = fresh.last_seen_ns;
+	f->svc_epoch = fresh.svc_epoch;
+	f->decision = fresh.decision;
+	f->remote = fresh.remote;
+	/* Last, and as a barrier: the entry is open again once this lands. */
+	__sync_lock_test_and_set(&f->state_tag, fresh.state_tag);
 	count_admitted(svc, &fresh, st);
 	return verdict_of(&fresh);
 }

@@ -21,6 +21,31 @@ lookup_service(const struct sw_service_key *key)
 	return bpf_map_lookup_elem(&services, key);
 }
 
+/* The svc_filter bit of a VIP:port: the VIP's last word mixed with the port. */
+static __always_inline __u32 filter_bit(const struct sw_service_key *key)
+{
+	const __u32 *vip = (const __u32 *)key->vip;
+	__u32 last = key->family == SW_INET ? vip[0] : vip[3];
+
+	return ((last ^ key->port) * 0x9e3779b1) >> (32 - SW_FILTER_BITS_LOG2);
+}
+
+static __always_inline __u64 *filter_word(__u32 bit)
+{
+	__u32 idx = bit / 64;
+
+	return bpf_map_lookup_elem(&svc_filter, &idx);
+}
+
+/* False: certainly no service at this VIP:port. True: maybe one. */
+static __always_inline bool maybe_service(const struct sw_service_key *key)
+{
+	__u32 bit = filter_bit(key);
+	__u64 *word = filter_word(bit);
+
+	return word && (*word & (1ull << (bit % 64)));
+}
+
 /*
  * Hysteresis: once a service overflows it keeps spilling until local active
  * falls below resume_below, then takes slots again. resume_below is clamped

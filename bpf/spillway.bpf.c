@@ -26,7 +26,27 @@
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
-/* A packet from a client: find its flow, or open one on a first SYN. */
+/* The packet's flow entry, unless the entry now belongs to another flow. */
+static __always_inline struct sw_flow *lookup_flow(const struct packet *p,
+						   __u32 tag)
+{
+	struct sw_flow *f = bpf_map_lookup_elem(&flows, &p->key);
+
+	return f && f->tag == tag ? f : NULL;
+}
+
+/* Refresh the idle clock; the coarse clock ticks per jiffy, so rarely. */
+static __always_inline void touch(struct sw_flow *f, __u64 now)
+{
+	if (f->last_seen_ns != now)
+		f->last_seen_ns = now;
+}
+
+/*
+ * A packet from a client: follow its flow, or open one on a first SYN. An
+ * established packet needs only its flow; the service is looked up for
+ * packets without one (and for a SYN reusing a released flow's port).
+ */
 static __always_inline int process_from_client(void *ctx,
 					       const struct packet *p,
 					       struct sw_stats *st,
@@ -35,27 +55,33 @@ static __always_inline int process_from_client(void *ctx,
 	bool new_syn = (p->tcp_flags & (TCP_SYN | TCP_ACK)) == TCP_SYN;
 	struct sw_service *svc;
 	struct sw_flow *f;
+	__u32 tag, s = 0;
 	__u64 now;
-	__u32 s;
 
+	if (!maybe_service(&p->key.svc))
+		return PASS;
+	now = bpf_ktime_get_coarse_ns();
+	tag = flow_tag(&p->key);
+	f = lookup_flow(p, tag);
+	if (f) {
+		s = f->state;
+		if (!new_syn || (s & (SW_FLOW_RELEASED | SW_FLOW_CLAIMED)) !=
+				SW_FLOW_RELEASED) {
+			touch(f, now);
+			track_tcp(&p->key, f, tag, p->tcp_flags, FROM_CLIENT, st);
+			return verdict_of(f);
+		}
+	}
 	svc = lookup_service(&p->key.svc);
 	if (!svc)
 		return PASS;
-	now = bpf_ktime_get_coarse_ns();
-	f = bpf_map_lookup_elem(&flows, &p->key);
-	if (!f) {
-		if (new_syn)
-			return open_flow(ctx, p, svc, steerable, st, now);
-		/* Opened before we were attached (or long expired). */
-		st->untracked++;
-		return STEER_IF_OWNED;
-	}
-	s = f->state;
-	if (new_syn && (s & (SW_FLOW_RELEASED | SW_FLOW_CLAIMED)) == SW_FLOW_RELEASED)
-		return reopen_flow(ctx, p, svc, f, s, steerable, st, now);
-	f->last_seen_ns = now;
-	track_tcp(&p->key, f, p->tcp_flags, FROM_CLIENT, st);
-	return verdict_of(f);
+	if (f)
+		return reopen_flow(ctx, p, svc, f, tag, s, steerable, st, now);
+	if (new_syn)
+		return open_flow(ctx, p, svc, tag, steerable, st, now);
+	/* Opened before we were attached (or long expired). */
+	st->untracked++;
+	return STEER_IF_OWNED;
 }
 
 /* A packet from the service (or the endpoint) back to a client. */
@@ -63,14 +89,16 @@ static __always_inline void process_from_service(const struct packet *p,
 						 struct sw_stats *st)
 {
 	struct sw_flow *f;
+	__u32 tag;
 
-	if (!lookup_service(&p->key.svc))
+	if (!maybe_service(&p->key.svc))
 		return;
-	f = bpf_map_lookup_elem(&flows, &p->key);
+	tag = flow_tag(&p->key);
+	f = lookup_flow(p, tag);
 	if (!f)
 		return;
-	f->last_seen_ns = bpf_ktime_get_coarse_ns();
-	track_tcp(&p->key, f, p->tcp_flags, FROM_SERVICE, st);
+	touch(f, bpf_ktime_get_coarse_ns());
+	track_tcp(&p->key, f, tag, p->tcp_flags, FROM_SERVICE, st);
 }
 
 /* Parse an skb, pulling headers into the linear area if they straddle it. */

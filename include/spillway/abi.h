@@ -28,6 +28,12 @@
 /* Size of the services map. */
 #define SW_MAX_SERVICES 65536
 /*
+ * svc_filter map: 2^20 bits (128 KiB), 64 to a word. With 10,000 services
+ * about 1% of other traffic passes it and pays a flow and service lookup.
+ */
+#define SW_FILTER_BITS_LOG2 20
+#define SW_FILTER_WORDS ((1u << SW_FILTER_BITS_LOG2) / 64)
+/*
  * IPv6 extension headers walked before giving up on a packet. Real traffic
  * to a service carries none or one; a longer chain is passed untouched and
  * counted as ipv6_ext_unsupported.
@@ -45,7 +51,7 @@ struct sw_service_key {
 	__u16 port;		/* host byte order */
 	__u8 proto;		/* IPPROTO_TCP */
 	__u8 family;		/* enum sw_family */
-};
+} __attribute__((aligned(4)));
 
 /* What the agent configures for a service; the datapath only reads it. */
 struct sw_service_config {
@@ -81,7 +87,8 @@ enum sw_decision {
 	SW_REMOTE = 2,
 };
 
-/* Flow state bits (sw_flow.state), changed with atomic or / compare-and-swap. */
+/* Flow state bits (sw_flow.state). Bits are only ever added, except when an
+ * entry is claimed (SW_FLOW_CLAIMED) to be reused or deleted. */
 #define SW_FLOW_ACKED		(1U << 0) /* the client acknowledged: handshake done */
 #define SW_FLOW_FIN_CLIENT	(1U << 1)
 #define SW_FLOW_FIN_SERVER	(1U << 2)
@@ -96,17 +103,28 @@ struct sw_flow_key {
 	__u8 client[16];
 	__u16 client_port;	/* host byte order */
 	__u16 pad;		/* always zero */
-};
+} __attribute__((aligned(4)));
 
 /* flows map value. Times are bpf_ktime_get_coarse_ns (CLOCK_MONOTONIC_COARSE). */
 struct sw_flow {
 	__u64 created_ns;	/* first SYN */
 	__u64 last_seen_ns;	/* last packet, either direction */
 	__u64 svc_epoch;	/* sw_service.epoch the slot was taken from */
-	__u32 state;		/* SW_FLOW_* bits */
+	/*
+	 * state and tag change together, by compare-and-swap on state_tag.
+	 * A hash map recycles a deleted entry at once, so a CPU that still
+	 * holds a pointer to it must not touch the connection that owns it
+	 * now: tag, a hash of the key, says which connection owns the entry.
+	 */
+	union {
+		struct {
+			__u32 state;	/* SW_FLOW_* bits */
+			__u32 tag;
+		};
+		__u64 state_tag;
+	};
 	enum sw_decision decision;
 	__u32 remote;		/* remote id when SW_REMOTE, else 0 */
-	__u32 pad;
 };
 
 /* remotes map value (array index = remote id). */
@@ -134,6 +152,7 @@ struct sw_stats {
 	__u64 steered;			/* packets assigned to the tunnel endpoint */
 	__u64 steer_no_endpoint;	/* remote flow packets: no endpoint socket */
 	__u64 steer_refused;		/* the kernel refused the assignment */
+	__u64 state_contention;		/* a flow state change gave up: must stay 0 */
 	__u64 orphans_steered;		/* untracked packets of a live endpoint socket */
 	__u64 released_fin;
 	__u64 released_rst;

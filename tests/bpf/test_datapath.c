@@ -10,15 +10,12 @@
  * listens as the tunnel endpoint so that spills can be steered.
  */
 #include <errno.h>
-#include <net/if.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
-#include <sys/socket.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -31,9 +28,9 @@
 #include "addr.h"
 #include "control.h"
 #include "datapath.h"
-#include "endpoint.h"
 #include "harness.h"
 #include "pkt.h"
+#include "sandbox.h"
 
 enum hook { HOOK_TC, HOOK_XDP };
 
@@ -662,6 +659,37 @@ static void test_service_readded(const void *arg)
 	check_counts(1, 0);
 }
 
+/*
+ * A hash map recycles a deleted entry at once: a CPU still holding it must
+ * not touch the connection that owns it now. Stage that: connection 1's key
+ * holds an entry owned (tagged) by connection 2.
+ */
+static void test_recycled_entry(const void *arg)
+{
+	struct sw_flow_key k1;
+	struct sw_flow owned_by_2;
+	int fd;
+
+	start(arg, 5, 0);
+	k1 = flow_key(1);
+	CHECK_EQ(connect_from(2), OUT_PASS);
+	owned_by_2 = flow(2);
+	fd = bpf_map__fd(skel()->maps.flows);
+	CHECK(!bpf_map_update_elem(fd, &k1, &owned_by_2, BPF_NOEXIST));
+
+	from_client(1, TH_RST);
+	from_client(1, TH_FIN | TH_ACK);
+	from_service(1, TH_FIN | TH_ACK);
+	from_service(1, TH_RST);
+	check_counts(1, 0);			/* connection 2's slot is kept */
+	CHECK_EQ(flow(1).state_tag, owned_by_2.state_tag);
+	CHECK_EQ(stats().untracked, 2);		/* seen as not tracked */
+	CHECK_EQ(stats().state_contention, 0);
+
+	from_client(2, TH_RST);			/* its owner still releases it */
+	check_counts(0, 0);
+}
+
 /* ------------------------------------------------------------------------
  * The flow table is full: admitted untracked, nothing leaks
  */
@@ -1266,6 +1294,7 @@ static const struct test_case cases[] = {
 	VARIANTS("expire/closed-linger", test_closed_linger),
 	VARIANTS("port-reuse", test_port_reuse),
 	VARIANTS("service-readded", test_service_readded),
+	VARIANTS("recycled-entry", test_recycled_entry),
 	VARIANTS("table-overfill", test_table_overfill),
 	VARIANTS("not-a-vip", test_not_a_vip),
 	VARIANTS("untracked", test_untracked),
@@ -1291,33 +1320,6 @@ static const struct test_suite suite = {
 	.teardown = teardown,
 	.cases = cases,
 };
-
-/* A network namespace of our own, with the tunnel endpoint listening. */
-static int enter_sandbox(void)
-{
-	struct ifreq ifr = { .ifr_name = "lo" };
-	struct sw_error e = {};
-	int fd;
-
-	if (unshare(CLONE_NEWNET)) {
-		perror("unshare(CLONE_NEWNET)");
-		return -1;
-	}
-	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	if (fd < 0 || ioctl(fd, SIOCGIFFLAGS, &ifr) ||
-	    (ifr.ifr_flags |= IFF_UP, ioctl(fd, SIOCSIFFLAGS, &ifr))) {
-		perror("bringing lo up");
-		return -1;
-	}
-	close(fd);
-	for (int family = 4; family <= 6; family += 2) {
-		if (sw_endpoint_listen(family, SW_DEFAULT_TUNNEL_PORT, &e) < 0) {
-			fprintf(stderr, "%s\n", e.msg);
-			return -1;
-		}
-	}
-	return 0;
-}
 
 int main(int argc, char **argv)
 {

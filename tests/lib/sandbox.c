@@ -1,0 +1,37 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#include <net/if.h>
+#include <sched.h>
+#include <stdio.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "spillway/defaults.h"
+#include "endpoint.h"
+#include "sandbox.h"
+
+int enter_sandbox(void)
+{
+	struct ifreq ifr = { .ifr_name = "lo" };
+	struct sw_error e = {};
+	int fd;
+
+	if (unshare(CLONE_NEWNET)) {
+		perror("unshare(CLONE_NEWNET)");
+		return -1;
+	}
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || ioctl(fd, SIOCGIFFLAGS, &ifr) ||
+	    (ifr.ifr_flags |= IFF_UP, ioctl(fd, SIOCSIFFLAGS, &ifr))) {
+		perror("bringing lo up");
+		return -1;
+	}
+	close(fd);
+	for (int family = 4; family <= 6; family += 2) {
+		if (sw_endpoint_listen(family, SW_DEFAULT_TUNNEL_PORT, &e) < 0) {
+			fprintf(stderr, "%s\n", e.msg);
+			return -1;
+		}
+	}
+	return 0;
+}
