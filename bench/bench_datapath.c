@@ -17,7 +17,6 @@
  * Then the same rows with 10,000 services and 1,000,000 tracked flows, to
  * show the cost per packet does not grow with the work.
  */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <sched.h>
 #include <stdint.h>
@@ -207,8 +206,8 @@ static void set_service(const char *vip, __u32 max)
  */
 static void real_connection(const char *dst, __u16 sport)
 {
-	struct sockaddr_in srv = { .sin_family = AF_INET, .sin_port = htons(PORT) };
-	struct sockaddr_in cli = { .sin_family = AF_INET, .sin_port = htons(sport) };
+	struct sockaddr_storage srv, cli;
+	socklen_t len;
 	char cmd[128];
 	int l, c;
 
@@ -216,12 +215,12 @@ static void real_connection(const char *dst, __u16 sport)
 		 CLIENT "/32 dev lo", dst);
 	if (system(cmd))
 		die("adding addresses to lo", cmd);
-	inet_pton(AF_INET, dst, &srv.sin_addr);
-	inet_pton(AF_INET, CLIENT, &cli.sin_addr);
+	sw_sockaddr_make(dst, PORT, &srv, &len);
+	sw_sockaddr_make(CLIENT, sport, &cli, &len);
 	l = socket(AF_INET, SOCK_STREAM, 0);
 	c = socket(AF_INET, SOCK_STREAM, 0);
-	if (l < 0 || c < 0 || bind(l, (void *)&srv, sizeof(srv)) || listen(l, 1) ||
-	    bind(c, (void *)&cli, sizeof(cli)) || connect(c, (void *)&srv, sizeof(srv)) ||
+	if (l < 0 || c < 0 || bind(l, (void *)&srv, len) || listen(l, 1) ||
+	    bind(c, (void *)&cli, len) || connect(c, (void *)&srv, len) ||
 	    accept(l, NULL, NULL) < 0)
 		die("a real connection for the overflowed rows", strerror(errno));
 }

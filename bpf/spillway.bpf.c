@@ -140,6 +140,18 @@ static __always_inline void steer_and_count(struct __sk_buff *skb,
 	}
 }
 
+/* A parse result: true for a TCP packet to act on, else counted by kind. */
+static __always_inline bool parsed(struct sw_stats *st, int r,
+				   const struct packet *p)
+{
+	if (r != PARSE_OK) {
+		count_parse_result(st, r);
+		return false;
+	}
+	count_unusual(st, p);
+	return true;
+}
+
 static __always_inline bool agent_bypass(struct __sk_buff *skb,
 					 struct sw_stats *st)
 {
@@ -154,18 +166,15 @@ int spill_xdp(struct xdp_md *ctx)
 {
 	struct sw_stats *st = stats_this_cpu();
 	struct packet p;
-	int r, v;
+	int v;
 
 	if (!st)
 		return XDP_PASS;
 	st->packets++;
-	r = parse_packet((void *)(long)ctx->data, (void *)(long)ctx->data_end,
-			 FROM_CLIENT, &p);
-	if (r != PARSE_OK) {
-		count_parse_result(st, r);
+	if (!parsed(st, parse_packet((void *)(long)ctx->data,
+				     (void *)(long)ctx->data_end, FROM_CLIENT,
+				     &p), &p))
 		return XDP_PASS;
-	}
-	count_unusual(st, &p);
 	v = process_from_client(ctx, &p, st, xdp_can_signal(ctx));
 	if (v != PASS &&
 	    !xdp_signal(ctx, v == STEER ? SW_META_STEER : SW_META_ORPHAN))
@@ -178,19 +187,14 @@ int spill_tc_in(struct __sk_buff *skb)
 {
 	struct sw_stats *st = stats_this_cpu();
 	struct packet p;
-	int r, v;
+	int v;
 
 	if (!st)
 		return TC_ACT_OK;
 	st->packets++;
-	if (agent_bypass(skb, st))
+	if (agent_bypass(skb, st) ||
+	    !parsed(st, parse_skb(skb, FROM_CLIENT, &p), &p))
 		return TC_ACT_OK;
-	r = parse_skb(skb, FROM_CLIENT, &p);
-	if (r != PARSE_OK) {
-		count_parse_result(st, r);
-		return TC_ACT_OK;
-	}
-	count_unusual(st, &p);
 	v = process_from_client(skb, &p, st, true);
 	if (v != PASS)
 		steer_and_count(skb, &p, v, st);
@@ -224,19 +228,13 @@ int spill_tc_out(struct __sk_buff *skb)
 {
 	struct sw_stats *st = stats_this_cpu();
 	struct packet p;
-	int r;
 
 	if (!st)
 		return TC_ACT_OK;
 	st->packets++;
-	if (agent_bypass(skb, st))
+	if (agent_bypass(skb, st) ||
+	    !parsed(st, parse_skb(skb, FROM_SERVICE, &p), &p))
 		return TC_ACT_OK;
-	r = parse_skb(skb, FROM_SERVICE, &p);
-	if (r != PARSE_OK) {
-		count_parse_result(st, r);
-		return TC_ACT_OK;
-	}
-	count_unusual(st, &p);
 	process_from_service(&p, st);
 	return TC_ACT_OK;
 }

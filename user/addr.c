@@ -28,6 +28,28 @@ const char *sw_addr_format(const __u8 addr[16], __u8 family,
 	return buf;
 }
 
+int sw_sockaddr_make(const char *addr, __u16 port, struct sockaddr_storage *ss,
+		     socklen_t *len)
+{
+	struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
+	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
+
+	memset(ss, 0, sizeof(*ss));
+	if (inet_pton(AF_INET, addr, &s4->sin_addr) == 1) {
+		s4->sin_family = AF_INET;
+		s4->sin_port = htons(port);
+		*len = sizeof(*s4);
+		return 0;
+	}
+	if (inet_pton(AF_INET6, addr, &s6->sin6_addr) == 1) {
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons(port);
+		*len = sizeof(*s6);
+		return 0;
+	}
+	return -EINVAL;
+}
+
 int sw_service_key_make(struct sw_service_key *key, const char *vip,
 			__u16 port)
 {

@@ -4,6 +4,7 @@
 #define SW_ADDR_H
 
 #include <arpa/inet.h>
+#include <sys/socket.h>
 #include <linux/types.h>
 
 #include "spillway/abi.h"
@@ -14,6 +15,10 @@
 int sw_addr_parse(const char *s, __u8 addr[16], __u8 *family);
 const char *sw_addr_format(const __u8 addr[16], __u8 family,
 			   char buf[SW_ADDR_STRLEN]);
+/* addr (IPv4 or IPv6 text) and port as a socket address; 0 or -EINVAL. */
+int sw_sockaddr_make(const char *addr, __u16 port, struct sockaddr_storage *ss,
+		     socklen_t *len);
+
 /* A TCP service key for VIP:port. */
 int sw_service_key_make(struct sw_service_key *key, const char *vip,
 			__u16 port);

@@ -114,6 +114,16 @@ static int pin_dir_ok(const char *dir, struct sw_error *e)
 	return 0;
 }
 
+static int open_pinned(const char *path, struct sw_error *e)
+{
+	int fd = bpf_obj_get(path);
+
+	if (fd < 0)
+		return sw_fail(e, -errno, "cannot open pinned map %s: %s", path,
+			       strerror(errno));
+	return fd;
+}
+
 /*
  * Pinned maps are adopted only if they carry this build's layout version;
  * a directory with our map names but no version was not made by us.
@@ -136,10 +146,9 @@ static int check_layout(const char *dir, struct sw_error *e)
 				       dir, dir);
 		return 0;
 	}
-	fd = bpf_obj_get(path);
+	fd = open_pinned(path, e);
 	if (fd < 0)
-		return sw_fail(e, -errno, "cannot open pinned map %s: %s", path,
-			       strerror(errno));
+		return fd;
 	err = bpf_map_lookup_elem(fd, &zero, &lay);
 	close(fd);
 	if (err)
@@ -169,10 +178,9 @@ static int choose_flow_capacity(const char *dir, __u32 wanted, __u32 *out,
 	pin_path(path, sizeof(path), dir, "flows");
 	if (!exists(path))
 		return 0;
-	fd = bpf_obj_get(path);
+	fd = open_pinned(path, e);
 	if (fd < 0)
-		return sw_fail(e, -errno, "cannot open pinned map %s: %s", path,
-			       strerror(errno));
+		return fd;
 	err = bpf_obj_get_info_by_fd(fd, &info, &len);
 	close(fd);
 	if (err)

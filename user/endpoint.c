@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "addr.h"
 #include "endpoint.h"
 
 static int set_int(int fd, int level, int opt, int v)
@@ -14,13 +15,12 @@ static int set_int(int fd, int level, int opt, int v)
 
 int sw_endpoint_listen(int family, __u16 port, struct sw_error *e)
 {
-	struct sockaddr_in6 a6 = { .sin6_family = AF_INET6,
-				   .sin6_port = htons(port) };
-	struct sockaddr_in a4 = { .sin_family = AF_INET,
-				  .sin_port = htons(port) };
+	struct sockaddr_storage any;
+	socklen_t len;
 	int af = family == 4 ? AF_INET : AF_INET6;
 	int fd, err;
 
+	sw_sockaddr_make(family == 4 ? "0.0.0.0" : "::", port, &any, &len);
 	fd = socket(af, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
 		return sw_fail(e, -errno, "cannot create the endpoint socket: %s",
@@ -34,8 +34,7 @@ int sw_endpoint_listen(int family, __u16 port, struct sw_error *e)
 			      "(needs CAP_NET_ADMIN)", strerror(errno));
 		goto fail;
 	}
-	if (af == AF_INET ? bind(fd, (struct sockaddr *)&a4, sizeof(a4))
-			  : bind(fd, (struct sockaddr *)&a6, sizeof(a6))) {
+	if (bind(fd, (struct sockaddr *)&any, len)) {
 		err = sw_fail(e, -errno,
 			      "cannot bind the tunnel endpoint to port %u "
 			      "(IPv%d): %s", port, family, strerror(errno));

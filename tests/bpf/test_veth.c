@@ -247,27 +247,14 @@ static void serve(int l4, int l6, bool endpoint)
 	}
 }
 
-static int listen_plain(int family, const char *addr)
+static int listen_plain(const char *addr)
 {
-	struct sockaddr_storage ss = {};
+	struct sockaddr_storage ss;
 	socklen_t len;
 	int one = 1, fd;
 
-	if (family == 4) {
-		struct sockaddr_in *s = (void *)&ss;
-
-		s->sin_family = AF_INET;
-		s->sin_port = htons(PORT);
-		inet_pton(AF_INET, addr, &s->sin_addr);
-		len = sizeof(*s);
-	} else {
-		struct sockaddr_in6 *s = (void *)&ss;
-
-		s->sin6_family = AF_INET6;
-		s->sin6_port = htons(PORT);
-		inet_pton(AF_INET6, addr, &s->sin6_addr);
-		len = sizeof(*s);
-	}
+	if (sw_sockaddr_make(addr, PORT, &ss, &len))
+		return -1;
 	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
 	    bind(fd, (struct sockaddr *)&ss, len) || listen(fd, 128))
@@ -302,8 +289,8 @@ static pid_t spawn_server(const char *ns, bool endpoint)
 		l4 = sw_endpoint_listen(4, SW_DEFAULT_TUNNEL_PORT, &e);
 		l6 = sw_endpoint_listen(6, SW_DEFAULT_TUNNEL_PORT, &e);
 	} else {
-		l4 = listen_plain(4, VIP4);
-		l6 = listen_plain(6, VIP6);
+		l4 = listen_plain(VIP4);
+		l6 = listen_plain(VIP6);
 	}
 	if (l4 < 0 || l6 < 0) {
 		fprintf(stderr, "server in %s: %s\n", ns, e.msg[0] ? e.msg : strerror(errno));
@@ -363,25 +350,11 @@ static void read_line(int fd, char *buf, size_t len)
 /* Connect from the client namespace; return the fd and the greeting. */
 static int dial(char *greeting, size_t len)
 {
-	struct sockaddr_storage ss = {};
+	struct sockaddr_storage ss;
 	socklen_t slen;
 	int fd, err = 0;
 
-	if (fx.v->family == 4) {
-		struct sockaddr_in *s = (void *)&ss;
-
-		s->sin_family = AF_INET;
-		s->sin_port = htons(PORT);
-		inet_pton(AF_INET, VIP4, &s->sin_addr);
-		slen = sizeof(*s);
-	} else {
-		struct sockaddr_in6 *s = (void *)&ss;
-
-		s->sin6_family = AF_INET6;
-		s->sin6_port = htons(PORT);
-		inet_pton(AF_INET6, VIP6, &s->sin6_addr);
-		slen = sizeof(*s);
-	}
+	CHECK(!sw_sockaddr_make(vip(), PORT, &ss, &slen));
 	enter(fx.client);
 	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	leave();
