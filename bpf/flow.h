@@ -53,11 +53,22 @@ static __always_inline __u32 flow_tag(const struct sw_flow_key *k)
 	return h | 1;
 }
 
+/* {state, tag} as one word for compare-and-swap (bpfel: state is the low half). */
+typedef __u64 __attribute__((may_alias)) state_tag_t;
+_Static_assert(__builtin_offsetof(struct sw_flow, state) % 8 == 0 &&
+	       __builtin_offsetof(struct sw_flow, tag) ==
+	       __builtin_offsetof(struct sw_flow, state) + 4,
+	       "state and tag must share one aligned 8-byte word");
+_Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "bpfel only");
+
+static __always_inline state_tag_t *state_tag_of(struct sw_flow *f)
+{
+	return (state_tag_t *)&f->state;
+}
+
 static __always_inline __u64 state_tag(__u32 state, __u32 tag)
 {
-	struct sw_flow f = { .state = state, .tag = tag };
-
-	return f.state_tag;
+	return (__u64)tag << 32 | state;
 }
 
 /*
@@ -70,15 +81,15 @@ static __always_inline bool flow_add(struct sw_flow *f, __u32 tag, __u32 bits,
 {
 #pragma unroll
 	for (int i = 0; i < FLOW_CAS_TRIES; i++) {
-		__u64 old = f->state_tag;
-		struct sw_flow seen = { .state_tag = old };
+		__u64 old = *state_tag_of(f);
+		__u32 state = (__u32)old;
 
-		if (seen.tag != tag)
+		if ((__u32)(old >> 32) != tag)
 			return false;
-		*before = seen.state;
-		if ((seen.state & bits) == bits ||
-		    __sync_val_compare_and_swap(&f->state_tag, old,
-						state_tag(seen.state | bits, tag)) == old)
+		*before = state;
+		if ((state & bits) == bits ||
+		    __sync_val_compare_and_swap(state_tag_of(f), old,
+						state_tag(state | bits, tag)) == old)
 			return true;
 	}
 	__sync_fetch_and_add(&st->state_contention, 1);
@@ -91,7 +102,7 @@ static __always_inline bool flow_claim(struct sw_flow *f, __u32 tag,
 {
 	__u64 old = state_tag(seen, tag);
 
-	return __sync_val_compare_and_swap(&f->state_tag, old,
+	return __sync_val_compare_and_swap(state_tag_of(f), old,
 					   state_tag(claimed, tag)) == old;
 }
 
@@ -198,7 +209,7 @@ static __always_inline int reopen_flow(void *ctx, const struct packet *p,
 	f->decision = fresh.decision;
 	f->remote = fresh.remote;
 	/* Last, and as a barrier: the entry is open again once this lands. */
-	__sync_lock_test_and_set(&f->state_tag, fresh.state_tag);
+	__sync_lock_test_and_set(state_tag_of(f), state_tag(fresh.state, tag));
 	count_admitted(svc, &fresh, st);
 	return verdict_of(&fresh);
 }

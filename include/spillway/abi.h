@@ -111,18 +111,13 @@ struct sw_flow {
 	__u64 last_seen_ns;	/* last packet, either direction */
 	__u64 svc_epoch;	/* sw_service.epoch the slot was taken from */
 	/*
-	 * state and tag change together, by compare-and-swap on state_tag.
-	 * A hash map recycles a deleted entry at once, so a CPU that still
-	 * holds a pointer to it must not touch the connection that owns it
-	 * now: tag, a hash of the key, says which connection owns the entry.
+	 * state and tag change together, by compare-and-swap on the 8 bytes
+	 * they share. A hash map recycles a deleted entry at once, so a CPU
+	 * that still holds a pointer to it must not touch the connection that
+	 * owns it now: tag, a hash of the key, says which connection owns it.
 	 */
-	union {
-		struct {
-			__u32 state;	/* SW_FLOW_* bits */
-			__u32 tag;
-		};
-		__u64 state_tag;
-	};
+	__u32 state;		/* SW_FLOW_* bits; 8-byte aligned, tag follows */
+	__u32 tag;
 	enum sw_decision decision;
 	__u32 remote;		/* remote id when SW_REMOTE, else 0 */
 };

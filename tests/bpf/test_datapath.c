@@ -682,7 +682,8 @@ static void test_recycled_entry(const void *arg)
 	from_service(1, TH_FIN | TH_ACK);
 	from_service(1, TH_RST);
 	check_counts(1, 0);			/* connection 2's slot is kept */
-	CHECK_EQ(flow(1).state_tag, owned_by_2.state_tag);
+	CHECK_EQ(flow(1).state, owned_by_2.state);
+	CHECK_EQ(flow(1).tag, owned_by_2.tag);
 	CHECK_EQ(stats().untracked, 2);		/* seen as not tracked */
 	CHECK_EQ(stats().state_contention, 0);
 
