@@ -156,14 +156,15 @@ static __always_inline void track_tcp(const struct sw_flow_key *key,
 
 static __always_inline void new_flow(struct sw_flow *f, struct sw_service *svc,
 				     void *ctx, const struct packet *p,
-				     __u32 tag, bool steerable, __u64 now)
+				     __u32 tag, bool steerable, __u64 now,
+				     struct sw_stats *st)
 {
 	__builtin_memset(f, 0, sizeof(*f));
 	f->created_ns = now;
 	f->last_seen_ns = now;
 	f->svc_epoch = svc->epoch;
 	f->tag = tag;
-	admit(svc, f, ctx, p, steerable);
+	admit(svc, f, ctx, p, steerable, st);
 }
 
 /* First SYN of a connection: decide, take the slot, insert. */
@@ -174,7 +175,7 @@ static __always_inline int open_flow(void *ctx, const struct packet *p,
 {
 	struct sw_flow f, *existing;
 
-	new_flow(&f, svc, ctx, p, tag, steerable, now);
+	new_flow(&f, svc, ctx, p, tag, steerable, now, st);
 	if (bpf_map_update_elem(&flows, &p->key, &f, BPF_NOEXIST)) {
 		release_slot(svc, &f);
 		/* Another CPU opened the same flow first: follow its decision. */
@@ -202,7 +203,7 @@ static __always_inline int reopen_flow(void *ctx, const struct packet *p,
 
 	if (!flow_claim(f, tag, seen, SW_FLOW_CLAIMED))
 		return verdict_of(f);
-	new_flow(&fresh, svc, ctx, p, tag, steerable, now);
+	new_flow(&fresh, svc, ctx, p, tag, steerable, now, st);
 	f->created_ns = fresh.created_ns;
 	f->last_seen_ns = fresh.last_seen_ns;
 	f->svc_epoch = fresh.svc_epoch;

@@ -65,6 +65,15 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } remotes SEC(".maps");
 
+/* The agent's heartbeat (one entry, key 0). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct sw_agent);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} agent SEC(".maps");
+
 /* Per-CPU event and input counters (one entry, key 0). */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);

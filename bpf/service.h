@@ -94,6 +94,15 @@ static __always_inline __u32 first_healthy_remote(struct sw_service *svc)
 	return 0;
 }
 
+/* Is an agent alive to carry a spill? Its heartbeat says so. */
+static __always_inline bool agent_alive(__u64 now)
+{
+	__u32 zero = 0;
+	struct sw_agent *a = bpf_map_lookup_elem(&agent, &zero);
+
+	return a && a->heartbeat_ns && now < a->heartbeat_ns + SW_AGENT_TIMEOUT_NS;
+}
+
 /* Give back the slot a flow took (its decision says which counter). */
 static __always_inline void release_slot(struct sw_service *svc,
 					 const struct sw_flow *f)
@@ -106,12 +115,12 @@ static __always_inline void release_slot(struct sw_service *svc,
 
 /*
  * Decide where a new connection goes and take its slot. A spill needs a
- * healthy remote, a hook that can steer (steerable) and this node's tunnel
- * endpoint listening; the endpoint is only looked up when a spill is due.
+ * healthy remote, a live agent, a hook that can steer (steerable) and this
+ * node's tunnel endpoint listening; all are asked only when a spill is due.
  */
 static __always_inline void admit(struct sw_service *svc, struct sw_flow *f,
 				  void *ctx, const struct packet *p,
-				  bool steerable)
+				  bool steerable, struct sw_stats *st)
 {
 	__u32 remote;
 
@@ -120,6 +129,10 @@ static __always_inline void admit(struct sw_service *svc, struct sw_flow *f,
 		return;
 	}
 	remote = first_healthy_remote(svc);
+	if (remote && !agent_alive(f->created_ns)) {
+		st->no_agent++;
+		remote = 0;
+	}
 	if (remote && steerable && endpoint_listening(ctx, p)) {
 		__sync_fetch_and_add(&svc->active_remote, 1);
 		f->decision = SW_REMOTE;

@@ -3,6 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
+#include <stdio.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
@@ -74,17 +76,43 @@ int sw_service_delete(struct sw_datapath *dp, const struct sw_service_key *key,
 	return 0;
 }
 
-int sw_remote_set_health(struct sw_datapath *dp, __u32 id, bool healthy,
-			 struct sw_error *e)
+int sw_remote_get(struct sw_datapath *dp, __u32 id, struct sw_remote *out)
 {
-	struct sw_remote r = { .healthy = healthy };
+	if (bpf_map_lookup_elem(bpf_map__fd(dp->skel->maps.remotes), &id, out))
+		return -errno;
+	return 0;
+}
+
+int sw_remote_set(struct sw_datapath *dp, __u32 id, const char *name,
+		  bool healthy, struct sw_error *e)
+{
+	struct sw_remote r = {};
 
 	if (id == 0 || id >= SW_MAX_REMOTES)
 		return sw_fail(e, -EINVAL, "remote id %u is out of range 1..%u",
 			       id, SW_MAX_REMOTES - 1);
+	if (!name && sw_remote_get(dp, id, &r))
+		return sw_fail(e, -errno, "cannot read remote %u: %s", id,
+			       strerror(errno));
+	if (name)
+		snprintf(r.name, sizeof(r.name), "%s", name);
+	r.healthy = healthy;
 	if (bpf_map_update_elem(bpf_map__fd(dp->skel->maps.remotes), &id, &r,
 				BPF_ANY))
 		return sw_fail(e, -errno, "cannot set remote %u: %s", id,
+			       strerror(errno));
+	return 0;
+}
+
+int sw_agent_heartbeat(struct sw_datapath *dp, __u64 now_ns, struct sw_error *e)
+{
+	struct sw_agent a = { .heartbeat_ns = now_ns ? now_ns : sw_now_ns(),
+			      .pid = getpid() };
+	__u32 zero = 0;
+
+	if (bpf_map_update_elem(bpf_map__fd(dp->skel->maps.agent), &zero, &a,
+				BPF_ANY))
+		return sw_fail(e, -errno, "cannot write the agent heartbeat: %s",
 			       strerror(errno));
 	return 0;
 }

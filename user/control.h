@@ -22,8 +22,13 @@ int sw_service_get(struct sw_datapath *dp, const struct sw_service_key *key,
 int sw_service_delete(struct sw_datapath *dp, const struct sw_service_key *key,
 		      struct sw_error *e);
 
-int sw_remote_set_health(struct sw_datapath *dp, __u32 id, bool healthy,
-			 struct sw_error *e);
+/* Name a remote id and set its health (name NULL: keep the name). */
+int sw_remote_set(struct sw_datapath *dp, __u32 id, const char *name,
+		  bool healthy, struct sw_error *e);
+int sw_remote_get(struct sw_datapath *dp, __u32 id, struct sw_remote *out);
+
+/* Refresh the agent heartbeat (now_ns 0: now) that lets connections spill. */
+int sw_agent_heartbeat(struct sw_datapath *dp, __u64 now_ns, struct sw_error *e);
 
 /* Expire flows (params.now_ns 0: now) and release their slots. */
 int sw_collect(struct sw_datapath *dp, const struct sw_collect_params *params,

@@ -122,10 +122,27 @@ struct sw_flow {
 	__u32 remote;		/* remote id when SW_REMOTE, else 0 */
 };
 
+#define SW_REMOTE_NAME_MAX 64
+
 /* remotes map value (array index = remote id). */
 struct sw_remote {
 	__u32 healthy;		/* 1: may take new overflow; set by the agent */
+	char name[SW_REMOTE_NAME_MAX];	/* "" when the id is free */
 };
+
+/*
+ * agent map value (one entry): the agent's heartbeat. New connections spill
+ * only while it is fresh (SW_AGENT_TIMEOUT_NS): an agent that died or hangs
+ * cannot carry them, so they are admitted locally instead.
+ */
+struct sw_agent {
+	__u64 heartbeat_ns;	/* CLOCK_MONOTONIC_COARSE */
+	__u32 pid;
+	__u32 pad;
+};
+
+#define SW_AGENT_HEARTBEAT_NS 1000000000ull	/* the agent beats every second */
+#define SW_AGENT_TIMEOUT_NS 3000000000ull	/* three missed beats: gone */
 
 /* layout map value (one entry): the layout version the pinned maps have. */
 struct sw_layout {
@@ -143,6 +160,7 @@ struct sw_stats {
 	__u64 new_remote;		/* first SYNs steered to a remote */
 	__u64 overflow_unavailable;	/* first SYNs kept local: no remote could take them */
 	__u64 table_full;		/* first SYNs passed untracked: flow table full */
+	__u64 no_agent;			/* spills kept local: no live agent heartbeat */
 	__u64 untracked;		/* non-SYN VIP packets of flows not in the table */
 	__u64 steered;			/* packets assigned to the tunnel endpoint */
 	__u64 steer_no_endpoint;	/* remote flow packets: no endpoint socket */

@@ -76,6 +76,14 @@ static const char *client(void)
 	return fx.v->family == 4 ? CLIENT4 : CLIENT6;
 }
 
+/* Stand in for the agent: spills need a fresh heartbeat. */
+static void heartbeat(__u64 now)
+{
+	struct sw_error e = {};
+
+	CHECK(!sw_agent_heartbeat(&fx.dp, now, &e), "%s", e.msg);
+}
+
 static void load(const struct variant *v, const struct sw_datapath_opts *o)
 {
 	struct sw_datapath_opts d;
@@ -92,6 +100,7 @@ static void load(const struct variant *v, const struct sw_datapath_opts *o)
 	fx.v = v;
 	CHECK(!sw_datapath_open(&fx.dp, &d, &e), "%s", e.msg);
 	fx.loaded = true;
+	heartbeat(0);
 }
 
 static void set_service(__u32 max, __u32 resume)
@@ -109,7 +118,7 @@ static void set_remote(__u32 id, bool healthy)
 {
 	struct sw_error e = {};
 
-	CHECK(!sw_remote_set_health(&fx.dp, id, healthy, &e), "%s", e.msg);
+	CHECK(!sw_remote_set(&fx.dp, id, NULL, healthy, &e), "%s", e.msg);
 }
 
 /* Load the datapath and configure the service with a healthy remote. */
@@ -460,6 +469,20 @@ static void test_unavailable_no_endpoint(const void *arg)
 	CHECK_EQ(connect_from(2), OUT_PASS);
 	check_counts(2, 0);
 	CHECK(flow(2).state & SW_FLOW_UNAVAILABLE);
+}
+
+/* No live agent (its heartbeat is stale): nothing can carry a spill. */
+static void test_unavailable_no_agent(const void *arg)
+{
+	start(arg, 1, 0);
+	CHECK_EQ(connect_from(1), OUT_PASS);
+	heartbeat(sw_now_ns() - SW_AGENT_TIMEOUT_NS - 1000000000ull);
+	CHECK_EQ(connect_from(2), OUT_PASS);
+	check_counts(2, 0);
+	CHECK(flow(2).state & SW_FLOW_UNAVAILABLE);
+	CHECK_EQ(stats().no_agent, 1);
+	heartbeat(0);				/* it is back */
+	CHECK_EQ(connect_from(3), OUT_STEER);
 }
 
 static void test_remote_order(const void *arg)
@@ -1116,6 +1139,7 @@ static void storm(const __u16 first_port[2], __u16 ports, __u8 flags)
 	pthread_barrier_t go;
 
 	CHECK(libbpf_num_possible_cpus() >= 2, "needs two CPUs");
+	heartbeat(0);
 	pthread_barrier_init(&go, NULL, 2);
 	for (int i = 0; i < 2; i++) {
 		t[i] = (struct storm){ .go = &go, .cpu = i, .fd = ingress_fd(),
@@ -1286,6 +1310,7 @@ static const struct test_case cases[] = {
 	VARIANTS("sticky", test_sticky),
 	VARIANTS("unavailable/remote-down", test_unavailable_remote_down),
 	VARIANTS("unavailable/no-endpoint", test_unavailable_no_endpoint),
+	VARIANTS("unavailable/no-agent", test_unavailable_no_agent),
 	VARIANTS("remote-order", test_remote_order),
 	VARIANTS("release/fin", test_release_fin),
 	VARIANTS("release/rst", test_release_rst),
