@@ -25,18 +25,24 @@ USER_FLAGS := $(CFLAGS) $(WARN) -std=gnu11 -D_GNU_SOURCE \
               -Iinclude -Iuser -I$(BUILD) -DSW_VERSION='"$(VERSION)"'
 SANITIZE   := -fsanitize=address,undefined -fno-sanitize-recover=all \
               -fno-omit-frame-pointer
-LIBS       := -lbpf -lelf -lz -lpthread
+LIBS       := -lbpf -lelf -lz -lyaml -lmicrohttpd -lpthread
 BPF_FLAGS  := -O2 -g -target bpf -mcpu=v3 $(WARN) -I$(BUILD) -Ibpf -Iinclude
 
 BPF_HDRS   := $(wildcard bpf/*.h) $(wildcard include/spillway/*.h)
 USER_HDRS  := $(wildcard user/*.h) $(wildcard include/spillway/*.h)
 USER_LIB   := user/error.c user/datapath.c user/control.c user/addr.c \
-              user/endpoint.c
+              user/endpoint.c user/config.c user/route.c user/json.c \
+              user/log.c user/rpc.c user/request.c user/report.c \
+              user/metrics.c user/agent.c
 TEST_LIB   := tests/lib/harness.c tests/lib/pkt.c tests/lib/sandbox.c
 TEST_HDRS  := $(wildcard tests/lib/*.h)
 SKELS      := $(BUILD)/spillway.skel.h $(BUILD)/bench.skel.h
 
-TESTS      := $(BUILD)/tests/test_datapath $(BUILD)/tests/test_veth
+UNIT_TESTS := $(BUILD)/tests/test_config $(BUILD)/tests/test_request \
+              $(BUILD)/tests/test_route
+TESTS      := $(UNIT_TESTS) $(BUILD)/tests/test_datapath $(BUILD)/tests/test_veth
+# Scripts, run as they are (they drive build/spillway).
+TEST_SCRIPTS := tests/agent/test_agent.py
 
 .PHONY: all test bench clean
 .DELETE_ON_ERROR:
@@ -65,16 +71,23 @@ $(BUILD)/spillway: user/spillway.c $(USER_LIB) $(USER_HDRS) $(SKELS)
 	$(Q)$(CC) $(USER_FLAGS) user/spillway.c $(USER_LIB) -o $@ $(LIBS)
 
 # Tests run under AddressSanitizer and UndefinedBehaviorSanitizer.
-$(BUILD)/tests/%: tests/bpf/%.c $(USER_LIB) $(TEST_LIB) $(USER_HDRS) $(TEST_HDRS) $(SKELS) | $(BUILD)/tests
+TEST_DEPS  := $(USER_LIB) $(TEST_LIB) $(USER_HDRS) $(TEST_HDRS) $(SKELS)
+TEST_CC     = $(CC) $(USER_FLAGS) $(SANITIZE) -Itests/lib $< $(USER_LIB) $(TEST_LIB) -o $@ $(LIBS)
+
+$(BUILD)/tests/%: tests/bpf/%.c $(TEST_DEPS) | $(BUILD)/tests
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(USER_FLAGS) $(SANITIZE) -Itests/lib $< $(USER_LIB) $(TEST_LIB) -o $@ $(LIBS)
+	$(Q)$(TEST_CC)
+
+$(BUILD)/tests/%: tests/unit/%.c $(TEST_DEPS) | $(BUILD)/tests
+	$(call msg,CC,$@)
+	$(Q)$(TEST_CC)
 
 $(BUILD)/bench_datapath: bench/bench_datapath.c $(USER_LIB) $(TEST_LIB) $(USER_HDRS) $(TEST_HDRS) $(SKELS)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(USER_FLAGS) -Itests/lib $< $(USER_LIB) $(TEST_LIB) -o $@ $(LIBS)
 
 test: all
-	$(Q)tests/run.sh $(TESTS)
+	$(Q)tests/run.sh $(TESTS) $(TEST_SCRIPTS)
 
 bench: $(BUILD)/bench_datapath
 	$(Q)tests/preflight.sh

@@ -9,6 +9,9 @@ packages=(
 	make gcc libc6-dev                   # userspace build
 	clang                                # BPF build (clang -target bpf)
 	libbpf-dev libelf-dev zlib1g-dev     # libbpf and what it links
+	libyaml-dev                          # the agent's configuration
+	libmicrohttpd-dev                    # the agent's /metrics, /healthz, /readyz
+	python3                              # agent and CLI integration tests
 	bpftool                              # vmlinux.h, skeletons, map dumps
 	iproute2                             # ip netns / veth in tests
 	linux-libc-dev

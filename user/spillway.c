@@ -1,18 +1,26 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
  * spillway: one binary, one verb per job. A verb is a function and a row in
- * the table below; `spillway help` prints the table.
+ * the table below; `spillway help` prints the table, `spillway VERB --help`
+ * one row in full. Verbs served by the agent (status, service, flows) are
+ * checked here with the agent's own parser, then sent over its socket.
+ *
+ * Exit status: 0 done, 1 failed (the message says why), 2 bad usage.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "spillway/abi.h"
 #include "spillway/defaults.h"
+#include "agent.h"
 #include "datapath.h"
 #include "error.h"
+#include "json.h"
+#include "request.h"
+#include "route.h"
+#include "rpc.h"
 
 #ifndef SW_VERSION
 #define SW_VERSION "unknown"
@@ -27,20 +35,6 @@ struct cmd {
 };
 
 static const struct cmd cmds[];
-
-static int err_exit(const char *verb, const struct sw_error *e)
-{
-	fprintf(stderr, "spillway %s: %s\n", verb, e->msg);
-	return 1;
-}
-
-static int usage_error(const char *verb, const char *fmt, const char *arg)
-{
-	fprintf(stderr, "spillway %s: ", verb);
-	fprintf(stderr, fmt, arg);
-	fprintf(stderr, "\nSee 'spillway %s --help'.\n", verb);
-	return 2;
-}
 
 static const struct cmd *find_cmd(const char *name)
 {
@@ -59,40 +53,134 @@ static int verb_help(const char *verb)
 	return 0;
 }
 
+static int fail(const char *verb, const char *msg, int status)
+{
+	fprintf(stderr, "spillway %s: %s\n", verb, msg);
+	return status;
+}
+
+static bool is_help(const char *arg)
+{
+	return !strcmp(arg, "--help") || !strcmp(arg, "-h");
+}
+
+/* The value of option argv[*i] ("--opt VALUE" or "--opt=VALUE"), or NULL. */
+static const char *option_value(int argc, char **argv, int *i,
+				const char *name)
+{
+	size_t len = strlen(name);
+
+	if (strncmp(argv[*i], name, len))
+		return NULL;
+	if (argv[*i][len] == '=')
+		return argv[*i] + len + 1;
+	if (argv[*i][len] || *i + 1 >= argc)
+		return NULL;
+	return argv[++*i];
+}
+
+/* status, service, flows: check here, run in the agent. */
+static int do_agent_verb(int argc, char **argv)
+{
+	enum sw_rpc_status status;
+	struct sw_request r;
+	struct sw_error e = {};
+	char *body;
+
+	if (sw_request_parse(argc, argv, &r, &e))
+		return fail(argv[0], e.msg, 2);
+	if (r.help)
+		return verb_help(argv[0]);
+	if (sw_rpc_call(r.socket, argc, argv, &status, &body, &e))
+		return fail(argv[0], e.msg, 1);
+	fputs(body, status == SW_RPC_OK ? stdout : stderr);
+	free(body);
+	return status;
+}
+
+static int do_agent(int argc, char **argv)
+{
+	struct sw_agent_opts o = { .pin_dir = SW_DEFAULT_PIN_DIR,
+				   .socket = SW_DEFAULT_SOCKET };
+	const char *v;
+
+	for (int i = 1; i < argc; i++) {
+		if (is_help(argv[i]))
+			return verb_help("agent");
+		if ((v = option_value(argc, argv, &i, "--config")))
+			o.config = v;
+		else if ((v = option_value(argc, argv, &i, "--pin-dir")))
+			o.pin_dir = v;
+		else if ((v = option_value(argc, argv, &i, "--socket")))
+			o.socket = v;
+		else if ((v = option_value(argc, argv, &i, "--log-format")) &&
+			 (!strcmp(v, "text") || !strcmp(v, "json")))
+			o.log_json = !strcmp(v, "json");
+		else if (!strcmp(argv[i], "--debug"))
+			o.debug = true;
+		else
+			return fail("agent", "bad argument; see 'spillway agent "
+				    "--help'", 2);
+	}
+	if (!o.config)
+		return fail("agent", "--config FILE is required", 2);
+	return sw_agent_run(&o);
+}
+
 static int do_down(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "pin-dir", required_argument, NULL, 'p' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
-	};
-	const char *pin_dir = SW_DEFAULT_PIN_DIR;
+	const struct sw_steer_route route = { .mark = SW_DEFAULT_STEER_MARK,
+					      .table = SW_DEFAULT_ROUTE_TABLE,
+					      .pref = SW_DEFAULT_RULE_PREF };
+	const char *pin_dir = SW_DEFAULT_PIN_DIR, *sock = SW_DEFAULT_SOCKET, *v;
+	enum sw_rpc_status status;
 	struct sw_error e = {};
-	int c;
+	char *argv_status[] = { "status", NULL }, *body;
 
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		switch (c) {
-		case 'p':
-			pin_dir = optarg;
-			break;
-		case 'h':
+	for (int i = 1; i < argc; i++) {
+		if (is_help(argv[i]))
 			return verb_help("down");
-		default:
-			return usage_error("down", "bad option %s", argv[optind - 1]);
-		}
+		if ((v = option_value(argc, argv, &i, "--pin-dir")))
+			pin_dir = v;
+		else if ((v = option_value(argc, argv, &i, "--socket")))
+			sock = v;
+		else
+			return fail("down", "bad argument; see 'spillway down "
+				    "--help'", 2);
 	}
-	if (optind < argc)
-		return usage_error("down", "unexpected argument '%s'", argv[optind]);
-	if (sw_down(pin_dir, &e))
-		return err_exit("down", &e);
+	if (!sw_rpc_call(sock, 1, argv_status, &status, &body, NULL)) {
+		free(body);
+		return fail("down", "an agent is running (it answers on its "
+			    "socket): stop it first, or it would keep running "
+			    "without a datapath", 1);
+	}
+	if (sw_down(pin_dir, &e) || sw_steer_route_remove(&route, &e))
+		return fail("down", e.msg, 1);
+	printf("spillway is down: no program attached in this network "
+	       "namespace, nothing pinned in %s\n", pin_dir);
 	return 0;
 }
 
 static int do_version(int argc, char **argv)
 {
-	if (argc > 1 && !strcmp(argv[1], "--help"))
+	struct json j;
+
+	if (argc > 1 && is_help(argv[1]))
 		return verb_help("version");
+	if (argc > 1 && !strcmp(argv[1], "--json")) {
+		json_init(&j, stdout);
+		json_object(&j);
+		json_key(&j, "version");
+		json_string(&j, SW_VERSION);
+		json_key(&j, "layout_version");
+		json_uint(&j, SW_LAYOUT_VERSION);
+		json_end(&j);
+		putchar('\n');
+		return 0;
+	}
+	if (argc > 1)
+		return fail("version", "bad argument; see 'spillway version "
+			    "--help'", 2);
 	printf("spillway %s (map layout version %u)\n", SW_VERSION,
 	       SW_LAYOUT_VERSION);
 	return 0;
@@ -100,25 +188,80 @@ static int do_version(int argc, char **argv)
 
 static int do_help(int argc, char **argv)
 {
-	(void)argc;
-	(void)argv;
+	if (argc > 1 && is_help(argv[1]))
+		return verb_help("help");
+	if (argc > 1) {
+		if (!find_cmd(argv[1]))
+			return fail("help", "no such verb; 'spillway help' "
+				    "lists them", 2);
+		return verb_help(argv[1]);
+	}
 	printf("Usage: spillway VERB [OPTIONS]\n\nVerbs:\n");
 	for (const struct cmd *c = cmds; c->name; c++)
-		printf("  %-8s %-18s %s\n", c->name, c->args, c->summary);
-	printf("\n'spillway VERB --help' describes a verb.\n");
+		printf("  %-8s %s\n", c->name, c->summary);
+	printf("\n'spillway VERB --help' describes a verb and its options.\n"
+	       "Exit status: 0 done, 1 failed, 2 bad usage.\n");
 	return 0;
 }
 
+#define SOCKET_HELP                                                          \
+	"  --socket PATH   the agent's control socket (default "             \
+	SW_DEFAULT_SOCKET ")\n"
+
 static const struct cmd cmds[] = {
-	{ "down", do_down, "[--pin-dir DIR]",
+	{ "agent", do_agent,
+	  "--config FILE [--pin-dir DIR] [--socket PATH] [--log-format text|json] [--debug]",
+	  "Run the agent in the foreground",
+	  "\nLoads and attaches the datapath, applies FILE, and serves the CLI\n"
+	  "and /metrics. Reloads FILE when it changes and on SIGHUP; a bad file\n"
+	  "is rejected and the running configuration kept. On SIGTERM or SIGINT\n"
+	  "it exits and leaves the datapath attached: connections keep flowing\n"
+	  "and the next agent adopts flows and counters.\n\n"
+	  "  --config FILE        the YAML configuration (required)\n"
+	  "  --pin-dir DIR        where maps and links are pinned (default "
+	  SW_DEFAULT_PIN_DIR ")\n"
+	  "  --socket PATH        the control socket (default " SW_DEFAULT_SOCKET ")\n"
+	  "  --log-format FORMAT  text (default) or json: one object per line\n"
+	  "  --debug              log debug messages too\n" },
+	{ "status", do_agent_verb, "[--json] [--socket PATH]",
+	  "Services, counters, remotes and their health",
+	  "\nPer service: threshold, resume watermark, connections active locally\n"
+	  "and remotely, connections spilled and kept local for lack of a remote,\n"
+	  "and the state (normal or overflowing). Per remote: its health.\n\n"
+	  "  --json          one JSON object (see README, \"CLI\")\n"
+	  SOCKET_HELP },
+	{ "service", do_agent_verb,
+	  "set NAME --max-connections N [--resume-below N] [--socket PATH]",
+	  "Change a service's threshold, live",
+	  "\nTakes effect for the next new connection; existing connections never\n"
+	  "move. Lasts until the next configuration reload, which restores the\n"
+	  "file's values: put lasting changes in the file.\n\n"
+	  "  --max-connections N  local connections allowed (1..4294967295)\n"
+	  "  --resume-below N     while overflowing, spill until local active < N\n"
+	  "                       (1..max-connections; default max-connections)\n"
+	  SOCKET_HELP },
+	{ "flows", do_agent_verb,
+	  "[--service NAME] [--limit N] [--json] [--socket PATH]",
+	  "The flow table",
+	  "\nOne line per tracked connection: client, service, where it went,\n"
+	  "state, age and idle time.\n\n"
+	  "  --service NAME  only this service's flows\n"
+	  "  --limit N       show at most N flows (default 1000; 0: all)\n"
+	  "  --json          one JSON object: flows, shown, matched\n"
+	  SOCKET_HELP },
+	{ "down", do_down, "[--pin-dir DIR] [--socket PATH]",
 	  "Detach the datapath and remove its pins",
 	  "\nRemoves spillway's TC filters from every interface of this network\n"
-	  "namespace, every pinned XDP link, every pinned map, then the pin\n"
-	  "directory (default " SW_DEFAULT_PIN_DIR "). Connections keep flowing\n"
-	  "where the kernel routes them; tracked flows and counters are lost.\n"
-	  "Run it in every network namespace where the datapath is attached.\n" },
-	{ "version", do_version, "", "Print the version and map layout version", "" },
-	{ "help", do_help, "", "List the verbs", "" },
+	  "namespace, every pinned XDP link, every pinned map, the pin directory\n"
+	  "and the steering policy route. Connections keep flowing where the\n"
+	  "kernel routes them; tracked flows and counters are lost. Refuses while\n"
+	  "an agent answers on --socket. Run it in every network namespace where\n"
+	  "the datapath is attached.\n\n"
+	  "  --pin-dir DIR   default " SW_DEFAULT_PIN_DIR "\n"
+	  SOCKET_HELP },
+	{ "version", do_version, "[--json]", "Print the version and map layout version",
+	  "" },
+	{ "help", do_help, "[VERB]", "List the verbs, or describe one", "" },
 	{ 0 },
 };
 
@@ -127,12 +270,14 @@ int main(int argc, char **argv)
 	const struct cmd *c;
 
 	sw_libbpf_log_init(getenv("SPILLWAY_DEBUG") != NULL);
-	if (argc < 2)
-		return do_help(0, NULL), 2;
+	if (argc < 2) {
+		do_help(0, NULL);
+		return 2;
+	}
 	c = find_cmd(argv[1]);
 	if (!c) {
-		fprintf(stderr, "spillway: unknown verb '%s'; 'spillway help' lists them\n",
-			argv[1]);
+		fprintf(stderr, "spillway: unknown verb '%s'; 'spillway help' "
+			"lists them\n", argv[1]);
 		return 2;
 	}
 	return c->fn(argc - 1, argv + 1);

@@ -31,10 +31,29 @@
 #define SW_DEFAULT_BYPASS_MARK 0x00000057
 #define SW_DEFAULT_ROUTE_TABLE 153
 
+/*
+ * Preference of the policy routing rule (`ip rule ... pref`): before the
+ * main table (32766), after the local table (0).
+ */
+#define SW_DEFAULT_RULE_PREF 1530
+
+/*
+ * Routing protocol number on the rules and routes spillway adds (`proto 83`
+ * in `ip rule show`; 83 = 0x53, the steer mark; no routing daemon in
+ * iproute2's list uses it): it tells ours from look-alikes, which matters
+ * because the kernel deletes the first rule that matches the attributes
+ * given. Name it for iproute2 in /etc/iproute2/rt_protos.d/.
+ */
+#define SW_ROUTE_PROTO 83
+
 /* Flow expiry (the collector, run by the agent). */
 #define SW_DEFAULT_HALF_OPEN_TIMEOUT_S 10	/* SYN seen, handshake never finished */
 #define SW_DEFAULT_IDLE_TIMEOUT_S 3600		/* established, no packet either way */
 #define SW_DEFAULT_CLOSED_LINGER_S 10		/* released; kept for late packets */
+#define SW_DEFAULT_COLLECT_INTERVAL_S 5	/* how often the agent collects */
+
+/* The agent's control socket (the CLI's --socket). */
+#define SW_DEFAULT_SOCKET "/run/spillway/spillway.sock"
 
 /* TC filter identity on clsact, so we only ever touch our own filters. */
 #define SW_TC_HANDLE 0x5370

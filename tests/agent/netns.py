@@ -1,0 +1,239 @@
+# SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+"""The two-namespace world the agent tests run in, and helpers around it.
+
+    client (c0) ---- (n0) node (n1) ---- (s0) svc
+                       ^ spillway agent     VIP on lo, echo server
+
+Names carry the run's prefix (SW_TEST_PREFIX) so tests/run.sh can remove
+anything a crashed test left behind.
+"""
+import ctypes
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+SPILLWAY = os.path.join(ROOT, "build", "spillway")
+PREFIX = os.environ.get("SW_TEST_PREFIX", "swt")
+VIP4, VIP6, PORT = "10.96.0.10", "fd00:96::10", 80
+WAIT_S = 10  # bound on every wait
+
+_libc = ctypes.CDLL("libc.so.6", use_errno=True)
+CLONE_NEWNET = 0x40000000
+
+
+def run(cmd, check=True, **kw):
+    r = subprocess.run(cmd, shell=isinstance(cmd, str), capture_output=True,
+                       text=True, **kw)
+    if check and r.returncode:
+        raise AssertionError(f"{cmd!r} exited {r.returncode}: {r.stderr.strip()}")
+    return r
+
+
+class netns:
+    """with netns(name): sockets created inside belong to that namespace."""
+
+    def __init__(self, name):
+        self.name = name
+
+    def __enter__(self):
+        self.home = os.open("/proc/self/ns/net", os.O_RDONLY)
+        fd = os.open(f"/run/netns/{self.name}", os.O_RDONLY)
+        try:
+            if _libc.setns(fd, CLONE_NEWNET):
+                raise OSError(ctypes.get_errno(), f"setns {self.name}")
+        finally:
+            os.close(fd)
+
+    def __exit__(self, *exc):
+        _libc.setns(self.home, CLONE_NEWNET)
+        os.close(self.home)
+
+
+def wait_until(what, fn):
+    deadline = time.monotonic() + WAIT_S
+    while True:
+        value = fn()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {WAIT_S}s waiting for {what}")
+        time.sleep(0.05)
+
+
+ECHO_SERVER = r'''
+import socket, sys, threading
+def serve(family, addr):
+    s = socket.socket(family, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind((addr, 80)); s.listen(512)
+    while True:
+        c, _ = s.accept()
+        threading.Thread(target=echo, args=(c,), daemon=True).start()
+def echo(c):
+    c.sendall(b"local\n")
+    while True:
+        d = c.recv(4096)
+        if not d: break
+        c.sendall(d)
+    c.close()
+threading.Thread(target=serve, args=(socket.AF_INET6, sys.argv[2]), daemon=True).start()
+serve(socket.AF_INET, sys.argv[1])
+'''
+
+
+class World:
+    """Namespaces, the echo service, and an agent on node."""
+
+    def __init__(self, tag):
+        self.tag = f"{PREFIX}-{tag}-{os.getpid()}"
+        self.client, self.node, self.svc = (f"{self.tag}-c", f"{self.tag}-n",
+                                            f"{self.tag}-s")
+        self.dir = f"/tmp/{self.tag}"
+        self.pin_dir = f"/sys/fs/bpf/{self.tag}"
+        self.socket = f"{self.dir}/run/spillway.sock"
+        self.config = f"{self.dir}/etc/config.yaml"
+        self.log = f"{self.dir}/agent.log"
+        self.agent = None
+        self.echo = None
+        self.conns = []
+
+    # -- setup and teardown --------------------------------------------
+    def up(self):
+        os.makedirs(f"{self.dir}/etc")
+        os.makedirs(f"{self.dir}/certs")
+        for f in ("root-cert.pem", "cert-chain.pem", "key.pem"):
+            open(f"{self.dir}/certs/{f}", "w").write("placeholder\n")
+        c, n, s = self.client, self.node, self.svc
+        for ns in (c, n, s):
+            run(f"ip netns add {ns}")
+            run(f"ip netns exec {ns} sysctl -qw net.ipv6.conf.all.accept_dad=0 "
+                f"net.ipv6.conf.default.accept_dad=0")
+        run(f"ip -n {c} link add c0 type veth peer name n0 netns {n}")
+        run(f"ip -n {n} link add n1 type veth peer name s0 netns {s}")
+        for cmd in (
+            f"ip -n {c} addr add 10.0.0.2/24 dev c0",
+            f"ip -n {c} addr add fd00:1::2/64 dev c0 nodad",
+            f"ip -n {c} link set c0 up", f"ip -n {c} link set lo up",
+            f"ip -n {c} route add default via 10.0.0.1",
+            f"ip -n {c} -6 route add default via fd00:1::1",
+            f"ip -n {n} addr add 10.0.0.1/24 dev n0",
+            f"ip -n {n} addr add fd00:1::1/64 dev n0 nodad",
+            f"ip -n {n} addr add 10.1.0.1/24 dev n1",
+            f"ip -n {n} addr add fd00:2::1/64 dev n1 nodad",
+            f"ip -n {n} link set n0 up", f"ip -n {n} link set n1 up",
+            f"ip -n {n} link set lo up",
+            f"ip -n {n} route add {VIP4}/32 via 10.1.0.2",
+            f"ip -n {n} -6 route add {VIP6}/128 via fd00:2::2",
+            f"ip netns exec {n} sysctl -qw net.ipv4.ip_forward=1 "
+            f"net.ipv6.conf.all.forwarding=1",
+            f"ip -n {s} addr add 10.1.0.2/24 dev s0",
+            f"ip -n {s} addr add fd00:2::2/64 dev s0 nodad",
+            f"ip -n {s} addr add {VIP4}/32 dev lo",
+            f"ip -n {s} addr add {VIP6}/128 dev lo",
+            f"ip -n {s} link set s0 up", f"ip -n {s} link set lo up",
+            f"ip -n {s} route add default via 10.1.0.1",
+            f"ip -n {s} -6 route add default via fd00:2::1",
+        ):
+            run(cmd)
+        self.echo = subprocess.Popen(["ip", "netns", "exec", s, "/usr/bin/python3",
+                                      "-c", ECHO_SERVER, VIP4, VIP6])
+        return self
+
+    def down(self):
+        for c in self.conns:
+            c.close()
+        if self.agent and self.agent.poll() is None:
+            self.agent.kill()
+            self.agent.wait()
+        if self.echo:
+            self.echo.kill()
+            self.echo.wait()
+        if os.path.exists(self.pin_dir):
+            run(["nsenter", f"--net=/run/netns/{self.node}", SPILLWAY, "down",
+                 "--pin-dir", self.pin_dir, "--socket", self.socket], check=False)
+        for ns in (self.client, self.node, self.svc):
+            run(f"ip netns del {ns}", check=False)
+        run(["rm", "-rf", self.dir], check=False)
+
+    # -- the agent -------------------------------------------------------
+    def write_config(self, text, path=None):
+        path = path or self.config
+        tmp = path + ".tmp"
+        with open(tmp, "w") as f:
+            f.write(text)
+        os.rename(tmp, path)
+
+    def start_agent(self, *extra):
+        log = open(self.log, "a")
+        self.agent = subprocess.Popen(
+            ["nsenter", f"--net=/run/netns/{self.node}", SPILLWAY, "agent",
+             "--config", self.config, "--pin-dir", self.pin_dir,
+             "--socket", self.socket, *extra],
+            stdout=log, stderr=log)
+        wait_until("the agent to answer",
+                   lambda: self.agent.poll() is not None or
+                   self.cli("status", check=False).returncode == 0)
+        assert self.agent.poll() is None, f"the agent exited: {self.log_text()}"
+        return self.agent
+
+    def kill_agent(self, sig=signal.SIGKILL):
+        self.agent.send_signal(sig)
+        return self.agent.wait(timeout=WAIT_S)
+
+    def log_text(self):
+        return open(self.log).read() if os.path.exists(self.log) else ""
+
+    def cli(self, *args, check=True):
+        return run([SPILLWAY, *args, "--socket", self.socket], check=check)
+
+    def status(self):
+        return json.loads(self.cli("status", "--json").stdout)
+
+    def service(self, name):
+        for s in self.status()["services"]:
+            if s["name"] == name:
+                return s
+        raise AssertionError(f"no service {name} in status")
+
+    def wait_counts(self, name, local, remote=0):
+        wait_until(f"{name}: local {local}, remote {remote}",
+                   lambda: (lambda s: s["active_local"] == local and
+                            s["active_remote"] == remote)(self.service(name)))
+
+    # -- clients -----------------------------------------------------------
+    def dial(self, family=4):
+        with netns(self.client):
+            s = socket.socket(socket.AF_INET if family == 4 else socket.AF_INET6)
+        s.settimeout(WAIT_S)
+        s.connect((VIP4 if family == 4 else VIP6, PORT))
+        assert s.recv(6) == b"local\n"
+        self.conns.append(s)
+        return s
+
+    @staticmethod
+    def echo_ok(s):
+        s.sendall(b"ping\n")
+        got = b""
+        while len(got) < 5:
+            got += s.recv(5 - len(got))
+        assert got == b"ping\n", got
+
+    def hang_up(self, s):
+        self.conns.remove(s)
+        s.close()
+
+    def http(self, path):
+        """GET http://metrics.listen/path from inside node."""
+        import http.client
+        with netns(self.node):
+            c = http.client.HTTPConnection("127.0.0.1", 15020, timeout=WAIT_S)
+            c.connect()
+        c.request("GET", path)
+        r = c.getresponse()
+        body = r.read().decode()
+        c.close()
+        return r.status, body

@@ -1,0 +1,336 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+"""The agent and the CLI, end to end: a real agent in a network namespace,
+the real datapath on a veth, real TCP connections held by this test, and the
+spillway binary as a user runs it. Run one case: test_agent.py NAME-PREFIX"""
+import os
+import re
+import signal
+import sys
+import time
+import traceback
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from netns import SPILLWAY, World, run, wait_until  # noqa: E402
+
+SVC4 = "echo.default.svc.cluster.local"
+SVC6 = "echo6.default.svc.cluster.local"
+
+
+def config(w, max4=5, resume4=None, attach="tc", extra=""):
+    iface = "n0" if attach == "tc" else "{name: n0, attach: xdp}"
+    resume = f"\n    resume_below: {resume4}" if resume4 else ""
+    return f"""cluster: cluster1
+interfaces: [{iface}]
+tls:
+  dir: {w.dir}/certs
+  allow_identities: [spiffe://cluster.local/ns/spillway/sa/spillway]
+remotes:
+  - name: cluster2
+    gateway: 192.0.2.7:15008
+services:
+  - name: {SVC4}
+    vip: 10.96.0.10
+    port: 80
+    max_connections: {max4}{resume}
+    overflow_to: [cluster2]
+  - name: {SVC6}
+    vip: fd00:96::10
+    port: 80
+    max_connections: 10
+metrics:
+  listen: 127.0.0.1:15020
+datapath:
+  collect_interval: 1s
+{extra}"""
+
+
+def started(w, **kw):
+    w.write_config(config(w, **kw))
+    w.start_agent()
+    return w
+
+
+# ---------------------------------------------------------------------------
+
+def test_status_counts_held_connections(w):
+    started(w)
+    held4 = [w.dial(4) for _ in range(3)]
+    held6 = [w.dial(6) for _ in range(2)]
+    w.wait_counts(SVC4, 3)
+    w.wait_counts(SVC6, 2)
+    st = w.status()
+    assert st["cluster"] == "cluster1"
+    s4 = w.service(SVC4)
+    assert s4 == {"name": SVC4, "vip": "10.96.0.10", "port": 80,
+                  "protocol": "tcp", "max_connections": 5, "resume_below": 5,
+                  "active_local": 3, "active_remote": 0, "overflowed_total": 0,
+                  "overflow_unavailable_total": 0, "state": "normal"}, s4
+    assert st["remotes"] == [{"name": "cluster2", "gateway": "192.0.2.7:15008",
+                              "healthy": False}], st["remotes"]
+    # The table a person reads: aligned, one line per service.
+    text = w.cli("status").stdout
+    line = [l for l in text.splitlines() if l.startswith(SVC4)][0]
+    assert re.search(r"10\.96\.0\.10:80\s+5\s+5\s+3\s+0\s+0\s+0\s+normal", line), text
+    assert "[fd00:96::10]:80" in text, text
+    # The flow table, as JSON and as a table, addresses as addresses.
+    fl = __import__("json").loads(w.cli("flows", "--json").stdout)
+    assert fl["matched"] == 5 and fl["shown"] == 5, fl
+    ports = sorted(f["client_port"] for f in fl["flows"] if f["service"] == SVC4)
+    assert ports == sorted(s.getsockname()[1] for s in held4), (ports, fl)
+    assert all(f["decision"] == "local" and f["state"] == "established"
+               for f in fl["flows"]), fl
+    assert {f["client"] for f in fl["flows"]} == {"10.0.0.2", "fd00:1::2"}, fl
+    only6 = __import__("json").loads(w.cli("flows", "--json", "--service", SVC6).stdout)
+    assert only6["matched"] == 2, only6
+    limited = w.cli("flows", "--limit", "1").stdout
+    assert "(1 of 5 flows shown" in limited, limited
+    for s in held4 + held6:
+        w.echo_ok(s)
+    w.hang_up(held4[0])
+    w.wait_counts(SVC4, 2)
+
+
+def test_service_set_live(w):
+    started(w)
+    a, b = w.dial(), w.dial()
+    w.wait_counts(SVC4, 2)
+    r = w.cli("service", "set", SVC4, "--max-connections", "1")
+    assert "max_connections 1, resume_below 1" in r.stdout, r.stdout
+    s = w.service(SVC4)
+    assert (s["max_connections"], s["resume_below"]) == (1, 1), s
+    w.echo_ok(a)            # nothing moved
+    w.echo_ok(b)
+    c = w.dial()            # over the threshold, no healthy remote: kept local
+    w.wait_counts(SVC4, 3)
+    s = w.service(SVC4)
+    assert s["overflow_unavailable_total"] == 1 and s["state"] == "overflowing", s
+    w.echo_ok(c)
+    w.cli("service", "set", SVC4, "--max-connections", "8", "--resume-below", "4")
+    s = w.service(SVC4)
+    assert (s["max_connections"], s["resume_below"]) == (8, 4), s
+    # Errors: clear message, non-zero status, nothing changed.
+    r = w.cli("service", "set", "nope.svc", "--max-connections", "3", check=False)
+    assert r.returncode == 1 and "no service named 'nope.svc'" in r.stderr, r
+    for bad in (["--max-connections", "0"], ["--max-connections", "x"],
+                ["--max-connections", "3", "--resume-below", "4"], []):
+        r = w.cli("service", "set", SVC4, *bad, check=False)
+        assert r.returncode == 2 and r.stderr.startswith("spillway service"), (bad, r)
+    assert w.service(SVC4)["max_connections"] == 8
+
+
+def test_config_edit_and_symlink_swap(w):
+    # Lay the file out the way a Kubernetes ConfigMap volume does.
+    etc = os.path.dirname(w.config)
+    os.makedirs(f"{etc}/..v1")
+    w.write_config(config(w, max4=5), f"{etc}/..v1/config.yaml")
+    os.symlink("..v1", f"{etc}/..data")
+    os.symlink("..data/config.yaml", w.config)
+    w.start_agent()
+    assert w.service(SVC4)["max_connections"] == 5
+    # An edit in place (through the symlinks) is picked up...
+    w.write_config(config(w, max4=7), f"{etc}/..v1/config.yaml")
+    wait_until("max 7", lambda: w.service(SVC4)["max_connections"] == 7)
+    # ...and so is the ..data swap Kubernetes makes.
+    os.makedirs(f"{etc}/..v2")
+    w.write_config(config(w, max4=9, resume4=3), f"{etc}/..v2/config.yaml")
+    os.symlink("..v2", f"{etc}/..data_tmp")
+    os.rename(f"{etc}/..data_tmp", f"{etc}/..data")
+    wait_until("max 9", lambda: w.service(SVC4)["max_connections"] == 9)
+    assert w.service(SVC4)["resume_below"] == 3
+    # SIGHUP reloads too.
+    w.write_config(config(w, max4=11), f"{etc}/..v2/config.yaml")
+    wait_until("max 11", lambda: w.service(SVC4)["max_connections"] == 11)
+    w.agent.send_signal(signal.SIGHUP)
+    wait_until("SIGHUP logged", lambda: "SIGHUP: reloading" in w.log_text())
+
+
+def test_bad_reload_rejected(w):
+    started(w)
+    held = [w.dial() for _ in range(2)]
+    w.wait_counts(SVC4, 2)
+    w.write_config(config(w, max4=0))
+    wait_until("the rejection", lambda: "reload rejected" in w.log_text())
+    log = w.log_text()
+    assert re.search(r"config\.yaml:\d+:\d+: services\[0\]\.max_connections", log), log
+    assert w.service(SVC4)["max_connections"] == 5       # state kept
+    w.write_config("cluster: [unclosed\n")
+    wait_until("two rejections", lambda: w.log_text().count("reload rejected") >= 2)
+    for s in held:
+        w.echo_ok(s)
+    status, body = w.http("/metrics")
+    assert 'spillway_config_reloads_total{result="rejected"} 2' in body, body
+    w.write_config(config(w, max4=6))
+    wait_until("max 6", lambda: w.service(SVC4)["max_connections"] == 6)
+    assert w.agent.poll() is None
+
+
+def test_kill9_keeps_connections_and_counters(w):
+    started(w)
+    held = [w.dial() for _ in range(4)]
+    w.wait_counts(SVC4, 4)
+    before = w.service(SVC4)
+    w.kill_agent(signal.SIGKILL)
+    for s in held:                      # no agent: connections still flow
+        w.echo_ok(s)
+    r = w.cli("status", check=False)
+    assert r.returncode == 1 and "cannot reach the agent" in r.stderr, r
+    w.start_agent()
+    assert "adopted (flows and counters kept)" in w.log_text()
+    after = w.service(SVC4)
+    assert after == before, (before, after)
+    for s in held:
+        w.echo_ok(s)
+    w.hang_up(held[0])
+    w.wait_counts(SVC4, 3)              # and it keeps counting
+
+
+def test_sigterm_leaves_datapath(w):
+    started(w)
+    held = w.dial()
+    assert w.kill_agent(signal.SIGTERM) == 0
+    assert "stopping; the datapath stays attached" in w.log_text()
+    assert os.path.exists(f"{w.pin_dir}/flows")
+    r = run(f"ip netns exec {w.node} tc filter show dev n0 ingress")
+    assert "spill_tc_in" in r.stdout, r.stdout
+    w.echo_ok(held)
+    assert not os.path.exists(w.socket)
+
+
+def test_down_leaves_nothing(w):
+    started(w, attach="xdp")
+    held = w.dial()
+    w.wait_counts(SVC4, 1)             # counted by the XDP program
+    down = ["nsenter", f"--net=/run/netns/{w.node}", SPILLWAY, "down",
+            "--pin-dir", w.pin_dir, "--socket", w.socket]
+    r = run(down, check=False)
+    assert r.returncode == 1 and "an agent is running" in r.stderr, r
+    w.kill_agent(signal.SIGTERM)
+    r = run(down)
+    assert "spillway is down" in r.stdout
+    assert not os.path.exists(w.pin_dir)
+    n = w.node
+    assert "xdp" not in run(f"ip -n {n} link show n0").stdout
+    for hook in ("ingress", "egress"):
+        assert "spill" not in run(f"ip netns exec {n} tc filter show dev n0 {hook}").stdout
+    assert "0x53" not in run(f"ip -n {n} rule show").stdout
+    assert "0x53" not in run(f"ip -n {n} -6 rule show").stdout
+    assert run(f"ip -n {n} route show table 153").stdout.strip() == ""
+    w.echo_ok(held)
+
+
+def test_metrics_and_health(w):
+    started(w)
+    [w.dial() for _ in range(2)]
+    w.wait_counts(SVC4, 2)
+    status, body = w.http("/metrics")
+    assert status == 200
+    for want in (
+        f'spillway_service_active_connections{{service="{SVC4}",vip="10.96.0.10",port="80",location="local"}} 2',
+        f'spillway_service_active_connections{{service="{SVC4}",vip="10.96.0.10",port="80",location="remote"}} 0',
+        f'spillway_service_max_connections{{service="{SVC4}",vip="10.96.0.10",port="80"}} 5',
+        f'spillway_service_overflowing{{service="{SVC4}",vip="10.96.0.10",port="80"}} 0',
+        'spillway_remote_healthy{remote="cluster2"} 0',
+        'spillway_datapath_new_connections_total{decision="local"} 2',
+        'spillway_ready 1',
+        '# TYPE spillway_datapath_passed_total counter',
+    ):
+        assert want in body, (want, body)
+    assert w.http("/healthz") == (200, "ok\n")
+    assert w.http("/readyz") == (200, "ready\n")
+    assert w.http("/nope")[0] == 404
+
+
+def test_cli_verbs_and_errors(w):
+    # Without an agent: every agent verb says so, exit 1.
+    for verb in (["status"], ["flows"], ["service", "set", SVC4, "--max-connections", "2"]):
+        r = w.cli(*verb, check=False)
+        assert r.returncode == 1 and "cannot reach the agent" in r.stderr, (verb, r)
+    started(w)
+    for verb in ("agent", "status", "service", "flows", "down", "version", "help"):
+        r = run([SPILLWAY, verb, "--help"])
+        assert r.stdout.startswith(f"Usage: spillway {verb}"), (verb, r.stdout)
+    r = run([SPILLWAY, "help"])
+    verbs = re.findall(r"^  (\w+) ", r.stdout, re.M)
+    assert verbs == ["agent", "status", "service", "flows", "down", "version",
+                     "help"], verbs
+    # The man page and the README document every verb.
+    man = open(os.path.join(os.path.dirname(SPILLWAY), "..", "doc", "spillway.8")).read()
+    readme = open(os.path.join(os.path.dirname(SPILLWAY), "..", "README.md")).read()
+    for verb in verbs:
+        assert f".B spillway {verb}" in man, f"spillway.8 lacks {verb}"
+        assert f"spillway {verb}" in readme, f"README lacks {verb}"
+    assert run([SPILLWAY, "bogus"], check=False).returncode == 2
+    assert w.cli("status", "--bogus", check=False).returncode == 2
+    assert w.cli("flows", "--service", "nope", check=False).returncode == 1
+    assert w.cli("flows", "--limit", "-1", check=False).returncode == 2
+    v = __import__("json").loads(run([SPILLWAY, "version", "--json"]).stdout)
+    assert v["layout_version"] >= 1 and v["version"], v
+    # Only root may control the agent (the socket is 0600).
+    assert oct(os.stat(w.socket).st_mode & 0o777) == "0o600"
+    r = run(["runuser", "-u", "nobody", "--", SPILLWAY, "status", "--socket",
+             w.socket], check=False)
+    assert r.returncode == 1 and "Permission denied" in r.stderr, r
+
+
+def test_one_agent_per_pin_dir_and_socket(w):
+    started(w)
+    other = run(["nsenter", f"--net=/run/netns/{w.node}", SPILLWAY, "agent",
+                 "--config", w.config, "--pin-dir", w.pin_dir, "--socket",
+                 f"{w.dir}/other.sock"], check=False, timeout=20)
+    assert other.returncode == 1 and "another agent is running with pin directory" \
+        in other.stderr, other
+    other = run(["nsenter", f"--net=/run/netns/{w.node}", SPILLWAY, "agent",
+                 "--config", w.config, "--pin-dir", w.pin_dir + "-2", "--socket",
+                 w.socket], check=False, timeout=20)
+    assert other.returncode == 1 and "another agent is serving" in other.stderr, other
+    run(["rm", "-rf", w.pin_dir + "-2"], check=False)
+    assert w.status()["cluster"] == "cluster1"
+
+
+def test_bad_config_at_start(w):
+    w.write_config(config(w, max4=5).replace("port: 80\n    max_connections: 5",
+                                             "port: 0\n    max_connections: 5"))
+    r = run(["nsenter", f"--net=/run/netns/{w.node}", SPILLWAY, "agent",
+             "--config", w.config, "--pin-dir", w.pin_dir, "--socket",
+             w.socket], check=False, timeout=20)
+    assert r.returncode == 1, r
+    assert re.search(r"config\.yaml:\d+:\d+: services\[0\]\.port", r.stderr), r.stderr
+    assert not os.path.exists(w.pin_dir), "a rejected config loaded the datapath"
+    w.write_config(config(w).replace("interfaces: [n0]", "interfaces: [nosuch0]"))
+    r = run(["nsenter", f"--net=/run/netns/{w.node}", SPILLWAY, "agent",
+             "--config", w.config, "--pin-dir", w.pin_dir, "--socket",
+             w.socket], check=False, timeout=20)
+    assert r.returncode == 1 and "no interface 'nosuch0'" in r.stderr, r.stderr
+
+
+CASES = [(name[len("test_"):].replace("_", "-"), fn)
+         for name, fn in list(globals().items()) if name.startswith("test_")]
+
+
+def main():
+    only = sys.argv[1] if len(sys.argv) > 1 else ""
+    ran = failed = 0
+    for name, fn in CASES:
+        if not name.startswith(only):
+            continue
+        ran += 1
+        w = World(name[:12])
+        start = time.monotonic()
+        try:
+            w.up()
+            fn(w)
+            print(f"ok   agent/{name} ({time.monotonic() - start:.2f}s)", flush=True)
+        except Exception:
+            failed += 1
+            traceback.print_exc()
+            print(f"---- agent log:\n{w.log_text()}----", file=sys.stderr)
+            print(f"FAIL agent/{name}", flush=True)
+        finally:
+            w.down()
+    print(f"agent: {ran} run, {failed} failed")
+    return 1 if failed or not ran else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1238 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * The configuration parser. Every rule has a bad file that breaks it, which
+ * must be reported at the right line, for the right field, saying what is
+ * wrong; every good file must come back unchanged from sw_config_write and a
+ * second parse. Files are parsed as if they were DIR/config.yaml, DIR a
+ * fresh directory holding the certificates, so "tls: {dir: certs}" also
+ * checks that tls.dir is taken relative to the file.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "spillway/defaults.h"
+#include "config.h"
+#include "harness.h"
+
+#define NS_PER_S 1000000000ull
+
+/* Everything one case made; torn down after every case, failed or not. */
+static struct {
+	char dir[64];		/* certs/: the three files; partial/: no key.pem */
+	char path[96];		/* DIR/config.yaml: the name every text has */
+	int old_cwd;		/* open while a case has moved into dir */
+	struct sw_config a, b;
+	char *text, *text2;
+} fx = { .old_cwd = -1 };
+
+static void write_file(const char *rel, const char *content)
+{
+	char path[160];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", fx.dir, rel);
+	f = fopen(path, "w");
+	CHECK(f, "%s: %s", path, strerror(errno));
+	fputs(content, f);
+	CHECK(!fclose(f), "%s: %s", path, strerror(errno));
+}
+
+static void make_dir(const char *rel)
+{
+	char path[160];
+
+	snprintf(path, sizeof(path), "%s/%s", fx.dir, rel);
+	CHECK(!mkdir(path, 0755), "%s: %s", path, strerror(errno));
+}
+
+static void setup(void)
+{
+	strcpy(fx.dir, "/tmp/swcfg-XXXXXX");
+	CHECK(mkdtemp(fx.dir), "mkdtemp: %s", strerror(errno));
+	snprintf(fx.path, sizeof(fx.path), "%s/config.yaml", fx.dir);
+	make_dir("certs");
+	write_file("certs/root-cert.pem", "root\n");
+	write_file("certs/cert-chain.pem", "chain\n");
+	write_file("certs/key.pem", "key\n");
+	make_dir("partial");
+	write_file("partial/root-cert.pem", "root\n");
+	write_file("partial/cert-chain.pem", "chain\n");
+}
+
+static int remove_entry(const char *path, const struct stat *st, int flag,
+			struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+static void teardown(void)
+{
+	if (fx.old_cwd >= 0) {
+		if (fchdir(fx.old_cwd))
+			perror("fchdir");
+		close(fx.old_cwd);
+	}
+	sw_config_free(&fx.a);
+	sw_config_free(&fx.b);
+	free(fx.text);
+	free(fx.text2);
+	if (fx.dir[0] && nftw(fx.dir, remove_entry, 8, FTW_DEPTH | FTW_PHYS))
+		fprintf(stderr, "    cannot remove %s: %s\n", fx.dir,
+			strerror(errno));
+	memset(&fx, 0, sizeof(fx));
+	fx.old_cwd = -1;
+}
+
+static int parse(const char *yaml, struct sw_config *cfg, struct sw_error *e)
+{
+	return sw_config_parse(fx.path, yaml, strlen(yaml), cfg, e);
+}
+
+#define CHECK_STR(a, b)                                                      \
+	CHECK(!strcmp((a), (b)), "'%s' != '%s'", (a), (b))
+
+/* ------------------------------------------------------------------------ */
+/* Bad files: where, which field, what */
+
+struct bad_config {
+	const char *name;
+	const char *yaml;
+	int line;		/* 1-based, as in the message */
+	const char *field;	/* NULL: the problem is the file's, no field */
+	const char *phrase;	/* part of what the message says */
+};
+
+#define BAD(name, ...) { "bad/" name, __VA_ARGS__ }
+
+/* Enough of a file that services can spill: a remote and tls. */
+#define WITH_REMOTES                                                         \
+	"cluster: c1\n"                                                      \
+	"tls:\n"                                                             \
+	"  dir: certs\n"                                                     \
+	"remotes:\n"                                                         \
+	"  - name: c2\n"                                                     \
+	"    gateway: 203.0.113.7:15008\n"		/* line 6 */
+
+/* The first lines of a file with one service, up to its port (line 5). */
+#define SERVICE_AT_PORT                                                      \
+	"cluster: c1\n"                                                      \
+	"services:\n"                                                        \
+	"  - name: echo\n"                                                   \
+	"    vip: 10.96.0.10\n"                                              \
+	"    port: "
+
+static const struct bad_config bad_configs[] = {
+	/* The file as a whole */
+	BAD("empty", "", 1, NULL, "the file is empty"),
+	BAD("comments-only", "# nothing here\n\n", 1, NULL, "the file is empty"),
+	BAD("top-level-list", "- cluster: c1\n", 1, NULL,
+	    "the top level is a list; expected a mapping"),
+	BAD("top-level-string", "cluster\n", 1, NULL,
+	    "the top level is a string; expected a mapping"),
+	BAD("syntax/unclosed-bracket",
+	    "cluster: c1\n"
+	    "interfaces: [eth0\n"
+	    "services: []\n",
+	    3, NULL, "invalid YAML: did not find expected ',' or ']'"),
+	BAD("syntax/indentation",
+	    "cluster: c1\n"
+	    "tls:\n"
+	    "  dir: certs\n"
+	    " allow_identities: []\n",
+	    4, NULL, "invalid YAML"),
+	BAD("syntax/tab",
+	    "cluster: c1\n"
+	    "tls:\n"
+	    "\tdir: certs\n",
+	    3, NULL, "invalid YAML: found character that cannot start any token"),
+	BAD("syntax/not-utf8", "cluster: c1\ninterfaces: [eth\xff]\n", 2, NULL,
+	    "invalid YAML"),
+	BAD("syntax/undefined-alias", "cluster: c1\nremotes: *r\n", 2, NULL,
+	    "invalid YAML: found undefined alias"),
+	BAD("second-document",
+	    "cluster: c1\n"
+	    "---\n"
+	    "cluster: c2\n",
+	    3, NULL, "a second YAML document starts here"),
+	BAD("nul-in-string", "cluster: \"c\\0\"\n", 1, "cluster",
+	    "contains a NUL character"),
+
+	/* Top level */
+	BAD("missing-cluster", "interfaces: []\n", 1, NULL,
+	    "missing required key 'cluster'"),
+	BAD("unknown-key",
+	    "cluster: c1\n"
+	    "clusters: [c2]\n",
+	    2, NULL, "unknown key 'clusters'; expected one of cluster, "
+	    "interfaces, tls, tunnel, remotes, services, exports, metrics or "
+	    "datapath"),
+	BAD("duplicate-key",
+	    "cluster: c1\n"
+	    "cluster: c2\n",
+	    2, NULL, "key 'cluster' is written twice (first on line 1)"),
+	BAD("key-is-a-list",
+	    "cluster: c1\n"
+	    "? [a]\n"
+	    ": b\n",
+	    2, NULL, "found a list as a key"),
+	BAD("cluster/list", "cluster: [c1]\n", 1, "cluster",
+	    "found a list; expected a string"),
+	BAD("cluster/empty", "cluster:\n", 1, "cluster",
+	    "found an empty value; expected a string"),
+	BAD("cluster/uppercase", "cluster: Cluster1\n", 1, "cluster",
+	    "'Cluster1' is not a DNS label"),
+	BAD("cluster/trailing-dash", "cluster: c1-\n", 1, "cluster",
+	    "is not a DNS label"),
+	BAD("cluster/too-long",
+	    "cluster: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\n",
+	    1, "cluster", "is not a DNS label; expected 1 to 63"),
+
+	/* interfaces */
+	BAD("interfaces/mapping",
+	    "cluster: c1\n"
+	    "interfaces:\n"
+	    "  eth0: tc\n",
+	    3, "interfaces", "found a mapping; expected a list"),
+	BAD("interfaces/null",
+	    "cluster: c1\n"
+	    "interfaces:\n",
+	    2, "interfaces", "found an empty value; expected a list"),
+	BAD("interfaces/too-long", "cluster: c1\ninterfaces: [eth0, abcdefghijklmnop]\n",
+	    2, "interfaces[1]", "'abcdefghijklmnop' is not an interface name"),
+	BAD("interfaces/slash",
+	    "cluster: c1\n"
+	    "interfaces:\n"
+	    "  - eth0\n"
+	    "  - a/b\n",
+	    4, "interfaces[1]", "is not an interface name"),
+	BAD("interfaces/colon",
+	    "cluster: c1\n"
+	    "interfaces:\n"
+	    "  - name: 'eth0:1'\n",
+	    3, "interfaces[0].name", "is not an interface name"),
+	BAD("interfaces/space", "cluster: c1\ninterfaces: ['eth 0']\n", 2,
+	    "interfaces[0]", "none of them '/', ':' or whitespace"),
+	BAD("interfaces/duplicate",
+	    "cluster: c1\n"
+	    "interfaces:\n"
+	    "  - eth0\n"
+	    "  - name: eth0\n"
+	    "    attach: xdp\n",
+	    4, "interfaces[1]", "eth0 is already used by interfaces[0] (line 3)"),
+	BAD("interfaces/bad-attach",
+	    "cluster: c1\n"
+	    "interfaces:\n"
+	    "  - name: eth0\n"
+	    "    attach: ebpf\n",
+	    4, "interfaces[0].attach", "'ebpf' is not an attach mode; expected tc or xdp"),
+	BAD("interfaces/unknown-key",
+	    "cluster: c1\n"
+	    "interfaces:\n"
+	    "  - name: eth0\n"
+	    "    mode: xdp\n",
+	    4, "interfaces[0]", "unknown key 'mode'; expected one of name or attach"),
+	BAD("interfaces/missing-name",
+	    "cluster: c1\n"
+	    "interfaces:\n"
+	    "  - attach: xdp\n",
+	    3, "interfaces[0]", "missing required key 'name'"),
+	BAD("interfaces/nested-list", "cluster: c1\ninterfaces: [[eth0]]\n", 2,
+	    "interfaces[0]", "found a list; expected a string"),
+
+	/* tls */
+	BAD("tls/not-a-mapping", "cluster: c1\ntls: certs\n", 2, "tls",
+	    "found a string; expected a mapping"),
+	BAD("tls/unknown-key",
+	    "cluster: c1\n"
+	    "tls:\n"
+	    "  dir: certs\n"
+	    "  ca: root.pem\n",
+	    4, "tls", "unknown key 'ca'; expected one of dir or allow_identities"),
+	BAD("tls/missing-dir",
+	    "cluster: c1\n"
+	    "tls:\n"
+	    "  allow_identities: []\n",
+	    3, "tls", "missing required key 'dir'"),
+	BAD("tls/missing-key-pem",
+	    "cluster: c1\n"
+	    "tls:\n"
+	    "  dir: partial\n",
+	    3, "tls.dir", "/partial has no readable key.pem; expected "
+	    "root-cert.pem, cert-chain.pem and key.pem there"),
+	BAD("tls/no-such-dir",
+	    "cluster: c1\n"
+	    "tls:\n"
+	    "  dir: /nonexistent/certs\n",
+	    3, "tls.dir", "/nonexistent/certs cannot be used as a directory "
+	    "(No such file or directory)"),
+	BAD("tls/empty-dir", "cluster: c1\ntls:\n  dir: ''\n", 3, "tls.dir",
+	    "'' cannot be used"),
+	BAD("tls/identities-not-a-list",
+	    "cluster: c1\n"
+	    "tls:\n"
+	    "  dir: certs\n"
+	    "  allow_identities: spiffe://cluster.local/ns/a/sa/b\n",
+	    4, "tls.allow_identities", "found a string; expected a list"),
+	BAD("tls/bad-identity",
+	    "cluster: c1\n"
+	    "tls:\n"
+	    "  dir: certs\n"
+	    "  allow_identities: ['spiffe://']\n",
+	    4, "tls.allow_identities[0]", "'spiffe://' is not an identity"),
+	BAD("tls/required-by-remotes",
+	    "cluster: c1\n"
+	    "remotes:\n"
+	    "  - name: c2\n"
+	    "    gateway: 203.0.113.7:15008\n",
+	    1, NULL, "missing required key 'tls'"),
+
+	/* tunnel, metrics */
+	BAD("tunnel/listen-on-a-name",
+	    "cluster: c1\n"
+	    "tunnel:\n"
+	    "  listen: gw.example.com:15008\n",
+	    3, "tunnel.listen", "is not an address and port to listen on"),
+	BAD("tunnel/listen-port-0",
+	    "cluster: c1\n"
+	    "tunnel:\n"
+	    "  listen: 0.0.0.0:0\n",
+	    3, "tunnel.listen", "'0.0.0.0:0' is not an address and port"),
+	BAD("tunnel/unknown-key",
+	    "cluster: c1\n"
+	    "tunnel:\n"
+	    "  port: 15008\n",
+	    3, "tunnel", "unknown key 'port'; expected one of listen"),
+	BAD("metrics/unbracketed-ipv6",
+	    "cluster: c1\n"
+	    "metrics:\n"
+	    "  listen: ::1:15020\n",
+	    3, "metrics.listen", "'::1:15020' is not an address and port"),
+	BAD("metrics/missing-listen", "cluster: c1\nmetrics: {}\n", 2, "metrics",
+	    "missing required key 'listen'"),
+
+	/* remotes */
+	BAD("remotes/not-a-list",
+	    "cluster: c1\n"
+	    "remotes: {name: c2}\n",
+	    2, "remotes", "found a mapping; expected a list"),
+	BAD("remotes/bad-name",
+	    "cluster: c1\n"
+	    "tls:\n"
+	    "  dir: certs\n"
+	    "remotes:\n"
+	    "  - name: Cluster_2\n"
+	    "    gateway: 203.0.113.7:15008\n",
+	    5, "remotes[0].name", "'Cluster_2' is not a DNS label"),
+	BAD("remotes/duplicate-name",
+	    WITH_REMOTES
+	    "  - name: c2\n"
+	    "    gateway: 203.0.113.8:15008\n",
+	    7, "remotes[1].name", "c2 is already used by remotes[0] (line 5)"),
+	BAD("remotes/gateway-without-port",
+	    WITH_REMOTES
+	    "  - name: c3\n"
+	    "    gateway: 203.0.113.8\n",
+	    8, "remotes[1].gateway", "'203.0.113.8' is not a host and port"),
+	BAD("remotes/gateway-bad-ipv4",
+	    WITH_REMOTES
+	    "  - name: c3\n"
+	    "    gateway: 300.0.113.8:15008\n",
+	    8, "remotes[1].gateway", "is not a host and port"),
+	BAD("remotes/gateway-unbracketed-ipv6",
+	    WITH_REMOTES
+	    "  - name: c3\n"
+	    "    gateway: 2001:db8::1:15008\n",
+	    8, "remotes[1].gateway", "[IPv6] address"),
+	BAD("remotes/gateway-port-65536",
+	    WITH_REMOTES
+	    "  - name: c3\n"
+	    "    gateway: gw.example.com:65536\n",
+	    8, "remotes[1].gateway", "a port from 1 to 65535"),
+	BAD("remotes/missing-gateway",
+	    WITH_REMOTES
+	    "  - name: c3\n",
+	    7, "remotes[1]", "missing required key 'gateway'"),
+	BAD("remotes/unknown-key",
+	    WITH_REMOTES
+	    "    address: 203.0.113.7\n",
+	    7, "remotes[0]", "unknown key 'address'; expected one of name or gateway"),
+
+	/* services */
+	BAD("services/item-not-a-mapping", "cluster: c1\nservices: [echo]\n", 2,
+	    "services[0]", "found a string; expected a mapping"),
+	BAD("services/port-0", SERVICE_AT_PORT "0\n    max_connections: 1\n", 5,
+	    "services[0].port",
+	    "0 is not allowed; expected a whole number from 1 to 65535"),
+	BAD("services/port-65536", SERVICE_AT_PORT "65536\n    max_connections: 1\n",
+	    5, "services[0].port", "65536 is not allowed"),
+	BAD("services/port-name", SERVICE_AT_PORT "http\n    max_connections: 1\n",
+	    5, "services[0].port", "'http' is not a whole number"),
+	BAD("services/port-negative", SERVICE_AT_PORT "-80\n    max_connections: 1\n",
+	    5, "services[0].port", "'-80' is not a whole number"),
+	BAD("services/port-hex", SERVICE_AT_PORT "0x50\n    max_connections: 1\n",
+	    5, "services[0].port", "'0x50' is not a whole number"),
+	BAD("services/port-float", SERVICE_AT_PORT "80.0\n    max_connections: 1\n",
+	    5, "services[0].port", "'80.0' is not a whole number"),
+	BAD("services/port-leading-zero", SERVICE_AT_PORT "080\n    max_connections: 1\n",
+	    5, "services[0].port", "without sign or leading zeros"),
+	BAD("services/port-list", SERVICE_AT_PORT "[80]\n    max_connections: 1\n",
+	    5, "services[0].port", "found a list; expected a whole number"),
+	BAD("services/max-connections-0", SERVICE_AT_PORT "80\n    max_connections: 0\n",
+	    6, "services[0].max_connections",
+	    "0 is not allowed; expected a whole number from 1 to 4294967295"),
+	BAD("services/max-connections-2^32",
+	    SERVICE_AT_PORT "80\n    max_connections: 4294967296\n",
+	    6, "services[0].max_connections", "4294967296 is not allowed"),
+	BAD("services/resume-below-0",
+	    SERVICE_AT_PORT "80\n    max_connections: 10\n    resume_below: 0\n",
+	    7, "services[0].resume_below", "0 is not allowed"),
+	BAD("services/resume-below-above-max",
+	    SERVICE_AT_PORT "80\n    max_connections: 100\n    resume_below: 150\n",
+	    7, "services[0].resume_below",
+	    "150 is more than max_connections (100); expected a whole number "
+	    "from 1 to 100"),
+	BAD("services/vip-incomplete",
+	    "cluster: c1\n"
+	    "services:\n"
+	    "  - name: echo\n"
+	    "    vip: 10.96.0\n"
+	    "    port: 80\n"
+	    "    max_connections: 1\n",
+	    4, "services[0].vip", "'10.96.0' is not an IP address"),
+	BAD("services/vip-name",
+	    "cluster: c1\n"
+	    "services:\n"
+	    "  - {name: echo, vip: echo.svc, port: 80, max_connections: 1}\n",
+	    3, "services[0].vip", "'echo.svc' is not an IP address"),
+	BAD("services/protocol-udp",
+	    "cluster: c1\n"
+	    "services:\n"
+	    "  - name: dns\n"
+	    "    vip: 10.96.0.10\n"
+	    "    port: 53\n"
+	    "    protocol: udp\n"
+	    "    max_connections: 1\n",
+	    6, "services[0].protocol", "'udp' is not supported; expected tcp"),
+	BAD("services/missing-vip",
+	    "cluster: c1\n"
+	    "services:\n"
+	    "  - name: echo\n"
+	    "    port: 80\n"
+	    "    max_connections: 1\n",
+	    3, "services[0]", "missing required key 'vip'; expected all of "
+	    "name, vip, port and max_connections"),
+	BAD("services/unknown-key",
+	    SERVICE_AT_PORT "80\n    portt: 81\n    max_connections: 1\n",
+	    6, "services[0]", "unknown key 'portt'"),
+	BAD("services/bad-name",
+	    "cluster: c1\n"
+	    "services:\n"
+	    "  - {name: Echo_Svc, vip: 10.96.0.10, port: 80, max_connections: 1}\n",
+	    3, "services[0].name", "'Echo_Svc' is not a DNS name"),
+	BAD("services/empty-label",
+	    "cluster: c1\n"
+	    "services:\n"
+	    "  - {name: echo..svc, vip: 10.96.0.10, port: 80, max_connections: 1}\n",
+	    3, "services[0].name", "is not a DNS name"),
+	BAD("services/duplicate-name",
+	    "cluster: c1\n"
+	    "services:\n"
+	    "  - {name: echo, vip: 10.96.0.10, port: 80, max_connections: 1}\n"
+	    "  - {name: echo, vip: 10.96.0.11, port: 80, max_connections: 1}\n",
+	    4, "services[1].name", "echo is already used by services[0] (line 3)"),
+	BAD("services/duplicate-vip-port",
+	    "cluster: c1\n"
+	    "services:\n"
+	    "  - {name: a, vip: 10.96.0.10, port: 80, max_connections: 1}\n"
+	    "  - {name: b, vip: 10.96.0.10, port: 81, max_connections: 1}\n"
+	    "  - name: c\n"
+	    "    vip: 10.96.0.10\n"
+	    "    port: 80\n"
+	    "    max_connections: 1\n",
+	    5, "services[2]", "vip 10.96.0.10 port 80 is already used by "
+	    "services[0] (line 3)"),
+	BAD("services/duplicate-vip-ipv6-spelling",
+	    "cluster: c1\n"
+	    "services:\n"
+	    "  - {name: a, vip: 'fd00::10', port: 443, max_connections: 1}\n"
+	    "  - {name: b, vip: 'fd00:0:0::10', port: 443, max_connections: 1}\n",
+	    4, "services[1]", "vip fd00::10 port 443 is already used by services[0]"),
+	BAD("services/overflow-to-unknown-remote",
+	    WITH_REMOTES
+	    "services:\n"
+	    "  - name: echo\n"
+	    "    vip: 10.96.0.10\n"
+	    "    port: 80\n"
+	    "    max_connections: 1\n"
+	    "    overflow_to: [c2, c3]\n",
+	    12, "services[0].overflow_to[1]",
+	    "'c3' is not a remote; expected the name of one of the remotes"),
+	BAD("services/overflow-to-five",
+	    WITH_REMOTES
+	    "  - {name: c3, gateway: 'c3.example.com:1'}\n"
+	    "  - {name: c4, gateway: 'c4.example.com:1'}\n"
+	    "  - {name: c5, gateway: 'c5.example.com:1'}\n"
+	    "  - {name: c6, gateway: 'c6.example.com:1'}\n"
+	    "services:\n"
+	    "  - name: echo\n"
+	    "    vip: 10.96.0.10\n"
+	    "    port: 80\n"
+	    "    max_connections: 1\n"
+	    "    overflow_to: [c2, c3, c4, c5, c6]\n",
+	    16, "services[0].overflow_to", "5 entries; expected at most 4"),
+	BAD("services/overflow-to-twice",
+	    WITH_REMOTES
+	    "services:\n"
+	    "  - name: echo\n"
+	    "    vip: 10.96.0.10\n"
+	    "    port: 80\n"
+	    "    max_connections: 1\n"
+	    "    overflow_to:\n"
+	    "      - c2\n"
+	    "      - c2\n",
+	    14, "services[0].overflow_to[1]",
+	    "c2 is already used by services[0].overflow_to[0] (line 13)"),
+	BAD("services/overflow-to-string",
+	    WITH_REMOTES
+	    "services:\n"
+	    "  - name: echo\n"
+	    "    vip: 10.96.0.10\n"
+	    "    port: 80\n"
+	    "    max_connections: 1\n"
+	    "    overflow_to: c2\n",
+	    12, "services[0].overflow_to", "found a string; expected a list"),
+	BAD("services/overflow-to-mapping-item",
+	    WITH_REMOTES
+	    "services:\n"
+	    "  - name: echo\n"
+	    "    vip: 10.96.0.10\n"
+	    "    port: 80\n"
+	    "    max_connections: 1\n"
+	    "    overflow_to: [{name: c2}]\n",
+	    12, "services[0].overflow_to[0]", "found a mapping; expected a string"),
+
+	/* exports */
+	BAD("exports/duplicate",
+	    "cluster: c1\n"
+	    "exports:\n"
+	    "  - {name: echo, port: 80, target: '10.96.0.20:80'}\n"
+	    "  - {name: echo, port: 81, target: '10.96.0.20:81'}\n"
+	    "  - {name: echo, port: 80, target: '10.96.0.21:80'}\n",
+	    5, "exports[2]", "echo port 80 is already used by exports[0] (line 3)"),
+	BAD("exports/target-without-port",
+	    "cluster: c1\n"
+	    "exports:\n"
+	    "  - name: echo\n"
+	    "    port: 80\n"
+	    "    target: 10.96.0.20\n",
+	    5, "exports[0].target", "'10.96.0.20' is not a host and port"),
+	BAD("exports/bad-name",
+	    "cluster: c1\n"
+	    "exports:\n"
+	    "  - {name: -echo, port: 80, target: 'echo:80'}\n",
+	    3, "exports[0].name", "'-echo' is not a DNS name"),
+	BAD("exports/missing-target",
+	    "cluster: c1\n"
+	    "exports:\n"
+	    "  - name: echo\n"
+	    "    port: 80\n",
+	    3, "exports[0]", "missing required key 'target'"),
+
+	/* datapath */
+	BAD("datapath/not-a-mapping", "cluster: c1\ndatapath: fast\n", 2,
+	    "datapath", "found a string; expected a mapping"),
+	BAD("datapath/unknown-key",
+	    "cluster: c1\n"
+	    "datapath:\n"
+	    "  flows: 10\n",
+	    3, "datapath", "unknown key 'flows'; expected one of flow_capacity, "
+	    "tunnel_port, half_open_timeout, idle_timeout, closed_linger or "
+	    "collect_interval"),
+	BAD("datapath/flow-capacity-0", "cluster: c1\ndatapath:\n  flow_capacity: 0\n",
+	    3, "datapath.flow_capacity", "0 is not allowed"),
+	BAD("datapath/flow-capacity-too-big",
+	    "cluster: c1\ndatapath:\n  flow_capacity: 134217729\n", 3,
+	    "datapath.flow_capacity",
+	    "134217729 is not allowed; expected a whole number from 1 to 134217728"),
+	BAD("datapath/tunnel-port-65536",
+	    "cluster: c1\ndatapath:\n  tunnel_port: 65536\n", 3,
+	    "datapath.tunnel_port", "65536 is not allowed"),
+	BAD("datapath/duration-without-unit",
+	    "cluster: c1\ndatapath:\n  idle_timeout: 10\n", 3,
+	    "datapath.idle_timeout", "'10' is not a duration"),
+	BAD("datapath/duration-zero",
+	    "cluster: c1\ndatapath:\n  half_open_timeout: 0s\n", 3,
+	    "datapath.half_open_timeout",
+	    "0s is not allowed; expected a duration greater than 0"),
+	BAD("datapath/duration-fraction",
+	    "cluster: c1\ndatapath:\n  closed_linger: 1.5s\n", 3,
+	    "datapath.closed_linger", "'1.5s' is not a duration"),
+	BAD("datapath/duration-order",
+	    "cluster: c1\ndatapath:\n  collect_interval: 30m1h\n", 3,
+	    "datapath.collect_interval", "largest first"),
+	BAD("datapath/duration-unit",
+	    "cluster: c1\ndatapath:\n  collect_interval: 10d\n", 3,
+	    "datapath.collect_interval", "'10d' is not a duration"),
+};
+
+#define N_BAD (int)(sizeof(bad_configs) / sizeof(bad_configs[0]))
+
+static void test_bad(const void *arg)
+{
+	const struct bad_config *c = arg;
+	static const struct sw_config empty;
+	struct sw_error e = { "" };
+	char where[160];
+	const char *rest;
+	int err = parse(c->yaml, &fx.a, &e);
+
+	CHECK(err == -EINVAL, "returned %d: %s", err, e.msg);
+	snprintf(where, sizeof(where), "%s:%d:", fx.path, c->line);
+	CHECK(!strncmp(e.msg, where, strlen(where)), "not at %s: %s", where,
+	      e.msg);
+	rest = e.msg + strlen(where);
+	rest += strspn(rest, "0123456789");
+	CHECK(!strncmp(rest, ": ", 2), "no column: %s", e.msg);
+	rest += 2;
+	if (c->field)
+		CHECK(!strncmp(rest, c->field, strlen(c->field)) &&
+		      !strncmp(rest + strlen(c->field), ": ", 2),
+		      "not about %s: %s", c->field, e.msg);
+	CHECK(strstr(rest, c->phrase), "does not say '%s': %s", c->phrase,
+	      e.msg);
+	CHECK(!memcmp(&fx.a, &empty, sizeof(empty)), "cfg not left empty");
+}
+
+/* The first problem in the file is reported, whatever order they are found in. */
+static void test_first_of_many(const void *arg)
+{
+	static const char yaml[] =
+		"cluster: c1\n"
+		"services:\n"
+		"  - name: echo\n"
+		"    vip: 10.96.0.10\n"
+		"    port: 80\n"
+		"    max_connections: 0\n"
+		"    overflow_to: [nowhere]\n"
+		"tls:\n"
+		"  dir: certs\n"
+		"remotes:\n"
+		"  - name: Bad_Name\n"
+		"    gateway: 203.0.113.7:15008\n";
+	struct sw_error e;
+	char want[256];
+
+	(void)arg;
+	CHECK_EQ(parse(yaml, &fx.a, &e), -EINVAL);
+	snprintf(want, sizeof(want), "%s:6:22: services[0].max_connections: 0 "
+		 "is not allowed; expected a whole number from 1 to 4294967295 "
+		 "(and 2 more problems)", fx.path);
+	CHECK_STR(e.msg, want);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Good files: what they parse to, and back again */
+
+struct good_config {
+	const char *name;
+	const char *yaml;
+	void (*check)(const struct sw_config *cfg);	/* what it means */
+};
+
+static void check_hostport(const struct sw_hostport *hp, const char *host,
+			   __u16 port)
+{
+	CHECK_STR(hp->host, host);
+	CHECK_EQ(hp->port, port);
+}
+
+static void check_tls_dir(const struct sw_config *cfg)
+{
+	char want[PATH_MAX];
+
+	snprintf(want, sizeof(want), "%s/certs", fx.dir);
+	CHECK(cfg->has_tls);
+	CHECK_STR(cfg->tls_dir, want);
+}
+
+static void check_default_datapath(const struct sw_config *cfg)
+{
+	CHECK_EQ(cfg->flow_capacity, SW_DEFAULT_FLOW_CAPACITY);
+	CHECK_EQ(cfg->tunnel_port, SW_DEFAULT_TUNNEL_PORT);
+	CHECK_EQ(cfg->half_open_timeout_ns, SW_DEFAULT_HALF_OPEN_TIMEOUT_S * NS_PER_S);
+	CHECK_EQ(cfg->idle_timeout_ns, SW_DEFAULT_IDLE_TIMEOUT_S * NS_PER_S);
+	CHECK_EQ(cfg->closed_linger_ns, SW_DEFAULT_CLOSED_LINGER_S * NS_PER_S);
+	CHECK_EQ(cfg->collect_interval_ns, SW_DEFAULT_COLLECT_INTERVAL_S * NS_PER_S);
+}
+
+static const char full_example[] =
+	"cluster: cluster1\n"
+	"interfaces: [eth0]\n"
+	"tls:\n"
+	"  dir: certs\n"
+	"  allow_identities: [spiffe://cluster.local/ns/spillway/sa/spillway]\n"
+	"tunnel:\n"
+	"  listen: 0.0.0.0:15008\n"
+	"remotes:\n"
+	"  - name: cluster2\n"
+	"    gateway: 203.0.113.7:15008\n"
+	"services:\n"
+	"  - name: echo.default.svc.cluster.local\n"
+	"    vip: 10.96.0.10\n"
+	"    port: 80\n"
+	"    protocol: tcp\n"
+	"    max_connections: 100\n"
+	"    resume_below: 100\n"
+	"    overflow_to: [cluster2]\n"
+	"exports:\n"
+	"  - name: echo.default.svc.cluster.local\n"
+	"    port: 80\n"
+	"    target: 10.96.0.20:80\n"
+	"metrics:\n"
+	"  listen: 127.0.0.1:15020\n"
+	"datapath:\n"
+	"  flow_capacity: 1048576\n"
+	"  tunnel_port: 15001\n"
+	"  half_open_timeout: 10s\n"
+	"  idle_timeout: 1h\n"
+	"  closed_linger: 10s\n"
+	"  collect_interval: 5s\n";
+
+static void check_full_example(const struct sw_config *cfg)
+{
+	const struct sw_service_config_entry *s = &cfg->services[0];
+	static const __u8 vip[16] = { 10, 96, 0, 10 };
+
+	CHECK_STR(cfg->path, fx.path);
+	CHECK_STR(cfg->cluster, "cluster1");
+	CHECK_EQ(cfg->n_interfaces, 1);
+	CHECK_STR(cfg->interfaces[0].name, "eth0");
+	CHECK_EQ(cfg->interfaces[0].attach, SW_ATTACH_TC);
+	check_tls_dir(cfg);
+	CHECK_EQ(cfg->n_allow_identities, 1);
+	CHECK_STR(cfg->allow_identities[0],
+		  "spiffe://cluster.local/ns/spillway/sa/spillway");
+	CHECK(cfg->has_tunnel);
+	check_hostport(&cfg->tunnel_listen, "0.0.0.0", 15008);
+	CHECK_EQ(cfg->n_remotes, 1);
+	CHECK_STR(cfg->remotes[0].name, "cluster2");
+	check_hostport(&cfg->remotes[0].gateway, "203.0.113.7", 15008);
+	CHECK_EQ(cfg->n_services, 1);
+	CHECK_STR(s->name, "echo.default.svc.cluster.local");
+	CHECK_STR(s->vip, "10.96.0.10");
+	CHECK(!memcmp(s->key.vip, vip, sizeof(vip)));
+	CHECK_EQ(s->key.family, SW_INET);
+	CHECK_EQ(s->key.port, 80);
+	CHECK_EQ(s->key.proto, 6);
+	CHECK_EQ(s->max_connections, 100);
+	CHECK_EQ(s->resume_below, 100);
+	CHECK_EQ(s->n_overflow_to, 1);
+	CHECK_STR(s->overflow_to[0], "cluster2");
+	CHECK_EQ(s->line, 12);
+	CHECK_EQ(cfg->n_exports, 1);
+	CHECK_STR(cfg->exports[0].name, "echo.default.svc.cluster.local");
+	CHECK_EQ(cfg->exports[0].port, 80);
+	check_hostport(&cfg->exports[0].target, "10.96.0.20", 80);
+	CHECK(cfg->has_metrics);
+	check_hostport(&cfg->metrics_listen, "127.0.0.1", 15020);
+	check_default_datapath(cfg);
+	CHECK(sw_config_remote(cfg, "cluster2") == &cfg->remotes[0]);
+	CHECK(!sw_config_remote(cfg, "cluster3"));
+	CHECK(sw_config_service(cfg, "echo.default.svc.cluster.local") == s);
+	CHECK(!sw_config_service(cfg, "echo"));
+}
+
+static void check_minimal(const struct sw_config *cfg)
+{
+	CHECK_STR(cfg->cluster, "c1");
+	CHECK(!cfg->n_interfaces && !cfg->interfaces);
+	CHECK(!cfg->has_tls && !cfg->has_tunnel && !cfg->has_metrics);
+	CHECK(!cfg->n_remotes && !cfg->n_services && !cfg->n_exports);
+	check_default_datapath(cfg);
+}
+
+static void check_ipv6(const struct sw_config *cfg)
+{
+	const struct sw_service_config_entry *api = &cfg->services[0];
+	static const __u8 vip[16] = { 0xfd, 0x00, 0x00, 0x96, [15] = 0x10 };
+
+	CHECK_EQ(cfg->n_interfaces, 2);
+	CHECK_EQ(cfg->interfaces[0].attach, SW_ATTACH_XDP);
+	CHECK_STR(cfg->interfaces[1].name, "eth1");
+	CHECK_EQ(cfg->interfaces[1].attach, SW_ATTACH_TC);
+	check_hostport(&cfg->tunnel_listen, "::", 15008);
+	check_hostport(&cfg->remotes[0].gateway, "2001:db8::7", 15008);
+	check_hostport(&cfg->remotes[1].gateway, "gw.east.example.com", 15008);
+	CHECK_EQ(api->key.family, SW_INET6);
+	CHECK(!memcmp(api->key.vip, vip, sizeof(vip)));
+	CHECK_EQ(api->max_connections, 4294967295u);
+	CHECK_EQ(api->resume_below, 1);
+	CHECK_EQ(api->n_overflow_to, 2);
+	CHECK_STR(api->overflow_to[0], "east");
+	CHECK_STR(api->overflow_to[1], "west");
+	CHECK_EQ(cfg->services[1].resume_below, 5);
+	CHECK_EQ(cfg->services[1].n_overflow_to, 0);
+	check_hostport(&cfg->metrics_listen, "::1", 15020);
+}
+
+static void check_mixed(const struct sw_config *cfg)
+{
+	CHECK_EQ(cfg->n_interfaces, 3);
+	CHECK_EQ(cfg->interfaces[0].attach, SW_ATTACH_TC);
+	CHECK_EQ(cfg->interfaces[1].attach, SW_ATTACH_XDP);
+	CHECK_EQ(cfg->interfaces[2].attach, SW_ATTACH_TC);
+	CHECK_STR(cfg->interfaces[2].name, "eth2");
+	CHECK_EQ(cfg->flow_capacity, 134217728);
+	CHECK_EQ(cfg->tunnel_port, 65535);
+	CHECK_EQ(cfg->half_open_timeout_ns, 500000000ull);
+	CHECK_EQ(cfg->idle_timeout_ns, 5400 * NS_PER_S);
+	CHECK_EQ(cfg->closed_linger_ns, 1500000000ull);
+	CHECK_EQ(cfg->collect_interval_ns, 120 * NS_PER_S);
+}
+
+static void check_gateway_only(const struct sw_config *cfg)
+{
+	CHECK(!cfg->n_interfaces && !cfg->n_services && !cfg->n_remotes);
+	check_tls_dir(cfg);
+	CHECK_EQ(cfg->n_allow_identities, 2);
+	CHECK_STR(cfg->allow_identities[1], "gw.example.com");
+	CHECK_EQ(cfg->n_exports, 2);
+	check_hostport(&cfg->exports[0].target, "echo.default.svc.cluster.local",
+		       8080);
+	CHECK_EQ(cfg->exports[1].port, 443);
+	check_hostport(&cfg->exports[1].target, "fd00::20", 443);
+}
+
+static void check_yaml_features(const struct sw_config *cfg)
+{
+	const struct sw_service_config_entry *s = &cfg->services[0];
+
+	CHECK_STR(cfg->cluster, "c1");
+	CHECK_STR(cfg->interfaces[0].name, "null");
+	CHECK_STR(cfg->interfaces[1].name, "~");
+	CHECK_EQ(cfg->n_remotes, 4);
+	CHECK_EQ(s->key.port, 8080);
+	CHECK_EQ(s->max_connections, 10);
+	CHECK_EQ(s->resume_below, 10);
+	CHECK_EQ(s->n_overflow_to, 4);
+	CHECK_STR(s->overflow_to[0], "d");
+	CHECK_STR(s->overflow_to[3], "a");
+}
+
+static const struct good_config good_configs[] = {
+	{ "good/full-example", full_example, check_full_example },
+	{ "good/minimal", "cluster: c1\n", check_minimal },
+	{ "good/ipv6",
+	  "cluster: c1\n"
+	  "interfaces:\n"
+	  "  - name: eth0\n"
+	  "    attach: xdp\n"
+	  "  - name: eth1\n"
+	  "tls:\n"
+	  "  dir: certs\n"
+	  "tunnel:\n"
+	  "  listen: '[::]:15008'\n"
+	  "remotes:\n"
+	  "  - name: west\n"
+	  "    gateway: '[2001:db8::7]:15008'\n"
+	  "  - name: east\n"
+	  "    gateway: gw.east.example.com:15008\n"
+	  "services:\n"
+	  "  - name: api\n"
+	  "    vip: fd00:96::10\n"
+	  "    port: 443\n"
+	  "    max_connections: 4294967295\n"
+	  "    resume_below: 1\n"
+	  "    overflow_to: [east, west]\n"
+	  "  - name: api-v4\n"
+	  "    vip: 10.96.0.11\n"
+	  "    port: 443\n"
+	  "    max_connections: 5\n"
+	  "metrics:\n"
+	  "  listen: '[::1]:15020'\n",
+	  check_ipv6 },
+	{ "good/interfaces-both-forms",
+	  "cluster: c1\n"
+	  "interfaces: [eth0, {name: eth1, attach: xdp}, {name: eth2, attach: tc}]\n"
+	  "datapath:\n"
+	  "  flow_capacity: 134217728\n"
+	  "  tunnel_port: 65535\n"
+	  "  half_open_timeout: 500ms\n"
+	  "  idle_timeout: 1h30m\n"
+	  "  closed_linger: 1s500ms\n"
+	  "  collect_interval: 2m\n",
+	  check_mixed },
+	{ "good/gateway-only",
+	  "cluster: gw\n"
+	  "interfaces: []\n"
+	  "tls:\n"
+	  "  dir: certs\n"
+	  "  allow_identities:\n"
+	  "    - spiffe://cluster.local/ns/a/sa/b\n"
+	  "    - gw.example.com\n"
+	  "tunnel:\n"
+	  "  listen: 0.0.0.0:15008\n"
+	  "exports:\n"
+	  "  - name: echo.default.svc.cluster.local\n"
+	  "    port: 80\n"
+	  "    target: echo.default.svc.cluster.local:8080\n"
+	  "  - name: echo.default.svc.cluster.local\n"
+	  "    port: 443\n"
+	  "    target: '[fd00::20]:443'\n",
+	  check_gateway_only },
+	{ "good/yaml-features",
+	  "%YAML 1.1\n"
+	  "---\n"
+	  "# quoting, flow style, anchors and aliases are all YAML\n"
+	  "cluster: \"c1\"\n"
+	  "interfaces: ['null', \"~\"]\n"
+	  "tls: {dir: certs, allow_identities: []}\n"
+	  "remotes:\n"
+	  "  - {name: a, gateway: 'a.example.com:1'}\n"
+	  "  - {name: b, gateway: &gw 'b.example.com:2'}\n"
+	  "  - {name: c, gateway: *gw}\n"
+	  "  - {name: d, gateway: '[fd00::1]:3'}\n"
+	  "services:\n"
+	  "  - name: s1\n"
+	  "    vip: 10.0.0.1\n"
+	  "    port: '8080'      # quoted, still a number\n"
+	  "    max_connections: &max 10\n"
+	  "    resume_below: *max\n"
+	  "    overflow_to: [d, c, b, a]\n"
+	  "...\n",
+	  check_yaml_features },
+};
+
+#define N_GOOD (int)(sizeof(good_configs) / sizeof(good_configs[0]))
+
+static void compare_configs(const struct sw_config *a, const struct sw_config *b)
+{
+	CHECK_STR(a->path, b->path);
+	CHECK_STR(a->cluster, b->cluster);
+	CHECK_EQ(a->n_interfaces, b->n_interfaces);
+	for (int i = 0; i < a->n_interfaces; i++) {
+		CHECK_STR(a->interfaces[i].name, b->interfaces[i].name);
+		CHECK_EQ(a->interfaces[i].attach, b->interfaces[i].attach);
+	}
+	CHECK_EQ(a->has_tls, b->has_tls);
+	CHECK_STR(a->tls_dir, b->tls_dir);
+	CHECK_EQ(a->n_allow_identities, b->n_allow_identities);
+	for (int i = 0; i < a->n_allow_identities; i++)
+		CHECK_STR(a->allow_identities[i], b->allow_identities[i]);
+	CHECK_EQ(a->has_tunnel, b->has_tunnel);
+	check_hostport(&b->tunnel_listen, a->tunnel_listen.host,
+		       a->tunnel_listen.port);
+	CHECK_EQ(a->n_remotes, b->n_remotes);
+	for (int i = 0; i < a->n_remotes; i++) {
+		CHECK_STR(a->remotes[i].name, b->remotes[i].name);
+		check_hostport(&b->remotes[i].gateway, a->remotes[i].gateway.host,
+			       a->remotes[i].gateway.port);
+	}
+	CHECK_EQ(a->n_services, b->n_services);
+	for (int i = 0; i < a->n_services; i++) {
+		const struct sw_service_config_entry *x = &a->services[i];
+		const struct sw_service_config_entry *y = &b->services[i];
+
+		/* line is where the entry was written: not part of its value */
+		CHECK_STR(x->name, y->name);
+		CHECK_STR(x->vip, y->vip);
+		CHECK(!memcmp(&x->key, &y->key, sizeof(x->key)), "services[%d].key", i);
+		CHECK_EQ(x->max_connections, y->max_connections);
+		CHECK_EQ(x->resume_below, y->resume_below);
+		CHECK_EQ(x->n_overflow_to, y->n_overflow_to);
+		for (int j = 0; j < x->n_overflow_to; j++)
+			CHECK_STR(x->overflow_to[j], y->overflow_to[j]);
+	}
+	CHECK_EQ(a->n_exports, b->n_exports);
+	for (int i = 0; i < a->n_exports; i++) {
+		CHECK_STR(a->exports[i].name, b->exports[i].name);
+		CHECK_EQ(a->exports[i].port, b->exports[i].port);
+		check_hostport(&b->exports[i].target, a->exports[i].target.host,
+			       a->exports[i].target.port);
+	}
+	CHECK_EQ(a->has_metrics, b->has_metrics);
+	check_hostport(&b->metrics_listen, a->metrics_listen.host,
+		       a->metrics_listen.port);
+	CHECK_EQ(a->flow_capacity, b->flow_capacity);
+	CHECK_EQ(a->tunnel_port, b->tunnel_port);
+	CHECK_EQ(a->half_open_timeout_ns, b->half_open_timeout_ns);
+	CHECK_EQ(a->idle_timeout_ns, b->idle_timeout_ns);
+	CHECK_EQ(a->closed_linger_ns, b->closed_linger_ns);
+	CHECK_EQ(a->collect_interval_ns, b->collect_interval_ns);
+}
+
+/* sw_config_write into *text (owned by fx, so teardown frees it). */
+static void write_text(const struct sw_config *cfg, char **text)
+{
+	size_t len;
+	FILE *f = open_memstream(text, &len);
+	int err;
+
+	CHECK(f, "open_memstream: %s", strerror(errno));
+	err = sw_config_write(cfg, f);
+	CHECK(!fclose(f));
+	CHECK_EQ(err, 0);
+}
+
+static void test_good(const void *arg)
+{
+	const struct good_config *c = arg;
+	struct sw_error e = { "" };
+	int err;
+
+	err = parse(c->yaml, &fx.a, &e);
+	CHECK(!err, "returned %d: %s", err, e.msg);
+	c->check(&fx.a);
+	write_text(&fx.a, &fx.text);
+	err = parse(fx.text, &fx.b, &e);
+	CHECK(!err, "written text does not parse back: %s\n%s", e.msg, fx.text);
+	compare_configs(&fx.a, &fx.b);
+	/* Written again, the text is the same: nothing drifts. */
+	write_text(&fx.b, &fx.text2);
+	CHECK_STR(fx.text, fx.text2);
+}
+
+/* Defaults are written out explicitly, so the file says what runs. */
+static void test_write_explicit_defaults(const void *arg)
+{
+	struct sw_error e;
+
+	(void)arg;
+	CHECK_EQ(parse("cluster: c1\n", &fx.a, &e), 0);
+	write_text(&fx.a, &fx.text);
+	CHECK(strstr(fx.text, "flow_capacity: 1048576\n"), "%s", fx.text);
+	CHECK(strstr(fx.text, "idle_timeout: 1h\n"), "%s", fx.text);
+	CHECK(strstr(fx.text, "interfaces: []\n"), "%s", fx.text);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Loading files; tls.dir relative to the file */
+
+static void test_load_file(const void *arg)
+{
+	struct sw_error e = { "" };
+	int err;
+
+	(void)arg;
+	write_file("config.yaml", full_example);
+	err = sw_config_load(fx.path, &fx.a, &e);
+	CHECK(!err, "returned %d: %s", err, e.msg);
+	check_full_example(&fx.a);
+}
+
+static void test_load_missing(const void *arg)
+{
+	struct sw_error e;
+
+	(void)arg;
+	CHECK_EQ(sw_config_load(fx.path, &fx.a, &e), -ENOENT);
+	CHECK(strstr(e.msg, fx.path) && strstr(e.msg, "cannot open"), "%s", e.msg);
+}
+
+static void test_load_directory(const void *arg)
+{
+	struct sw_error e;
+
+	(void)arg;
+	CHECK_EQ(sw_config_load(fx.dir, &fx.a, &e), -EISDIR);
+	CHECK(strstr(e.msg, "cannot read"), "%s", e.msg);
+}
+
+static void test_load_too_large(const void *arg)
+{
+	struct sw_error e;
+	int fd;
+
+	(void)arg;
+	fd = open(fx.path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	CHECK(fd >= 0, "%s", strerror(errno));
+	CHECK(!ftruncate(fd, (4 << 20) + 1), "%s", strerror(errno));
+	close(fd);
+	CHECK_EQ(sw_config_load(fx.path, &fx.a, &e), -EFBIG);
+	CHECK(strstr(e.msg, "larger than 4 MiB"), "%s", e.msg);
+}
+
+/* A config given by a relative path: tls.dir is still next to it. */
+static void test_tls_dir_relative_path(const void *arg)
+{
+	char cwd[PATH_MAX], want[PATH_MAX + 8];
+	struct sw_error e = { "" };
+	static const char yaml[] = "cluster: c1\ntls: {dir: certs}\n";
+	int err;
+
+	(void)arg;
+	fx.old_cwd = open(".", O_RDONLY | O_DIRECTORY);
+	CHECK(fx.old_cwd >= 0 && !chdir(fx.dir), "%s", strerror(errno));
+	CHECK(getcwd(cwd, sizeof(cwd)));
+	err = sw_config_parse("config.yaml", yaml, strlen(yaml), &fx.a, &e);
+	CHECK(!err, "%s", e.msg);
+	snprintf(want, sizeof(want), "%s/certs", cwd);
+	CHECK_STR(fx.a.tls_dir, want);
+	CHECK_STR(fx.a.path, "config.yaml");
+}
+
+/* ------------------------------------------------------------------------ */
+/* sw_duration_parse, sw_hostport_parse */
+
+static const struct {
+	const char *text;
+	int err;
+	__u64 ns;
+} durations[] = {
+	{ "10s", 0, 10 * NS_PER_S },
+	{ "500ms", 0, 500000000 },
+	{ "2m", 0, 120 * NS_PER_S },
+	{ "1h", 0, 3600 * NS_PER_S },
+	{ "1h30m", 0, 5400 * NS_PER_S },
+	{ "1h05m", 0, 3900 * NS_PER_S },
+	{ "1m30s250ms", 0, 90250000000ull },
+	{ "7us", 0, 7000 },
+	{ "3ns", 0, 3 },
+	{ "0s", 0, 0 },		/* a duration; the config refuses 0 itself */
+	{ "18446744073709551615ns", 0, 18446744073709551615ull },
+	{ "5124095h34m33s709ms551us615ns", 0, 18446744073709551615ull },
+	{ "", -EINVAL, 0 },
+	{ "10", -EINVAL, 0 },
+	{ "s", -EINVAL, 0 },
+	{ "ms", -EINVAL, 0 },
+	{ "1.5s", -EINVAL, 0 },
+	{ "-1s", -EINVAL, 0 },
+	{ "+1s", -EINVAL, 0 },
+	{ "10x", -EINVAL, 0 },
+	{ "10d", -EINVAL, 0 },
+	{ "1S", -EINVAL, 0 },
+	{ "1 s", -EINVAL, 0 },
+	{ " 1s", -EINVAL, 0 },
+	{ "1s ", -EINVAL, 0 },
+	{ "30m1h", -EINVAL, 0 },
+	{ "1s1s", -EINVAL, 0 },
+	{ "1h30", -EINVAL, 0 },
+	{ "18446744073709551616ns", -EINVAL, 0 },
+	{ "5124096h", -EINVAL, 0 },
+	{ "5124095h34m33s709ms551us616ns", -EINVAL, 0 },
+};
+
+static void test_duration_parse(const void *arg)
+{
+	(void)arg;
+	for (size_t i = 0; i < sizeof(durations) / sizeof(durations[0]); i++) {
+		__u64 ns = 12345;
+		int err = sw_duration_parse(durations[i].text, &ns);
+
+		CHECK(err == durations[i].err, "'%s': %d", durations[i].text, err);
+		CHECK(ns == (err ? 12345 : durations[i].ns), "'%s': %llu",
+		      durations[i].text, (unsigned long long)ns);
+	}
+}
+
+static const char long_host[] =	/* 254 characters: one too many */
+	"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa."
+	"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa."
+	"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa."
+	"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa:80";
+
+static const struct {
+	const char *text;
+	const char *host;	/* NULL: -EINVAL */
+	__u16 port;
+} hostports[] = {
+	{ "203.0.113.7:15008", "203.0.113.7", 15008 },
+	{ "0.0.0.0:1", "0.0.0.0", 1 },
+	{ "[2001:db8::1]:443", "2001:db8::1", 443 },
+	{ "[::]:15008", "::", 15008 },
+	{ "[::ffff:10.0.0.1]:80", "::ffff:10.0.0.1", 80 },
+	{ "gw.example.com:65535", "gw.example.com", 65535 },
+	{ "localhost:80", "localhost", 80 },
+	{ "1gw.example-2.com:80", "1gw.example-2.com", 80 },
+	{ "", NULL, 0 },
+	{ ":80", NULL, 0 },
+	{ "gw.example.com", NULL, 0 },
+	{ "gw.example.com:", NULL, 0 },
+	{ "gw.example.com:0", NULL, 0 },
+	{ "gw.example.com:65536", NULL, 0 },
+	{ "gw.example.com:080", NULL, 0 },
+	{ "gw.example.com:-1", NULL, 0 },
+	{ "gw.example.com:http", NULL, 0 },
+	{ "gw.example.com:80 ", NULL, 0 },
+	{ "2001:db8::1:443", NULL, 0 },
+	{ "[2001:db8::1]", NULL, 0 },
+	{ "[2001:db8::1]443", NULL, 0 },
+	{ "[2001:db8::1:443", NULL, 0 },
+	{ "[]:80", NULL, 0 },
+	{ "[10.0.0.1]:80", NULL, 0 },
+	{ "[gw.example.com]:80", NULL, 0 },
+	{ "300.0.113.7:80", NULL, 0 },
+	{ "10.0.1:80", NULL, 0 },
+	{ "GW.example.com:80", NULL, 0 },
+	{ "gw_1.example.com:80", NULL, 0 },
+	{ "-gw.example.com:80", NULL, 0 },
+	{ "gw..example.com:80", NULL, 0 },
+	{ "gw.example.com.:80", NULL, 0 },
+	{ "gw example:80", NULL, 0 },
+	{ long_host, NULL, 0 },
+};
+
+static void test_hostport_parse(const void *arg)
+{
+	(void)arg;
+	for (size_t i = 0; i < sizeof(hostports) / sizeof(hostports[0]); i++) {
+		struct sw_hostport hp = { "untouched", 7 };
+		int err = sw_hostport_parse(hostports[i].text, &hp);
+
+		if (!hostports[i].host) {
+			CHECK(err == -EINVAL, "'%s': %d", hostports[i].text, err);
+			continue;
+		}
+		CHECK(!err, "'%s': %d", hostports[i].text, err);
+		CHECK_STR(hp.host, hostports[i].host);
+		CHECK_EQ(hp.port, hostports[i].port);
+	}
+}
+
+/* ------------------------------------------------------------------------ */
+
+static const struct test_case other_cases[] = {
+	{ "bad/first-of-many", test_first_of_many, NULL },
+	{ "write/explicit-defaults", test_write_explicit_defaults, NULL },
+	{ "load/file", test_load_file, NULL },
+	{ "load/missing", test_load_missing, NULL },
+	{ "load/directory", test_load_directory, NULL },
+	{ "load/too-large", test_load_too_large, NULL },
+	{ "tls/dir-relative-to-relative-path", test_tls_dir_relative_path, NULL },
+	{ "duration-parse", test_duration_parse, NULL },
+	{ "hostport-parse", test_hostport_parse, NULL },
+};
+
+#define N_OTHER (int)(sizeof(other_cases) / sizeof(other_cases[0]))
+
+int main(int argc, char **argv)
+{
+	/* One case per table row, so each is named and run on its own. */
+	static struct test_case cases[N_BAD + N_GOOD + N_OTHER + 1];
+	static const struct test_suite suite = {
+		.name = "config",
+		.setup = setup,
+		.teardown = teardown,
+		.cases = cases,
+	};
+	int n = 0;
+
+	for (int i = 0; i < N_BAD; i++)
+		cases[n++] = (struct test_case){ bad_configs[i].name, test_bad,
+						 &bad_configs[i] };
+	for (int i = 0; i < N_GOOD; i++)
+		cases[n++] = (struct test_case){ good_configs[i].name, test_good,
+						 &good_configs[i] };
+	for (int i = 0; i < N_OTHER; i++)
+		cases[n++] = other_cases[i];
+	return test_main(&suite, argc, argv);
+}
