@@ -219,8 +219,17 @@ def test_down_leaves_nothing(w):
     w.echo_ok(held)
 
 
-def test_metrics_and_health(w):
-    started(w)
+def test_metrics_and_health_json_log(w):
+    w.write_config(config(w))
+    w.start_agent("--log-format", "json")
+    # Every log line is one JSON object with a level and a message.
+    lines = w.log_text().splitlines()
+    assert lines, "no log"
+    for line in lines:
+        rec = __import__("json").loads(line)
+        assert rec["level"] in ("debug", "info", "warn", "error") and rec["msg"], rec
+    assert any("ready: control socket" in __import__("json").loads(l)["msg"]
+               for l in lines), lines
     [w.dial() for _ in range(2)]
     w.wait_counts(SVC4, 2)
     status, body = w.http("/metrics")
