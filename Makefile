@@ -25,7 +25,8 @@ USER_FLAGS := $(CFLAGS) $(WARN) -std=gnu11 -D_GNU_SOURCE \
               -Iinclude -Iuser -I$(BUILD) -DSW_VERSION='"$(VERSION)"'
 SANITIZE   := -fsanitize=address,undefined -fno-sanitize-recover=all \
               -fno-omit-frame-pointer
-LIBS       := -lbpf -lelf -lz -lyaml -lmicrohttpd -lpthread
+LIBS       := -lbpf -lelf -lz -lyaml -lmicrohttpd -lnghttp2 -lssl -lcrypto \
+              -lpthread
 BPF_FLAGS  := -O2 -g -target bpf -mcpu=v3 $(WARN) -I$(BUILD) -Ibpf -Iinclude
 
 BPF_HDRS   := $(wildcard bpf/*.h) $(wildcard include/spillway/*.h)
@@ -33,16 +34,18 @@ USER_HDRS  := $(wildcard user/*.h) $(wildcard include/spillway/*.h)
 USER_LIB   := user/error.c user/datapath.c user/control.c user/addr.c \
               user/endpoint.c user/config.c user/route.c user/json.c \
               user/log.c user/rpc.c user/request.c user/report.c \
-              user/metrics.c user/agent.c
+              user/metrics.c user/agent.c user/reconcile.c user/serve.c \
+              user/loop.c user/net.c user/tls.c user/h2.c user/relay.c \
+              user/tunnel.c user/tunnel_stats.c user/gateway.c
 TEST_LIB   := tests/lib/harness.c tests/lib/pkt.c tests/lib/sandbox.c
 TEST_HDRS  := $(wildcard tests/lib/*.h)
 SKELS      := $(BUILD)/spillway.skel.h $(BUILD)/bench.skel.h
 
 UNIT_TESTS := $(BUILD)/tests/test_config $(BUILD)/tests/test_request \
-              $(BUILD)/tests/test_route
+              $(BUILD)/tests/test_route $(BUILD)/tests/test_tls
 TESTS      := $(UNIT_TESTS) $(BUILD)/tests/test_datapath $(BUILD)/tests/test_veth
 # Scripts, run as they are (they drive build/spillway).
-TEST_SCRIPTS := tests/agent/test_agent.py
+TEST_SCRIPTS := tests/agent/test_agent.py tests/agent/test_tunnel.py
 
 .PHONY: all test bench clean
 .DELETE_ON_ERROR:

@@ -11,6 +11,9 @@ packages=(
 	libbpf-dev libelf-dev zlib1g-dev     # libbpf and what it links
 	libyaml-dev                          # the agent's configuration
 	libmicrohttpd-dev                    # the agent's /metrics, /healthz, /readyz
+	libssl-dev libnghttp2-dev openssl    # the mTLS HTTP/2 tunnel, gen-certs.sh
+	python3-h2                           # tunnel conformance tests (a client we did not write)
+	stunnel4                             # the tunnel benchmark's baseline
 	python3                              # agent and CLI integration tests
 	bpftool                              # vmlinux.h, skeletons, map dumps
 	iproute2                             # ip netns / veth in tests

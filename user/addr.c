@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 #include <errno.h>
 #include <netinet/in.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "addr.h"
@@ -48,6 +49,25 @@ int sw_sockaddr_make(const char *addr, __u16 port, struct sockaddr_storage *ss,
 		return 0;
 	}
 	return -EINVAL;
+}
+
+const char *sw_sockaddr_format(const struct sockaddr_storage *ss, char *buf,
+			       size_t len)
+{
+	char a[INET6_ADDRSTRLEN] = "?";
+
+	if (ss->ss_family == AF_INET) {
+		const struct sockaddr_in *s = (const struct sockaddr_in *)ss;
+
+		inet_ntop(AF_INET, &s->sin_addr, a, sizeof(a));
+		snprintf(buf, len, "%s:%u", a, ntohs(s->sin_port));
+	} else {
+		const struct sockaddr_in6 *s = (const struct sockaddr_in6 *)ss;
+
+		inet_ntop(AF_INET6, &s->sin6_addr, a, sizeof(a));
+		snprintf(buf, len, "[%s]:%u", a, ntohs(s->sin6_port));
+	}
+	return buf;
 }
 
 int sw_service_key_make(struct sw_service_key *key, const char *vip,

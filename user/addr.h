@@ -19,6 +19,10 @@ const char *sw_addr_format(const __u8 addr[16], __u8 family,
 int sw_sockaddr_make(const char *addr, __u16 port, struct sockaddr_storage *ss,
 		     socklen_t *len);
 
+/* "10.0.0.2:80" or "[fd00::2]:80". */
+const char *sw_sockaddr_format(const struct sockaddr_storage *ss, char *buf,
+			       size_t len);
+
 /* A TCP service key for VIP:port. */
 int sw_service_key_make(struct sw_service_key *key, const char *vip,
 			__u16 port);

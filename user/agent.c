@@ -1,13 +1,15 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
- * The agent: one thread, one epoll loop over signals (signalfd), the control
- * socket, the configuration's directory (inotify), a one-second tick
- * (heartbeat, flow collection, HTTP timeouts), a reload debounce timer and
- * the HTTP server.
+ * The agent's life: start, one event loop, reloads, stop. One thread; every
+ * source (signals, the control socket, inotify, a one-second tick, a reload
+ * debounce timer, the HTTP server, the tunnel's sockets) is a handler on the
+ * loop.
  *
- * A configuration is applied only after all of it validated, and only after
- * everything that can be checked against the host (interfaces, settings that
- * cannot change while running) was checked: a bad reload changes nothing.
+ * A configuration is applied only after all of it validated, its
+ * certificates loaded, and everything that can be checked against the host
+ * checked: a bad reload changes nothing. Certificates reload on their own
+ * when their files change, validated before they replace the old set; live
+ * connections keep the set they started with.
  *
  * Exiting, on SIGTERM/SIGINT or by a crash, leaves the datapath attached and
  * its maps pinned: connections keep flowing, and the next agent adopts the
@@ -18,6 +20,7 @@
 #include <inttypes.h>
 #include <libgen.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,491 +28,304 @@
 #include <sys/file.h>
 #include <sys/inotify.h>
 #include <sys/signalfd.h>
-#include <sys/stat.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
-#include <bpf/bpf.h>
-#include <bpf/libbpf.h>
 
-#include "spillway/abi.h"
 #include "spillway/defaults.h"
-#include "spillway.skel.h"
-#include "agent.h"
-#include "config.h"
+#include "agent_priv.h"
 #include "control.h"
-#include "datapath.h"
 #include "log.h"
-#include "metrics.h"
-#include "report.h"
-#include "request.h"
-#include "route.h"
 #include "rpc.h"
 
 #define RELOAD_DEBOUNCE_MS 200
+#define WATCH_EVENTS (IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE | IN_DELETE | \
+		      IN_ATTRIB)
 
-enum source { SRC_SIGNAL, SRC_CONTROL, SRC_INOTIFY, SRC_TICK, SRC_RELOAD,
-	      SRC_HTTP };
-
-struct agent {
-	struct sw_agent_opts o;
-	struct sw_config cfg;			/* the applied configuration */
-	char *cfg_text;				/* its file's text */
-	size_t cfg_len;
-	__u32 remote_ids[SW_MAX_REMOTES];	/* by cfg.remotes index */
-	struct sw_datapath dp;
-	struct sw_http *http;
-	int epfd, sigfd, ctlfd, inofd, tickfd, reloadfd, lockfd;
-	int target_wd;				/* watch on the resolved file's dir */
-	char config_dir[PATH_MAX];		/* the configuration path's dir */
-	char target_dir[PATH_MAX];		/* the resolved file's dir */
-	bool ready, stop;
-	__u64 next_collect_ns, flows_scanned, reloads_ok, reloads_failed;
-};
-
-static const struct sw_steer_route steer_route = {
-	.mark = SW_DEFAULT_STEER_MARK,
-	.table = SW_DEFAULT_ROUTE_TABLE,
-	.pref = SW_DEFAULT_RULE_PREF,
-};
-
-/* ------------------------------------------------------------------------
- * Reading and applying a configuration
- */
-
-/*
- * Remote ids: a remote keeps the id its name has in the remotes map (so a
- * restarted agent finds the ids its flows point at); a new name takes the
- * lowest id that no name holds.
- */
-static int assign_remote_ids(struct agent *a, const struct sw_config *next,
-			     __u32 *ids, struct sw_error *e)
-{
-	static struct sw_remote map[SW_MAX_REMOTES];
-	bool taken[SW_MAX_REMOTES] = { true };	/* id 0 is never used */
-
-	for (__u32 id = 1; id < SW_MAX_REMOTES; id++)
-		if (sw_remote_get(&a->dp, id, &map[id]))
-			memset(&map[id], 0, sizeof(map[id]));
-	for (int i = 0; i < next->n_remotes; i++) {
-		ids[i] = 0;
-		for (__u32 id = 1; id < SW_MAX_REMOTES && !ids[i]; id++)
-			if (!strcmp(map[id].name, next->remotes[i].name))
-				ids[i] = id;
-		taken[ids[i]] = true;
-	}
-	for (int i = 0; i < next->n_remotes; i++) {
-		for (__u32 id = 1; id < SW_MAX_REMOTES && !ids[i]; id++)
-			if (!taken[id] && !map[id].name[0])
-				ids[i] = id;
-		if (!ids[i])
-			return sw_fail(e, -ENOSPC, "remotes[%d]: no free remote "
-				       "id (at most %u remotes)", i,
-				       SW_MAX_REMOTES - 1);
-		taken[ids[i]] = true;
-	}
-	return 0;
-}
-
-/* What can be checked against this host before anything changes. */
-static int check_host(struct agent *a, const struct sw_config *next,
-		      bool first, struct sw_error *e)
-{
-	for (int i = 0; i < next->n_interfaces; i++)
-		if (!if_nametoindex(next->interfaces[i].name))
-			return sw_fail(e, -ENODEV, "%s: interfaces[%d]: no "
-				       "interface '%s' in this network "
-				       "namespace (see 'ip link')", next->path,
-				       i, next->interfaces[i].name);
-	if (first)
-		return 0;
-	if (next->flow_capacity != a->cfg.flow_capacity ||
-	    next->tunnel_port != a->cfg.tunnel_port)
-		return sw_fail(e, -EINVAL, "%s: datapath.flow_capacity and "
-			       "datapath.tunnel_port cannot change while the "
-			       "agent runs; restart the agent to apply them",
-			       next->path);
-	return 0;
-}
-
-static void service_config(const struct sw_service_config_entry *s,
-			   const struct sw_config *cfg, const __u32 *remote_ids,
-			   struct sw_service_config *out)
-{
-	memset(out, 0, sizeof(*out));
-	out->max_connections = s->max_connections;
-	out->resume_below = s->resume_below;
-	for (int k = 0; k < s->n_overflow_to; k++)
-		for (int r = 0; r < cfg->n_remotes; r++)
-			if (!strcmp(cfg->remotes[r].name, s->overflow_to[k]))
-				out->overflow_to[k] = remote_ids[r];
-}
-
-static bool configured(const struct sw_config *cfg,
-		       const struct sw_service_key *key)
-{
-	for (int i = 0; i < cfg->n_services; i++)
-		if (!memcmp(&cfg->services[i].key, key, sizeof(*key)))
-			return true;
-	return false;
-}
-
-/* Services in the map that the configuration no longer has go. */
-static int remove_unconfigured(struct agent *a, const struct sw_config *next,
-			       struct sw_error *e)
-{
-	int fd = bpf_map__fd(a->dp.skel->maps.services);
-	struct sw_service_key key, prev;
-	void *p = NULL;
-
-	while (!bpf_map_get_next_key(fd, p, &key)) {
-		if (!configured(next, &key)) {
-			int err = sw_service_delete(&a->dp, &key, e);
-
-			if (err)
-				return err;
-			continue;	/* key is gone: continue after prev */
-		}
-		prev = key;
-		p = &prev;
-	}
-	return 0;
-}
-
-static bool has_interface(const struct sw_config *cfg, const char *name)
-{
-	for (int i = 0; i < cfg->n_interfaces; i++)
-		if (!strcmp(cfg->interfaces[i].name, name))
-			return true;
-	return false;
-}
-
-/* Make the kernel match next; on success next becomes a->cfg. */
-static int apply(struct agent *a, struct sw_config *next, bool first,
-		 struct sw_error *e)
-{
-	__u32 ids[SW_MAX_REMOTES] = {};
-	int err = check_host(a, next, first, e);
-
-	if (!err)
-		err = assign_remote_ids(a, next, ids, e);
-	if (err)
-		return err;
-
-	/* Remotes: names first, so services can point at them. */
-	for (__u32 id = 1; id < SW_MAX_REMOTES; id++) {
-		struct sw_remote r;
-		bool keep = false;
-
-		for (int i = 0; i < next->n_remotes; i++)
-			keep |= ids[i] == id;
-		if (!keep && !sw_remote_get(&a->dp, id, &r) && r.name[0] &&
-		    (err = sw_remote_set(&a->dp, id, "", false, e)))
-			return err;
-	}
-	for (int i = 0; i < next->n_remotes; i++) {
-		struct sw_remote r = {};
-		bool healthy;
-
-		/* Health is probed; until then, unknown means no overflow. */
-		sw_remote_get(&a->dp, ids[i], &r);
-		healthy = !first && !strcmp(r.name, next->remotes[i].name) &&
-			  r.healthy;
-		err = sw_remote_set(&a->dp, ids[i], next->remotes[i].name,
-				    healthy, e);
-		if (err)
-			return err;
-	}
-	for (int i = 0; i < next->n_services; i++) {
-		struct sw_service_config c;
-
-		service_config(&next->services[i], next, ids, &c);
-		err = sw_service_set(&a->dp, &next->services[i].key, &c, e);
-		if (err)
-			return sw_fail(e, err, "services[%d] (%s): %s", i,
-				       next->services[i].name, e->msg);
-	}
-	err = remove_unconfigured(a, next, e);
-	for (int i = 0; !err && i < next->n_interfaces; i++)
-		err = sw_datapath_attach(&a->dp, next->interfaces[i].name,
-					 next->interfaces[i].attach, e);
-	for (int i = 0; !err && !first && i < a->cfg.n_interfaces; i++)
-		if (!has_interface(next, a->cfg.interfaces[i].name))
-			err = sw_detach(a->dp.pin_dir, a->cfg.interfaces[i].name, e);
-	if (!err && next->n_interfaces)
-		err = sw_steer_route_ensure(&steer_route, e);
-	if (err)
-		return err;
-
-	sw_config_free(&a->cfg);
-	a->cfg = *next;
-	memset(next, 0, sizeof(*next));
-	memcpy(a->remote_ids, ids, sizeof(ids));
-	return 0;
-}
+#define AGENT_OF(io, member) \
+	((struct agent *)((char *)(io) - offsetof(struct agent, member)))
 
 static void log_applied(const struct agent *a, const char *what)
 {
 	log_info("%s %s: cluster %s, %d service(s), %d remote(s), %d "
-		 "interface(s)", what, a->cfg.path, a->cfg.cluster,
-		 a->cfg.n_services, a->cfg.n_remotes, a->cfg.n_interfaces);
+		 "interface(s), %d export(s)", what, a->cfg.path, a->cfg.cluster,
+		 a->cfg.n_services, a->cfg.n_remotes, a->cfg.n_interfaces,
+		 a->cfg.n_exports);
 }
 
-/* Reload from the file; force: even if its text has not changed (SIGHUP). */
-static void reload(struct agent *a, bool force)
-{
-	struct sw_config next = {};
-	struct sw_error e = {};
-	size_t len;
-	char *text;
+/* ------------------------------------------------------------------------
+ * Certificates, the tunnel client and the gateway
+ */
 
-	if (sw_config_read(a->o.config, &text, &len, &e)) {
-		a->reloads_failed++;
-		log_error("reload rejected, keeping the running configuration: %s",
+static struct sw_tls *load_tls(const struct sw_config *cfg, struct sw_error *e)
+{
+	const char *allow[cfg->n_allow_identities + 1];
+
+	for (int i = 0; i < cfg->n_allow_identities; i++)
+		allow[i] = cfg->allow_identities[i];
+	return sw_tls_load(cfg->tls_dir, allow, cfg->n_allow_identities, e);
+}
+
+static bool same_tls_settings(const struct sw_config *a,
+			      const struct sw_config *b)
+{
+	if (a->has_tls != b->has_tls || strcmp(a->tls_dir, b->tls_dir) ||
+	    a->n_allow_identities != b->n_allow_identities)
+		return false;
+	for (int i = 0; i < a->n_allow_identities; i++)
+		if (strcmp(a->allow_identities[i], b->allow_identities[i]))
+			return false;
+	return true;
+}
+
+static void log_certificates(const struct sw_tls *t, const char *what)
+{
+	char until[32];
+	time_t end = sw_tls_not_after(t);
+	struct tm tm;
+
+	gmtime_r(&end, &tm);
+	strftime(until, sizeof(until), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	log_info("certificates %s: this node is %s, valid until %s", what,
+		 sw_tls_identity(t), until);
+}
+
+/*
+ * Start, change or stop the tunnel client and the gateway to match a->cfg
+ * and a->tls. The client runs where connections can spill (remotes and
+ * interfaces), the gateway where tunnel.listen is set.
+ */
+static int apply_tunnel(struct agent *a, bool gateway_moved, struct sw_error *e)
+{
+	const struct sw_config *c = &a->cfg;
+	bool client = a->tls && c->n_remotes && c->n_interfaces;
+
+	if (!client && a->tunnel) {
+		sw_tunnel_free(a->tunnel);
+		a->tunnel = NULL;
+	}
+	if (client && !a->tunnel) {
+		a->tunnel = sw_tunnel_new(a->loop, &a->dp, c->tunnel_port,
+					  SW_DEFAULT_BYPASS_MARK, e);
+		if (!a->tunnel)
+			return -EADDRINUSE;
+		log_info("tunnel endpoint listening on port %u", c->tunnel_port);
+	}
+	if (a->tunnel && sw_tunnel_configure(a->tunnel, c, a->remote_ids,
+					     a->tls, e))
+		return -ENOMEM;
+
+	if (a->gateway && (gateway_moved || !c->has_tunnel || !a->tls)) {
+		sw_gateway_free(a->gateway);
+		a->gateway = NULL;
+	}
+	if (c->has_tunnel && a->tls && !a->gateway) {
+		a->gateway = sw_gateway_new(a->loop, &c->tunnel_listen,
+					    SW_DEFAULT_BYPASS_MARK, e);
+		if (!a->gateway)
+			return -EADDRINUSE;
+		log_info("gateway listening on %s:%u", c->tunnel_listen.host,
+			 c->tunnel_listen.port);
+	}
+	if (a->gateway)
+		sw_gateway_configure(a->gateway, c, a->tls);
+	return 0;
+}
+
+static void swap_tls(struct agent *a, struct sw_tls *tls)
+{
+	struct sw_tls *old = a->tls;
+
+	a->tls = tls;
+	if (a->tunnel)
+		sw_tunnel_configure(a->tunnel, &a->cfg, a->remote_ids, a->tls, NULL);
+	if (a->gateway)
+		sw_gateway_configure(a->gateway, &a->cfg, a->tls);
+	sw_tls_free(old);	/* live connections hold their SSL_CTX */
+}
+
+static void reload_certificates(struct agent *a)
+{
+	struct sw_error e = {};
+	struct sw_tls *t;
+
+	if (!a->cfg.has_tls)
+		return;
+	t = load_tls(&a->cfg, &e);
+	if (!t) {
+		a->cert_reloads_failed++;
+		log_error("new certificates rejected, keeping the current ones: %s",
 			  e.msg);
 		return;
 	}
+	swap_tls(a, t);
+	a->cert_reloads_ok++;
+	log_certificates(t, "reloaded");
+}
+
+/* ------------------------------------------------------------------------
+ * Configuration reloads
+ */
+
+static void reload(struct agent *a, bool force)
+{
+	struct sw_config next = {};
+	struct sw_tls *tls = NULL;
+	struct sw_error e = {};
+	bool new_tls, moved;
+	size_t len;
+	char *text;
+
+	if (sw_config_read(a->o.config, &text, &len, &e))
+		goto rejected;
 	if (!force && a->cfg_text && len == a->cfg_len &&
 	    !memcmp(text, a->cfg_text, len)) {
 		free(text);
 		return;
 	}
-	if (sw_config_parse(a->o.config, text, len, &next, &e) ||
-	    apply(a, &next, false, &e)) {
-		sw_config_free(&next);
-		free(text);
-		a->reloads_failed++;
-		log_error("reload rejected, keeping the running configuration: %s",
+	if (sw_config_parse(a->o.config, text, len, &next, &e))
+		goto rejected;
+	/* New certificate settings must load before anything changes. */
+	new_tls = next.has_tls && !same_tls_settings(&next, &a->cfg);
+	if (new_tls && !(tls = load_tls(&next, &e)))
+		goto rejected;
+	moved = next.has_tunnel != a->cfg.has_tunnel ||
+		memcmp(&next.tunnel_listen, &a->cfg.tunnel_listen,
+		       sizeof(next.tunnel_listen));
+	if (agent_apply(a, &next, false, &e))
+		goto rejected;
+	if (new_tls || !a->cfg.has_tls)
+		swap_tls(a, tls);
+	tls = NULL;
+	if (apply_tunnel(a, moved, &e))
+		log_error("the tunnel could not follow the new configuration: %s",
 			  e.msg);
-		return;
-	}
 	free(a->cfg_text);
 	a->cfg_text = text;
 	a->cfg_len = len;
 	a->reloads_ok++;
 	log_applied(a, "reloaded");
+	return;
+rejected:
+	sw_tls_free(tls);
+	sw_config_free(&next);
+	free(text);
+	a->reloads_failed++;
+	log_error("reload rejected, keeping the running configuration: %s", e.msg);
 }
 
 /* ------------------------------------------------------------------------
- * The view of configuration and maps that status and metrics report
+ * Watching files: the configuration, the certificates
  */
 
-static int build_view(struct agent *a, struct sw_view *v, struct sw_error *e)
+/* Watch path's directory, and the one it resolves to when that differs. */
+static int watch_file(struct agent *a, struct watched *w, const char *path,
+		      struct sw_error *e)
 {
-	memset(v, 0, sizeof(*v));
-	v->cfg = &a->cfg;
-	v->services = calloc(a->cfg.n_services + 1, sizeof(*v->services));
-	v->remotes = calloc(a->cfg.n_remotes + 1, sizeof(*v->remotes));
-	if (!v->services || !v->remotes)
-		return sw_fail(e, -ENOMEM, "out of memory");
-	for (int i = 0; i < a->cfg.n_services; i++) {
-		v->services[i].cfg = &a->cfg.services[i];
-		v->services[i].in_map = !sw_service_get(&a->dp,
-			&a->cfg.services[i].key, &v->services[i].live);
-	}
-	for (int i = 0; i < a->cfg.n_remotes; i++) {
-		struct sw_remote r = {};
+	char copy[PATH_MAX];
 
-		v->remotes[i].cfg = &a->cfg.remotes[i];
-		v->remotes[i].id = a->remote_ids[i];
-		v->remotes[i].healthy = !sw_remote_get(&a->dp, a->remote_ids[i],
-						       &r) && r.healthy;
-	}
-	v->flows_scanned = a->flows_scanned;
-	v->reloads_ok = a->reloads_ok;
-	v->reloads_failed = a->reloads_failed;
-	v->ready = a->ready;
-	return sw_stats_read(&a->dp, &v->stats, e);
+	snprintf(copy, sizeof(copy), "%s", path);
+	snprintf(w->path, sizeof(w->path), "%s", path);
+	w->target_wd = -1;
+	w->target_dir[0] = '\0';
+	if (!realpath(dirname(copy), w->dir))
+		return sw_fail(e, -errno, "cannot resolve the directory of %s: %s",
+			       path, strerror(errno));
+	w->dir_wd = inotify_add_watch(a->ino_io.fd, w->dir, WATCH_EVENTS);
+	if (w->dir_wd < 0)
+		return sw_fail(e, -errno, "cannot watch %s for changes: %s",
+			       w->dir, strerror(errno));
+	return 0;
 }
 
-static void free_view(struct sw_view *v)
+static void rewatch_target(struct agent *a, struct watched *w)
 {
-	free(v->services);
-	free(v->remotes);
-}
+	char real[PATH_MAX], *dir;
 
-/* ------------------------------------------------------------------------
- * Verbs served on the control socket
- */
-
-static enum sw_rpc_status do_status(struct agent *a, const struct sw_request *r,
-				    FILE *out)
-{
-	struct sw_error e = {};
-	struct sw_view v;
-	int err = build_view(a, &v, &e);
-
-	if (!err)
-		report_status(out, r->json, &v);
-	else
-		fprintf(out, "%s\n", e.msg);
-	free_view(&v);
-	return err ? SW_RPC_FAILED : SW_RPC_OK;
-}
-
-static enum sw_rpc_status no_such_service(struct agent *a, const char *name,
-					  FILE *out)
-{
-	fprintf(out, "no service named '%s'; the configuration has:", name);
-	for (int i = 0; i < a->cfg.n_services; i++)
-		fprintf(out, " %s", a->cfg.services[i].name);
-	fputc('\n', out);
-	return SW_RPC_FAILED;
-}
-
-static enum sw_rpc_status do_service_set(struct agent *a,
-					 const struct sw_request *r, FILE *out)
-{
-	const struct sw_service_config_entry *s = sw_config_service(&a->cfg,
-								    r->service);
-	struct sw_service_config c;
-	struct sw_error e = {};
-
-	if (!s)
-		return no_such_service(a, r->service, out);
-	service_config(s, &a->cfg, a->remote_ids, &c);
-	c.max_connections = r->max_connections;
-	c.resume_below = r->resume_below ? r->resume_below : r->max_connections;
-	if (sw_service_set(&a->dp, &s->key, &c, &e)) {
-		fprintf(out, "%s\n", e.msg);
-		return SW_RPC_FAILED;
-	}
-	log_info("service %s: max_connections %u, resume_below %u (set from "
-		 "the CLI; the next configuration reload restores the file's "
-		 "values)", s->name, c.max_connections, c.resume_below);
-	fprintf(out, "%s: max_connections %u, resume_below %u\n", s->name,
-		c.max_connections, c.resume_below);
-	return SW_RPC_OK;
-}
-
-static const char *service_name(const struct sw_config *cfg,
-				const struct sw_service_key *key)
-{
-	for (int i = 0; i < cfg->n_services; i++)
-		if (!memcmp(&cfg->services[i].key, key, sizeof(*key)))
-			return cfg->services[i].name;
-	return "";
-}
-
-static const char *remote_name(const struct agent *a, __u32 id)
-{
-	for (int i = 0; i < a->cfg.n_remotes; i++)
-		if (a->remote_ids[i] == id)
-			return a->cfg.remotes[i].name;
-	return "";
-}
-
-static enum sw_rpc_status do_flows(struct agent *a, const struct sw_request *r,
-				   FILE *out)
-{
-	const struct sw_service_config_entry *only = NULL;
-	int fd = bpf_map__fd(a->dp.skel->maps.flows);
-	struct sw_flow_key key, prev;
-	__u64 shown = 0, matched = 0;
-	struct sw_flow f;
-	struct json j;
-	void *p = NULL;
-
-	if (r->service[0]) {
-		only = sw_config_service(&a->cfg, r->service);
-		if (!only)
-			return no_such_service(a, r->service, out);
-	}
-	report_flows_begin(out, r->json, &j);
-	for (; !bpf_map_get_next_key(fd, p, &key); prev = key, p = &prev) {
-		struct sw_flow_row row = { .key = &key, .flow = &f,
-					   .now_ns = sw_now_ns() };
-
-		if (bpf_map_lookup_elem(fd, &key, &f) ||
-		    (only && memcmp(&only->key, &key.svc, sizeof(key.svc))))
-			continue;
-		matched++;
-		if (r->limit && shown == r->limit)
-			continue;	/* counted, not shown */
-		row.service = service_name(&a->cfg, &key.svc);
-		row.remote = f.decision == SW_REMOTE ? remote_name(a, f.remote) : "";
-		report_flow(out, r->json, &j, &row);
-		shown++;
-	}
-	report_flows_end(out, r->json, &j, shown, matched);
-	return SW_RPC_OK;
-}
-
-static void serve_request(struct agent *a)
-{
-	struct sw_rpc_request req;
-	enum sw_rpc_status status;
-	struct sw_request r;
-	struct sw_error e = {};
-	size_t len = 0;
-	char *body = NULL;
-	FILE *out;
-
-	if (sw_rpc_accept(a->ctlfd, &req, &e)) {
-		log_warn("control socket: %s", e.msg);
+	if (!w->path[0] || !realpath(w->path, real))
 		return;
-	}
-	out = open_memstream(&body, &len);
-	if (!out) {
-		sw_rpc_reply(&req, SW_RPC_FAILED, "out of memory\n", 14);
+	dir = dirname(real);
+	if (!strcmp(dir, w->target_dir))
 		return;
-	}
-	if (sw_request_parse(req.argc, req.argv, &r, &e)) {
-		fprintf(out, "%s\n", e.msg);
-		status = SW_RPC_USAGE;
-	} else if (r.verb == SW_VERB_STATUS) {
-		status = do_status(a, &r, out);
-	} else if (r.verb == SW_VERB_SERVICE_SET) {
-		status = do_service_set(a, &r, out);
-	} else {
-		status = do_flows(a, &r, out);
-	}
-	fclose(out);
-	sw_rpc_reply(&req, status, body, len);
-	free(body);
+	/* (Removing a watch queues IN_IGNORED: one harmless extra check.) */
+	if (w->target_wd >= 0)
+		inotify_rm_watch(a->ino_io.fd, w->target_wd);
+	w->target_wd = -1;
+	snprintf(w->target_dir, sizeof(w->target_dir), "%s", dir);
+	if (strcmp(dir, w->dir))
+		w->target_wd = inotify_add_watch(a->ino_io.fd, dir, WATCH_EVENTS);
 }
 
-/* ------------------------------------------------------------------------
- * HTTP: /metrics, /healthz, /readyz
- */
-
-static int serve_http(void *arg, const char *url, FILE *out)
+static bool watch_hit(const struct watched *w, int wd)
 {
-	struct agent *a = arg;
-	struct sw_error e = {};
-	struct sw_view v;
-	int status = 200;
+	return w->path[0] && (wd == w->dir_wd || wd == w->target_wd);
+}
 
-	if (!strcmp(url, "/healthz")) {
-		fputs("ok\n", out);
-	} else if (!strcmp(url, "/readyz")) {
-		fputs(a->ready ? "ready\n" : "not ready\n", out);
-		status = a->ready ? 200 : 503;
-	} else if (!strcmp(url, "/metrics")) {
-		if (build_view(a, &v, &e)) {
-			fprintf(out, "%s\n", e.msg);
-			status = 500;
-		} else {
-			report_metrics(out, &v);
+static int arm(int fd, __u64 first_ms, __u64 every_ms)
+{
+	struct itimerspec t = {
+		.it_value = { first_ms / 1000, first_ms % 1000 * 1000000 },
+		.it_interval = { every_ms / 1000, every_ms % 1000 * 1000000 },
+	};
+
+	return timerfd_settime(fd, 0, &t, NULL);
+}
+
+static void on_inotify(struct sw_io *io, uint32_t events)
+{
+	struct agent *a = AGENT_OF(io, ino_io);
+	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+	ssize_t n;
+
+	(void)events;
+	while ((n = read(io->fd, buf, sizeof(buf))) > 0) {
+		for (char *p = buf; p < buf + n;) {
+			struct inotify_event *ev = (struct inotify_event *)p;
+
+			a->config_watch.changed |= watch_hit(&a->config_watch, ev->wd);
+			a->certs_watch.changed |= watch_hit(&a->certs_watch, ev->wd);
+			p += sizeof(*ev) + ev->len;
 		}
-		free_view(&v);
-	} else {
-		fputs("not found: try /metrics, /healthz or /readyz\n", out);
-		status = 404;
 	}
-	return status;
+	rewatch_target(a, &a->config_watch);
+	rewatch_target(a, &a->certs_watch);
+	arm(a->reload_io.fd, RELOAD_DEBOUNCE_MS, 0);
+}
+
+static void watch_certificates(struct agent *a)
+{
+	char path[PATH_MAX + 32];
+	struct sw_error e = {};
+
+	if (a->certs_watch.path[0] || !a->cfg.has_tls)
+		return;
+	snprintf(path, sizeof(path), "%s/cert-chain.pem", a->cfg.tls_dir);
+	if (watch_file(a, &a->certs_watch, path, &e))
+		log_warn("certificates will not reload on their own: %s", e.msg);
+	rewatch_target(a, &a->certs_watch);
+}
+
+static void on_reload_timer(struct sw_io *io, uint32_t events)
+{
+	struct agent *a = AGENT_OF(io, reload_io);
+	__u64 x;
+
+	(void)events;
+	if (read(io->fd, &x, sizeof(x)) != sizeof(x))
+		return;
+	if (a->config_watch.changed) {
+		a->config_watch.changed = false;
+		reload(a, false);
+		watch_certificates(a);
+	}
+	if (a->certs_watch.changed) {
+		a->certs_watch.changed = false;
+		reload_certificates(a);
+	}
 }
 
 /* ------------------------------------------------------------------------
- * Timers
+ * The tick, signals, the control socket, HTTP
  */
-
-static void heartbeat(struct agent *a)
-{
-	struct sw_error e = {};
-
-	if (sw_agent_heartbeat(&a->dp, 0, &e))
-		log_error("%s", e.msg);
-}
 
 static void collect(struct agent *a)
 {
@@ -533,78 +349,42 @@ static void collect(struct agent *a)
 			 (uint64_t)r.expired_idle);
 }
 
-static void tick(struct agent *a)
+static void on_tick(struct sw_io *io, uint32_t events)
 {
-	__u64 now = sw_now_ns(), expirations;
+	struct agent *a = AGENT_OF(io, tick_io);
+	struct sw_error e = {};
+	__u64 now = sw_now_ns(), x;
 
-	if (read(a->tickfd, &expirations, sizeof(expirations)) < 0 &&
-	    errno != EAGAIN)
+	(void)events;
+	if (read(io->fd, &x, sizeof(x)) < 0 && errno != EAGAIN)
 		log_warn("tick: %s", strerror(errno));
-	heartbeat(a);
+	if (sw_agent_heartbeat(&a->dp, now, &e))
+		log_error("%s", e.msg);
 	if (now >= a->next_collect_ns) {
 		collect(a);
 		a->next_collect_ns = now + a->cfg.collect_interval_ns;
 	}
+	if (a->tunnel)
+		sw_tunnel_tick(a->tunnel, now);
+	if (a->gateway)
+		sw_gateway_tick(a->gateway, now);
 	if (a->http)
 		sw_http_run(a->http);
 }
 
-static int arm(int fd, __u64 first_ms, __u64 every_ms)
+static void on_signal(struct sw_io *io, uint32_t events)
 {
-	struct itimerspec t = {
-		.it_value = { first_ms / 1000, first_ms % 1000 * 1000000 },
-		.it_interval = { every_ms / 1000, every_ms % 1000 * 1000000 },
-	};
-
-	return timerfd_settime(fd, 0, &t, NULL);
-}
-
-#define CONFIG_EVENTS (IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE | IN_DELETE | \
-		       IN_ATTRIB)
-
-/*
- * Watch the directory of the file the configuration path resolves to, as
- * well as the path's own directory: behind a Kubernetes ConfigMap's
- * symlinks (config.yaml -> ..data/config.yaml, ..data -> ..2026_11_27...)
- * the file lives elsewhere, and moves with every ..data swap.
- */
-static void watch_config_target(struct agent *a)
-{
-	char real[PATH_MAX], *dir;
-
-	if (!realpath(a->o.config, real))
-		return;
-	dir = dirname(real);
-	if (!strcmp(dir, a->target_dir))
-		return;
-	/* (Removing a watch queues IN_IGNORED: one more harmless reload check.) */
-	if (a->target_wd >= 0)
-		inotify_rm_watch(a->inofd, a->target_wd);
-	a->target_wd = -1;
-	snprintf(a->target_dir, sizeof(a->target_dir), "%s", dir);
-	if (strcmp(dir, a->config_dir))
-		a->target_wd = inotify_add_watch(a->inofd, dir, CONFIG_EVENTS);
-}
-
-/* Something changed in the configuration's directory: reload soon. */
-static void config_dir_changed(struct agent *a)
-{
-	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
-
-	while (read(a->inofd, buf, sizeof(buf)) > 0)
-		;
-	watch_config_target(a);
-	arm(a->reloadfd, RELOAD_DEBOUNCE_MS, 0);
-}
-
-static void on_signal(struct agent *a)
-{
+	struct agent *a = AGENT_OF(io, sig_io);
 	struct signalfd_siginfo si;
 
-	while (read(a->sigfd, &si, sizeof(si)) == sizeof(si)) {
+	(void)events;
+	while (read(io->fd, &si, sizeof(si)) == sizeof(si)) {
 		if (si.ssi_signo == SIGHUP) {
-			log_info("SIGHUP: reloading %s", a->o.config);
+			log_info("SIGHUP: reloading %s and the certificates",
+				 a->o.config);
 			reload(a, true);
+			reload_certificates(a);
+			watch_certificates(a);
 		} else {
 			log_info("%s: stopping; the datapath stays attached and "
 				 "connections keep flowing", strsignal(si.ssi_signo));
@@ -613,18 +393,21 @@ static void on_signal(struct agent *a)
 	}
 }
 
-/* ------------------------------------------------------------------------
- * Setup and the loop
- */
-
-static int watch(struct agent *a, int fd, enum source src, struct sw_error *e)
+static void on_control(struct sw_io *io, uint32_t events)
 {
-	struct epoll_event ev = { .events = EPOLLIN, .data.u32 = src };
-
-	if (epoll_ctl(a->epfd, EPOLL_CTL_ADD, fd, &ev))
-		return sw_fail(e, -errno, "epoll: %s", strerror(errno));
-	return 0;
+	(void)events;
+	agent_serve_request(AGENT_OF(io, ctl_io));
 }
+
+static void on_http(struct sw_io *io, uint32_t events)
+{
+	(void)events;
+	sw_http_run(AGENT_OF(io, http_io)->http);
+}
+
+/* ------------------------------------------------------------------------
+ * Start and stop
+ */
 
 /* One agent per pin directory: a second one would fight over the maps. */
 static int lock_pin_dir(struct agent *a, struct sw_error *e)
@@ -640,9 +423,21 @@ static int lock_pin_dir(struct agent *a, struct sw_error *e)
 	return 0;
 }
 
+static int add(struct agent *a, struct sw_io *io, int fd,
+	       void (*fn)(struct sw_io *, uint32_t), struct sw_error *e)
+{
+	if (fd < 0)
+		return sw_fail(e, -errno, "setting up the event loop: %s",
+			       strerror(errno));
+	if (sw_loop_add(a->loop, io, fd, EPOLLIN, fn)) {
+		close(fd);
+		return sw_fail(e, -errno, "epoll: %s", strerror(errno));
+	}
+	return 0;
+}
+
 static int setup_events(struct agent *a, struct sw_error *e)
 {
-	char dir[PATH_MAX];
 	sigset_t sigs;
 	int err;
 
@@ -652,53 +447,55 @@ static int setup_events(struct agent *a, struct sw_error *e)
 	sigaddset(&sigs, SIGINT);
 	sigprocmask(SIG_BLOCK, &sigs, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	snprintf(dir, sizeof(dir), "%s", a->o.config);
 
-	a->epfd = epoll_create1(EPOLL_CLOEXEC);
-	a->sigfd = signalfd(-1, &sigs, SFD_NONBLOCK | SFD_CLOEXEC);
-	a->tickfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-	a->reloadfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-	a->inofd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-	if (a->epfd < 0 || a->sigfd < 0 || a->tickfd < 0 || a->reloadfd < 0 ||
-	    a->inofd < 0)
-		return sw_fail(e, -errno, "setting up the event loop: %s",
-			       strerror(errno));
+	err = add(a, &a->sig_io, signalfd(-1, &sigs, SFD_NONBLOCK | SFD_CLOEXEC),
+		  on_signal, e);
+	if (!err)
+		err = add(a, &a->tick_io, timerfd_create(CLOCK_MONOTONIC,
+			  TFD_NONBLOCK | TFD_CLOEXEC), on_tick, e);
+	if (!err)
+		err = add(a, &a->reload_io, timerfd_create(CLOCK_MONOTONIC,
+			  TFD_NONBLOCK | TFD_CLOEXEC), on_reload_timer, e);
+	if (!err)
+		err = add(a, &a->ino_io, inotify_init1(IN_NONBLOCK | IN_CLOEXEC),
+			  on_inotify, e);
+	if (!err && arm(a->tick_io.fd, 1000, 1000))
+		err = sw_fail(e, -errno, "timerfd: %s", strerror(errno));
 	/* The directory: a Kubernetes ConfigMap update swaps a symlink in it. */
-	if (!realpath(dirname(dir), a->config_dir))
-		return sw_fail(e, -errno, "cannot resolve the directory of %s: %s",
-			       a->o.config, strerror(errno));
-	if (inotify_add_watch(a->inofd, a->config_dir, CONFIG_EVENTS) < 0)
-		return sw_fail(e, -errno, "cannot watch %s for changes: %s",
-			       a->config_dir, strerror(errno));
-	watch_config_target(a);
-	if (arm(a->tickfd, 1000, 1000))
-		return sw_fail(e, -errno, "timerfd: %s", strerror(errno));
-	err = watch(a, a->sigfd, SRC_SIGNAL, e);
 	if (!err)
-		err = watch(a, a->tickfd, SRC_TICK, e);
-	if (!err)
-		err = watch(a, a->reloadfd, SRC_RELOAD, e);
-	if (!err)
-		err = watch(a, a->inofd, SRC_INOTIFY, e);
-	if (!err)
-		err = watch(a, a->ctlfd, SRC_CONTROL, e);
-	if (!err && a->http)
-		err = watch(a, sw_http_fd(a->http), SRC_HTTP, e);
-	return err;
+		err = watch_file(a, &a->config_watch, a->o.config, e);
+	if (err)
+		return err;
+	rewatch_target(a, &a->config_watch);
+	watch_certificates(a);
+	return 0;
 }
 
 static int start(struct agent *a, struct sw_error *e)
 {
 	struct sw_datapath_opts dopts;
 	struct sw_config cfg = {};
-	int err;
+	int err, fd;
 
-	err = sw_config_read(a->o.config, &a->cfg_text, &a->cfg_len, e);
+	a->loop = sw_loop_new();
+	if (!a->loop)
+		return sw_fail(e, -ENOMEM, "cannot create the event loop");
+	/* First, before touching anything: is another agent serving here? */
+	fd = sw_rpc_listen(a->o.socket, e);
+	if (fd < 0)
+		return fd;
+	err = add(a, &a->ctl_io, fd, on_control, e);
+	if (!err)
+		err = sw_config_read(a->o.config, &a->cfg_text, &a->cfg_len, e);
 	if (!err)
 		err = sw_config_parse(a->o.config, a->cfg_text, a->cfg_len,
 				      &cfg, e);
-	if (err)
+	if (!err && cfg.has_tls && !(a->tls = load_tls(&cfg, e)))
+		err = -EINVAL;
+	if (err) {
+		sw_config_free(&cfg);
 		return err;
+	}
 	sw_datapath_opts_init(&dopts);
 	dopts.pin_dir = a->o.pin_dir;
 	dopts.flow_capacity = cfg.flow_capacity;
@@ -711,59 +508,68 @@ static int start(struct agent *a, struct sw_error *e)
 			 a->dp.adopted ? "adopted (flows and counters kept)" :
 			 "created", a->dp.pin_dir);
 	if (!err)
-		err = apply(a, &cfg, true, e);
+		err = agent_apply(a, &cfg, true, e);
 	sw_config_free(&cfg);
 	if (err)
 		return err;
 	log_applied(a, "applied");
-	heartbeat(a);
+	if (a->tls)
+		log_certificates(a->tls, "loaded");
+	err = setup_events(a, e);
+	if (!err)
+		err = apply_tunnel(a, false, e);
+	if (err)
+		return err;
+	sw_agent_heartbeat(&a->dp, 0, e);
 	collect(a);
 	a->next_collect_ns = sw_now_ns() + a->cfg.collect_interval_ns;
-
-	a->ctlfd = sw_rpc_listen(a->o.socket, e);
-	if (a->ctlfd < 0)
-		return a->ctlfd;
-	if (a->cfg.has_metrics) {
-		a->http = sw_http_start(&a->cfg.metrics_listen, serve_http, a, e);
-		if (!a->http)
-			return -EADDRINUSE;
-	}
-	return setup_events(a, e);
+	if (!a->cfg.has_metrics)
+		return 0;
+	a->http = sw_http_start(&a->cfg.metrics_listen, agent_serve_http, a, e);
+	if (!a->http)
+		return -EADDRINUSE;
+	return add(a, &a->http_io, dup(sw_http_fd(a->http)), on_http, e);
 }
 
-static void close_fd(int fd)
-{
-	if (fd >= 0)
-		close(fd);
-}
+/* The agent's own handlers (the control socket is closed apart). */
+#define AGENT_IOS(a) { &(a)->sig_io, &(a)->ino_io, &(a)->tick_io, \
+		       &(a)->reload_io, &(a)->http_io, &(a)->ctl_io }
 
 static void stop(struct agent *a)
 {
+	struct sw_io *ios[] = AGENT_IOS(a);
+
+	sw_tunnel_free(a->tunnel);
+	sw_gateway_free(a->gateway);
 	sw_http_stop(a->http);
-	if (a->ctlfd >= 0) {
-		close(a->ctlfd);
+	if (a->ctl_io.fd >= 0) {
+		sw_loop_close(a->loop, &a->ctl_io);
 		unlink(a->o.socket);
 	}
+	for (size_t i = 0; i < sizeof(ios) / sizeof(ios[0]); i++)
+		if (ios[i]->fd >= 0)
+			sw_loop_close(a->loop, ios[i]);	/* ctl_io: closed above */
+	sw_loop_free(a->loop);
+	sw_tls_free(a->tls);
 	if (a->dp.skel)
 		sw_datapath_close(&a->dp);
 	sw_config_free(&a->cfg);
 	free(a->cfg_text);
-	close_fd(a->epfd);
-	close_fd(a->sigfd);
-	close_fd(a->inofd);
-	close_fd(a->tickfd);
-	close_fd(a->reloadfd);
-	close_fd(a->lockfd);	/* releases the pin directory's lock */
+	if (a->lockfd >= 0)
+		close(a->lockfd);	/* releases the pin directory's lock */
 }
 
 int sw_agent_run(const struct sw_agent_opts *opts)
 {
-	struct agent a = { .o = *opts, .epfd = -1, .sigfd = -1, .ctlfd = -1,
-			   .inofd = -1, .tickfd = -1, .reloadfd = -1,
-			   .lockfd = -1, .target_wd = -1 };
+	struct agent a = { .o = *opts, .lockfd = -1 };
+	struct sw_io *ios[] = AGENT_IOS(&a);
 	struct sw_error e = {};
 	int status = 0;
 
+	for (size_t i = 0; i < sizeof(ios) / sizeof(ios[0]); i++)
+		ios[i]->fd = -1;
+	a.config_watch.dir_wd = a.config_watch.target_wd = -1;
+	a.certs_watch.dir_wd = a.certs_watch.target_wd = -1;
 	sw_log_init(opts->log_json, opts->debug);
 	if (start(&a, &e)) {
 		log_error("%s", e.msg);
@@ -775,39 +581,12 @@ int sw_agent_run(const struct sw_agent_opts *opts)
 		 a.http ? ", metrics on " : "",
 		 a.http ? a.cfg.metrics_listen.host : "");
 	while (!a.stop) {
-		struct epoll_event ev[8];
-		int n = epoll_wait(a.epfd, ev, 8, -1);
+		int n = sw_loop_run_once(a.loop, -1);
 
-		if (n < 0 && errno != EINTR) {
-			log_error("epoll_wait: %s", strerror(errno));
+		if (n < 0) {
+			log_error("the event loop failed: %s", strerror(-n));
 			status = 1;
 			break;
-		}
-		for (int i = 0; i < n; i++) {
-			switch (ev[i].data.u32) {
-			case SRC_SIGNAL:
-				on_signal(&a);
-				break;
-			case SRC_CONTROL:
-				serve_request(&a);
-				break;
-			case SRC_INOTIFY:
-				config_dir_changed(&a);
-				break;
-			case SRC_TICK:
-				tick(&a);
-				break;
-			case SRC_RELOAD: {
-				__u64 x;
-
-				if (read(a.reloadfd, &x, sizeof(x)) == sizeof(x))
-					reload(&a, false);
-				break;
-			}
-			case SRC_HTTP:
-				sw_http_run(a.http);
-				break;
-			}
 		}
 	}
 	stop(&a);

@@ -322,6 +322,99 @@ static void datapath_metrics(FILE *out, const struct sw_view *v)
 	}
 }
 
+/* Tunnel counters: per remote (client side) or of the gateway. */
+struct tunnel_source {
+	char labels[SW_SHORT_NAME_MAX + 16];	/* remote="NAME", or "" */
+	const struct sw_tunnel_counters *c;
+};
+
+static void sample(FILE *out, const char *name, const char *labels,
+		   const char *extra, __u64 value)
+{
+	const char *sep = labels[0] && extra[0] ? "," : "";
+
+	if (labels[0] || extra[0])
+		fprintf(out, "%s{%s%s%s} %" PRIu64 "\n", name, labels, sep, extra,
+			(uint64_t)value);
+	else
+		fprintf(out, "%s %" PRIu64 "\n", name, (uint64_t)value);
+}
+
+static void tunnel_family(FILE *out, const char *prefix,
+			  const struct tunnel_source *src, int n)
+{
+	char name[96], extra[64];
+
+	snprintf(name, sizeof(name), "%s_connections", prefix);
+	help(out, name, "gauge", "Open mutual-TLS HTTP/2 connections.");
+	for (int i = 0; i < n; i++)
+		sample(out, name, src[i].labels, "", src[i].c->connections_open);
+	snprintf(name, sizeof(name), "%s_streams_open", prefix);
+	help(out, name, "gauge", "CONNECT streams open (tunnelled connections).");
+	for (int i = 0; i < n; i++)
+		sample(out, name, src[i].labels, "", src[i].c->streams_open);
+	snprintf(name, sizeof(name), "%s_streams_total", prefix);
+	help(out, name, "counter", "CONNECT streams ended, by the answer they got.");
+	for (int i = 0; i < n; i++)
+		for (int r = 0; r < SW_STREAM_N; r++) {
+			snprintf(extra, sizeof(extra), "result=\"%s\"",
+				 sw_stream_result_names[r]);
+			sample(out, name, src[i].labels, extra, src[i].c->streams[r]);
+		}
+	snprintf(name, sizeof(name), "%s_bytes_total", prefix);
+	help(out, name, "counter", "Bytes tunnelled, sent to and received "
+	     "from the other cluster.");
+	for (int i = 0; i < n; i++) {
+		sample(out, name, src[i].labels, "direction=\"sent\"",
+		       src[i].c->bytes_sent);
+		sample(out, name, src[i].labels, "direction=\"received\"",
+		       src[i].c->bytes_received);
+	}
+	snprintf(name, sizeof(name), "%s_handshake_failures_total", prefix);
+	help(out, name, "counter", "Connections that failed before HTTP/2, by "
+	     "reason.");
+	for (int i = 0; i < n; i++)
+		for (int r = 0; r < SW_HS_N; r++) {
+			snprintf(extra, sizeof(extra), "reason=\"%s\"",
+				 sw_hs_reason_names[r]);
+			sample(out, name, src[i].labels, extra,
+			       src[i].c->handshake_failures[r]);
+		}
+}
+
+static void tunnel_metrics(FILE *out, const struct sw_view *v)
+{
+	struct tunnel_source src[SW_MAX_REMOTES];
+	int n = 0;
+
+	for (int i = 0; i < v->cfg->n_remotes && n < SW_MAX_REMOTES; i++) {
+		if (!v->remotes[i].tunnel)
+			continue;
+		snprintf(src[n].labels, sizeof(src[n].labels), "remote=\"%s\"",
+			 v->remotes[i].cfg->name);
+		src[n++].c = v->remotes[i].tunnel;
+	}
+	if (n)
+		tunnel_family(out, "spillway_tunnel", src, n);
+	if (v->gateway) {
+		src[0].labels[0] = '\0';
+		src[0].c = v->gateway;
+		tunnel_family(out, "spillway_gateway", src, 1);
+	}
+	if (!v->cert_not_after)
+		return;
+	help(out, "spillway_certificate_not_after_seconds", "gauge",
+	     "When this node's certificate chain expires (Unix time).");
+	fprintf(out, "spillway_certificate_not_after_seconds %lld\n",
+		(long long)v->cert_not_after);
+	help(out, "spillway_certificate_reloads_total", "counter",
+	     "Certificate reloads, by result.");
+	fprintf(out, "spillway_certificate_reloads_total{result=\"ok\"} %" PRIu64
+		"\nspillway_certificate_reloads_total{result=\"rejected\"} %"
+		PRIu64 "\n", (uint64_t)v->cert_reloads_ok,
+		(uint64_t)v->cert_reloads_failed);
+}
+
 void report_metrics(FILE *out, const struct sw_view *v)
 {
 	service_metric(out, v, "spillway_service_active_connections", "gauge",
@@ -360,6 +453,7 @@ void report_metrics(FILE *out, const struct sw_view *v)
 			v->remotes[i].cfg->name, v->remotes[i].healthy);
 
 	datapath_metrics(out, v);
+	tunnel_metrics(out, v);
 
 	help(out, "spillway_flows_tracked", "gauge",
 	     "Entries in the flow table at the last collection.");

@@ -9,10 +9,12 @@
 
 #include <stdbool.h>
 #include <stdio.h>
+#include <time.h>
 
 #include "spillway/abi.h"
 #include "config.h"
 #include "json.h"
+#include "tunnel_stats.h"
 
 struct sw_view_service {
 	const struct sw_service_config_entry *cfg;
@@ -24,6 +26,7 @@ struct sw_view_remote {
 	const struct sw_remote_config *cfg;
 	__u32 id;
 	bool healthy;
+	const struct sw_tunnel_counters *tunnel;	/* NULL: no tunnel client */
 };
 
 struct sw_view {
@@ -33,6 +36,9 @@ struct sw_view {
 	struct sw_stats stats;
 	__u64 flows_scanned;			/* by the last collection */
 	__u64 reloads_ok, reloads_failed;
+	const struct sw_tunnel_counters *gateway;	/* NULL: not a gateway */
+	time_t cert_not_after;				/* 0: no certificates */
+	__u64 cert_reloads_ok, cert_reloads_failed;
 	bool ready;
 };
 

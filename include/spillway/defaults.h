@@ -52,6 +52,16 @@
 #define SW_DEFAULT_CLOSED_LINGER_S 10		/* released; kept for late packets */
 #define SW_DEFAULT_COLLECT_INTERVAL_S 5	/* how often the agent collects */
 
+/* The tunnel (HTTP/2 CONNECT over mutual TLS 1.3). */
+#define SW_DEFAULT_GATEWAY_PORT 15008	/* remote gateways listen here */
+#define SW_TUNNEL_HANDSHAKE_TIMEOUT_S 10	/* TCP connect + TLS handshake */
+#define SW_TUNNEL_CONNECT_TIMEOUT_S 10	/* gateway -> exported target */
+#define SW_TUNNEL_PROBE_INTERVAL_S 2	/* health: a PING per remote */
+#define SW_TUNNEL_PROBE_FALL 2		/* failed probes before unhealthy */
+#define SW_TUNNEL_IDLE_TIMEOUT_S 60	/* spare pooled connections close */
+#define SW_TUNNEL_POOL_MAX 64		/* connections per remote */
+#define SW_TUNNEL_MAX_HEADER_BYTES 8192	/* a CONNECT request's headers */
+
 /* The agent's control socket (the CLI's --socket). */
 #define SW_DEFAULT_SOCKET "/run/spillway/spillway.sock"
 

@@ -64,25 +64,75 @@ def wait_until(what, fn):
         time.sleep(0.05)
 
 
+# An echo server for many connections at once: greets with a banner, echoes,
+# and on EOF sends "bye\n" and closes; "rst!" makes it reset the connection.
+# Every accept and every reset it sees is a line in its event log.
 ECHO_SERVER = r'''
-import socket, sys, threading
-def serve(family, addr):
-    s = socket.socket(family, socket.SOCK_STREAM)
+import selectors, socket, struct, sys
+banner, log = sys.argv[1].encode() + b"\n", open(sys.argv[2], "a", buffering=1)
+sel = selectors.DefaultSelector()
+for spec in sys.argv[3:]:
+    host, port = spec.rsplit(":", 1)
+    fam = socket.AF_INET6 if ":" in host else socket.AF_INET
+    s = socket.socket(fam, socket.SOCK_STREAM)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    s.bind((addr, 80)); s.listen(512)
-    while True:
-        c, _ = s.accept()
-        threading.Thread(target=echo, args=(c,), daemon=True).start()
-def echo(c):
-    c.sendall(b"local\n")
-    while True:
-        d = c.recv(4096)
-        if not d: break
-        c.sendall(d)
-    c.close()
-threading.Thread(target=serve, args=(socket.AF_INET6, sys.argv[2]), daemon=True).start()
-serve(socket.AF_INET, sys.argv[1])
+    s.bind((host.strip("[]"), int(port))); s.listen(4096); s.setblocking(False)
+    sel.register(s, selectors.EVENT_READ, None)
+out = {}
+def send(c, data):
+    out[c] = out.get(c, b"") + data
+    sel.modify(c, selectors.EVENT_READ | selectors.EVENT_WRITE, "conn")
+def close(c, rst=False):
+    if rst:
+        c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    sel.unregister(c); out.pop(c, None); c.close()
+print("ready", file=log)
+while True:
+    for key, ev in sel.select():
+        if key.data is None:
+            try:
+                c, peer = key.fileobj.accept()
+            except BlockingIOError:
+                continue
+            c.setblocking(False)
+            sel.register(c, selectors.EVENT_READ, "conn")
+            print("accept", peer[0], peer[1], file=log)
+            send(c, banner)
+            continue
+        c = key.fileobj
+        if ev & selectors.EVENT_READ:
+            try:
+                d = c.recv(65536)
+            except ConnectionResetError:
+                print("reset", file=log); close(c); continue
+            if not d:
+                send(c, b"bye\n")
+                sel.modify(c, selectors.EVENT_WRITE, "closing")
+                continue
+            if d.endswith(b"rst!"):
+                close(c, rst=True); continue
+            send(c, d)
+        if ev & selectors.EVENT_WRITE and c in out:
+            try:
+                n = c.send(out[c])
+            except (BrokenPipeError, ConnectionResetError):
+                close(c); continue
+            out[c] = out[c][n:]
+            if not out[c]:
+                if key.data == "closing":
+                    close(c)
+                else:
+                    sel.modify(c, selectors.EVENT_READ, "conn")
 '''
+
+
+def start_echo(ns, banner, log, *listen):
+    """An echo server in namespace ns; returns once it listens."""
+    p = subprocess.Popen(["ip", "netns", "exec", ns, "/usr/bin/python3", "-c",
+                          ECHO_SERVER, banner, log, *listen])
+    wait_until(f"the echo server in {ns}",
+               lambda: os.path.exists(log) and "ready" in open(log).read())
+    return p
 
 
 class World:
@@ -104,9 +154,10 @@ class World:
     # -- setup and teardown --------------------------------------------
     def up(self):
         os.makedirs(f"{self.dir}/etc")
-        os.makedirs(f"{self.dir}/certs")
-        for f in ("root-cert.pem", "cert-chain.pem", "key.pem"):
-            open(f"{self.dir}/certs/{f}", "w").write("placeholder\n")
+        # A common root and one leaf per cluster (tls.dir: certs/CLUSTER).
+        self.certs = f"{self.dir}/pki"
+        run([os.path.join(ROOT, "scripts", "gen-certs.sh"), self.certs,
+             "cluster1", "cluster2"])
         c, n, s = self.client, self.node, self.svc
         for ns in (c, n, s):
             run(f"ip netns add {ns}")
@@ -139,8 +190,8 @@ class World:
             f"ip -n {s} -6 route add default via fd00:2::1",
         ):
             run(cmd)
-        self.echo = subprocess.Popen(["ip", "netns", "exec", s, "/usr/bin/python3",
-                                      "-c", ECHO_SERVER, VIP4, VIP6])
+        self.echo = start_echo(s, "local", f"{self.dir}/echo.log",
+                               f"{VIP4}:{PORT}", f"[{VIP6}]:{PORT}")
         return self
 
     def down(self):
@@ -237,3 +288,33 @@ class World:
         body = r.read().decode()
         c.close()
         return r.status, body
+
+
+def run_cases(suite, test_globals, make_world, log_of):
+    """Run the test_* functions of a module, each in a fresh world; one line
+    per case as the C tests print; a name prefix in argv[1] picks cases."""
+    import sys
+    import traceback
+    only = sys.argv[1] if len(sys.argv) > 1 else ""
+    cases = [(name[len("test_"):].replace("_", "-"), fn)
+             for name, fn in list(test_globals.items()) if name.startswith("test_")]
+    ran = failed = 0
+    for name, fn in cases:
+        if not name.startswith(only):
+            continue
+        ran += 1
+        w = make_world(name[:12])
+        start = time.monotonic()
+        try:
+            w.up()
+            fn(w)
+            print(f"ok   {suite}/{name} ({time.monotonic() - start:.2f}s)", flush=True)
+        except Exception:
+            failed += 1
+            traceback.print_exc()
+            print(log_of(w), file=sys.stderr)
+            print(f"FAIL {suite}/{name}", flush=True)
+        finally:
+            w.down()
+    print(f"{suite}: {ran} run, {failed} failed")
+    return 1 if failed or not ran else 0

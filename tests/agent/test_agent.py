@@ -7,11 +7,9 @@ import os
 import re
 import signal
 import sys
-import time
-import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from netns import SPILLWAY, World, run, wait_until  # noqa: E402
+from netns import SPILLWAY, World, run, run_cases, wait_until  # noqa: E402
 
 SVC4 = "echo.default.svc.cluster.local"
 SVC6 = "echo6.default.svc.cluster.local"
@@ -23,7 +21,7 @@ def config(w, max4=5, resume4=None, attach="tc", extra=""):
     return f"""cluster: cluster1
 interfaces: [{iface}]
 tls:
-  dir: {w.dir}/certs
+  dir: {w.certs}/cluster1
   allow_identities: [spiffe://cluster.local/ns/spillway/sa/spillway]
 remotes:
   - name: cluster2
@@ -313,33 +311,6 @@ def test_bad_config_at_start(w):
     assert r.returncode == 1 and "no interface 'nosuch0'" in r.stderr, r.stderr
 
 
-CASES = [(name[len("test_"):].replace("_", "-"), fn)
-         for name, fn in list(globals().items()) if name.startswith("test_")]
-
-
-def main():
-    only = sys.argv[1] if len(sys.argv) > 1 else ""
-    ran = failed = 0
-    for name, fn in CASES:
-        if not name.startswith(only):
-            continue
-        ran += 1
-        w = World(name[:12])
-        start = time.monotonic()
-        try:
-            w.up()
-            fn(w)
-            print(f"ok   agent/{name} ({time.monotonic() - start:.2f}s)", flush=True)
-        except Exception:
-            failed += 1
-            traceback.print_exc()
-            print(f"---- agent log:\n{w.log_text()}----", file=sys.stderr)
-            print(f"FAIL agent/{name}", flush=True)
-        finally:
-            w.down()
-    print(f"agent: {ran} run, {failed} failed")
-    return 1 if failed or not ran else 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_cases("agent", globals(), World,
+                       lambda w: f"---- agent log:\n{w.log_text()}----"))

@@ -168,24 +168,6 @@ static void wait_io(int fd, short events);
  * Servers: the service (svc) and the tunnel endpoint (node)
  */
 
-static void format_sockaddr(const struct sockaddr_storage *ss, char *buf,
-			    size_t len)
-{
-	char a[INET6_ADDRSTRLEN];
-
-	if (ss->ss_family == AF_INET) {
-		const struct sockaddr_in *s = (const void *)ss;
-
-		inet_ntop(AF_INET, &s->sin_addr, a, sizeof(a));
-		snprintf(buf, len, "%s:%u", a, ntohs(s->sin_port));
-	} else {
-		const struct sockaddr_in6 *s = (const void *)ss;
-
-		inet_ntop(AF_INET6, &s->sin6_addr, a, sizeof(a));
-		snprintf(buf, len, "[%s]:%u", a, ntohs(s->sin6_port));
-	}
-}
-
 /* Greet: "local" from the service, "spilled LOCAL PEER" from the endpoint. */
 static void greet(int fd, bool endpoint)
 {
@@ -198,8 +180,8 @@ static void greet(int fd, bool endpoint)
 	} else {
 		getsockname(fd, (struct sockaddr *)&local, &l1);
 		getpeername(fd, (struct sockaddr *)&peer, &l2);
-		format_sockaddr(&local, a, sizeof(a));
-		format_sockaddr(&peer, b, sizeof(b));
+		sw_sockaddr_format(&local, a, sizeof(a));
+		sw_sockaddr_format(&peer, b, sizeof(b));
 		snprintf(msg, sizeof(msg), "spilled %s %s\n", a, b);
 	}
 	if (write(fd, msg, strlen(msg)) < 0)
@@ -377,7 +359,7 @@ static void client_name(int fd, char *buf, size_t len)
 	socklen_t l = sizeof(ss);
 
 	CHECK(!getsockname(fd, (struct sockaddr *)&ss, &l));
-	format_sockaddr(&ss, buf, len);
+	sw_sockaddr_format(&ss, buf, len);
 }
 
 /* Dial and check who answered: "local", or the endpoint with our names. */

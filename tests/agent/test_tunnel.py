@@ -1,0 +1,450 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+"""The mTLS tunnel end to end, with real OpenSSL and real TCP:
+
+  client -- node (agent 1: datapath + tunnel client) -- svc ("local")
+              `-- w0 == w1 -- gw (agent 2: gateway 10.2.0.2:15008)
+                                 `-- export target 127.0.0.1:8080 ("remote")
+
+Connections over the threshold on node are steered to agent 1, carried in an
+HTTP/2 CONNECT stream to agent 2, and delivered to the export's target. The
+gateway is also spoken to directly, with python3-h2 (a client nobody here
+wrote) and with handshakes built to fail. Run one case: test_tunnel.py NAME"""
+import hashlib
+import os
+import re
+import signal
+import socket
+import ssl
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from netns import (ROOT, SPILLWAY, World, netns, run, run_cases,  # noqa: E402
+                   start_echo, wait_until)
+
+import h2.config  # noqa: E402
+import h2.connection  # noqa: E402
+import h2.events  # noqa: E402
+
+GEN_CERTS = os.path.join(ROOT, "scripts", "gen-certs.sh")
+SVC = "echo.default.svc.cluster.local"
+GW = ("10.2.0.2", 15008)
+IDENTITY = "spiffe://cluster.local/ns/spillway/sa/spillway"
+
+
+class TunnelWorld(World):
+    def up(self):
+        super().up()
+        self.gw = f"{self.tag}-g"
+        n, g = self.node, self.gw
+        run(f"ip netns add {g}")
+        run(f"ip -n {n} link add w0 type veth peer name w1 netns {g}")
+        for cmd in (f"ip -n {n} addr add 10.2.0.1/24 dev w0", f"ip -n {n} link set w0 up",
+                    f"ip -n {g} addr add 10.2.0.2/24 dev w1", f"ip -n {g} link set w1 up",
+                    f"ip -n {g} link set lo up"):
+            run(cmd)
+        self.gw_log = f"{self.dir}/gw-agent.log"
+        self.gw_socket = f"{self.dir}/run/gw.sock"
+        self.gw_pin = f"{self.pin_dir}-gw"
+        self.gw_config = f"{self.dir}/etc/gw.yaml"
+        self.target_log = f"{self.dir}/target.log"
+        self.target = start_echo(g, "remote", self.target_log, "127.0.0.1:8080")
+        self.gw_agent = None
+        return self
+
+    def down(self):
+        if getattr(self, "gw_agent", None) and self.gw_agent.poll() is None:
+            self.gw_agent.kill()
+            self.gw_agent.wait()
+        if getattr(self, "target", None):
+            self.target.kill()
+            self.target.wait()
+        if getattr(self, "gw", None):
+            run(["nsenter", f"--net=/run/netns/{self.gw}", SPILLWAY, "down",
+                 "--pin-dir", self.gw_pin, "--socket", self.gw_socket], check=False)
+            run(f"ip netns del {self.gw}", check=False)
+        super().down()
+
+    # -- the two agents ---------------------------------------------------
+    def node_config(self, max_conns=1, extra=""):
+        return f"""cluster: cluster1
+interfaces: [n0]
+tls:
+  dir: {self.certs}/cluster1
+  allow_identities: [{IDENTITY}]
+remotes:
+  - name: cluster2
+    gateway: {GW[0]}:{GW[1]}
+services:
+  - name: {SVC}
+    vip: 10.96.0.10
+    port: 80
+    max_connections: {max_conns}
+    overflow_to: [cluster2]
+metrics:
+  listen: 127.0.0.1:15020
+{extra}"""
+
+    def gw_config_text(self, certs=None, allow=IDENTITY):
+        return f"""cluster: cluster2
+tls:
+  dir: {certs or self.certs + '/cluster2'}
+  allow_identities: [{allow}]
+tunnel:
+  listen: {GW[0]}:{GW[1]}
+exports:
+  - name: {SVC}
+    port: 80
+    target: 127.0.0.1:8080
+  - name: nowhere.default.svc.cluster.local
+    port: 80
+    target: 127.0.0.1:8081
+  - name: unresolvable.default.svc.cluster.local
+    port: 80
+    target: no-such-host.invalid:80
+metrics:
+  listen: 127.0.0.1:15021
+"""
+
+    def start_gateway(self, config=None):
+        self.write_config(config or self.gw_config_text(), self.gw_config)
+        log = open(self.gw_log, "a")
+        import subprocess
+        self.gw_agent = subprocess.Popen(
+            ["nsenter", f"--net=/run/netns/{self.gw}", SPILLWAY, "agent",
+             "--config", self.gw_config, "--pin-dir", self.gw_pin,
+             "--socket", self.gw_socket], stdout=log, stderr=log)
+        wait_until("the gateway to answer",
+                   lambda: self.gw_agent.poll() is not None or
+                   run([SPILLWAY, "status", "--socket", self.gw_socket],
+                       check=False).returncode == 0)
+        assert self.gw_agent.poll() is None, self.gw_log_text()
+
+    def gw_log_text(self):
+        return open(self.gw_log).read() if os.path.exists(self.gw_log) else ""
+
+    def start_both(self, max_conns=1):
+        self.start_gateway()
+        self.write_config(self.node_config(max_conns))
+        self.start_agent()
+        self.wait_healthy(True)
+
+    def wait_healthy(self, healthy):
+        wait_until(f"cluster2 healthy={healthy}",
+                   lambda: self.status()["remotes"][0]["healthy"] == healthy)
+
+    def target_accepts(self):
+        return open(self.target_log).read().count("accept ")
+
+    # -- clients -----------------------------------------------------------
+    def dial_any(self):
+        """Connect to the VIP; return (socket, who answered)."""
+        with netns(self.client):
+            s = socket.socket(socket.AF_INET)
+        s.settimeout(10)
+        s.connect(("10.96.0.10", 80))
+        banner = b""
+        while not banner.endswith(b"\n"):
+            chunk = s.recv(1)
+            assert chunk, "closed before the banner"
+            banner += chunk
+        self.conns.append(s)
+        return s, banner.decode().strip()
+
+    def tls_to_gateway(self, cluster="cluster1", certs=None, alpn=("h2",),
+                       max_version=None, cert=True):
+        """A TLS connection from node to the gateway, as we choose to make it."""
+        d = certs or f"{self.certs}/{cluster}"
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.check_hostname = False
+        ctx.load_verify_locations(f"{self.certs}/root-cert.pem")
+        if cert:
+            ctx.load_cert_chain(f"{d}/cert-chain.pem", f"{d}/key.pem")
+        if alpn:
+            ctx.set_alpn_protocols(list(alpn))
+        if max_version:
+            ctx.maximum_version = max_version
+        with netns(self.node):
+            raw = socket.create_connection(GW, timeout=10)
+        return ctx.wrap_socket(raw)
+
+
+def checksum_roundtrip(s, size):
+    """Send size random bytes; the echo must return exactly them."""
+    data = os.urandom(size)
+    sent = hashlib.sha256(data).hexdigest()
+    got = hashlib.sha256()
+    total = 0
+    s.setblocking(False)
+    view = memoryview(data)
+    deadline = time.monotonic() + 60
+    while total < size:
+        assert time.monotonic() < deadline, f"echo stalled at {total}/{size}"
+        if view:
+            try:
+                n = s.send(view[:65536])
+                view = view[n:]
+            except BlockingIOError:
+                pass
+        try:
+            chunk = s.recv(262144)
+            assert chunk, f"closed after {total} bytes"
+            got.update(chunk)
+            total += len(chunk)
+        except BlockingIOError:
+            time.sleep(0.0005)
+    s.setblocking(True)
+    assert got.hexdigest() == sent, "the bytes came back different"
+
+
+def h2_connect(w, authority, headers=(), method="CONNECT", data=None, **tls):
+    """One request on a fresh connection with python3-h2; returns (status, body)."""
+    t = w.tls_to_gateway(**tls)
+    assert t.selected_alpn_protocol() == "h2"
+    # python3-h2 4.1 requires :path and :scheme on every request it sends,
+    # CONNECT (RFC 7540 8.3) included: its outbound header check is off.
+    conn = h2.connection.H2Connection(h2.config.H2Configuration(
+        client_side=True, validate_outbound_headers=False))
+    conn.initiate_connection()
+    t.sendall(conn.data_to_send())
+    hdrs = [(":method", method), (":authority", authority)]
+    if method != "CONNECT":
+        hdrs += [(":scheme", "https"), (":path", "/")]
+    conn.send_headers(1, hdrs + list(headers), end_stream=False)
+    if data:
+        conn.send_data(1, data)
+    t.sendall(conn.data_to_send())
+    status, body, ended = None, b"", False
+    t.settimeout(10)
+    while not ended:
+        chunk = t.recv(65536)
+        if not chunk:
+            break
+        for ev in conn.receive_data(chunk):
+            if isinstance(ev, h2.events.ResponseReceived):
+                status = int(dict(ev.headers)[b":status"])
+                if status != 200:
+                    ended = True
+            elif isinstance(ev, h2.events.DataReceived):
+                body += ev.data
+                conn.acknowledge_received_data(len(ev.data), ev.stream_id)
+                if data and body.endswith(data):
+                    ended = True
+            elif isinstance(ev, (h2.events.StreamEnded, h2.events.StreamReset)):
+                ended = True
+        t.sendall(conn.data_to_send())
+    t.close()
+    return status, body
+
+
+# ---------------------------------------------------------------------------
+
+def test_spill_through_tunnel_integrity(w):
+    w.start_both(max_conns=1)
+    local, who = w.dial_any()
+    assert who == "local", who
+    spilled, who = w.dial_any()
+    assert who == "remote", who            # served by cluster 2's target
+    w.wait_counts(SVC, 1, 1)
+    for s in (local, spilled):
+        checksum_roundtrip(s, 8 << 20)     # 8 MiB each way, byte for byte
+    status, body = w.http("/metrics")
+    assert 'spillway_tunnel_connections{remote="cluster2"} 1' in body, body
+    m = re.search(r'spillway_tunnel_bytes_total\{remote="cluster2",direction="sent"\} (\d+)', body)
+    assert m and int(m.group(1)) >= 8 << 20, body
+
+
+def test_half_close_and_reset(w):
+    w.start_both(max_conns=1)
+    w.dial_any()
+    s, who = w.dial_any()
+    assert who == "remote"
+    # FIN -> END_STREAM -> FIN at the target, which says bye and closes.
+    s.sendall(b"last words\n")
+    s.shutdown(socket.SHUT_WR)
+    got = b""
+    while True:
+        chunk = s.recv(4096)
+        if not chunk:
+            break
+        got += chunk
+    assert got == b"last words\nbye\n", got
+    w.hang_up(s)
+    # The target resets: RST -> RST_STREAM -> RST to the client.
+    s, who = w.dial_any()
+    assert who == "remote"
+    s.sendall(b"rst!")
+    try:
+        while s.recv(4096):
+            pass
+        raise AssertionError("the reset did not reach the client")
+    except ConnectionResetError:
+        pass
+    w.hang_up(s)
+    # The client resets: the target sees a reset.
+    s, who = w.dial_any()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+    w.hang_up(s)
+    wait_until("the target to see a reset", lambda: "reset" in open(w.target_log).read())
+    w.wait_counts(SVC, 1, 0)
+
+
+def test_concurrent_streams(w):
+    w.start_both(max_conns=1)
+    w.dial_any()
+    socks = []
+    for _ in range(1000):
+        s, who = w.dial_any()
+        assert who == "remote", who
+        socks.append(s)
+    w.wait_counts(SVC, 1, 1000)
+    for i, s in enumerate(socks):
+        s.sendall(b"n%d\n" % i)
+    for i, s in enumerate(socks):
+        want = b"n%d\n" % i
+        got = b""
+        while len(got) < len(want):
+            got += s.recv(64)
+        assert got == want, (i, got)
+    _, body = w.http("/metrics")
+    m = re.search(r'spillway_tunnel_connections\{remote="cluster2"\} (\d+)', body)
+    assert m and int(m.group(1)) >= 10, body   # at most 100 streams each
+    for s in socks:
+        w.hang_up(s)
+    w.wait_counts(SVC, 1, 0)
+
+
+def test_gateway_refusals(w):
+    w.start_gateway()
+    cases = [
+        ("GET", SVC + ":80", 405, "only CONNECT"),
+        ("CONNECT", "other.default.svc.cluster.local:80", 403, "not exported"),
+        ("CONNECT", SVC + ":81", 403, "not exported"),
+        ("CONNECT", "127.0.0.1:8080", 403, "an IP address is not a service name"),
+        ("CONNECT", "[::1]:8080", 403, "an IP address is not a service name"),
+        ("CONNECT", "no-port", 403, "malformed authority"),
+        ("CONNECT", "unresolvable.default.svc.cluster.local:80", 503, "does not resolve"),
+        ("CONNECT", "nowhere.default.svc.cluster.local:80", 502, "cannot connect to the target"),
+    ]
+    for method, authority, want, phrase in cases:
+        before = w.target_accepts()
+        status, _ = h2_connect(w, authority, method=method)
+        assert status == want, (authority, status)
+        assert w.target_accepts() == before, f"{authority}: the target was reached"
+        wait_until(phrase, lambda: phrase in w.gw_log_text())
+    big = [("x-pad-%d" % i, "y" * 1000) for i in range(10)]
+    status, _ = h2_connect(w, SVC + ":80", headers=big)
+    assert status == 431, status
+    # And the conformant case: a client nobody here wrote, byte for byte.
+    status, body = h2_connect(w, SVC + ":80", headers=[("forwarded", 'for="10.0.0.2:1"')],
+                              data=b"hello through h2\n")
+    assert status == 200, status
+    assert body == b"remote\nhello through h2\n", body
+
+
+def test_handshake_rejections(w):
+    w.start_gateway()
+    run([GEN_CERTS, f"{w.dir}/other-pki", "cluster1"])
+    run([GEN_CERTS, "--root", w.certs, "--expired", w.certs, "expired"])
+    run([GEN_CERTS, "--root", w.certs, "--identity",
+         "spiffe://cluster.local/ns/other/sa/intruder", w.certs, "intruder"])
+    cases = [
+        (dict(cert=False), "no_client_cert"),
+        (dict(certs=f"{w.dir}/other-pki/cluster1"), "unknown_ca"),
+        (dict(cluster="expired"), "expired"),
+        (dict(cluster="intruder"), "not_allowed"),
+        (dict(max_version=ssl.TLSVersion.TLSv1_2), "protocol"),
+    ]
+    for kw, label in cases:
+        before = w.target_accepts()
+        try:
+            status, _ = h2_connect(w, SVC + ":80", **kw)
+        except (ssl.SSLError, ConnectionResetError, OSError):
+            status = None
+        assert status is None, (kw, status)
+        assert w.target_accepts() == before
+        wait_until(f"a {label} failure counted", lambda: re.search(
+            r'spillway_gateway_handshake_failures_total\{reason="%s"\} [1-9]' % label,
+            gw_metrics(w)))
+    # A client that connects and says nothing is dropped after the deadline.
+    with netns(w.node):
+        s = socket.create_connection(GW, timeout=30)
+    start = time.monotonic()
+    assert s.recv(1) == b""
+    assert 9 <= time.monotonic() - start < 20, time.monotonic() - start
+    wait_until("the timeout logged", lambda: "did not finish in time" in w.gw_log_text())
+
+
+def gw_metrics(w):
+    import http.client
+    with netns(w.gw):
+        c = http.client.HTTPConnection("127.0.0.1", 15021, timeout=10)
+        c.connect()
+    c.request("GET", "/metrics")
+    return c.getresponse().read().decode()
+
+
+def test_certificate_hot_reload(w):
+    # The gateway's certificates live behind a Secret-style ..data symlink.
+    sec = f"{w.dir}/gw-secret"
+    os.makedirs(f"{sec}/..v1")
+    for f in ("root-cert.pem", "cert-chain.pem", "key.pem"):
+        run(["cp", f"{w.certs}/cluster2/{f}", f"{sec}/..v1/{f}"])
+    os.symlink("..v1", f"{sec}/..data")
+    for f in ("root-cert.pem", "cert-chain.pem", "key.pem"):
+        os.symlink(f"..data/{f}", f"{sec}/{f}")
+    w.start_gateway(w.gw_config_text(certs=sec))
+    w.write_config(w.node_config(1))
+    w.start_agent()
+    w.wait_healthy(True)
+    w.dial_any()
+    live, who = w.dial_any()
+    assert who == "remote"
+    # A bad set (another cluster's key) is rejected, the old one kept.
+    os.makedirs(f"{sec}/..v2")
+    for f in ("root-cert.pem", "cert-chain.pem"):
+        run(["cp", f"{w.certs}/cluster2/{f}", f"{sec}/..v2/{f}"])
+    run(["cp", f"{w.certs}/cluster1/key.pem", f"{sec}/..v2/key.pem"])
+    os.symlink("..v2", f"{sec}/..data_tmp")
+    os.rename(f"{sec}/..data_tmp", f"{sec}/..data")
+    wait_until("the bad set rejected",
+               lambda: "new certificates rejected" in w.gw_log_text())
+    checksum_roundtrip(live, 1 << 20)
+    # A good new set (a new leaf from the same root) replaces it.
+    run([GEN_CERTS, "--root", w.certs, w.certs, "cluster2b"])
+    os.makedirs(f"{sec}/..v3")
+    for f in ("root-cert.pem", "cert-chain.pem", "key.pem"):
+        run(["cp", f"{w.certs}/cluster2b/{f}", f"{sec}/..v3/{f}"])
+    os.symlink("..v3", f"{sec}/..data_tmp")
+    os.rename(f"{sec}/..data_tmp", f"{sec}/..data")
+    wait_until("the new set loaded",
+               lambda: "certificates reloaded" in w.gw_log_text())
+    checksum_roundtrip(live, 1 << 20)          # the live stream is untouched
+    status, body = h2_connect(w, SVC + ":80", data=b"after reload\n")
+    assert status == 200 and body.endswith(b"after reload\n"), (status, body)
+
+
+def test_remote_down_and_back(w):
+    w.start_both(max_conns=1)
+    w.dial_any()
+    s, who = w.dial_any()
+    assert who == "remote"
+    w.gw_agent.send_signal(signal.SIGTERM)
+    w.gw_agent.wait()
+    w.wait_healthy(False)
+    for _ in range(5):                         # over the threshold, none fail
+        s, who = w.dial_any()
+        assert who == "local", who
+    st = [x for x in w.status()["services"] if x["name"] == SVC][0]
+    assert st["overflow_unavailable_total"] == 5, st
+    w.start_gateway()
+    w.wait_healthy(True)
+    s, who = w.dial_any()
+    assert who == "remote", who
+
+
+if __name__ == "__main__":
+    sys.exit(run_cases("tunnel", globals(), TunnelWorld,
+                       lambda w: (f"---- node agent log:\n{w.log_text()}---- gateway log:\n"
+                              f"{w.gw_log_text()}----")))

@@ -1,0 +1,402 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+#include <openssl/err.h>
+
+#include "addr.h"
+#include "control.h"
+#include "h2.h"
+#include "tls.h"
+
+/* At most this much is read per readiness event, so one busy connection
+ * cannot starve the others. */
+#define READ_BUDGET (256u << 10)
+#define READ_CHUNK (16u << 10)
+
+static struct h2conn *of_io(struct sw_io *io)
+{
+	return (struct h2conn *)((char *)io - offsetof(struct h2conn, io));
+}
+
+static void free_conn(struct sw_deferred *d)
+{
+	struct h2conn *c = (struct h2conn *)((char *)d -
+					      offsetof(struct h2conn, grave));
+
+	free(c->pending);
+	free(c);
+}
+
+/*
+ * Close without resetting: unread input at close() makes the kernel send an
+ * RST, which can destroy the TLS alert just sent (the peer would see a
+ * reset instead of why it was refused).
+ */
+static void close_gently(int fd)
+{
+	char buf[4096];
+
+	shutdown(fd, SHUT_WR);
+	while (recv(fd, buf, sizeof(buf), MSG_DONTWAIT) > 0)
+		;
+}
+
+void h2_close(struct h2conn *c, const char *reason, const char *label)
+{
+	if (c->state == H2_CLOSED)
+		return;
+	if (c->io.fd >= 0 && c->state != H2_CONNECTING)
+		close_gently(c->io.fd);
+	c->state = H2_CLOSED;
+	/* The owner closes the streams while the session still exists. */
+	c->ops->on_closed(c, reason, label);
+	nghttp2_session_del(c->session);
+	c->session = NULL;
+	SSL_free(c->ssl);
+	c->ssl = NULL;
+	sw_loop_close(c->loop, &c->io);
+	sw_loop_release(c->loop, &c->grave);
+}
+
+static void watch(struct h2conn *c, bool want_write)
+{
+	sw_loop_watch(c->loop, &c->io, EPOLLIN | (want_write ? EPOLLOUT : 0));
+}
+
+/*
+ * A fatal OpenSSL error on the connection, in words. Before the peer
+ * confirmed us it is how a TLS 1.3 server's refusal of our certificate
+ * arrives: a handshake failure, with its reason.
+ */
+static void ssl_fail(struct h2conn *c, const char *what, int ret)
+{
+	char detail[256], reason[400];
+	int err = SSL_get_error(c->ssl, ret);
+	const char *label;
+
+	if (!c->confirmed && err != SSL_ERROR_ZERO_RETURN) {
+		label = sw_tls_failure(c->ssl, detail, sizeof(detail));
+		snprintf(reason, sizeof(reason), "TLS handshake with %s failed: %s",
+			 c->peer, detail);
+		h2_close(c, reason, label);
+		return;
+	}
+	if (err == SSL_ERROR_ZERO_RETURN ||
+	    (err == SSL_ERROR_SYSCALL && !ERR_peek_error())) {
+		h2_close(c, "the peer closed the connection", "closed");
+		return;
+	}
+	snprintf(detail, sizeof(detail), "%s",
+		 ERR_reason_error_string(ERR_peek_last_error()) ?:
+		 strerror(errno));
+	snprintf(reason, sizeof(reason), "%s: %s", what, detail);
+	ERR_clear_error();
+	h2_close(c, reason, "error");
+}
+
+/* Keep what SSL_write did not take; only ever called with nothing kept. */
+static bool keep(struct h2conn *c, const uint8_t *data, size_t len)
+{
+	if (len > c->pending_cap) {
+		uint8_t *p = realloc(c->pending, len);
+
+		if (!p)
+			return false;
+		c->pending = p;
+		c->pending_cap = len;
+	}
+	memcpy(c->pending, data, len);
+	c->pending_off = 0;
+	c->pending_len = len;
+	return true;
+}
+
+/*
+ * Write through TLS. 0: all written; 1: the socket is full (the rest is
+ * kept, or stays kept, for the next EPOLLOUT); -1: the connection failed.
+ */
+static int write_out(struct h2conn *c, const uint8_t *data, size_t len,
+		     bool kept)
+{
+	while (len) {
+		int n, err;
+
+		ERR_clear_error();
+		n = SSL_write(c->ssl, data, len);
+		if (n > 0) {
+			data += n;
+			len -= n;
+			if (kept)
+				c->pending_off += n;
+			continue;
+		}
+		err = SSL_get_error(c->ssl, n);
+		if (err != SSL_ERROR_WANT_WRITE && err != SSL_ERROR_WANT_READ) {
+			ssl_fail(c, "writing", n);
+			return -1;
+		}
+		if (!kept && !keep(c, data, len)) {
+			h2_close(c, "out of memory", "error");
+			return -1;
+		}
+		return 1;
+	}
+	if (kept)
+		c->pending_off = c->pending_len = 0;
+	return 0;
+}
+
+void h2_flush(struct h2conn *c)
+{
+	int r = 0;
+
+	if (c->state != H2_OPEN)
+		return;
+	/* What SSL_write did not take goes first (and must be retried). */
+	if (c->pending_len)
+		r = write_out(c, c->pending + c->pending_off,
+			      c->pending_len - c->pending_off, true);
+	while (r == 0) {
+		const uint8_t *data;
+		ssize_t n = nghttp2_session_mem_send(c->session, &data);
+
+		if (n < 0) {
+			h2_close(c, nghttp2_strerror(n), "protocol");
+			return;
+		}
+		if (n == 0)
+			break;
+		r = write_out(c, data, n, false);
+	}
+	if (r < 0)
+		return;
+	if (r > 0) {
+		watch(c, true);
+		return;
+	}
+	if (!nghttp2_session_want_read(c->session) &&
+	    !nghttp2_session_want_write(c->session)) {
+		h2_close(c, "the session ended (GOAWAY)", "closed");
+		return;
+	}
+	watch(c, false);
+}
+
+static void read_in(struct h2conn *c)
+{
+	uint8_t buf[READ_CHUNK];
+	size_t budget = READ_BUDGET;
+
+	while (budget && c->state == H2_OPEN) {
+		ssize_t used;
+		int n;
+
+		ERR_clear_error();
+		n = SSL_read(c->ssl, buf, sizeof(buf));
+		if (n <= 0) {
+			int err = SSL_get_error(c->ssl, n);
+
+			if (err != SSL_ERROR_WANT_READ && err != SSL_ERROR_WANT_WRITE)
+				ssl_fail(c, "reading", n);
+			return;
+		}
+		used = nghttp2_session_mem_recv(c->session, buf, n);
+		if (used < 0) {
+			h2_close(c, nghttp2_strerror(used), "protocol");
+			return;
+		}
+		budget -= (size_t)n < budget ? (size_t)n : budget;
+	}
+}
+
+static int open_session(struct h2conn *c)
+{
+	nghttp2_settings_entry settings[] = {
+		{ NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, H2_MAX_STREAMS },
+		{ NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, H2_STREAM_WINDOW },
+		{ NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, 16384 },
+	};
+	nghttp2_option *opt;
+	int err;
+
+	if (nghttp2_option_new(&opt))
+		return -ENOMEM;
+	nghttp2_option_set_no_auto_window_update(opt, 1);
+	err = c->server ?
+		nghttp2_session_server_new2(&c->session, c->callbacks, c, opt) :
+		nghttp2_session_client_new2(&c->session, c->callbacks, c, opt);
+	nghttp2_option_del(opt);
+	if (err)
+		return err;
+	err = nghttp2_submit_settings(c->session, NGHTTP2_FLAG_NONE, settings,
+				      sizeof(settings) / sizeof(settings[0]));
+	if (!err)
+		err = nghttp2_session_set_local_window_size(c->session,
+			NGHTTP2_FLAG_NONE, 0, H2_CONNECTION_WINDOW);
+	return err;
+}
+
+static void handshake(struct h2conn *c)
+{
+	const unsigned char *alpn = NULL;
+	unsigned int alpn_len = 0;
+	char detail[256], reason[400];
+	int r, err;
+
+	ERR_clear_error();
+	r = SSL_do_handshake(c->ssl);
+	if (r != 1) {
+		err = SSL_get_error(c->ssl, r);
+		if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) {
+			watch(c, err == SSL_ERROR_WANT_WRITE);
+			return;
+		}
+		const char *label = sw_tls_failure(c->ssl, detail, sizeof(detail));
+
+		snprintf(reason, sizeof(reason), "TLS handshake with %s failed: %s",
+			 c->peer, detail);
+		h2_close(c, reason, label);
+		return;
+	}
+	SSL_get0_alpn_selected(c->ssl, &alpn, &alpn_len);
+	if (alpn_len != 2 || memcmp(alpn, SW_TLS_ALPN, 2)) {
+		snprintf(reason, sizeof(reason), "%s did not agree on ALPN h2",
+			 c->peer);
+		h2_close(c, reason, "no_alpn");
+		return;
+	}
+	sw_tls_peer_identity(c->ssl, c->identity, sizeof(c->identity));
+	if (open_session(c)) {
+		h2_close(c, "cannot start an HTTP/2 session", "error");
+		return;
+	}
+	c->state = H2_OPEN;
+	c->confirmed = c->server;
+	/* A client keeps its deadline until the server confirms it. */
+	if (c->server)
+		c->deadline_ns = 0;
+	c->idle_since_ns = sw_now_ns();
+	c->ops->on_ready(c);
+	h2_flush(c);
+}
+
+static void on_event(struct sw_io *io, uint32_t events)
+{
+	struct h2conn *c = of_io(io);
+	char reason[256];
+	int err = 0;
+
+	if (c->state == H2_CONNECTING) {
+		getsockopt(io->fd, SOL_SOCKET, SO_ERROR, &err,
+			   &(socklen_t){ sizeof(err) });
+		if (err) {
+			snprintf(reason, sizeof(reason), "cannot connect to %s: %s",
+				 c->peer, strerror(err));
+			h2_close(c, reason, "connect");
+			return;
+		}
+		if (!(events & EPOLLOUT))
+			return;
+		c->state = H2_HANDSHAKE;
+	}
+	if (c->state == H2_HANDSHAKE) {
+		handshake(c);
+		return;
+	}
+	if (events & (EPOLLIN | EPOLLHUP | EPOLLERR))
+		read_in(c);
+	h2_flush(c);
+}
+
+static struct h2conn *make(struct sw_loop *loop, SSL *ssl, bool server, uint64_t deadline_ns,
+			   const nghttp2_session_callbacks *cb,
+			   const struct h2_ops *ops, void *owner)
+{
+	struct h2conn *c = calloc(1, sizeof(*c));
+
+	if (!c)
+		return NULL;
+	c->loop = loop;
+	c->ssl = ssl;
+	c->server = server;
+	c->deadline_ns = deadline_ns;
+	c->callbacks = cb;
+	c->ops = ops;
+	c->owner = owner;
+	c->grave.free = free_conn;
+	SSL_set_mode(ssl, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
+			  SSL_MODE_ENABLE_PARTIAL_WRITE);
+	return c;
+}
+
+static void describe_peer(struct h2conn *c, int fd)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+
+	if (getpeername(fd, (struct sockaddr *)&ss, &len))
+		snprintf(c->peer, sizeof(c->peer), "?");
+	else
+		sw_sockaddr_format(&ss, c->peer, sizeof(c->peer));
+}
+
+struct h2conn *h2_client(struct sw_loop *loop, int fd, SSL *ssl,
+			 const struct sockaddr *sa, socklen_t len,
+			 uint64_t deadline_ns,
+			 const nghttp2_session_callbacks *cb,
+			 const struct h2_ops *ops, void *owner)
+{
+	struct h2conn *c = make(loop, ssl, false, deadline_ns, cb, ops, owner);
+
+	if (!c || (connect(fd, sa, len) && errno != EINPROGRESS) ||
+	    sw_loop_add(loop, &c->io, fd, EPOLLOUT, on_event)) {
+		int err = errno;
+
+		free(c);
+		SSL_free(ssl);
+		close(fd);
+		errno = err;
+		return NULL;
+	}
+	sw_sockaddr_format((const struct sockaddr_storage *)sa, c->peer,
+			   sizeof(c->peer));
+	c->state = H2_CONNECTING;
+	return c;
+}
+
+struct h2conn *h2_server(struct sw_loop *loop, int fd, SSL *ssl,
+			 uint64_t deadline_ns,
+			 const nghttp2_session_callbacks *cb,
+			 const struct h2_ops *ops, void *owner)
+{
+	struct h2conn *c = make(loop, ssl, true, deadline_ns, cb, ops, owner);
+
+	if (!c || sw_loop_add(loop, &c->io, fd, EPOLLIN, on_event)) {
+		free(c);
+		SSL_free(ssl);
+		close(fd);
+		return NULL;
+	}
+	describe_peer(c, fd);
+	c->state = H2_HANDSHAKE;
+	return c;
+}
+
+void h2_check_deadline(struct h2conn *c, uint64_t now_ns)
+{
+	char reason[200];
+
+	if (c->state == H2_CLOSED || c->confirmed || !c->deadline_ns ||
+	    now_ns < c->deadline_ns)
+		return;
+	snprintf(reason, sizeof(reason), "%s with %s did not finish in time",
+		 c->state == H2_CONNECTING ? "connecting" :
+		 c->state == H2_HANDSHAKE ? "the TLS handshake" :
+		 "waiting for the peer's SETTINGS", c->peer);
+	h2_close(c, reason, "timeout");
+}

@@ -1,0 +1,106 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#include <errno.h>
+#include <stdlib.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include "loop.h"
+
+#define BATCH 64
+
+struct sw_loop {
+	int epfd;
+	struct sw_deferred *graveyard;
+};
+
+struct sw_loop *sw_loop_new(void)
+{
+	struct sw_loop *l = calloc(1, sizeof(*l));
+
+	if (!l)
+		return NULL;
+	l->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (l->epfd < 0) {
+		free(l);
+		return NULL;
+	}
+	return l;
+}
+
+static void bury(struct sw_loop *l)
+{
+	while (l->graveyard) {
+		struct sw_deferred *d = l->graveyard;
+
+		l->graveyard = d->next;
+		d->free(d);
+	}
+}
+
+void sw_loop_free(struct sw_loop *l)
+{
+	if (!l)
+		return;
+	bury(l);
+	close(l->epfd);
+	free(l);
+}
+
+int sw_loop_add(struct sw_loop *l, struct sw_io *io, int fd, uint32_t events,
+		void (*on_event)(struct sw_io *io, uint32_t revents))
+{
+	struct epoll_event ev = { .events = events, .data.ptr = io };
+
+	io->fd = fd;
+	io->events = events;
+	io->on_event = on_event;
+	io->dead = false;
+	if (epoll_ctl(l->epfd, EPOLL_CTL_ADD, fd, &ev))
+		return -errno;
+	return 0;
+}
+
+int sw_loop_watch(struct sw_loop *l, struct sw_io *io, uint32_t events)
+{
+	struct epoll_event ev = { .events = events, .data.ptr = io };
+
+	if (io->events == events || io->dead)
+		return 0;
+	io->events = events;
+	if (epoll_ctl(l->epfd, EPOLL_CTL_MOD, io->fd, &ev))
+		return -errno;
+	return 0;
+}
+
+void sw_loop_close(struct sw_loop *l, struct sw_io *io)
+{
+	if (io->fd < 0)
+		return;
+	epoll_ctl(l->epfd, EPOLL_CTL_DEL, io->fd, NULL);
+	close(io->fd);
+	io->fd = -1;
+	io->dead = true;
+}
+
+void sw_loop_release(struct sw_loop *l, struct sw_deferred *d)
+{
+	d->next = l->graveyard;
+	l->graveyard = d;
+}
+
+int sw_loop_run_once(struct sw_loop *l, int timeout_ms)
+{
+	struct epoll_event ev[BATCH];
+	int n = epoll_wait(l->epfd, ev, BATCH, timeout_ms);
+
+	if (n < 0)
+		return errno == EINTR ? 0 : -errno;
+	for (int i = 0; i < n; i++) {
+		struct sw_io *io = ev[i].data.ptr;
+
+		if (!io->dead)
+			io->on_event(io, ev[i].events);
+	}
+	bury(l);
+	return n;
+}

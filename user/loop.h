@@ -1,0 +1,44 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * The agent's event loop: epoll, one handler per file descriptor. Objects
+ * that die while handling an event are freed after the whole batch of
+ * events has been handled, so a later event of the same batch never reaches
+ * freed memory.
+ */
+#ifndef SW_LOOP_H
+#define SW_LOOP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct sw_loop;
+
+struct sw_io {
+	int fd;
+	uint32_t events;		/* EPOLLIN, EPOLLOUT... being watched */
+	void (*on_event)(struct sw_io *io, uint32_t revents);
+	bool dead;			/* set by sw_loop_release: ignore events */
+};
+
+/* Something to free after the current batch (see sw_loop_release). */
+struct sw_deferred {
+	struct sw_deferred *next;
+	void (*free)(struct sw_deferred *d);
+};
+
+struct sw_loop *sw_loop_new(void);
+void sw_loop_free(struct sw_loop *l);
+
+int sw_loop_add(struct sw_loop *l, struct sw_io *io, int fd, uint32_t events,
+		void (*on_event)(struct sw_io *io, uint32_t revents));
+/* Watch other events (no system call if they are the same). */
+int sw_loop_watch(struct sw_loop *l, struct sw_io *io, uint32_t events);
+/* Stop watching io and close its fd. */
+void sw_loop_close(struct sw_loop *l, struct sw_io *io);
+/* Free d once the current batch of events has been handled. */
+void sw_loop_release(struct sw_loop *l, struct sw_deferred *d);
+
+/* Wait up to timeout_ms and handle what happened; < 0 on a loop failure. */
+int sw_loop_run_once(struct sw_loop *l, int timeout_ms);
+
+#endif /* SW_LOOP_H */

@@ -1,0 +1,32 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/* The agent's outgoing TCP connections: where to, and with what socket. */
+#ifndef SW_NET_H
+#define SW_NET_H
+
+#include <sys/socket.h>
+#include <linux/types.h>
+
+#include "config.h"
+
+/*
+ * host:port to an address: a literal at once, else the resolver (which may
+ * block: names are for gateways and export targets, looked up per
+ * connection so DNS changes are followed). 0, or an EAI_* message in err.
+ */
+int sw_resolve(const struct sw_hostport *hp, struct sockaddr_storage *ss,
+	       socklen_t *len, const char **err);
+
+/*
+ * A non-blocking TCP socket marked with the bypass mark, so the datapath
+ * never steers or counts the agent's own traffic. -errno on failure.
+ */
+int sw_agent_socket(int family, __u32 bypass_mark);
+
+/*
+ * No Nagle on sockets that carry the tunnel or its relays: a response's
+ * HEADERS and first DATA are small writes, and waiting for the peer's
+ * delayed ACK between them costs 40 ms per connection.
+ */
+int sw_no_delay(int fd);
+
+#endif /* SW_NET_H */

@@ -1,0 +1,207 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * Making the kernel match a configuration: remote ids and names, services
+ * (changed in place, so live counters and flows stay), interfaces, and the
+ * steering policy route. Everything that can be checked against the host is
+ * checked before anything changes.
+ */
+#include <errno.h>
+#include <net/if.h>
+#include <stdio.h>
+#include <string.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "spillway/abi.h"
+#include "spillway/defaults.h"
+#include "spillway.skel.h"
+#include "agent_priv.h"
+#include "control.h"
+#include "route.h"
+
+static const struct sw_steer_route steer_route = {
+	.mark = SW_DEFAULT_STEER_MARK,
+	.table = SW_DEFAULT_ROUTE_TABLE,
+	.pref = SW_DEFAULT_RULE_PREF,
+};
+
+/*
+ * Remote ids: a remote keeps the id its name has in the remotes map (so a
+ * restarted agent finds the ids its flows point at); a new name takes the
+ * lowest id that no name holds.
+ */
+static int assign_remote_ids(struct agent *a, const struct sw_config *next,
+			     __u32 *ids, struct sw_error *e)
+{
+	static struct sw_remote map[SW_MAX_REMOTES];
+	bool taken[SW_MAX_REMOTES] = { true };	/* id 0 is never used */
+
+	for (__u32 id = 1; id < SW_MAX_REMOTES; id++)
+		if (sw_remote_get(&a->dp, id, &map[id]))
+			memset(&map[id], 0, sizeof(map[id]));
+	for (int i = 0; i < next->n_remotes; i++) {
+		ids[i] = 0;
+		for (__u32 id = 1; id < SW_MAX_REMOTES && !ids[i]; id++)
+			if (!strcmp(map[id].name, next->remotes[i].name))
+				ids[i] = id;
+		taken[ids[i]] = true;
+	}
+	for (int i = 0; i < next->n_remotes; i++) {
+		for (__u32 id = 1; id < SW_MAX_REMOTES && !ids[i]; id++)
+			if (!taken[id] && !map[id].name[0])
+				ids[i] = id;
+		if (!ids[i])
+			return sw_fail(e, -ENOSPC, "remotes[%d]: no free remote "
+				       "id (at most %u remotes)", i,
+				       SW_MAX_REMOTES - 1);
+		taken[ids[i]] = true;
+	}
+	return 0;
+}
+
+/* What can be checked against this host before anything changes. */
+static int check_host(struct agent *a, const struct sw_config *next,
+		      bool first, struct sw_error *e)
+{
+	for (int i = 0; i < next->n_interfaces; i++)
+		if (!if_nametoindex(next->interfaces[i].name))
+			return sw_fail(e, -ENODEV, "%s: interfaces[%d]: no "
+				       "interface '%s' in this network "
+				       "namespace (see 'ip link')", next->path,
+				       i, next->interfaces[i].name);
+	if (first)
+		return 0;
+	if (next->flow_capacity != a->cfg.flow_capacity ||
+	    next->tunnel_port != a->cfg.tunnel_port)
+		return sw_fail(e, -EINVAL, "%s: datapath.flow_capacity and "
+			       "datapath.tunnel_port cannot change while the "
+			       "agent runs; restart the agent to apply them",
+			       next->path);
+	return 0;
+}
+
+static void service_config(const struct sw_service_config_entry *s,
+			   const struct sw_config *cfg, const __u32 *remote_ids,
+			   struct sw_service_config *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->max_connections = s->max_connections;
+	out->resume_below = s->resume_below;
+	for (int k = 0; k < s->n_overflow_to; k++)
+		for (int r = 0; r < cfg->n_remotes; r++)
+			if (!strcmp(cfg->remotes[r].name, s->overflow_to[k]))
+				out->overflow_to[k] = remote_ids[r];
+}
+
+static bool configured(const struct sw_config *cfg,
+		       const struct sw_service_key *key)
+{
+	for (int i = 0; i < cfg->n_services; i++)
+		if (!memcmp(&cfg->services[i].key, key, sizeof(*key)))
+			return true;
+	return false;
+}
+
+/* Services in the map that the configuration no longer has go. */
+static int remove_unconfigured(struct agent *a, const struct sw_config *next,
+			       struct sw_error *e)
+{
+	int fd = bpf_map__fd(a->dp.skel->maps.services);
+	struct sw_service_key key, prev;
+	void *p = NULL;
+
+	while (!bpf_map_get_next_key(fd, p, &key)) {
+		if (!configured(next, &key)) {
+			int err = sw_service_delete(&a->dp, &key, e);
+
+			if (err)
+				return err;
+			continue;	/* key is gone: continue after prev */
+		}
+		prev = key;
+		p = &prev;
+	}
+	return 0;
+}
+
+static bool has_interface(const struct sw_config *cfg, const char *name)
+{
+	for (int i = 0; i < cfg->n_interfaces; i++)
+		if (!strcmp(cfg->interfaces[i].name, name))
+			return true;
+	return false;
+}
+
+/*
+ * Make the kernel match next: remotes, services, interfaces, the policy
+ * route. On success next becomes a->cfg (and next is emptied).
+ */
+int agent_apply(struct agent *a, struct sw_config *next, bool first,
+		struct sw_error *e)
+{
+	__u32 ids[SW_MAX_REMOTES] = {};
+	int err = check_host(a, next, first, e);
+
+	if (!err)
+		err = assign_remote_ids(a, next, ids, e);
+	if (err)
+		return err;
+
+	/* Remotes: names first, so services can point at them. */
+	for (__u32 id = 1; id < SW_MAX_REMOTES; id++) {
+		struct sw_remote r;
+		bool keep = false;
+
+		for (int i = 0; i < next->n_remotes; i++)
+			keep |= ids[i] == id;
+		if (!keep && !sw_remote_get(&a->dp, id, &r) && r.name[0] &&
+		    (err = sw_remote_set(&a->dp, id, "", false, e)))
+			return err;
+	}
+	for (int i = 0; i < next->n_remotes; i++) {
+		struct sw_remote r = {};
+		bool healthy;
+
+		/* Health is probed; until then, unknown means no overflow. */
+		sw_remote_get(&a->dp, ids[i], &r);
+		healthy = !first && !strcmp(r.name, next->remotes[i].name) &&
+			  r.healthy;
+		err = sw_remote_set(&a->dp, ids[i], next->remotes[i].name,
+				    healthy, e);
+		if (err)
+			return err;
+	}
+	for (int i = 0; i < next->n_services; i++) {
+		struct sw_service_config c;
+
+		service_config(&next->services[i], next, ids, &c);
+		err = sw_service_set(&a->dp, &next->services[i].key, &c, e);
+		if (err)
+			return sw_fail(e, err, "services[%d] (%s): %s", i,
+				       next->services[i].name, e->msg);
+	}
+	err = remove_unconfigured(a, next, e);
+	for (int i = 0; !err && i < next->n_interfaces; i++)
+		err = sw_datapath_attach(&a->dp, next->interfaces[i].name,
+					 next->interfaces[i].attach, e);
+	for (int i = 0; !err && !first && i < a->cfg.n_interfaces; i++)
+		if (!has_interface(next, a->cfg.interfaces[i].name))
+			err = sw_detach(a->dp.pin_dir, a->cfg.interfaces[i].name, e);
+	if (!err && next->n_interfaces)
+		err = sw_steer_route_ensure(&steer_route, e);
+	if (err)
+		return err;
+
+	sw_config_free(&a->cfg);
+	a->cfg = *next;
+	memset(next, 0, sizeof(*next));
+	memcpy(a->remote_ids, ids, sizeof(ids));
+	return 0;
+}
+
+void agent_service_config(const struct agent *a,
+			  const struct sw_service_config_entry *s,
+			  struct sw_service_config *out)
+{
+	service_config(s, &a->cfg, a->remote_ids, out);
+}

@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * The tunnel client (the spilling cluster's side). It owns the transparent
+ * endpoint the datapath assigns overflowed connections to; for each one it
+ * learns the VIP:port the client dialled and the client's address from the
+ * accepted socket, the remote from the flow table, and opens an HTTP/2
+ * CONNECT stream (":authority" the service name and port, "forwarded:
+ * for=client") on a pooled mutual-TLS connection to that remote's gateway.
+ *
+ * Per remote: connections opened ahead of need (one at least), at most 100
+ * streams each (then another), spare ones closed when idle; a PING every
+ * probe interval decides the remote's health, published to the datapath.
+ */
+#ifndef SW_TUNNEL_H
+#define SW_TUNNEL_H
+
+#include "config.h"
+#include "datapath.h"
+#include "error.h"
+#include "loop.h"
+#include "tls.h"
+#include "tunnel_stats.h"
+
+struct sw_tunnel;
+
+/* Listen as the endpoint on tunnel_port (IPv4 and IPv6). */
+struct sw_tunnel *sw_tunnel_new(struct sw_loop *loop, struct sw_datapath *dp,
+				__u16 tunnel_port, __u32 bypass_mark,
+				struct sw_error *e);
+void sw_tunnel_free(struct sw_tunnel *t);
+
+/*
+ * The configuration applied and the remote ids it got, and the current TLS
+ * set (new connections use it; live ones keep theirs). Remotes that went
+ * away are closed; the others keep their connections and counters.
+ */
+int sw_tunnel_configure(struct sw_tunnel *t, const struct sw_config *cfg,
+			const __u32 *remote_ids, struct sw_tls *tls,
+			struct sw_error *e);
+
+/* Once a second: deadlines, health probes, the pool. */
+void sw_tunnel_tick(struct sw_tunnel *t, __u64 now_ns);
+
+/* The counters of the remote named name (NULL if there is none). */
+const struct sw_tunnel_counters *sw_tunnel_counters(struct sw_tunnel *t,
+						    const char *name);
+
+#endif /* SW_TUNNEL_H */
