@@ -52,7 +52,7 @@ TEST_SCRIPTS := tests/agent/test_agent.py tests/agent/test_tunnel.py
 # Keep the BPF objects (make treats them as intermediates of the skeletons).
 .SECONDARY:
 
-all: $(BUILD)/spillway $(TESTS) $(BUILD)/bench_datapath
+all: $(BUILD)/spillway $(TESTS) $(BUILD)/bench_datapath $(BUILD)/tcpload
 
 $(BUILD) $(BUILD)/tests:
 	$(Q)mkdir -p $@
@@ -89,12 +89,17 @@ $(BUILD)/bench_datapath: bench/bench_datapath.c $(USER_LIB) $(TEST_LIB) $(USER_H
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(USER_FLAGS) -Itests/lib $< $(USER_LIB) $(TEST_LIB) -o $@ $(LIBS)
 
+$(BUILD)/tcpload: bench/tcpload.c user/addr.c user/addr.h
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(USER_FLAGS) $< user/addr.c -o $@
+
 test: all
 	$(Q)tests/run.sh $(TESTS) $(TEST_SCRIPTS)
 
-bench: $(BUILD)/bench_datapath
+bench: $(BUILD)/bench_datapath $(BUILD)/tcpload $(BUILD)/spillway
 	$(Q)tests/preflight.sh
 	$(Q)SW_TEST_PREFIX=swbench$$$$ $(BUILD)/bench_datapath
+	$(Q)SW_TEST_PREFIX=swbench$$$$ bench/bench_tunnel.py
 
 clean:
 	$(call msg,CLEAN,$(BUILD))

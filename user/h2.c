@@ -28,7 +28,7 @@ static void free_conn(struct sw_deferred *d)
 	struct h2conn *c = (struct h2conn *)((char *)d -
 					      offsetof(struct h2conn, grave));
 
-	free(c->pending);
+	free(c->out);
 	free(c);
 }
 
@@ -99,85 +99,74 @@ static void ssl_fail(struct h2conn *c, const char *what, int ret)
 	h2_close(c, reason, "error");
 }
 
-/* Keep what SSL_write did not take; only ever called with nothing kept. */
-static bool keep(struct h2conn *c, const uint8_t *data, size_t len)
+/* Write the batch through TLS. 0: all of it; 1: the socket is full (the
+ * rest stays for the next EPOLLOUT); -1: the connection failed. */
+static int write_out(struct h2conn *c)
 {
-	if (len > c->pending_cap) {
-		uint8_t *p = realloc(c->pending, len);
-
-		if (!p)
-			return false;
-		c->pending = p;
-		c->pending_cap = len;
-	}
-	memcpy(c->pending, data, len);
-	c->pending_off = 0;
-	c->pending_len = len;
-	return true;
-}
-
-/*
- * Write through TLS. 0: all written; 1: the socket is full (the rest is
- * kept, or stays kept, for the next EPOLLOUT); -1: the connection failed.
- */
-static int write_out(struct h2conn *c, const uint8_t *data, size_t len,
-		     bool kept)
-{
-	while (len) {
+	while (c->out_off < c->out_len) {
 		int n, err;
 
 		ERR_clear_error();
-		n = SSL_write(c->ssl, data, len);
+		n = SSL_write(c->ssl, c->out + c->out_off, c->out_len - c->out_off);
 		if (n > 0) {
-			data += n;
-			len -= n;
-			if (kept)
-				c->pending_off += n;
+			c->out_off += n;
 			continue;
 		}
 		err = SSL_get_error(c->ssl, n);
-		if (err != SSL_ERROR_WANT_WRITE && err != SSL_ERROR_WANT_READ) {
-			ssl_fail(c, "writing", n);
-			return -1;
-		}
-		if (!kept && !keep(c, data, len)) {
-			h2_close(c, "out of memory", "error");
-			return -1;
-		}
-		return 1;
+		if (err == SSL_ERROR_WANT_WRITE || err == SSL_ERROR_WANT_READ)
+			return 1;
+		ssl_fail(c, "writing", n);
+		return -1;
 	}
-	if (kept)
-		c->pending_off = c->pending_len = 0;
+	c->out_off = c->out_len = 0;
+	return 0;
+}
+
+/* Collect frames from nghttp2 into a batch of up to H2_WRITE_BATCH. */
+static int fill(struct h2conn *c)
+{
+	while (c->out_len < H2_WRITE_BATCH) {
+		const uint8_t *data;
+		ssize_t n = nghttp2_session_mem_send(c->session, &data);
+
+		if (n <= 0)
+			return n;
+		if (c->out_len + n > c->out_cap) {
+			size_t cap = c->out_len + n + H2_WRITE_BATCH;
+			uint8_t *p = realloc(c->out, cap);
+
+			if (!p)
+				return NGHTTP2_ERR_NOMEM;
+			c->out = p;
+			c->out_cap = cap;
+		}
+		memcpy(c->out + c->out_len, data, n);
+		c->out_len += n;
+	}
 	return 0;
 }
 
 void h2_flush(struct h2conn *c)
 {
-	int r = 0;
+	int r, err;
 
 	if (c->state != H2_OPEN)
 		return;
-	/* What SSL_write did not take goes first (and must be retried). */
-	if (c->pending_len)
-		r = write_out(c, c->pending + c->pending_off,
-			      c->pending_len - c->pending_off, true);
-	while (r == 0) {
-		const uint8_t *data;
-		ssize_t n = nghttp2_session_mem_send(c->session, &data);
-
-		if (n < 0) {
-			h2_close(c, nghttp2_strerror(n), "protocol");
+	for (;;) {
+		r = write_out(c);
+		if (r < 0)
+			return;
+		if (r > 0) {
+			watch(c, true);
 			return;
 		}
-		if (n == 0)
+		err = fill(c);
+		if (err) {
+			h2_close(c, nghttp2_strerror(err), "protocol");
+			return;
+		}
+		if (!c->out_len)
 			break;
-		r = write_out(c, data, n, false);
-	}
-	if (r < 0)
-		return;
-	if (r > 0) {
-		watch(c, true);
-		return;
 	}
 	if (!nghttp2_session_want_read(c->session) &&
 	    !nghttp2_session_want_write(c->session)) {

@@ -25,6 +25,7 @@
 #define H2_STREAM_WINDOW (4u << 20)
 #define H2_CONNECTION_WINDOW (16u << 20)
 #define H2_MAX_STREAMS 100	/* per connection, as ztunnel */
+#define H2_WRITE_BATCH (64u << 10)
 
 enum h2_state {
 	H2_CONNECTING,		/* TCP connect in progress (client) */
@@ -52,8 +53,14 @@ struct h2conn {
 	bool server;
 	enum h2_state state;
 	uint64_t deadline_ns;		/* connect + handshake must end by then */
-	uint8_t *pending;		/* plaintext SSL_write has not taken */
-	size_t pending_off, pending_len, pending_cap;
+	/*
+	 * Frames go to TLS in batches: a full DATA frame (16384 + 9 bytes)
+	 * is just over one TLS record, so frame by frame every frame would
+	 * cost two records and two writes. out holds the batch until
+	 * SSL_write has taken all of it.
+	 */
+	uint8_t *out;
+	size_t out_off, out_len, out_cap;
 	const struct h2_ops *ops;
 	const nghttp2_session_callbacks *callbacks;
 	void *owner;

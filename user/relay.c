@@ -160,7 +160,8 @@ static void drain_down(struct relay *r)
 		relay_close(r, false);
 }
 
-static void read_up(struct relay *r)
+/* Read one chunk for the stream; false if the socket had nothing. */
+static bool read_up(struct relay *r)
 {
 	ssize_t n = recv(r->io.fd, r->up, sizeof(r->up), MSG_DONTWAIT);
 	nghttp2_session *s = session(r);
@@ -168,7 +169,7 @@ static void read_up(struct relay *r)
 	if (n < 0) {
 		if (errno != EAGAIN && errno != EWOULDBLOCK)
 			relay_close(r, true);	/* ECONNRESET: pass it on */
-		return;
+		return false;
 	}
 	if (n == 0)
 		r->sock_eof = true;
@@ -176,6 +177,23 @@ static void read_up(struct relay *r)
 	r->up_len = n;
 	if (s)
 		nghttp2_session_resume_data(s, r->stream_id);
+	return n > 0;
+}
+
+/*
+ * Move socket data into the stream while the stream takes it: read a
+ * chunk, let nghttp2 frame it (flush), read the next. One readiness event
+ * then carries many chunks instead of one (and epoll interest is not
+ * toggled per chunk).
+ */
+static void pump_up(struct relay *r)
+{
+	for (int i = 0; i < RELAY_CHUNKS_PER_EVENT; i++) {
+		if (r->closing || !r->established || r->sock_eof ||
+		    r->up_off != r->up_len || !read_up(r) || !r->conn)
+			return;
+		h2_flush(r->conn);
+	}
 }
 
 static void on_socket(struct sw_io *io, uint32_t events)
@@ -191,12 +209,14 @@ static void on_socket(struct sw_io *io, uint32_t events)
 			return;
 		r->connecting = false;
 		r->ops->on_connected(r, err);
+	} else if (!r->established && (events & (EPOLLERR | EPOLLHUP))) {
+		/* The socket died before its stream was up (always reported). */
+		relay_close(r, true);
 	} else {
 		if (events & EPOLLOUT)
 			drain_down(r);
-		if (!r->closing && (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) &&
-		    r->established && !r->sock_eof && r->up_off == r->up_len)
-			read_up(r);
+		if (events & (EPOLLIN | EPOLLHUP | EPOLLERR))
+			pump_up(r);
 	}
 	rewatch(r);
 	if (conn)
@@ -242,10 +262,11 @@ struct relay *relay_new(struct sw_loop *loop, struct h2conn *conn, int fd,
 			const struct relay_ops *ops, void *owner,
 			struct sw_tunnel_counters *counters)
 {
-	struct relay *r = calloc(1, sizeof(*r));
+	struct relay *r = malloc(sizeof(*r));
 
 	if (!r)
 		return NULL;
+	memset(r, 0, offsetof(struct relay, up));
 	r->loop = loop;
 	r->conn = conn;
 	r->ops = ops;

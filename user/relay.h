@@ -22,7 +22,8 @@
 #include "loop.h"
 #include "tunnel_stats.h"
 
-#define RELAY_CHUNK (16u << 10)
+#define RELAY_CHUNK (16u << 10)		/* one DATA frame's worth */
+#define RELAY_CHUNKS_PER_EVENT 16	/* 256 KiB per readiness event at most */
 #define RELAY_AUTHORITY_MAX 300
 
 struct relay_chunk;
@@ -53,8 +54,7 @@ struct relay {
 	bool answered;			/* we sent a final response with END_STREAM */
 	bool closing;
 
-	uint8_t up[RELAY_CHUNK];	/* socket -> stream */
-	size_t up_off, up_len;
+	size_t up_off, up_len;		/* of up[], socket -> stream */
 	struct relay_chunk *down_head, *down_tail; /* stream -> socket */
 	size_t down_bytes;
 	/*
@@ -70,6 +70,8 @@ struct relay {
 	size_t header_bytes;
 	int status;			/* response status, once known */
 	uint64_t deadline_ns;		/* gateway: the target connect's */
+
+	uint8_t up[RELAY_CHUNK];	/* last: never needs zeroing */
 };
 
 /* A relay on conn for socket fd (-1: none yet; see relay_attach). */

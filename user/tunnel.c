@@ -411,6 +411,7 @@ static struct remote *remote_by_id(struct sw_tunnel *t, __u32 id)
 /*
  * The remote the datapath chose for this flow; if the flow is not in the
  * table (a race with the collector), the service's first healthy remote.
+ * A service with one remote needs no lookup: it can only be that one.
  */
 static struct remote *remote_for(struct sw_tunnel *t,
 				 const struct sw_service_config_entry *svc,
@@ -418,6 +419,12 @@ static struct remote *remote_for(struct sw_tunnel *t,
 {
 	struct sw_flow f;
 
+	if (svc->n_overflow_to == 1) {
+		for (int i = 0; i < t->n_remotes; i++)
+			if (!strcmp(t->remotes[i]->name, svc->overflow_to[0]))
+				return t->remotes[i];
+		return NULL;
+	}
 	if (!bpf_map_lookup_elem(bpf_map__fd(t->dp->skel->maps.flows), key, &f) &&
 	    f.decision == SW_REMOTE && remote_by_id(t, f.remote))
 		return remote_by_id(t, f.remote);

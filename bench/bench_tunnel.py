@@ -1,0 +1,202 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+"""make bench, the tunnel part: spillway's tunnel against stunnel4 on the
+same path, side by side in one run.
+
+  client -- node -- gw -- target (127.0.0.1 in gw: echo :8080, sink :8082)
+
+spillway: connections to the VIP over the threshold are steered on node to
+agent 1, carried over its pooled HTTP/2 mutual-TLS connections to agent 2's
+gateway, and on to the target. stunnel4: the client connects to stunnel on
+node, which opens one TLS 1.3 mutual-TLS connection per TCP connection to
+stunnel on gw, which connects to the target. Same certificates, same hops.
+
+Measured, alternating spillway and stunnel, median of RUNS:
+  - new connections per second: connect, echo 16 bytes, close; 64 in flight
+  - single-stream bulk throughput: 1 GiB one way into the sink
+"""
+import os
+import re
+import statistics
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "tests", "agent"))
+from netns import ROOT, netns, run, wait_until  # noqa: E402
+from test_tunnel import TunnelWorld, SVC  # noqa: E402
+
+TCPLOAD = os.path.join(ROOT, "build", "tcpload")
+RUNS = 3
+RATE_SECONDS = 5
+INFLIGHT = 64
+BULK_BYTES = 1 << 30
+SINK_SVC = "sink.default.svc.cluster.local"
+VIP_SINK = "10.96.0.11"
+
+
+class BenchWorld(TunnelWorld):
+    def up(self):
+        super().up()
+        n, s, g = self.node, self.svc, self.gw
+        # The load generator's host, as load generators are set up: without
+        # this, after ~14k connections to one VIP:port its own connect()
+        # spends all its time searching ports in TIME_WAIT (seen here).
+        run(f"ip netns exec {self.client} sysctl -qw net.ipv4.tcp_tw_reuse=1 "
+            f"net.ipv4.ip_local_port_range='1024 65000'")
+        # A second service, whose spilled connections go to the sink.
+        run(f"ip -n {n} route add {VIP_SINK}/32 via 10.1.0.2")
+        run(f"ip -n {s} addr add {VIP_SINK}/32 dev lo")
+        self.holder = subprocess.Popen(["ip", "netns", "exec", s, TCPLOAD, "serve",
+                                        f"{VIP_SINK}:80", f"{VIP_SINK}:81"],
+                                       stdout=subprocess.PIPE, text=True)
+        assert self.holder.stdout.readline() == "ready\n", "the sink service did not start"
+        # The target: the C echo and sink (the test's Python echo is slower).
+        self.target.kill()
+        self.target.wait()
+        self.target = subprocess.Popen(["ip", "netns", "exec", g, TCPLOAD, "serve",
+                                        "127.0.0.1:8080", "127.0.0.1:8082"],
+                                       stdout=subprocess.PIPE, text=True)
+        assert self.target.stdout.readline() == "ready\n", "the target did not start"
+        self.stunnels = []
+        return self
+
+    def down(self):
+        for p in [getattr(self, "holder", None)] + getattr(self, "stunnels", []):
+            if p and p.poll() is None:
+                p.kill()
+                p.wait()
+        super().down()
+
+    def node_config(self, max_conns=1, extra=""):
+        return super().node_config(max_conns) + ""
+
+    def stunnel(self, ns, name, text):
+        conf = f"{self.dir}/{name}.conf"
+        open(conf, "w").write(text)
+        # Its log to a file: a pipe nobody reads would stop it when full.
+        log = open(f"{self.dir}/{name}.log", "w")
+        p = subprocess.Popen(["ip", "netns", "exec", ns, "stunnel4", conf],
+                             stdout=log, stderr=log)
+        self.stunnels.append(p)
+
+    def start_stunnel(self):
+        # Errors only: spillway does not log each connection either.
+        common = "foreground = yes\npid =\ndebug = err\nsslVersionMin = TLSv1.3\n" \
+                 "socket = l:TCP_NODELAY=1\nsocket = r:TCP_NODELAY=1\n" \
+                 f"CAfile = {self.certs}/root-cert.pem\nverifyChain = yes\n"
+        c1, c2 = f"{self.certs}/cluster1", f"{self.certs}/cluster2"
+        self.stunnel(self.node, "stunnel-client", common + f"""
+cert = {c1}/cert-chain.pem
+key = {c1}/key.pem
+[echo]
+client = yes
+accept = 10.0.0.1:16001
+connect = 10.2.0.2:16002
+[sink]
+client = yes
+accept = 10.0.0.1:16003
+connect = 10.2.0.2:16004
+""")
+        self.stunnel(self.gw, "stunnel-server", common + f"""
+cert = {c2}/cert-chain.pem
+key = {c2}/key.pem
+requireCert = yes
+[echo]
+accept = 10.2.0.2:16002
+connect = 127.0.0.1:8080
+[sink]
+accept = 10.2.0.2:16004
+connect = 127.0.0.1:8082
+""")
+        wait_until("stunnel to listen", lambda: "16001" in run(
+            f"ip netns exec {self.node} ss -ltn").stdout and "16004" in run(
+            f"ip netns exec {self.gw} ss -ltn").stdout)
+
+    def load(self, *args):
+        r = run(["ip", "netns", "exec", self.client, TCPLOAD, *args],
+                timeout=RATE_SECONDS + 120)
+        return r.stdout
+
+
+def config_with_sink(w):
+    text = w.node_config(1)
+    return text.replace("metrics:", f"""  - name: {SINK_SVC}
+    vip: {VIP_SINK}
+    port: 80
+    max_connections: 1
+    overflow_to: [cluster2]
+metrics:""")
+
+
+def gw_config_with_sink(w):
+    return w.gw_config_text().replace("metrics:", f"""  - name: {SINK_SVC}
+    port: 80
+    target: 127.0.0.1:8082
+metrics:""")
+
+
+def measure(w):
+    results = {"spillway": {"rate": [], "gbit": []},
+               "stunnel": {"rate": [], "gbit": []}}
+    paths = {
+        "spillway": ("10.96.0.10:80", f"{VIP_SINK}:80"),
+        "stunnel": ("10.0.0.1:16001", "10.0.0.1:16003"),
+    }
+    for i in range(RUNS):
+        for who in ("spillway", "stunnel"):
+            echo, sink = paths[who]
+            out = w.load("rate", echo, str(RATE_SECONDS), str(INFLIGHT))
+            m = re.search(r"connections (\d+) failed (\d+) rate (\d+)", out)
+            assert m, out
+            results[who]["rate"].append(int(m.group(3)))
+            failed = int(m.group(2))
+            if failed:
+                print(f"  ({who}: {failed} connections failed in run {i + 1})")
+            out = w.load("bulk", sink, str(BULK_BYTES))
+            m = re.search(r"gbit ([\d.]+)", out)
+            assert m, out
+            results[who]["gbit"].append(float(m.group(1)))
+            print(f"  run {i + 1} {who:9s} {results[who]['rate'][-1]:7d} conn/s "
+                  f"{results[who]['gbit'][-1]:6.2f} Gbit/s", flush=True)
+    return results
+
+
+def main():
+    w = BenchWorld("bench")
+    try:
+        w.up()
+        w.start_gateway(gw_config_with_sink(w))
+        w.write_config(config_with_sink(w))
+        w.start_agent()
+        w.wait_healthy(True)
+        # Hold one local connection per service: every new one spills.
+        w.dial_any()
+        with netns(w.client):
+            import socket
+            s = socket.create_connection((VIP_SINK, 80), timeout=10)
+        w.conns.append(s)
+        w.wait_counts(SVC, 1, 0)
+        w.wait_counts(SINK_SVC, 1, 0)
+        w.start_stunnel()
+        print(f"tunnel: new connections/s ({INFLIGHT} in flight, {RATE_SECONDS} s) "
+              f"and one stream's throughput ({BULK_BYTES >> 20} MiB), "
+              f"spillway vs stunnel4 on the same path, {RUNS} runs")
+        r = measure(w)
+        rate = {k: statistics.median(v["rate"]) for k, v in r.items()}
+        gbit = {k: statistics.median(v["gbit"]) for k, v in r.items()}
+        print(f"\n  {'':24s} {'spillway':>10s} {'stunnel4':>10s} {'ratio':>7s}  target")
+        print(f"  {'new connections/s':24s} {rate['spillway']:10.0f} "
+              f"{rate['stunnel']:10.0f} {rate['spillway'] / rate['stunnel']:6.1f}x  >= 10x")
+        print(f"  {'one stream, Gbit/s':24s} {gbit['spillway']:10.2f} "
+              f"{gbit['stunnel']:10.2f} {gbit['spillway'] / gbit['stunnel']:6.2f}x  >= 1x")
+        st = [x for x in w.status()["services"] if x["name"] == SVC][0]
+        print(f"\n  spilled through the tunnel: {st['overflowed_total']} connections; "
+              f"kept local for lack of a remote: {st['overflow_unavailable_total']}")
+    finally:
+        w.down()
+
+
+if __name__ == "__main__":
+    main()
