@@ -23,6 +23,7 @@ import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "tests", "lib"))
 sys.path.insert(0, os.path.join(HERE, "..", "tests", "agent"))
 from netns import ROOT, netns, run, wait_until  # noqa: E402
 from test_tunnel import TunnelWorld, SVC  # noqa: E402

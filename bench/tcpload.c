@@ -2,8 +2,9 @@
 /*
  * The load tool of the tunnel benchmark.
  *
- *   tcpload serve ECHO_ADDR:PORT SINK_ADDR:PORT
- *       echo: answers what it reads; sink: reads an 8-byte length, then
+ *   tcpload serve ECHO_ADDR:PORT SINK_ADDR:PORT [BANNER]
+ *       echo: greets with BANNER and a newline if given, then answers what
+ *       it reads; sink: reads an 8-byte length, then
  *       that many bytes, then answers one byte (no reliance on half-close)
  *   tcpload rate ADDR:PORT SECONDS INFLIGHT
  *       new connections, each: connect, send 16 bytes, read them back, close;
@@ -81,7 +82,8 @@ static int listener(const char *spec)
 /* ---- serve: echo and sink, one epoll loop, until killed ---- */
 
 static __attribute__((noreturn)) void serve(const char *echo_spec,
-					    const char *sink_spec)
+					    const char *sink_spec,
+					    const char *banner)
 {
 	int ep = epoll_create1(0), echo = listener(echo_spec),
 	    sink = listener(sink_spec);
@@ -113,6 +115,9 @@ static __attribute__((noreturn)) void serve(const char *echo_spec,
 					cev.data.u64 = (unsigned)c |
 						       (uint64_t)(fd == echo ? 1 : 2) << 32;
 					epoll_ctl(ep, EPOLL_CTL_ADD, c, &cev);
+					if (fd == echo && banner &&
+					    write(c, banner, strlen(banner)) < 0)
+						close(c);
 				}
 				continue;
 			}
@@ -263,13 +268,18 @@ static int bulk(const char *spec, long long bytes)
 
 int main(int argc, char **argv)
 {
-	if (argc == 4 && !strcmp(argv[1], "serve"))
-		serve(argv[2], argv[3]);
+	if ((argc == 4 || argc == 5) && !strcmp(argv[1], "serve")) {
+		char banner[128];
+
+		if (argc == 5)
+			snprintf(banner, sizeof(banner), "%s\n", argv[4]);
+		serve(argv[2], argv[3], argc == 5 ? banner : NULL);
+	}
 	if (argc == 5 && !strcmp(argv[1], "rate"))
 		return rate(argv[2], atof(argv[3]), atoi(argv[4]));
 	if (argc == 4 && !strcmp(argv[1], "bulk"))
 		return bulk(argv[2], atoll(argv[3]));
-	fprintf(stderr, "usage: tcpload serve ECHO SINK | rate ADDR SECONDS "
+	fprintf(stderr, "usage: tcpload serve ECHO SINK [BANNER] | rate ADDR SECONDS "
 		"INFLIGHT | bulk ADDR BYTES\n");
 	return 2;
 }

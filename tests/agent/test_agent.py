@@ -8,7 +8,7 @@ import re
 import signal
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 from netns import SPILLWAY, World, run, run_cases, wait_until  # noqa: E402
 
 SVC4 = "echo.default.svc.cluster.local"

@@ -19,7 +19,7 @@ import ssl
 import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 from netns import (ROOT, SPILLWAY, World, netns, run, run_cases,  # noqa: E402
                    start_echo, wait_until)
 

@@ -15,7 +15,7 @@ import socket
 import subprocess
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # tests/lib/..
 SPILLWAY = os.path.join(ROOT, "build", "spillway")
 PREFIX = os.environ.get("SW_TEST_PREFIX", "swt")
 VIP4, VIP6, PORT = "10.96.0.10", "fd00:96::10", 80
@@ -53,14 +53,14 @@ class netns:
         os.close(self.home)
 
 
-def wait_until(what, fn):
-    deadline = time.monotonic() + WAIT_S
+def wait_until(what, fn, timeout=WAIT_S):
+    deadline = time.monotonic() + timeout
     while True:
         value = fn()
         if value:
             return value
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {WAIT_S}s waiting for {what}")
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
         time.sleep(0.05)
 
 
