@@ -45,7 +45,7 @@ UNIT_TESTS := $(BUILD)/tests/test_config $(BUILD)/tests/test_request \
               $(BUILD)/tests/test_route $(BUILD)/tests/test_tls
 TESTS      := $(UNIT_TESTS) $(BUILD)/tests/test_datapath $(BUILD)/tests/test_veth
 # Scripts, run as they are (they drive build/spillway).
-TEST_SCRIPTS := tests/agent/test_agent.py tests/agent/test_tunnel.py
+TEST_SCRIPTS := tests/agent/test_agent.py tests/agent/test_tunnel.py tests/e2e/test_e2e.py
 
 .PHONY: all test bench clean
 .DELETE_ON_ERROR:

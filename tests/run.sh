@@ -16,7 +16,7 @@ cleanup() {
 		ip netns pids "$ns" 2>/dev/null | xargs -r kill -9 2>/dev/null
 		ip netns del "$ns" 2>/dev/null
 	done
-	rm -rf /sys/fs/bpf/"$SW_TEST_PREFIX"* 2>/dev/null
+	rm -rf /sys/fs/bpf/"$SW_TEST_PREFIX"* /run/spillway-sandbox/"$SW_TEST_PREFIX"* 2>/dev/null
 }
 trap cleanup EXIT INT TERM
 

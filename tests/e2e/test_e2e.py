@@ -1,0 +1,277 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+"""The seed's scenario end to end, on the two-cluster sandbox
+(scripts/sandbox.sh): real clients, real agents, real datapath and tunnel.
+Each case builds its own sandbox and asserts what a user would check: who
+answered (the echo services say "cluster1" or "cluster2"), that nothing
+failed, and what `spillway status` says. Run one case: test_e2e.py NAME"""
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from netns import PREFIX, ROOT, SPILLWAY, netns, run, run_cases, wait_until  # noqa: E402
+
+SANDBOX = os.path.join(ROOT, "scripts", "sandbox.sh")
+TCPLOAD = os.path.join(ROOT, "build", "tcpload")
+
+
+class Sandbox:
+    def __init__(self, tag):
+        self.name = f"{PREFIX}-{tag}"[:40].rstrip("-")
+        self.max = 5
+        self.resume = None
+        self.conns = []
+
+    def up(self):
+        return self      # cases call start() with their own threshold
+
+    def start(self, max_conns=5, resume=None):
+        self.max = max_conns
+        env = dict(os.environ, MAX_CONNECTIONS=str(max_conns),
+                   RESUME_BELOW=str(resume or max_conns))
+        r = run([SANDBOX, "up", "--name", self.name], env=env, check=False)
+        assert r.returncode == 0, r.stdout + r.stderr
+        self.env = dict(l.split("=", 1) for l in
+                        run([SANDBOX, "env", "--name", self.name]).stdout.split())
+        return self
+
+    def down(self):
+        for c in self.conns:
+            c.close()
+        run([SANDBOX, "down", "--name", self.name], check=False)
+
+    def log(self, which="agent-c1"):
+        p = f"{self.env.get('SANDBOX_STATE', '/nonexistent')}/{which}.log"
+        return open(p).read() if os.path.exists(p) else ""
+
+    # -- the cluster1 agent --------------------------------------------------
+    def cli(self, *args, sock="SANDBOX_C1_SOCKET", check=True):
+        return run([SPILLWAY, *args, "--socket", self.env[sock]], check=check)
+
+    def service(self, v6=False):
+        name = self.env["SANDBOX_SERVICE6" if v6 else "SANDBOX_SERVICE"]
+        st = json.loads(self.cli("status", "--json").stdout)
+        return [s for s in st["services"] if s["name"] == name][0]
+
+    def healthy(self):
+        st = json.loads(self.cli("status", "--json").stdout)
+        return st["remotes"][0]["healthy"]
+
+    def wait_counts(self, local, remote, v6=False):
+        wait_until(f"local {local}, remote {remote}",
+                   lambda: (lambda s: (s["active_local"], s["active_remote"]) ==
+                            (local, remote))(self.service(v6)))
+
+    def pid(self, what):
+        return int(open(f"{self.env['SANDBOX_STATE']}/{what}.pid").read())
+
+    def kill9(self, what):
+        """SIGKILL an agent and wait until it is gone: kill() only queues the
+        signal, and a restart racing the dying agent finds its socket alive."""
+        pid = self.pid(what)
+        os.kill(pid, signal.SIGKILL)
+
+        def gone():
+            try:
+                return open(f"/proc/{pid}/stat").read().split()[2] == "Z"
+            except FileNotFoundError:
+                return True
+        wait_until(f"{what} (pid {pid}) to die", gone)
+
+    def restart(self, what, ns, config, pin, sock):
+        """Start an agent again the way sandbox.sh does."""
+        log = open(f"{self.env['SANDBOX_STATE']}/{what}.log", "a")
+        p = subprocess.Popen(["nsenter", f"--net=/run/netns/{self.env[ns]}", SPILLWAY,
+                              "agent", "--config", f"{self.env['SANDBOX_STATE']}/{config}",
+                              "--pin-dir", self.env[pin], "--socket", self.env[sock]],
+                             stdout=log, stderr=log)
+        open(f"{self.env['SANDBOX_STATE']}/{what}.pid", "w").write(str(p.pid))
+        wait_until(f"{what} to answer", lambda: run(
+            [SPILLWAY, "status", "--socket", self.env[sock]], check=False).returncode == 0)
+
+    # -- clients ---------------------------------------------------------------
+    def dial(self, v6=False):
+        """A connection to the VIP; returns (socket, who answered)."""
+        with netns(self.env["SANDBOX_CLIENT_NS"]):
+            s = socket.socket(socket.AF_INET6 if v6 else socket.AF_INET)
+        s.settimeout(10)
+        s.connect((self.env["SANDBOX_VIP6" if v6 else "SANDBOX_VIP4"], 80))
+        who = b""
+        while not who.endswith(b"\n"):
+            c = s.recv(1)
+            assert c, "closed before saying who it is"
+            who += c
+        self.conns.append(s)
+        return s, who.decode().strip()
+
+    @staticmethod
+    def echo_ok(s):
+        s.sendall(b"ping\n")
+        got = b""
+        while len(got) < 5:
+            c = s.recv(5 - len(got))
+            assert c, "closed"
+            got += c
+        assert got == b"ping\n", got
+
+    def hang_up(self, s):
+        self.conns.remove(s)
+        s.close()
+
+
+class Watch:
+    """Samples active_local all along a case: it must never pass the max."""
+
+    def __init__(self, sb, v6=False):
+        self.sb, self.v6, self.peak, self.samples = sb, v6, 0, 0
+        self.stop = threading.Event()
+        self.t = threading.Thread(target=self.run, daemon=True)
+        self.t.start()
+
+    def run(self):
+        while not self.stop.is_set():
+            s = self.sb.service(self.v6)
+            self.peak = max(self.peak, s["active_local"])
+            self.samples += 1
+            time.sleep(0.02)
+
+    def end(self):
+        self.stop.set()
+        self.t.join()
+        assert self.samples > 10, self.samples
+        return self.peak
+
+
+# ---------------------------------------------------------------------------
+
+def test_below_threshold_all_local(sb):
+    sb.start(max_conns=5)
+    for _ in range(5):
+        s, who = sb.dial()
+        assert who == "cluster1", who
+    sb.wait_counts(5, 0)
+    assert sb.service()["state"] == "normal"
+
+
+def spill_past_threshold(sb, v6):
+    sb.start(max_conns=5)
+    watch = Watch(sb, v6)
+    answered = []
+    for _ in range(30):                     # paced: the watch sees it all
+        answered.append(sb.dial(v6)[1])
+        time.sleep(0.03)
+    assert answered[:5] == ["cluster1"] * 5, answered
+    assert answered[5:] == ["cluster2"] * 25, answered     # none failed
+    sb.wait_counts(5, 25, v6)
+    for s in sb.conns:
+        sb.echo_ok(s)
+    assert watch.end() <= 5, "local active passed the threshold"
+    s = sb.service(v6)
+    assert s["overflowed_total"] == 25 and s["state"] == "overflowing", s
+
+
+def test_past_threshold_spills_none_fail(sb):
+    spill_past_threshold(sb, v6=False)
+
+
+def test_ipv6(sb):
+    spill_past_threshold(sb, v6=True)
+
+
+def test_threshold_changes_move_nothing(sb):
+    sb.start(max_conns=5)
+    held = [sb.dial() for _ in range(8)]
+    assert [w for _, w in held] == ["cluster1"] * 5 + ["cluster2"] * 3
+    name = sb.env["SANDBOX_SERVICE"]
+    sb.cli("service", "set", name, "--max-connections", "10")
+    s, who = sb.dial()
+    assert who == "cluster1", who           # room now: new ones local
+    sb.wait_counts(6, 3)                    # the 3 spilled ones stayed
+    sb.cli("service", "set", name, "--max-connections", "2")
+    s, who = sb.dial()
+    assert who == "cluster2", who           # over: new ones spill
+    sb.wait_counts(6, 4)                    # the 6 local ones stayed
+    for s, _ in held:
+        sb.echo_ok(s)
+
+
+def test_closing_makes_room_respecting_resume_below(sb):
+    sb.start(max_conns=5, resume=3)
+    local = [sb.dial()[0] for _ in range(5)]
+    assert sb.dial()[1] == "cluster2"
+    sb.hang_up(local.pop())                 # local 4: still >= 3
+    sb.wait_counts(4, 1)
+    assert sb.dial()[1] == "cluster2"
+    sb.hang_up(local.pop())
+    sb.hang_up(local.pop())                 # local 2: below 3
+    sb.wait_counts(2, 2)
+    assert sb.dial()[1] == "cluster1"
+    assert sb.dial()[1] == "cluster1"       # slots again up to the max
+    assert sb.dial()[1] == "cluster1"
+    assert sb.dial()[1] == "cluster2"
+
+
+def test_gateway_down_then_back(sb):
+    sb.start(max_conns=2)
+    sb.dial()
+    sb.dial()
+    assert sb.dial()[1] == "cluster2"
+    sb.kill9("agent-c2")
+    wait_until("cluster2 unhealthy", lambda: not sb.healthy())
+    for _ in range(5):                      # over the threshold: kept local
+        assert sb.dial()[1] == "cluster1"
+    assert sb.service()["overflow_unavailable_total"] == 5
+    sb.restart("agent-c2", "SANDBOX_C2_NS", "c2.yaml", "SANDBOX_C2_PIN_DIR",
+               "SANDBOX_C2_SOCKET")
+    wait_until("cluster2 healthy again", sb.healthy)
+    assert sb.dial()[1] == "cluster2"
+
+
+def test_kill9_agent_keeps_connections_and_counters(sb):
+    sb.start(max_conns=4)
+    held = [sb.dial() for _ in range(6)]
+    sb.wait_counts(4, 2)
+    before = sb.service()
+    sb.kill9("agent-c1")
+    for s, who in held:
+        if who == "cluster1":
+            sb.echo_ok(s)                   # the datapath kept them
+    sb.restart("agent-c1", "SANDBOX_C1_NS", "c1.yaml", "SANDBOX_C1_PIN_DIR",
+               "SANDBOX_C1_SOCKET")
+    after = sb.service()
+    for k in ("active_local", "overflowed_total", "max_connections"):
+        assert after[k] == before[k], (k, before, after)
+    for s, who in held:
+        if who == "cluster1":
+            sb.echo_ok(s)
+    wait_until("cluster2 healthy", sb.healthy)
+    assert sb.dial()[1] == "cluster2"
+
+
+def test_churn_leaves_no_leak(sb):
+    sb.start(max_conns=20)
+    r = run(["ip", "netns", "exec", sb.env["SANDBOX_CLIENT_NS"], TCPLOAD, "rate",
+             f"{sb.env['SANDBOX_VIP4']}:80", "6", "32"], timeout=60)
+    done = int(r.stdout.split()[1])
+    failed = int(r.stdout.split()[3])
+    assert done > 2000 and failed == 0, r.stdout
+    sb.wait_counts(0, 0)                    # every slot given back
+    s = sb.service()
+    assert s["overflowed_total"] > 0 and s["state"] in ("normal", "overflowing"), s
+    # And the flow table empties once the closed flows have lingered
+    # (closed_linger 10 s, collected every second).
+    wait_until("the flow table to empty", lambda: json.loads(
+        sb.cli("flows", "--json", "--limit", "0").stdout)["matched"] == 0,
+        timeout=30)
+
+
+if __name__ == "__main__":
+    sys.exit(run_cases("e2e", globals(), Sandbox,
+                       lambda sb: f"---- c1 agent log:\n{sb.log()}---- c2 agent log:\n"
+                                  f"{sb.log('agent-c2')}----"))
