@@ -14,6 +14,8 @@ packages=(
 	libssl-dev libnghttp2-dev openssl    # the mTLS HTTP/2 tunnel, gen-certs.sh
 	python3-h2                           # tunnel conformance tests (a client we did not write)
 	stunnel4                             # the tunnel benchmark's baseline
+	wrk haproxy                          # the spill benchmark and its baseline
+	gnuplot-nox                          # make demo's plot
 	python3                              # agent and CLI integration tests
 	bpftool                              # vmlinux.h, skeletons, map dumps
 	iproute2                             # ip netns / veth in tests

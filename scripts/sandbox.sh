@@ -182,7 +182,7 @@ EOF
 
 up() {
 	[ "$(id -u)" -eq 0 ] || die "needs root (namespaces, BPF)"
-	[ -x "$SPILLWAY" ] && [ -x "$TCPLOAD" ] || die "build first: make"
+	if [ ! -x "$SPILLWAY" ] || [ ! -x "$TCPLOAD" ]; then die "build first: make"; fi
 	[ ! -e "$STATE" ] || die "already up (scripts/sandbox.sh down --name $NAME)"
 	mkdir -p "$STATE"
 	# Whatever happens from here, 'down' can undo it.
