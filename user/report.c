@@ -66,6 +66,8 @@ static void status_json(FILE *out, const struct sw_view *v)
 		json_uint(&j, s->live.active_local);
 		json_key(&j, "active_remote");
 		json_uint(&j, s->live.active_remote);
+		json_key(&j, "local_total");
+		json_uint(&j, s->live.local_total);
 		json_key(&j, "overflowed_total");
 		json_uint(&j, s->live.overflowed_total);
 		json_key(&j, "overflow_unavailable_total");

@@ -8,6 +8,7 @@
  * Exit status: 0 done, 1 failed (the message says why), 2 bad usage.
  */
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +22,7 @@
 #include "request.h"
 #include "route.h"
 #include "rpc.h"
+#include "top.h"
 
 #ifndef SW_VERSION
 #define SW_VERSION "unknown"
@@ -161,6 +163,49 @@ static int do_down(int argc, char **argv)
 	return 0;
 }
 
+/* "0.5" -> 500 (ms), within [100 ms, 1 hour]; -1 otherwise. */
+static long interval_ms(const char *s)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno || end == s || *end || !(v >= 0.1 && v <= 3600))
+		return -1;
+	return (long)(v * 1000 + 0.5);
+}
+
+static int do_top(int argc, char **argv)
+{
+	struct sw_top_opts o = { .socket = SW_DEFAULT_SOCKET, .interval_ms = 1000 };
+	const char *v;
+	long ms;
+
+	for (int i = 1; i < argc; i++) {
+		if (is_help(argv[i]))
+			return verb_help("top");
+		if ((v = option_value(argc, argv, &i, "--socket"))) {
+			o.socket = v;
+		} else if ((v = option_value(argc, argv, &i, "--interval"))) {
+			if ((ms = interval_ms(v)) < 0)
+				return fail("top", "--interval takes seconds from "
+					    "0.1 to 3600, like 1 or 0.5", 2);
+			o.interval_ms = ms;
+		} else if ((v = option_value(argc, argv, &i, "--iterations"))) {
+			if (sw_parse_u32(v, 1, UINT32_MAX, &o.iterations))
+				return fail("top", "--iterations takes a whole "
+					    "number from 1", 2);
+		} else if (!strcmp(argv[i], "--batch")) {
+			o.batch = true;
+		} else {
+			return fail("top", "bad argument; see 'spillway top "
+				    "--help'", 2);
+		}
+	}
+	return sw_top_run(&o);
+}
+
 static int do_version(int argc, char **argv)
 {
 	struct json j;
@@ -248,6 +293,20 @@ static const struct cmd cmds[] = {
 	  "  --service NAME  only this service's flows\n"
 	  "  --limit N       show at most N flows (default 1000; 0: all)\n"
 	  "  --json          one JSON object: flows, shown, matched\n"
+	  SOCKET_HELP },
+	{ "top", do_top,
+	  "[--interval SECONDS] [--iterations N] [--batch] [--socket PATH]",
+	  "A live view of the services, like top",
+	  "\nRefreshes every interval: per service the threshold, local active\n"
+	  "connections (with a bar against the threshold) and remote ones, new\n"
+	  "connections per second kept local, spilled, and kept local for lack\n"
+	  "of a healthy remote (KEPT/s), the state; then each remote's health.\n"
+	  "q or Ctrl-C quits. If the agent stops answering, the last good sample\n"
+	  "stays on screen with the reason, until it answers again.\n\n"
+	  "  --interval SECONDS  between refreshes (default 1; 0.1 to 3600)\n"
+	  "  --iterations N      stop after N frames\n"
+	  "  --batch             plain frames one after another, for a log or a\n"
+	  "                      pipe (the default when not on a terminal)\n"
 	  SOCKET_HELP },
 	{ "down", do_down, "[--pin-dir DIR] [--socket PATH]",
 	  "Detach the datapath and remove its pins",

@@ -62,7 +62,8 @@ def test_status_counts_held_connections(w):
     s4 = w.service(SVC4)
     assert s4 == {"name": SVC4, "vip": "10.96.0.10", "port": 80,
                   "protocol": "tcp", "max_connections": 5, "resume_below": 5,
-                  "active_local": 3, "active_remote": 0, "overflowed_total": 0,
+                  "active_local": 3, "active_remote": 0, "local_total": 3,
+                  "overflowed_total": 0,
                   "overflow_unavailable_total": 0, "state": "normal"}, s4
     assert st["remotes"] == [{"name": "cluster2", "gateway": "192.0.2.7:15008",
                               "healthy": False}], st["remotes"]
@@ -254,13 +255,13 @@ def test_cli_verbs_and_errors(w):
         r = w.cli(*verb, check=False)
         assert r.returncode == 1 and "cannot reach the agent" in r.stderr, (verb, r)
     started(w)
-    for verb in ("agent", "status", "service", "flows", "down", "version", "help"):
+    for verb in ("agent", "status", "service", "flows", "top", "down", "version", "help"):
         r = run([SPILLWAY, verb, "--help"])
         assert r.stdout.startswith(f"Usage: spillway {verb}"), (verb, r.stdout)
     r = run([SPILLWAY, "help"])
     verbs = re.findall(r"^  (\w+) ", r.stdout, re.M)
-    assert verbs == ["agent", "status", "service", "flows", "down", "version",
-                     "help"], verbs
+    assert verbs == ["agent", "status", "service", "flows", "top", "down",
+                     "version", "help"], verbs
     # The man page and the README document every verb.
     man = open(os.path.join(os.path.dirname(SPILLWAY), "..", "doc", "spillway.8")).read()
     readme = open(os.path.join(os.path.dirname(SPILLWAY), "..", "README.md")).read()
