@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 #
 # vmlinux.h -> *.bpf.o -> *.skel.h -> userspace. `make V=1` shows commands.
+#   make demo     install what is missing, build, show it spill (root)
 #   make          build everything (binary, BPF objects, tests, bench)
 #   make test     run every test (root; see README)
 #   make bench    run the datapath benchmark (root)
@@ -50,7 +51,7 @@ TESTS      := $(UNIT_TESTS) $(BUILD)/tests/test_datapath $(BUILD)/tests/test_vet
 TEST_SCRIPTS := tests/agent/test_agent.py tests/agent/test_top.py \
                 tests/agent/test_tunnel.py tests/e2e/test_e2e.py
 
-.PHONY: all test bench clean
+.PHONY: all demo test bench clean
 .DELETE_ON_ERROR:
 # Keep the BPF objects (make treats them as intermediates of the skeletons).
 .SECONDARY:
@@ -95,6 +96,10 @@ $(BUILD)/bench_datapath: bench/bench_datapath.c $(USER_LIB) $(TEST_LIB) $(USER_H
 $(BUILD)/tcpload: bench/tcpload.c user/addr.c user/addr.h
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(USER_FLAGS) $< user/addr.c -o $@
+
+# Not 'demo: all': on a fresh machine the demo installs the compilers first.
+demo:
+	$(Q)scripts/demo.sh
 
 test: all
 	$(Q)tests/run.sh $(TESTS) $(TEST_SCRIPTS)

@@ -7,6 +7,7 @@ answered (the echo services say "cluster1" or "cluster2"), that nothing
 failed, and what `spillway status` says. Run one case: test_e2e.py NAME"""
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -269,6 +270,25 @@ def test_churn_leaves_no_leak(sb):
     wait_until("the flow table to empty", lambda: json.loads(
         sb.cli("flows", "--json", "--limit", "0").stdout)["matched"] == 0,
         timeout=30)
+
+
+def test_make_demo(sb):
+    """The README's first command, as a newcomer runs it (smaller)."""
+    out = f"{ROOT}/build/{sb.name}"
+    env = dict(os.environ, DEMO_NAME=sb.name, MAX_CONNECTIONS="6", OUT=out)
+    try:
+        r = run([os.path.join(ROOT, "scripts", "demo.sh")], env=env, check=False,
+                timeout=120)
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert re.search(r"^\d+ connections opened: \d+ served by cluster1, "
+                         r"\d+ by cluster2, 0 failed$", r.stdout, re.M), r.stdout
+        assert "local active peaked at 6 (max_connections 6)" in r.stdout, r.stdout
+        assert open(f"{out}/demo.png", "rb").read(8) == b"\x89PNG\r\n\x1a\n"
+        assert not os.path.exists(f"/run/spillway-sandbox/{sb.name}"), "not torn down"
+        assert not [n for n in run(["ip", "netns", "list"]).stdout.split()
+                    if n.startswith(sb.name)], "namespaces left"
+    finally:
+        run(["rm", "-rf", out])
 
 
 if __name__ == "__main__":

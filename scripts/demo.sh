@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#
+# make demo: spillway doing its job, on one machine, in about a minute.
+# Installs what is missing (scripts/deps.sh), builds, brings up the
+# two-cluster sandbox (scripts/sandbox.sh) with a small threshold, and ramps
+# long-lived connections past it and back (scripts/demo_ramp.py), showing
+# live who serves them. Ends with a summary and a plot, and tears the
+# sandbox down unless KEEP=1.
+#
+# Environment: MAX_CONNECTIONS (default 20), KEEP=1 (leave the sandbox up
+# to explore it), OUT (default build/demo: the plot and its data),
+# DEMO_NAME (default spillway-demo: the sandbox's name).
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+NAME=${DEMO_NAME:-spillway-demo}
+OUT=${OUT:-build/demo}
+export MAX_CONNECTIONS=${MAX_CONNECTIONS:-20}
+
+[ "$(id -u)" -eq 0 ] || { echo "make demo: run as root (namespaces, BPF)" >&2; exit 1; }
+if [ -e "/run/spillway-sandbox/$NAME" ]; then
+	echo "make demo: a demo sandbox is still up (KEEP=1 earlier?);" \
+		"remove it with: scripts/sandbox.sh down --name $NAME" >&2
+	exit 1
+fi
+
+step() { printf '\n== %s\n' "$*"; }
+
+step "dependencies and build"
+scripts/deps.sh
+tests/preflight.sh
+make -s all
+
+step "two clusters in network namespaces"
+if [ "${KEEP:-0}" != 1 ]; then
+	trap 'step "teardown"; scripts/sandbox.sh down --name $NAME' EXIT
+fi
+scripts/sandbox.sh up --name "$NAME"
+eval "$(scripts/sandbox.sh env --name "$NAME")"
+
+step "ramp: connections to $SANDBOX_VIP4:80 from 0 to $((2 * MAX_CONNECTIONS)) and back"
+mkdir -p "$OUT"
+status=0
+ip netns exec "$SANDBOX_CLIENT_NS" scripts/demo_ramp.py --vip "$SANDBOX_VIP4" \
+	--service "$SANDBOX_SERVICE" --socket "$SANDBOX_C1_SOCKET" \
+	--spillway build/spillway --data "$OUT/demo.tsv" || status=$?
+
+step "what the agent says now"
+build/spillway status --socket "$SANDBOX_C1_SOCKET"
+
+gnuplot <<EOF
+set terminal png size 800,400 noenhanced
+set output "$OUT/demo.png"
+set title "spillway demo: $SANDBOX_SERVICE, max_connections $MAX_CONNECTIONS"
+set xlabel "seconds"
+set ylabel "active connections"
+set key top right
+set grid
+set yrange [0:$((2 * MAX_CONNECTIONS + MAX_CONNECTIONS / 2 + 1))]
+plot "$OUT/demo.tsv" using 1:2 with lines lc "gray" title "held by the client", \
+     "" using 1:3 with lines lw 2 title "local (cluster1)", \
+     "" using 1:4 with lines lw 2 title "remote (cluster2)", \
+     "" using 1:5 with lines dt 2 lc "black" title "max_connections"
+EOF
+echo
+echo "plot: $OUT/demo.png (data: $OUT/demo.tsv)"
+
+if [ "${KEEP:-0}" = 1 ]; then
+	cat <<EOF
+
+The sandbox is still up. Try:
+  build/spillway top --socket $SANDBOX_C1_SOCKET
+  ip netns exec $SANDBOX_CLIENT_NS nc $SANDBOX_VIP4 80
+  build/spillway service set $SANDBOX_SERVICE --max-connections 5 --socket $SANDBOX_C1_SOCKET
+  scripts/sandbox.sh status --name $NAME
+and remove it with: scripts/sandbox.sh down --name $NAME
+EOF
+fi
+exit $status
