@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
- * The load tool of the tunnel benchmark.
+ * The load tool of the tunnel benchmark, and the HTTP service of the spill
+ * benchmark.
  *
  *   tcpload serve ECHO_ADDR:PORT SINK_ADDR:PORT [BANNER]
  *       echo: greets with BANNER and a newline if given, then answers what
@@ -12,8 +13,13 @@
  *   tcpload bulk ADDR:PORT BYTES
  *       one connection, BYTES one way to a sink, then waits for its answer;
  *       prints "bytes N seconds S gbit G"
+ *   tcpload http ADDR:PORT BODY
+ *       for wrk: answers each connection's first request (once its header
+ *       has arrived) with 200, BODY and a newline, "Connection: close", and
+ *       closes it; so every request is a new connection
  *
- * Bounded in count and time: every mode ends by itself.
+ * Bounded in count and time: every client mode ends by itself; the servers
+ * run until killed.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -79,73 +85,155 @@ static int listener(const char *spec)
 	return fd;
 }
 
-/* ---- serve: echo and sink, one epoll loop, until killed ---- */
+/* ---- the servers: one epoll loop, until killed ---- */
 
-static __attribute__((noreturn)) void serve(const char *echo_spec,
-					    const char *sink_spec,
-					    const char *banner)
+#define LISTENER 0xffffffffu	/* the kind in a listening socket's tag */
+
+enum { ECHO = 1, SINK, HTTP };	/* kinds of connections */
+
+struct listening {
+	int fd;
+	unsigned kind;		/* of its connections */
+	const char *greeting;	/* written to each new connection, or NULL */
+};
+
+/* Called when connection fd is readable: 0 keeps it, -1 closes it. */
+typedef int (*handler)(int fd, unsigned kind);
+
+static char rbuf[1 << 18];	/* what the servers read */
+
+/* Watch fd for reading on ep, tagged (fd | kind << 32). */
+static void watch(int ep, int fd, unsigned kind)
 {
-	int ep = epoll_create1(0), echo = listener(echo_spec),
-	    sink = listener(sink_spec);
-	struct epoll_event ev = { .events = EPOLLIN };
-	static char buf[1 << 18];
-	static long long expect[65536];	/* sink: bytes still to come, by fd */
+	struct epoll_event ev = { .events = EPOLLIN,
+				  .data.u64 = (unsigned)fd | (uint64_t)kind << 32 };
 
-	ev.data.u64 = (unsigned)echo;
-	epoll_ctl(ep, EPOLL_CTL_ADD, echo, &ev);
-	ev.data.u64 = (unsigned)sink;
-	epoll_ctl(ep, EPOLL_CTL_ADD, sink, &ev);
+	epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
+}
+
+static void accept_all(int ep, const struct listening *l)
+{
+	int c;
+
+	while ((c = accept4(l->fd, NULL, NULL, SOCK_NONBLOCK)) >= 0) {
+		watch(ep, c, l->kind);
+		if (l->greeting && write(c, l->greeting, strlen(l->greeting)) < 0)
+			close(c);
+	}
+}
+
+/* Say "ready", then accept on the n listeners and hand every readable
+ * connection to handle, until killed. */
+static __attribute__((noreturn)) void serve_forever(const struct listening *ls,
+						    int n, handler handle)
+{
+	int ep = epoll_create1(0);
+
+	for (int i = 0; i < n; i++)
+		watch(ep, ls[i].fd, LISTENER);
 	printf("ready\n");
 	fflush(stdout);
 	for (;;) {
 		struct epoll_event evs[256];
-		int n = epoll_wait(ep, evs, 256, -1);
+		int nev = epoll_wait(ep, evs, 256, -1);
 
-		for (int i = 0; i < n; i++) {
+		for (int i = 0; i < nev; i++) {
 			int fd = evs[i].data.u64 & 0xffffffff;
-			int kind = evs[i].data.u64 >> 32;	/* 1 echo, 2 sink */
-			ssize_t r;
+			unsigned kind = evs[i].data.u64 >> 32;
 
-			if (fd == echo || fd == sink) {
-				int c;
-
-				while ((c = accept4(fd, NULL, NULL, SOCK_NONBLOCK)) >= 0) {
-					struct epoll_event cev = { .events = EPOLLIN };
-
-					cev.data.u64 = (unsigned)c |
-						       (uint64_t)(fd == echo ? 1 : 2) << 32;
-					epoll_ctl(ep, EPOLL_CTL_ADD, c, &cev);
-					if (fd == echo && banner &&
-					    write(c, banner, strlen(banner)) < 0)
-						close(c);
-				}
-				continue;
-			}
-			r = read(fd, buf, sizeof(buf));
-			if (r > 0 && kind == 2 && fd < 65536) {
-				if (!expect[fd] && r >= 8) {
-					memcpy(&expect[fd], buf, 8);
-					expect[fd] += 8;
-				}
-				expect[fd] -= r;
-				if (expect[fd] <= 0 && write(fd, "k", 1) == 1) {
-					expect[fd] = 0;
-					r = 0;		/* done: close */
-				}
-			}
-			if (r > 0 && kind == 1) {
-				/* Small echoes: a blocking write is fine here. */
-				fcntl(fd, F_SETFL, 0);
-				if (write(fd, buf, r) != r)
-					r = 0;
-				fcntl(fd, F_SETFL, O_NONBLOCK);
-			}
-			if (r == 0 || (r < 0 && errno != EAGAIN)) {
+			if (kind == LISTENER) {
+				for (int j = 0; j < n; j++)
+					if (ls[j].fd == fd)
+						accept_all(ep, &ls[j]);
+			} else if (handle(fd, kind)) {
 				epoll_ctl(ep, EPOLL_CTL_DEL, fd, NULL);
 				close(fd);
 			}
 		}
 	}
+}
+
+/* ---- serve: echo and sink ---- */
+
+static int echo_or_sink(int fd, unsigned kind)
+{
+	static long long expect[65536];	/* sink: bytes still to come, by fd */
+	ssize_t r = read(fd, rbuf, sizeof(rbuf));
+
+	if (r > 0 && kind == SINK && fd < 65536) {
+		if (!expect[fd] && r >= 8) {
+			memcpy(&expect[fd], rbuf, 8);
+			expect[fd] += 8;
+		}
+		expect[fd] -= r;
+		if (expect[fd] <= 0 && write(fd, "k", 1) == 1) {
+			expect[fd] = 0;
+			r = 0;		/* done: close */
+		}
+	}
+	if (r > 0 && kind == ECHO) {
+		/* Small echoes: a blocking write is fine here. */
+		fcntl(fd, F_SETFL, 0);
+		if (write(fd, rbuf, r) != r)
+			r = 0;
+		fcntl(fd, F_SETFL, O_NONBLOCK);
+	}
+	return r == 0 || (r < 0 && errno != EAGAIN) ? -1 : 0;
+}
+
+static __attribute__((noreturn)) void serve(const char *echo_spec,
+					    const char *sink_spec,
+					    const char *banner)
+{
+	struct listening ls[] = {
+		{ listener(echo_spec), ECHO, banner },
+		{ listener(sink_spec), SINK, NULL },
+	};
+
+	serve_forever(ls, 2, echo_or_sink);
+}
+
+/* ---- http: one response per connection ---- */
+
+static char response[512];
+static int response_len;
+
+static int http_conn(int fd, unsigned kind)
+{
+	static const char end[] = "\r\n\r\n";
+	static unsigned char matched[65536];	/* of end[], by fd */
+	ssize_t r = read(fd, rbuf, sizeof(rbuf));
+
+	(void)kind;
+	if (r < 0 && errno == EAGAIN)
+		return 0;
+	if (fd >= (int)sizeof(matched))
+		return -1;
+	/* Find the blank line that ends the header, across reads; the body
+	 * of a request, if any, is not read. */
+	for (ssize_t i = 0; i < r && matched[fd] < 4; i++)
+		matched[fd] = rbuf[i] == end[matched[fd]] ? matched[fd] + 1 :
+			      rbuf[i] == '\r';
+	if (r > 0 && matched[fd] < 4)
+		return 0;
+	/* A few hundred bytes fit an empty socket buffer: one write. */
+	if (r > 0 && write(fd, response, response_len) != response_len)
+		perror("http: write");
+	matched[fd] = 0;
+	return -1;
+}
+
+static __attribute__((noreturn)) void http(const char *spec, const char *body)
+{
+	struct listening l = { listener(spec), HTTP, NULL };
+
+	response_len = snprintf(response, sizeof(response),
+				"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
+				"Content-Length: %zu\r\nConnection: close\r\n\r\n%s\n",
+				strlen(body) + 1, body);
+	if (response_len < 0 || response_len >= (int)sizeof(response))
+		die("http: body too long");
+	serve_forever(&l, 1, http_conn);
 }
 
 /* ---- rate: many short connections ---- */
@@ -279,7 +367,9 @@ int main(int argc, char **argv)
 		return rate(argv[2], atof(argv[3]), atoi(argv[4]));
 	if (argc == 4 && !strcmp(argv[1], "bulk"))
 		return bulk(argv[2], atoll(argv[3]));
+	if (argc == 4 && !strcmp(argv[1], "http"))
+		http(argv[2], argv[3]);
 	fprintf(stderr, "usage: tcpload serve ECHO SINK [BANNER] | rate ADDR SECONDS "
-		"INFLIGHT | bulk ADDR BYTES\n");
+		"INFLIGHT | bulk ADDR BYTES | http ADDR BODY\n");
 	return 2;
 }
