@@ -4,7 +4,7 @@
 #   make demo     install what is missing, build, show it spill (root)
 #   make          build everything (binary, BPF objects, tests, bench)
 #   make test     run every test (root; see README)
-#   make bench    run the datapath benchmark (root)
+#   make bench    run the benchmarks: datapath, tunnel, spill (root)
 
 VERSION := 0.1.0
 BUILD   := build
@@ -38,14 +38,15 @@ USER_LIB   := user/error.c user/datapath.c user/control.c user/addr.c \
               user/metrics.c user/agent.c user/reconcile.c user/serve.c \
               user/loop.c user/net.c user/tls.c user/h2.c user/relay.c \
               user/tunnel.c user/tunnel_stats.c user/gateway.c user/jsonparse.c \
-              user/top.c
+              user/top.c user/sysctl.c
 TEST_LIB   := tests/lib/harness.c tests/lib/pkt.c tests/lib/sandbox.c
 TEST_HDRS  := $(wildcard tests/lib/*.h)
 SKELS      := $(BUILD)/spillway.skel.h $(BUILD)/bench.skel.h
 
 UNIT_TESTS := $(BUILD)/tests/test_config $(BUILD)/tests/test_request \
               $(BUILD)/tests/test_route $(BUILD)/tests/test_tls \
-              $(BUILD)/tests/test_jsonparse $(BUILD)/tests/test_top
+              $(BUILD)/tests/test_jsonparse $(BUILD)/tests/test_top \
+              $(BUILD)/tests/test_sysctl
 TESTS      := $(UNIT_TESTS) $(BUILD)/tests/test_datapath $(BUILD)/tests/test_veth
 # Scripts, run as they are (they drive build/spillway).
 TEST_SCRIPTS := tests/agent/test_agent.py tests/agent/test_top.py \

@@ -100,15 +100,9 @@ class SpillBench(Sandbox):
         # connections (seen in bench_tunnel.py).
         run(f"ip netns exec {self.ns['client']} sysctl -qw net.ipv4.tcp_tw_reuse=1 "
             f"net.ipv4.ip_local_port_range='1024 65000'")
-        # WORKAROUND, remove once spillway handles it: a spilled connection
-        # leaves a TIME_WAIT socket on c1-node for (VIP:80, client:port).
-        # When the client reuses that port for a connection that stays local,
-        # TCP early demux attaches the TIME_WAIT socket to its SYN and
-        # ip_forward drops it (skb->sk set): the SYN is lost until the
-        # TIME_WAIT ends, and its flow holds a local slot as half-open for
-        # 10 s. wrk reuses ports within seconds, so without this the local
-        # slots of (c) fill with such SYNs and nearly everything spills.
-        run(f"ip netns exec {self.ns['c1-node']} sysctl -qw net.ipv4.tcp_early_demux=0")
+        # The c1 agent turns TCP early demux off in c1-node (see
+        # early_demux_off in user/reconcile.c); (a) and (d) share c1-node and
+        # so run with it off as well: the comparison stays like for like.
 
     def bypass_link(self):
         """A second client link into c1-node, with no spillway program on

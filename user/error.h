@@ -16,4 +16,11 @@ struct sw_error {
 int sw_fail(struct sw_error *e, int err, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
+/*
+ * Put context in front of the message a lower layer wrote: e->msg becomes
+ * the formatted prefix followed by the old message. Returns err.
+ */
+int sw_prefix(struct sw_error *e, int err, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
 #endif /* SW_ERROR_H */

@@ -17,7 +17,9 @@
 #include "spillway.skel.h"
 #include "agent_priv.h"
 #include "control.h"
+#include "log.h"
 #include "route.h"
+#include "sysctl.h"
 
 static const struct sw_steer_route steer_route = {
 	.mark = SW_DEFAULT_STEER_MARK,
@@ -124,6 +126,35 @@ static int remove_unconfigured(struct agent *a, const struct sw_config *next,
 	return 0;
 }
 
+/*
+ * TCP early demux off in the node's namespace, for IPv4 and IPv6 alike. A
+ * spilled connection whose server closes first leaves a TIME_WAIT socket
+ * VIP:port <- client:port here (the tunnel endpoint closed first). A later
+ * SYN from the same client port that stays local is to be forwarded, but
+ * early demux attaches that TIME_WAIT socket to it before routing, and
+ * ip_forward drops every packet that carries a socket: the client's connect
+ * times out. Without early demux the route alone decides. The cost is one
+ * route lookup per packet for sockets of the node itself.
+ */
+static int early_demux_off(struct sw_error *e)
+{
+	static const char name[] = "net.ipv4.tcp_early_demux";
+	bool changed;
+	long old;
+	int err = sw_sysctl_ensure(name, 0, &old, &changed, e);
+
+	if (err)
+		return sw_prefix(e, err, "turning TCP early demux off (so that "
+				 "local connections can reuse the client port "
+				 "of a closed spilled one): ");
+	if (changed)
+		log_info("set %s=0 (was %ld): with early demux, a new local "
+			 "connection from the client port of a closed spilled "
+			 "one would be dropped; 'spillway down' leaves it off",
+			 name, old);
+	return 0;
+}
+
 static bool has_interface(const struct sw_config *cfg, const char *name)
 {
 	for (int i = 0; i < cfg->n_interfaces; i++)
@@ -144,6 +175,8 @@ int agent_apply(struct agent *a, struct sw_config *next, bool first,
 
 	if (!err)
 		err = assign_remote_ids(a, next, ids, e);
+	if (!err && next->n_interfaces)
+		err = early_demux_off(e);
 	if (err)
 		return err;
 
@@ -177,8 +210,8 @@ int agent_apply(struct agent *a, struct sw_config *next, bool first,
 		service_config(&next->services[i], next, ids, &c);
 		err = sw_service_set(&a->dp, &next->services[i].key, &c, e);
 		if (err)
-			return sw_fail(e, err, "services[%d] (%s): %s", i,
-				       next->services[i].name, e->msg);
+			return sw_prefix(e, err, "services[%d] (%s): ", i,
+					 next->services[i].name);
 	}
 	err = remove_unconfigured(a, next, e);
 	for (int i = 0; !err && i < next->n_interfaces; i++)

@@ -196,6 +196,18 @@ def test_sigterm_leaves_datapath(w):
     assert not os.path.exists(w.socket)
 
 
+def test_node_early_demux_off(w):
+    """Early demux would hand a local SYN the TIME_WAIT socket of a spilled
+    connection from the same client port, and forwarding drops it."""
+    def demux():
+        return run(["nsenter", f"--net=/run/netns/{w.node}", "cat",
+                    "/proc/sys/net/ipv4/tcp_early_demux"]).stdout.strip()
+    assert demux() == "1"               # the default of a new namespace
+    started(w)
+    assert demux() == "0"
+    assert "set net.ipv4.tcp_early_demux=0 (was 1)" in w.log_text()
+
+
 def test_down_leaves_nothing(w):
     started(w, attach="xdp")
     held = w.dial()

@@ -72,18 +72,22 @@ class Sandbox:
     def pid(self, what):
         return int(open(f"{self.env['SANDBOX_STATE']}/{what}.pid").read())
 
-    def kill9(self, what):
-        """SIGKILL an agent and wait until it is gone: kill() only queues the
-        signal, and a restart racing the dying agent finds its socket alive."""
+    def kill(self, what, sig=signal.SIGTERM):
+        """Signal a process of the sandbox and wait until it is gone: kill()
+        only queues the signal, and a restart racing the dying agent finds
+        its socket alive."""
         pid = self.pid(what)
-        os.kill(pid, signal.SIGKILL)
+        os.kill(pid, sig)
 
         def gone():
             try:
                 return open(f"/proc/{pid}/stat").read().split()[2] == "Z"
             except FileNotFoundError:
                 return True
-        wait_until(f"{what} (pid {pid}) to die", gone)
+        wait_until(f"{what} (pid {pid}) to end", gone)
+
+    def kill9(self, what):
+        self.kill(what, signal.SIGKILL)
 
     def restart(self, what, ns, config, pin, sock):
         """Start an agent again the way sandbox.sh does."""
@@ -96,13 +100,27 @@ class Sandbox:
         wait_until(f"{what} to answer", lambda: run(
             [SPILLWAY, "status", "--socket", self.env[sock]], check=False).returncode == 0)
 
+    def spawn(self, what, ns, *argv):
+        """A process in namespace ns that `sandbox.sh down` stops."""
+        p = subprocess.Popen(["nsenter", f"--net=/run/netns/{self.env[ns]}", *argv])
+        open(f"{self.env['SANDBOX_STATE']}/{what}.pid", "w").write(str(p.pid))
+        return p
+
     # -- clients ---------------------------------------------------------------
-    def dial(self, v6=False):
-        """A connection to the VIP; returns (socket, who answered)."""
+    def connect(self, v6=False, port=0):
+        """A TCP connection from the client namespace to the VIP, from a
+        given client port if asked."""
         with netns(self.env["SANDBOX_CLIENT_NS"]):
             s = socket.socket(socket.AF_INET6 if v6 else socket.AF_INET)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind(("::" if v6 else "0.0.0.0", port))
         s.settimeout(10)
         s.connect((self.env["SANDBOX_VIP6" if v6 else "SANDBOX_VIP4"], 80))
+        return s
+
+    def dial(self, v6=False, port=0):
+        """A connection to the VIP; returns (socket, who answered)."""
+        s = self.connect(v6, port)
         who = b""
         while not who.endswith(b"\n"):
             c = s.recv(1)
@@ -253,6 +271,45 @@ def test_kill9_agent_keeps_connections_and_counters(sb):
             sb.echo_ok(s)
     wait_until("cluster2 healthy", sb.healthy)
     assert sb.dial()[1] == "cluster2"
+
+
+def test_port_reuse_after_spill(sb):
+    """A spilled connection that the server closes first leaves a TIME_WAIT
+    socket in the node (the tunnel endpoint closed first). A new connection
+    from the same client port that stays local must still get through:
+    with TCP early demux on, that socket would be attached to the SYN and
+    forwarding would drop it."""
+    sb.start(max_conns=1)
+    sb.kill("echo2-v4")                     # cluster2 closes first now
+    sb.spawn("echo2-http", "SANDBOX_C2_ECHO_NS", TCPLOAD, "http", "10.3.0.2:80",
+             "cluster2")
+    held, who = sb.dial()
+    assert who == "cluster1", who
+
+    def get():
+        s = sb.connect()
+        body = b""
+        try:
+            s.sendall(b"GET / HTTP/1.1\r\nHost: echo\r\n\r\n")
+            while c := s.recv(4096):
+                body += c
+        except ConnectionResetError:    # the gateway: 502 until it listens
+            pass
+        if body.endswith(b"cluster2\n"):
+            return s, body
+        s.close()
+    s, body = wait_until("cluster2's HTTP server through the tunnel", get)
+    port = s.getsockname()[1]
+    s.close()
+    assert body.startswith(b"HTTP/1.1 200"), body
+    r = run(["nsenter", f"--net=/run/netns/{sb.env['SANDBOX_C1_NS']}", "ss", "-Htn",
+             "state", "time-wait", f"dport = :{port}"])
+    assert r.stdout.strip(), "no TIME_WAIT socket in the node: the case tests nothing"
+    sb.hang_up(held)
+    sb.wait_counts(0, 0)
+    s, who = sb.dial(port=port)             # same 4-tuple, now local
+    assert who == "cluster1", who
+    sb.echo_ok(s)
 
 
 def test_churn_leaves_no_leak(sb):
