@@ -16,6 +16,7 @@
 #include "spillway/abi.h"
 #include "spillway/defaults.h"
 #include "agent.h"
+#include "config.h"
 #include "datapath.h"
 #include "error.h"
 #include "json.h"
@@ -127,6 +128,39 @@ static int do_agent(int argc, char **argv)
 	if (!o.config)
 		return fail("agent", "--config FILE is required", 2);
 	return sw_agent_run(&o);
+}
+
+static int do_check(int argc, char **argv)
+{
+	const char *v, *path = NULL;
+	struct sw_config cfg;
+	struct sw_error e = {};
+	bool print = false;
+
+	for (int i = 1; i < argc; i++) {
+		if (is_help(argv[i]))
+			return verb_help("check");
+		if ((v = option_value(argc, argv, &i, "--config")))
+			path = v;
+		else if (!strcmp(argv[i], "--print"))
+			print = true;
+		else
+			return fail("check", "bad argument; see 'spillway check "
+				    "--help'", 2);
+	}
+	if (!path)
+		return fail("check", "--config FILE is required", 2);
+	if (sw_config_load(path, &cfg, &e))
+		return fail("check", e.msg, 1);
+	if (print)
+		sw_config_write(&cfg, stdout);
+	else
+		printf("%s: ok: cluster %s, %d service(s), %d remote(s), "
+		       "%d interface(s), %d export(s)\n", path, cfg.cluster,
+		       cfg.n_services, cfg.n_remotes, cfg.n_interfaces,
+		       cfg.n_exports);
+	sw_config_free(&cfg);
+	return 0;
 }
 
 static int do_down(int argc, char **argv)
@@ -268,6 +302,16 @@ static const struct cmd cmds[] = {
 	  "  --socket PATH        the control socket (default " SW_DEFAULT_SOCKET ")\n"
 	  "  --log-format FORMAT  text (default) or json: one object per line\n"
 	  "  --debug              log debug messages too\n" },
+	{ "check", do_check, "--config FILE [--print]",
+	  "Check a configuration file as the agent would",
+	  "\nParses and validates FILE with the agent's own rules (every field,\n"
+	  "references between sections, the certificate files in tls.dir) and\n"
+	  "exits 0 if the agent would accept it, else 1 with the first problem\n"
+	  "as FILE:LINE:COLUMN: FIELD: problem. Needs no agent and no root; it\n"
+	  "does not check the host (interfaces), which the agent does at start.\n\n"
+	  "  --config FILE  the YAML configuration (required)\n"
+	  "  --print        write the configuration as the agent reads it, with\n"
+	  "                 every default filled in\n" },
 	{ "status", do_agent_verb, "[--json] [--socket PATH]",
 	  "Services, counters, remotes and their health",
 	  "\nPer service: threshold, resume watermark, connections active locally\n"

@@ -267,12 +267,13 @@ def test_cli_verbs_and_errors(w):
         r = w.cli(*verb, check=False)
         assert r.returncode == 1 and "cannot reach the agent" in r.stderr, (verb, r)
     started(w)
-    for verb in ("agent", "status", "service", "flows", "top", "down", "version", "help"):
+    for verb in ("agent", "check", "status", "service", "flows", "top", "down", "version",
+                 "help"):
         r = run([SPILLWAY, verb, "--help"])
         assert r.stdout.startswith(f"Usage: spillway {verb}"), (verb, r.stdout)
     r = run([SPILLWAY, "help"])
     verbs = re.findall(r"^  (\w+) ", r.stdout, re.M)
-    assert verbs == ["agent", "status", "service", "flows", "top", "down",
+    assert verbs == ["agent", "check", "status", "service", "flows", "top", "down",
                      "version", "help"], verbs
     # The man page and the README document every verb.
     man = open(os.path.join(os.path.dirname(SPILLWAY), "..", "doc", "spillway.8")).read()
@@ -291,6 +292,28 @@ def test_cli_verbs_and_errors(w):
     r = run(["runuser", "-u", "nobody", "--", SPILLWAY, "status", "--socket",
              w.socket], check=False)
     assert r.returncode == 1 and "Permission denied" in r.stderr, r
+
+
+def test_check_config(w):
+    """`spillway check`: the agent's own validation, without an agent."""
+    w.write_config(config(w))
+    r = run([SPILLWAY, "check", "--config", w.config])
+    assert r.stdout == (f"{w.config}: ok: cluster cluster1, 2 service(s), "
+                        "1 remote(s), 1 interface(s), 0 export(s)\n"), r.stdout
+    # --print writes it with the defaults filled in, and that reads back.
+    r = run([SPILLWAY, "check", "--config", w.config, "--print"])
+    assert "resume_below: 5" in r.stdout and "flow_capacity:" in r.stdout, r.stdout
+    printed = f"{w.dir}/printed.yaml"
+    open(printed, "w").write(r.stdout)
+    assert run([SPILLWAY, "check", "--config", printed]).returncode == 0
+    w.write_config(config(w, max4=0))
+    r = run([SPILLWAY, "check", "--config", w.config], check=False)
+    assert r.returncode == 1 and re.search(
+        r"config\.yaml:\d+:\d+: services\[0\]\.max_connections", r.stderr), r
+    w.write_config(config(w).replace(f"{w.certs}/cluster1", f"{w.dir}/nocerts"))
+    r = run([SPILLWAY, "check", "--config", w.config], check=False)
+    assert r.returncode == 1 and "nocerts" in r.stderr, r
+    assert run([SPILLWAY, "check"], check=False).returncode == 2
 
 
 def test_one_agent_per_pin_dir_and_socket(w):
