@@ -256,13 +256,25 @@ static void screen_leave(struct screen *sc)
 	tcsetattr(STDIN_FILENO, TCSANOW, &sc->saved);
 }
 
-static int screen_width(const struct screen *sc)
+/* The terminal's size; 0 x 0 when not on one (no limit). */
+static void screen_size(const struct screen *sc, int *cols, int *rows)
 {
 	struct winsize ws;
 
-	if (!sc->tty || ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) || !ws.ws_col)
-		return 0;
-	return ws.ws_col;
+	*cols = *rows = 0;
+	if (!sc->tty || ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws))
+		return;
+	*cols = ws.ws_col;
+	*rows = ws.ws_row;
+}
+
+static int count_lines(const char *s)
+{
+	int n = 0;
+
+	for (; (s = strchr(s, '\n')); s++)
+		n++;
+	return n;
 }
 
 /* Draw a frame: over the last one on a terminal, after it otherwise. */
@@ -272,6 +284,7 @@ static void draw(const struct screen *sc, const struct sw_top_opts *o,
 {
 	char title[512], clock[16], *frame = NULL;
 	time_t t = time(NULL);
+	int cols, rows, lines, shown;
 	size_t len = 0;
 	FILE *f;
 
@@ -285,15 +298,24 @@ static void draw(const struct screen *sc, const struct sw_top_opts *o,
 	if (problem)
 		fprintf(f, "%s\n! %s (showing the last good sample)\n", title,
 			problem);
-	sw_top_render(f, problem ? NULL : title, prev, cur, screen_width(sc));
+	screen_size(sc, &cols, &rows);
+	sw_top_render(f, problem ? NULL : title, prev, cur, cols);
 	fclose(f);
 	if (!sc->tty) {
 		printf("%s\n", frame);
 	} else {
+		/* Taller than the terminal: what fits, and say what does not
+		 * (scrolling would tear every frame). */
+		lines = count_lines(frame);
+		shown = rows > 1 && lines > rows ? rows - 1 : lines;
 		fputs("\033[H", stdout);
 		/* Each line clears what the last frame left right of it. */
-		for (char *line = frame, *nl; (nl = strchr(line, '\n')); line = nl + 1)
+		for (char *line = frame, *nl; shown-- > 0 &&
+		     (nl = strchr(line, '\n')); line = nl + 1)
 			printf("%.*s\033[K\n", (int)(nl - line), line);
+		if (rows > 1 && lines > rows)
+			printf("... %d more lines: a taller terminal, or "
+			       "'spillway status'\033[K", lines - rows + 1);
 		fputs("\033[J", stdout);
 	}
 	fflush(stdout);

@@ -4,11 +4,13 @@
 person uses it on a terminal (a pty): q and Ctrl-C quit and give the
 terminal back, an agent that goes away is reported, not fatal.
 Run one case: test_top.py NAME-PREFIX"""
+import fcntl
 import os
 import pty
 import re
 import select
 import signal
+import struct
 import subprocess
 import sys
 import termios
@@ -92,41 +94,60 @@ def test_agent_going_away_is_shown_not_fatal(w):
     assert "!" not in out, out              # answering again
 
 
+def on_pty(w, key, rows=0):
+    """Run top on a pty (rows x 200 if rows), wait for two frames, press
+    key; returns what it drew and the terminal modes before, during and
+    after."""
+    pid, fd = pty.fork()
+    if pid == 0:
+        if rows:
+            fcntl.ioctl(1, termios.TIOCSWINSZ, struct.pack("HHHH", rows, 200, 0, 0))
+        os.execv(SPILLWAY, [SPILLWAY, "top", "--socket", w.socket,
+                            "--interval", "0.2"])
+    before = termios.tcgetattr(fd)
+    seen = b""
+    deadline = time.monotonic() + WAIT_S
+    while SVC4.encode() not in seen or seen.count(b"\x1b[H") < 2:
+        assert time.monotonic() < deadline, seen[-2000:]
+        if select.select([fd], [], [], 0.5)[0]:
+            seen += os.read(fd, 65536)
+    during = termios.tcgetattr(fd)
+    os.write(fd, key)
+    deadline = time.monotonic() + WAIT_S
+    status = None
+    while status is None:
+        assert time.monotonic() < deadline, f"top ignored {key!r}"
+        try:
+            if select.select([fd], [], [], 0.2)[0]:
+                seen += os.read(fd, 65536)
+        except OSError:
+            pass                          # the pty closed: top is gone
+        done, st = os.waitpid(pid, os.WNOHANG)
+        status = st if done else None
+    assert os.waitstatus_to_exitcode(status) == 0, (key, status)
+    after = termios.tcgetattr(fd)
+    os.close(fd)
+    return seen, before, during, after
+
+
 def test_terminal_q_and_ctrl_c_quit_and_restore(w):
     started(w)
     for key in (b"q", b"\x03"):
-        pid, fd = pty.fork()
-        if pid == 0:
-            os.execv(SPILLWAY, [SPILLWAY, "top", "--socket", w.socket,
-                                "--interval", "0.2"])
-        before = termios.tcgetattr(fd)
-        seen = b""
-        deadline = time.monotonic() + WAIT_S
-        while SVC4.encode() not in seen or seen.count(b"\x1b[H") < 2:
-            assert time.monotonic() < deadline, seen
-            if select.select([fd], [], [], 0.5)[0]:
-                seen += os.read(fd, 65536)
+        seen, before, during, after = on_pty(w, key)
         assert seen.startswith(b"\x1b[?1049h"), seen[:40]   # its own screen
         assert b"q quits" in seen
-        during = termios.tcgetattr(fd)
         assert not during[3] & termios.ECHO and not during[3] & termios.ICANON
-        os.write(fd, key)
-        deadline = time.monotonic() + WAIT_S
-        status = None
-        while status is None:
-            assert time.monotonic() < deadline, f"top ignored {key!r}"
-            try:
-                if select.select([fd], [], [], 0.2)[0]:
-                    seen += os.read(fd, 65536)
-            except OSError:
-                pass                          # the pty closed: top is gone
-            done, st = os.waitpid(pid, os.WNOHANG)
-            status = st if done else None
-        assert os.waitstatus_to_exitcode(status) == 0, (key, status)
         assert seen.endswith(b"\x1b[?25h\x1b[?1049l"), (key, seen[-40:])
-        after = termios.tcgetattr(fd)
         assert after[3] == before[3], f"{key!r}: terminal modes not restored"
-        os.close(fd)
+
+
+def test_terminal_too_short(w):
+    """More lines than rows: what fits, and a line saying what does not."""
+    started(w)
+    seen, *_ = on_pty(w, b"q", rows=6)
+    # title, blank, header, 2 services | blank, REMOTE header, 1 remote
+    assert b"... 3 more lines: a taller terminal, or 'spillway status'" in seen, seen
+    assert b"192.0.2.7" not in seen, seen
 
 
 def test_usage_and_unreachable_agent(w):
