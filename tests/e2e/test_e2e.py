@@ -118,16 +118,22 @@ class Sandbox:
         s.connect((self.env["SANDBOX_VIP6" if v6 else "SANDBOX_VIP4"], 80))
         return s
 
-    def dial(self, v6=False, port=0):
-        """A connection to the VIP; returns (socket, who answered)."""
-        s = self.connect(v6, port)
+    @staticmethod
+    def who(s):
+        """The greeting of an echo service: who answered."""
         who = b""
         while not who.endswith(b"\n"):
             c = s.recv(1)
             assert c, "closed before saying who it is"
             who += c
+        return who.decode().strip()
+
+    def dial(self, v6=False, port=0):
+        """A connection to the VIP; returns (socket, who answered)."""
+        s = self.connect(v6, port)
+        who = self.who(s)
         self.conns.append(s)
-        return s, who.decode().strip()
+        return s, who
 
     @staticmethod
     def echo_ok(s):
@@ -310,6 +316,30 @@ def test_port_reuse_after_spill(sb):
     s, who = sb.dial(port=port)             # same 4-tuple, now local
     assert who == "cluster1", who
     sb.echo_ok(s)
+
+
+def test_gateway_reuses_ports_to_a_target(sb):
+    """Clients that close first leave the gateway's connections to the
+    target in TIME_WAIT (the gateway closes first on its side). With the
+    gateway's ports cut to 1,000 to get there in seconds, spilled
+    connections must keep succeeding: the gateway reuses TIME_WAIT ports
+    (those older than 1 s: the pace stays below 1,000 per second)."""
+    sb.start(max_conns=1)
+    c2 = ["nsenter", f"--net=/run/netns/{sb.env['SANDBOX_C2_NS']}"]
+    run([*c2, "sysctl", "-qw", "net.ipv4.ip_local_port_range=40000 40999"])
+    assert sb.dial()[1] == "cluster1"       # holds the one local slot
+    start = time.monotonic()
+    for i in range(2500):
+        time.sleep(max(0, start + i / 700 - time.monotonic()))
+        s = sb.connect()
+        try:
+            assert sb.who(s) == "cluster2", i
+        except (AssertionError, ConnectionResetError) as err:
+            raise AssertionError(f"spilled connection {i} failed: {err!r}")
+        s.close()
+    tw = run([*c2, "ss", "-Htn", "state", "time-wait"]).stdout.count("\n")
+    assert tw >= 900, f"only {tw} TIME_WAIT sockets: the case tests nothing"
+    assert "set net.ipv4.tcp_tw_reuse=1" in sb.log("agent-c2")
 
 
 def test_churn_leaves_no_leak(sb):

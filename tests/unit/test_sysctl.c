@@ -61,7 +61,7 @@ static void test_read_only(const void *arg)
 	CHECK_EQ(sw_sysctl_set("kernel.ngroups_max", 1, &e), -EACCES);
 	CHECK(strstr(e.msg, "cannot write /proc/sys/kernel/ngroups_max"), "%s",
 	      e.msg);
-	CHECK(strstr(e.msg, "hostNetwork and privileged"), "%s", e.msg);
+	CHECK(strstr(e.msg, "privileged init container"), "%s", e.msg);
 }
 
 static void test_prefix(const void *arg)
