@@ -50,7 +50,8 @@ UNIT_TESTS := $(BUILD)/tests/test_config $(BUILD)/tests/test_request \
 TESTS      := $(UNIT_TESTS) $(BUILD)/tests/test_datapath $(BUILD)/tests/test_veth
 # Scripts, run as they are (they drive build/spillway).
 TEST_SCRIPTS := tests/agent/test_agent.py tests/agent/test_top.py \
-                tests/agent/test_tunnel.py tests/e2e/test_e2e.py
+                tests/agent/test_tunnel.py tests/e2e/test_e2e.py \
+                tests/deploy/test_manifests.py
 
 .PHONY: all demo test bench clean
 .DELETE_ON_ERROR:

@@ -17,6 +17,7 @@ packages=(
 	wrk haproxy                          # the spill benchmark and its baseline
 	gnuplot-nox                          # make demo's plot
 	python3                              # agent and CLI integration tests
+	python3-yaml                         # the deployment manifests' test
 	bpftool                              # vmlinux.h, skeletons, map dumps
 	iproute2                             # ip netns / veth in tests
 	linux-libc-dev

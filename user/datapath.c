@@ -345,19 +345,27 @@ static int tc_detach(int ifindex, const char *ifname,
 	/* Most interfaces have no clsact: nothing to remove there. */
 	if (QUIETLY(bpf_tc_query(&hook, &opts)))
 		return 0;
+	/*
+	 * An ID gives a file descriptor only with CAP_SYS_ADMIN, which the
+	 * Kubernetes agent runs without: then the handle and priority, which
+	 * are spillway's own, have to do.
+	 */
 	fd = bpf_prog_get_fd_by_id(opts.prog_id);
-	if (fd < 0)
+	if (fd < 0 && errno != EPERM)
 		return 0;
-	err = bpf_obj_get_info_by_fd(fd, &info, &len);
-	close(fd);
-	if (err || strncmp(info.name, "spill_", 6))
-		return 0;
+	if (fd >= 0) {
+		err = bpf_obj_get_info_by_fd(fd, &info, &len);
+		close(fd);
+		if (err || strncmp(info.name, "spill_", 6))
+			return 0;
+	}
 	opts.prog_id = 0;
 	opts.prog_fd = 0;
 	opts.flags = 0;
 	err = bpf_tc_detach(&hook, &opts);
 	if (err && err != -ENOENT)
-		return sw_fail(e, err, "cannot detach %s from %s: %s", info.name,
+		return sw_fail(e, err, "cannot detach %s from %s: %s",
+			       info.name[0] ? info.name : "spillway's filter",
 			       ifname, strerror(-err));
 	return 0;
 }

@@ -1,0 +1,515 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+"""deploy/: the Kubernetes manifests and the Dockerfile, checked against the
+binary they run. There is no cluster and no container daemon here, so:
+
+- every YAML document parses, has what Kubernetes requires, and every
+  kustomization's resources exist and cover every manifest;
+- the Dockerfile is checked as text: Debian 12, a build stage that runs the
+  developers' make, a runtime stage with the binary, the Debian packages of
+  every library it links, bpftool, and the DaemonSet's command;
+- the DaemonSet's command, mounts, ports and probes agree with the CLI and
+  with each cluster's configuration, which `spillway check` accepts with the
+  certificate files the Secret is made of (as deploy/README.md makes it);
+- agent-* cases run the real agent the way the container runtime would: in
+  the node's network namespace, with exactly the DaemonSet's capabilities
+  and nothing else, no new privileges, /, /sys and /proc/sys read-only, after
+  the init container's script. Run one case: test_manifests.py NAME-PREFIX"""
+import glob
+import http.client
+import os
+import re
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+
+import yaml
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from netns import (ROOT, SPILLWAY, WAIT_S, World, netns, run,  # noqa: E402
+                   run_cases, wait_until)
+
+DEPLOY = os.path.join(ROOT, "deploy")
+CLUSTERS = ("cluster1", "cluster2")
+SECRET_FILES = {"root-cert.pem", "cert-chain.pem", "key.pem"}
+NAMESPACED = {"ServiceAccount", "ConfigMap", "DaemonSet", "Secret"}
+
+
+# -- reading deploy/ ---------------------------------------------------------
+
+def docs(path):
+    with open(path) as f:
+        return [d for d in yaml.safe_load_all(f) if d is not None]
+
+
+def manifests():
+    """{path relative to deploy/: [documents]} for every YAML file."""
+    return {os.path.relpath(p, DEPLOY): docs(p)
+            for p in sorted(glob.glob(f"{DEPLOY}/**/*.yaml", recursive=True))}
+
+
+def one(kind, path):
+    found = [d for d in docs(os.path.join(DEPLOY, path)) if d.get("kind") == kind]
+    assert len(found) == 1, f"deploy/{path}: expected one {kind}, found {len(found)}"
+    return found[0]
+
+
+def daemonset():
+    return one("DaemonSet", "base/daemonset.yaml")
+
+
+def pod_spec():
+    return daemonset()["spec"]["template"]["spec"]
+
+
+def agent_container():
+    (c,) = [c for c in pod_spec()["containers"] if c["name"] == "agent"]
+    return c
+
+
+def init_container():
+    (c,) = pod_spec()["initContainers"]
+    return c
+
+
+def agent_argv():
+    c = agent_container()
+    return c["command"] + c["args"]
+
+
+def mount_path(container, volume):
+    paths = [m["mountPath"] for m in container["volumeMounts"] if m["name"] == volume]
+    assert len(paths) == 1, f"{container['name']}: volume {volume} mounted {len(paths)} times"
+    return paths[0]
+
+
+def volume(kind):
+    """The pod's volume of this kind (configMap, secret, or a hostPath path)."""
+    for v in pod_spec()["volumes"]:
+        if kind in v or v.get("hostPath", {}).get("path") == kind:
+            return v
+    raise AssertionError(f"the DaemonSet has no {kind} volume")
+
+
+def config_of(cluster):
+    cm = one("ConfigMap", f"{cluster}/configmap.yaml")
+    return cm, yaml.safe_load(cm["data"]["config.yaml"])
+
+
+def caps_granted():
+    sc = agent_container()["securityContext"]["capabilities"]
+    assert sc["drop"] == ["ALL"], sc
+    return sc["add"]
+
+
+def dockerfile_stages():
+    """[(FROM line, [instructions])], continuation lines joined."""
+    text = open(os.path.join(DEPLOY, "Dockerfile")).read()
+    text = re.sub(r"\\\n\s*", " ", text)
+    stages = []
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.upper().startswith("FROM "):
+            stages.append((line, []))
+        else:
+            assert stages, f"Dockerfile: '{line}' before any FROM"
+            stages[-1][1].append(line)
+    return stages
+
+
+def apt_packages(instructions):
+    pkgs = set()
+    for i in instructions:
+        m = re.search(r"apt-get install ([^&]*)", i)
+        if m:
+            pkgs |= {w for w in m.group(1).split() if not w.startswith("-")}
+    return pkgs
+
+
+def package_of(path):
+    """The Debian package that installed a file, whichever of /lib and
+    /usr/lib it was registered under (merged /usr)."""
+    real = os.path.realpath(path)
+    for p in {path, real, real.replace("/usr/lib/", "/lib/", 1)}:
+        r = run(["dpkg", "-S", p], check=False)
+        if r.returncode == 0:
+            return r.stdout.split(":")[0]
+    raise AssertionError(f"no Debian package has {path}")
+
+
+def agent_help():
+    return run([SPILLWAY, "agent", "--help"]).stdout
+
+
+def default_of(option):
+    m = re.search(rf"{option} \S+\s+.*\(default (\S+)\)", agent_help())
+    assert m, f"'spillway agent --help' gives no default for {option}"
+    return m.group(1)
+
+
+def secret_command():
+    """The `kubectl create secret` deploy/README.md tells users to run."""
+    text = open(os.path.join(DEPLOY, "README.md")).read()
+    m = re.search(r"^kubectl ([^\n]*create secret generic(?:[^\n]*\\\n)*[^\n]*)$",
+                  text, re.M)
+    assert m, "deploy/README.md shows no 'kubectl ... create secret generic'"
+    return shlex.split(m.group(1).replace("\\\n", " "))
+
+
+# -- the worlds the cases run in ----------------------------------------------
+
+class Files:
+    """Static cases: a scratch directory, certificates made by gen-certs.sh."""
+
+    def __init__(self, tag):
+        self.dir = None
+
+    def up(self):
+        self.dir = tempfile.mkdtemp(prefix="sw-deploy-")
+        self.certs = f"{self.dir}/pki"
+        run([os.path.join(ROOT, "scripts", "gen-certs.sh"), self.certs, *CLUSTERS])
+        return self
+
+    def down(self):
+        if self.dir:
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class Node(World):
+    """The agent tests' namespaces, with the agent run as its container."""
+
+    def container(self, argv, caps):
+        """argv as the runtime runs the agent container: hostNetwork (the
+        node's namespace), only caps, no new privileges, and /, /sys and
+        /proc/sys read-only in a mount namespace of its own; the socket's
+        directory and the bpffs stay writable (the DaemonSet's hostPaths)."""
+        run_dir = os.path.dirname(self.socket)
+        os.makedirs(run_dir, exist_ok=True)
+        setup = (f"mount --bind {run_dir} {run_dir} && "
+                 "mount --bind /proc/sys /proc/sys && "
+                 "mount -o remount,bind,ro /proc/sys && "
+                 "mount -o remount,bind,ro /sys && "
+                 "mount -o remount,bind,ro / && exec \"$@\"")
+        bounding = ",".join(["-all"] + [f"+{c.lower()}" for c in caps])
+        return ["unshare", "--mount", "--propagation", "private", "sh", "-c", setup,
+                "sh", "nsenter", f"--net=/run/netns/{self.node}", "setpriv",
+                "--inh-caps=-all", f"--bounding-set={bounding}", "--no-new-privs",
+                "--", *argv]
+
+    def agent_config(self, cluster="cluster1"):
+        """The ConfigMap's file for this node: its interface, the test's
+        certificates, and the remote's gateway inside the test namespaces."""
+        cm, cfg = config_of(cluster)
+        if cfg.get("interfaces"):
+            cfg["interfaces"] = ["n0"]
+        cfg["tls"]["dir"] = f"{self.certs}/{cluster}"
+        for r in cfg.get("remotes", []):
+            r["gateway"] = "10.1.0.2:15008"   # svc namespace: nothing listens
+        for s in cfg.get("services", []):
+            s["max_connections"] = 2
+        self.write_config(yaml.safe_dump(cfg))
+        return cfg
+
+    def agent_argv(self):
+        """The DaemonSet's command, its ConfigMap mount mapped to the test's
+        file; a pin directory and socket of the test's own."""
+        mount = mount_path(agent_container(), "config")
+        argv = [SPILLWAY if a == "/usr/local/bin/spillway" else
+                a.replace(mount + "/config.yaml", self.config) for a in agent_argv()]
+        return argv + ["--pin-dir", self.pin_dir, "--socket", self.socket]
+
+    def node_setup(self):
+        """The init container's script, as root in the node's namespace."""
+        c = init_container()
+        run(["nsenter", f"--net=/run/netns/{self.node}", *c["command"], *c.get("args", [])])
+
+    def start_container(self, caps=None):
+        log = open(self.log, "a")
+        self.agent = subprocess.Popen(self.container(self.agent_argv(), caps or caps_granted()),
+                                      stdout=log, stderr=log)
+        wait_until("the agent to answer or exit",
+                   lambda: self.agent.poll() is not None or
+                   self.cli("status", check=False).returncode == 0)
+        return self.agent
+
+    def probe(self, path, port):
+        """What the kubelet does: GET the pod's IP (with hostNetwork, the
+        node's: 10.0.0.1) from outside the node."""
+        with netns(self.client):
+            c = http.client.HTTPConnection("10.0.0.1", port, timeout=WAIT_S)
+            c.connect()
+        c.request("GET", path)
+        r = c.getresponse()
+        r.read()
+        c.close()
+        return r.status
+
+
+def make_world(name):
+    return Node(name) if name.startswith("agent") else Files(name)
+
+
+# -- the manifests ------------------------------------------------------------
+
+def test_yaml_parses_with_required_fields(w):
+    all_docs = manifests()
+    kinds = {}
+    for path, ds in all_docs.items():
+        assert ds, f"deploy/{path}: no YAML document"
+        for d in ds:
+            where = f"deploy/{path}: {d.get('kind')}"
+            assert d.get("apiVersion") and d.get("kind"), f"{where}: apiVersion and kind"
+            if d["kind"] == "Kustomization":
+                continue
+            assert d.get("metadata", {}).get("name"), f"{where}: metadata.name"
+            if d["kind"] in NAMESPACED:
+                assert d["metadata"].get("namespace") == "spillway", f"{where}: namespace"
+            kinds.setdefault(d["kind"], []).append(path)
+    assert sorted(kinds) == ["ConfigMap", "DaemonSet", "Namespace", "ServiceAccount"], kinds
+    ds = daemonset()
+    assert ds["apiVersion"] == "apps/v1"
+    labels = ds["spec"]["template"]["metadata"]["labels"]
+    sel = ds["spec"]["selector"]["matchLabels"]
+    assert sel and all(labels.get(k) == v for k, v in sel.items()), (sel, labels)
+    for c in pod_spec()["containers"] + pod_spec()["initContainers"]:
+        assert c.get("name") and c.get("image"), c
+    # Every volume mounted is defined, every volume defined is mounted.
+    defined = {v["name"] for v in pod_spec()["volumes"]}
+    mounted = {m["name"] for c in pod_spec()["containers"] + pod_spec()["initContainers"]
+               for m in c["volumeMounts"]}
+    assert defined == mounted, (defined, mounted)
+
+
+def test_kustomizations_cover_every_manifest(w):
+    listed = set()
+    for k in glob.glob(f"{DEPLOY}/**/kustomization.yaml", recursive=True):
+        (kz,) = docs(k)
+        here = os.path.dirname(k)
+        for r in kz["resources"]:
+            p = os.path.normpath(os.path.join(here, r))
+            assert os.path.exists(p), f"{os.path.relpath(k, ROOT)}: no resource {r}"
+            if os.path.isfile(p):
+                listed.add(os.path.relpath(p, DEPLOY))
+        for img in kz.get("images", []):
+            assert any(c["image"].split(":")[0] == img["name"]
+                       for c in pod_spec()["containers"] + pod_spec()["initContainers"]), img
+    files = {p for p in manifests() if not p.endswith("kustomization.yaml")}
+    assert files == listed, f"not in any kustomization: {files - listed}"
+    for cluster in CLUSTERS:   # each cluster is the base plus its ConfigMap
+        (kz,) = docs(f"{DEPLOY}/{cluster}/kustomization.yaml")
+        assert sorted(kz["resources"]) == ["../base", "configmap.yaml"], kz
+
+
+def test_dockerfile(w):
+    stages = dockerfile_stages()
+    assert len(stages) >= 2, "the Dockerfile is not multi-stage"
+    base = [re.match(r"FROM (\S+)", f, re.I).group(1) for f, _ in stages]
+    for b in base:
+        assert re.fullmatch(r"debian:(12|bookworm)(-slim)?", b), f"not Debian 12: {b}"
+    build, runtime = stages[0], stages[-1]
+    assert re.search(r"\bAS build\b", build[0], re.I), build[0]
+    assert any(re.search(r"\bmake build/spillway\b", i) for i in build[1]), build[1]
+    # The build stage has what scripts/deps.sh installs to build.
+    deps = open(os.path.join(ROOT, "scripts", "deps.sh")).read()
+    wanted = {p for p in re.findall(r"\b(\S+-dev|make|gcc|clang|bpftool)\b",
+                                    deps.split("packages=(")[1].split(")")[0])}
+    assert wanted <= apt_packages(build[1]), f"build stage lacks {wanted - apt_packages(build[1])}"
+    # The runtime stage: the binary from the build stage, bpftool, and the
+    # Debian package of every library the binary links.
+    pkgs = apt_packages(runtime[1])
+    assert "bpftool" in pkgs, pkgs
+    copies = [i for i in runtime[1] if i.startswith("COPY --from=build")]
+    assert len(copies) == 1 and "build/spillway" in copies[0], copies
+    dest = copies[0].split()[-1]
+    needed = re.findall(r"\(NEEDED\).*\[(.+)\]", run(["readelf", "-d", SPILLWAY]).stdout)
+    paths = dict(re.findall(r"^\s*(\S+) => (\S+)", run(["ldd", SPILLWAY]).stdout, re.M))
+    for lib in needed:
+        if lib != "libc.so.6":  # in every image
+            owner = package_of(paths[lib])
+            assert owner in pkgs, f"the runtime stage lacks {owner} (for {lib})"
+    # ENTRYPOINT + CMD is the DaemonSet's command.
+    exec_form = {}
+    for i in runtime[1]:
+        m = re.match(r"(ENTRYPOINT|CMD) (\[.*\])$", i)
+        if m:
+            exec_form[m.group(1)] = yaml.safe_load(m.group(2))
+    image_argv = exec_form["ENTRYPOINT"] + exec_form["CMD"]
+    assert image_argv == agent_argv(), (image_argv, agent_argv())
+    assert image_argv[0] == dest, (image_argv[0], dest)
+
+
+def test_daemonset_command_and_mounts_match_the_cli(w):
+    argv = agent_argv()
+    assert argv[0] == "/usr/local/bin/spillway" and argv[1] == "agent", argv
+    documented = set(re.findall(r"--[a-z-]+", agent_help()))
+    assert set(a for a in argv if a.startswith("--")) <= documented, argv
+    config = argv[argv.index("--config") + 1]
+    c = agent_container()
+    cm_mount = mount_path(c, "config")
+    assert os.path.dirname(config) == cm_mount, (config, cm_mount)
+    assert volume("configMap")["configMap"]["name"] == "spillway-config"
+    # The defaults the agent uses, on the node's paths.
+    pin_dir, sock = default_of("--pin-dir"), default_of("--socket")
+    bpffs = mount_path(c, "bpffs")
+    assert volume("/sys/fs/bpf")["name"] == "bpffs" and bpffs == "/sys/fs/bpf"
+    assert os.path.dirname(pin_dir) == bpffs, (pin_dir, bpffs)
+    assert mount_path(c, "run") == os.path.dirname(sock) == \
+        volume(os.path.dirname(sock))["hostPath"]["path"], sock
+    mounts = {m["name"]: m for m in c["volumeMounts"]}
+    assert mounts["bpffs"].get("mountPropagation") == "HostToContainer", mounts
+    (im,) = init_container()["volumeMounts"]
+    assert im["mountPath"] == "/sys/fs/bpf" and im["mountPropagation"] == "Bidirectional", im
+
+
+def test_daemonset_security_and_lifecycle(w):
+    spec, c = pod_spec(), agent_container()
+    assert spec["hostNetwork"] is True and spec["dnsPolicy"] == "ClusterFirstWithHostNet"
+    sc = c["securityContext"]
+    assert sorted(caps_granted()) == ["BPF", "NET_ADMIN", "PERFMON"], caps_granted()
+    assert sc.get("privileged") is False and sc.get("allowPrivilegeEscalation") is False, sc
+    assert sc.get("readOnlyRootFilesystem") is True, sc
+    # Privileged only in the init container, only for what needs it.
+    init = init_container()
+    assert init["securityContext"] == {"privileged": True}, init
+    script = " ".join(init["command"] + init.get("args", []))
+    assert "echo 0 > /proc/sys/net/ipv4/tcp_early_demux" in script, script
+    assert "echo 1 > /proc/sys/net/ipv4/tcp_tw_reuse" in script, script
+    assert init["image"] == c["image"], (init["image"], c["image"])
+    # No API access: a service account of its own, no token, no RBAC.
+    sa = one("ServiceAccount", "base/serviceaccount.yaml")
+    assert spec["serviceAccountName"] == sa["metadata"]["name"] == "spillway"
+    assert sa["automountServiceAccountToken"] is False
+    assert spec["automountServiceAccountToken"] is False
+    # A rolling update never runs two agents on a node, and never detaches.
+    ru = daemonset()["spec"]["updateStrategy"]["rollingUpdate"]
+    assert ru["maxSurge"] == 0 and ru["maxUnavailable"] == 1, ru
+    pre = c["lifecycle"]["preStop"]["exec"]["command"]
+    assert "down" not in " ".join(pre) and "spillway" not in " ".join(pre), pre
+    sleep = int(re.search(r"sleep (\d+)", " ".join(pre)).group(1))
+    assert sleep < spec["terminationGracePeriodSeconds"], (sleep, spec)
+    # The Secret: the three files of tls.dir, owner-readable only.
+    sv = volume("secret")["secret"]
+    assert sv["secretName"] == "spillway-certs" and sv["defaultMode"] == 0o400, sv
+    assert mount_path(c, volume("secret")["name"]) == "/etc/spillway/certs"
+
+
+def test_configs_match_mounts_probes_and_check(w):
+    c = agent_container()
+    tmpl = daemonset()["spec"]["template"]["metadata"]["annotations"]
+    ports = {p["containerPort"] for p in c["ports"]}
+    secret_mount = mount_path(c, volume("secret")["name"])
+    cm_mount = mount_path(c, "config")
+    config_arg = agent_argv()[agent_argv().index("--config") + 1]
+    # The Secret as deploy/README.md makes it: the names tls.dir needs.
+    cmd = secret_command()
+    assert cmd[cmd.index("generic") + 1] == volume("secret")["secret"]["secretName"], cmd
+    assert cmd[cmd.index("-n") + 1] == "spillway", cmd
+    files = [a.split("=", 1)[1] for a in cmd if a.startswith("--from-file=")]
+    assert {os.path.basename(f) for f in files} == SECRET_FILES, files
+    for cluster in CLUSTERS:
+        cm, cfg = config_of(cluster)
+        assert cm["metadata"]["name"] == volume("configMap")["configMap"]["name"]
+        assert os.path.join(cm_mount, next(iter(cm["data"]))) == config_arg, cm["data"]
+        assert cfg["tls"]["dir"] == secret_mount, (cluster, cfg["tls"])
+        host, port = cfg["metrics"]["listen"].rsplit(":", 1)
+        assert host in ("0.0.0.0", "[::]"), \
+            f"{cluster}: metrics.listen {host}: kubelet probes the node's IP"
+        for probe, path in (("livenessProbe", "/healthz"), ("readinessProbe", "/readyz")):
+            assert c[probe]["httpGet"] == {"path": path, "port": int(port)}, c[probe]
+        assert tmpl == {"prometheus.io/scrape": "true", "prometheus.io/port": port,
+                        "prometheus.io/path": "/metrics"}, tmpl
+        assert int(port) in ports, (port, ports)
+        if "tunnel" in cfg:
+            assert int(cfg["tunnel"]["listen"].rsplit(":", 1)[1]) in ports, cfg["tunnel"]
+        assert cfg.get("datapath", {}).get("tunnel_port", 15001) in ports
+        # The agent's own check, with the Secret's files where tls.dir says.
+        tls = f"{w.dir}/{cluster}/certs"
+        os.makedirs(tls)
+        for f in files:
+            shutil.copy(f"{w.certs}/{cluster}/{os.path.basename(f)}", tls)
+        path = f"{w.dir}/{cluster}/config.yaml"
+        with open(path, "w") as f:
+            f.write(cm["data"]["config.yaml"].replace(secret_mount, tls))
+        r = run([SPILLWAY, "check", "--config", path], check=False)
+        assert r.returncode == 0 and "ok: cluster " + cluster in r.stdout, (cluster, r)
+
+
+# -- the agent as its container runs it ----------------------------------------
+
+def test_agent_runs_with_the_daemonsets_capabilities(w):
+    w.node_setup()
+    w.agent_config()
+    w.start_container()
+    assert w.agent.poll() is None, f"the agent exited: {w.log_text()}"
+    status = open(f"/proc/{w.agent.pid}/status").read()
+    want = sum(1 << {"NET_ADMIN": 12, "PERFMON": 38, "BPF": 39}[c] for c in caps_granted())
+    for field in ("CapEff", "CapPrm", "CapBnd"):
+        got = int(re.search(rf"{field}:\s+(\w+)", status).group(1), 16)
+        assert got == want, f"{field} {got:x}, expected {want:x}"
+    assert re.search(r"NoNewPrivs:\s+1", status), status
+    # The kubelet's probes and Prometheus, at the node's address.
+    port = int(agent_container()["readinessProbe"]["httpGet"]["port"])
+    wait_until("ready", lambda: w.probe("/readyz", port) == 200)
+    assert w.probe("/healthz", port) == 200
+    assert w.probe("/metrics", port) == 200
+    held = [w.dial() for _ in range(3)]
+    s = w.service("echo.default.svc.cluster.local")
+    assert (s["active_local"], s["overflow_unavailable_total"]) == (3, 1), s
+    # A rolling update: SIGTERM, then the next pod's agent adopts the maps.
+    w.agent.send_signal(signal.SIGTERM)
+    assert w.agent.wait(timeout=WAIT_S) == 0, w.log_text()
+    for c in held:
+        w.echo_ok(c)
+    w.start_container()
+    assert w.agent.poll() is None, w.log_text()
+    assert "adopted (flows and counters kept)" in w.log_text(), w.log_text()
+    assert w.service("echo.default.svc.cluster.local")["active_local"] == 3
+    for c in held:
+        w.echo_ok(c)
+
+
+def test_agent_needs_each_capability(w):
+    w.node_setup()
+    w.agent_config()
+    for cap in caps_granted():
+        fewer = [c for c in caps_granted() if c != cap]
+        w.start_container(fewer)
+        assert w.agent.wait(timeout=WAIT_S) == 1, f"runs without CAP_{cap}: {w.log_text()}"
+        assert "loading the datapath into the kernel failed" in w.log_text(), w.log_text()
+        os.truncate(w.log, 0)
+
+
+def test_agent_without_node_setup_says_why(w):
+    run(f"ip netns exec {w.node} sysctl -qw net.ipv4.tcp_early_demux=1")
+    w.agent_config()
+    w.start_container()
+    assert w.agent.wait(timeout=WAIT_S) == 1, w.log_text()
+    log = w.log_text()
+    assert "cannot write /proc/sys/net/ipv4/tcp_early_demux: Read-only file system" in log, log
+    w.node_setup()
+    w.start_container()
+    assert w.agent.poll() is None, w.log_text()
+
+
+def test_agent_reload_detaches_a_removed_interface(w):
+    w.node_setup()
+    cfg = w.agent_config()
+    w.start_container()
+    filters = f"ip netns exec {w.node} tc filter show dev n0 ingress"
+    assert "spill_tc_in" in run(filters).stdout
+    cfg["interfaces"] = []
+    w.write_config(yaml.safe_dump(cfg))
+    wait_until("the reload", lambda: "reloaded" in w.log_text())
+    assert "spill_tc_in" not in run(filters).stdout, \
+        "with the DaemonSet's capabilities a reload leaves the datapath on an " \
+        "interface removed from the configuration"
+
+
+if __name__ == "__main__":
+    sys.exit(run_cases("deploy", globals(), make_world,
+                       lambda w: w.log_text() if isinstance(w, Node) else ""))
