@@ -2,8 +2,8 @@
 /*
  * The agent's life: start, one event loop, reloads, stop. One thread; every
  * source (signals, the control socket, inotify, a one-second tick, a reload
- * debounce timer, the HTTP server, the tunnel's sockets) is a handler on the
- * loop.
+ * debounce timer, the HTTP server, the tunnel's sockets and timer) is a
+ * handler on the loop.
  *
  * A configuration is applied only after all of it validated, its
  * certificates loaded, and everything that can be checked against the host
@@ -364,8 +364,6 @@ static void on_tick(struct sw_io *io, uint32_t events)
 		collect(a);
 		a->next_collect_ns = now + a->cfg.collect_interval_ns;
 	}
-	if (a->tunnel)
-		sw_tunnel_tick(a->tunnel, now);
 	if (a->gateway)
 		sw_gateway_tick(a->gateway, now);
 	if (a->http)

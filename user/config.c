@@ -34,12 +34,28 @@
 #define CONFIG_MAX_REMOTES (SW_MAX_REMOTES - 1)
 
 /* "services[65535].overflow_to[3]" and the like. */
-#define FIELD_MAX 96
+#define FIELD_MAX SW_FIELD_MAX
 
 /* User text quoted in a message: enough to recognise it. */
 #define SHOWN_MAX 64
 
 #define NS_PER_S 1000000000ull
+#define NS_PER_MS 1000000ull
+
+/* remotes[]: a dial and a health probe every so often, within reason. */
+#define CONNECT_TIMEOUT_MIN_NS NS_PER_MS
+#define CONNECT_TIMEOUT_MAX_NS (3600 * NS_PER_S)
+#define PROBE_INTERVAL_MIN_NS (100 * NS_PER_MS)
+#define PROBE_INTERVAL_MAX_NS (3600 * NS_PER_S)
+#define PROBE_FAILURES_MAX 1000
+#define EJECTION_TIME_MAX_NS (24 * 3600 * NS_PER_S)
+
+/*
+ * remotes[].keepalive: what the kernel takes (MAX_TCP_KEEPIDLE,
+ * MAX_TCP_KEEPINTVL, MAX_TCP_KEEPCNT); the two timers count whole seconds.
+ */
+#define KEEPALIVE_MAX_S 32767
+#define KEEPALIVE_MAX_PROBES 127
 
 static const char *const cert_files[] = {
 	"root-cert.pem", "cert-chain.pem", "key.pem",
@@ -121,6 +137,17 @@ static const char *field_key(char buf[FIELD_MAX], const char *parent,
 static const char *field_item(char buf[FIELD_MAX], const char *parent, int i)
 {
 	return field_fit(buf, snprintf(buf, FIELD_MAX, "%s[%d]", parent, i));
+}
+
+const char *sw_field_key(char buf[SW_FIELD_MAX], const char *parent,
+			 const char *key)
+{
+	return field_key(buf, parent, key);
+}
+
+const char *sw_field_item(char buf[SW_FIELD_MAX], const char *parent, int i)
+{
+	return field_item(buf, parent, i);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -468,6 +495,16 @@ static bool is_dns_name(const char *s)
 	return is_dns_label(s, strlen(s));
 }
 
+bool sw_is_dns_label(const char *s)
+{
+	return is_dns_label(s, strlen(s));
+}
+
+bool sw_is_dns_name(const char *s)
+{
+	return is_dns_name(s);
+}
+
 /* Digits and dots only: a mistyped IPv4 address, not a host name. */
 static bool looks_numeric(const char *s)
 {
@@ -561,8 +598,7 @@ int sw_duration_parse(const char *s, __u64 *ns)
 	return 0;
 }
 
-/* The shortest text sw_duration_parse reads back as ns: "1h30m". */
-static const char *duration_format(__u64 ns, char *buf, size_t size)
+const char *sw_duration_format(__u64 ns, char *buf, size_t size)
 {
 	size_t len = 0;
 
@@ -740,8 +776,9 @@ static bool get_hostport(struct parser *p, const yaml_node_t *n,
 	return true;
 }
 
-static bool get_duration(struct parser *p, const yaml_node_t *n,
-			 const char *field, __u64 *ns)
+/* Any duration, 0 included; its text in *text for messages. */
+static bool read_duration(struct parser *p, const yaml_node_t *n,
+			  const char *field, __u64 *ns, const char **text)
 {
 	const char *s = scalar_as(p, n, field, "a duration");
 
@@ -754,9 +791,38 @@ static bool get_duration(struct parser *p, const yaml_node_t *n,
 			"500ms, 10s or 1h30m", show(p, s));
 		return false;
 	}
+	*text = s;
+	return true;
+}
+
+static bool get_duration(struct parser *p, const yaml_node_t *n,
+			 const char *field, __u64 *ns)
+{
+	const char *s;
+
+	if (!read_duration(p, n, field, ns, &s))
+		return false;
 	if (!*ns) {
 		problem(p, n, field, "%s is not allowed; expected a duration "
 			"greater than 0, such as 10s", show(p, s));
+		return false;
+	}
+	return true;
+}
+
+static bool get_duration_in(struct parser *p, const yaml_node_t *n,
+			    const char *field, __u64 min, __u64 max, __u64 *ns)
+{
+	char lo[48], hi[48];
+	const char *s;
+
+	if (!read_duration(p, n, field, ns, &s))
+		return false;
+	if (*ns < min || *ns > max) {
+		problem(p, n, field, "%s is not allowed; expected a duration "
+			"from %s to %s", show(p, s),
+			sw_duration_format(min, lo, sizeof(lo)),
+			sw_duration_format(max, hi, sizeof(hi)));
 		return false;
 	}
 	return true;
@@ -998,11 +1064,103 @@ static void parse_listen_section(struct parser *p, const yaml_node_t *n,
 /* ------------------------------------------------------------------------ */
 /* remotes */
 
-enum { REMOTE_NAME, REMOTE_GATEWAY, REMOTE_N };
+enum {
+	REMOTE_NAME, REMOTE_GATEWAY, REMOTE_CONNECT_TIMEOUT, REMOTE_KEEPALIVE,
+	REMOTE_HEALTH, REMOTE_N
+};
 static const struct key_spec remote_keys[REMOTE_N] = {
 	[REMOTE_NAME] = { "name", true },
 	[REMOTE_GATEWAY] = { "gateway", true },
+	[REMOTE_CONNECT_TIMEOUT] = { "connect_timeout", false },
+	[REMOTE_KEEPALIVE] = { "keepalive", false },
+	[REMOTE_HEALTH] = { "health", false },
 };
+
+enum { KEEPALIVE_TIME, KEEPALIVE_INTERVAL, KEEPALIVE_PROBES, KEEPALIVE_N };
+static const struct key_spec keepalive_keys[KEEPALIVE_N] = {
+	[KEEPALIVE_TIME] = { "time", false },
+	[KEEPALIVE_INTERVAL] = { "interval", false },
+	[KEEPALIVE_PROBES] = { "probes", false },
+};
+
+enum { HEALTH_INTERVAL, HEALTH_FAILURES, HEALTH_EJECTION_TIME, HEALTH_N };
+static const struct key_spec health_keys[HEALTH_N] = {
+	[HEALTH_INTERVAL] = { "interval", false },
+	[HEALTH_FAILURES] = { "failures", false },
+	[HEALTH_EJECTION_TIME] = { "ejection_time", false },
+};
+
+void sw_remote_defaults(struct sw_remote_config *r)
+{
+	r->connect_timeout_ns = SW_TUNNEL_HANDSHAKE_TIMEOUT_S * NS_PER_S;
+	memset(&r->keepalive, 0, sizeof(r->keepalive));
+	r->probe_interval_ns = SW_TUNNEL_PROBE_INTERVAL_S * NS_PER_S;
+	r->probe_failures = SW_TUNNEL_PROBE_FALL;
+	r->ejection_time_ns = 0;
+}
+
+/* keepalive.time, keepalive.interval: 0s (the kernel's) or whole seconds. */
+static void get_keepalive_seconds(struct parser *p, const yaml_node_t *n,
+				  const char *field, __u64 *ns)
+{
+	char max[48];
+
+	if (!get_duration_in(p, n, field, 0, KEEPALIVE_MAX_S * NS_PER_S, ns) ||
+	    !(*ns % NS_PER_S))
+		return;
+	problem(p, n, field, "%s is not a whole number of seconds; expected "
+		"whole seconds from 1s to %s (the kernel counts keepalive "
+		"timers in seconds), or 0s for the kernel's default",
+		show(p, (const char *)n->data.scalar.value),
+		sw_duration_format(KEEPALIVE_MAX_S * NS_PER_S, max, sizeof(max)));
+}
+
+static void parse_keepalive(struct parser *p, const yaml_node_t *n,
+			    const char *field, struct sw_keepalive_config *k)
+{
+	yaml_node_t *v[KEEPALIVE_N];
+	char f[FIELD_MAX];
+	__u64 probes;
+
+	if (!mapping_fields(p, n, field, keepalive_keys, KEEPALIVE_N, v))
+		return;
+	k->enabled = true;
+	if (v[KEEPALIVE_TIME])
+		get_keepalive_seconds(p, v[KEEPALIVE_TIME],
+				      field_key(f, field, "time"), &k->time_ns);
+	if (v[KEEPALIVE_INTERVAL])
+		get_keepalive_seconds(p, v[KEEPALIVE_INTERVAL],
+				      field_key(f, field, "interval"),
+				      &k->interval_ns);
+	if (v[KEEPALIVE_PROBES] &&
+	    get_number(p, v[KEEPALIVE_PROBES], field_key(f, field, "probes"), 0,
+		       KEEPALIVE_MAX_PROBES, &probes))
+		k->probes = probes;
+}
+
+static void parse_health(struct parser *p, const yaml_node_t *n,
+			 const char *field, struct sw_remote_config *r)
+{
+	yaml_node_t *v[HEALTH_N];
+	char f[FIELD_MAX];
+	__u64 failures;
+
+	if (!mapping_fields(p, n, field, health_keys, HEALTH_N, v))
+		return;
+	if (v[HEALTH_INTERVAL])
+		get_duration_in(p, v[HEALTH_INTERVAL],
+				field_key(f, field, "interval"),
+				PROBE_INTERVAL_MIN_NS, PROBE_INTERVAL_MAX_NS,
+				&r->probe_interval_ns);
+	if (v[HEALTH_FAILURES] &&
+	    get_number(p, v[HEALTH_FAILURES], field_key(f, field, "failures"),
+		       1, PROBE_FAILURES_MAX, &failures))
+		r->probe_failures = failures;
+	if (v[HEALTH_EJECTION_TIME])
+		get_duration_in(p, v[HEALTH_EJECTION_TIME],
+				field_key(f, field, "ejection_time"), 0,
+				EJECTION_TIME_MAX_NS, &r->ejection_time_ns);
+}
 
 static void parse_remote(struct parser *p, const yaml_node_t *n,
 			 const char *field, int index,
@@ -1011,6 +1169,7 @@ static void parse_remote(struct parser *p, const yaml_node_t *n,
 	yaml_node_t *v[REMOTE_N];
 	char f[FIELD_MAX];
 
+	sw_remote_defaults(r);
 	if (!mapping_fields(p, n, field, remote_keys, REMOTE_N, v))
 		return;
 	if (v[REMOTE_NAME] &&
@@ -1019,6 +1178,16 @@ static void parse_remote(struct parser *p, const yaml_node_t *n,
 	if (v[REMOTE_GATEWAY])
 		get_hostport(p, v[REMOTE_GATEWAY], field_key(f, field, "gateway"),
 			     false, &r->gateway);
+	if (v[REMOTE_CONNECT_TIMEOUT])
+		get_duration_in(p, v[REMOTE_CONNECT_TIMEOUT],
+				field_key(f, field, "connect_timeout"),
+				CONNECT_TIMEOUT_MIN_NS, CONNECT_TIMEOUT_MAX_NS,
+				&r->connect_timeout_ns);
+	if (v[REMOTE_KEEPALIVE])
+		parse_keepalive(p, v[REMOTE_KEEPALIVE],
+				field_key(f, field, "keepalive"), &r->keepalive);
+	if (v[REMOTE_HEALTH])
+		parse_health(p, v[REMOTE_HEALTH], field_key(f, field, "health"), r);
 }
 
 static void parse_remotes(struct parser *p, const yaml_node_t *n)
@@ -1318,6 +1487,12 @@ static __u64 datapath_get(const struct sw_config *cfg,
 	return *(const __u64 *)f;
 }
 
+void sw_config_defaults(struct sw_config *cfg)
+{
+	for (int i = 0; i < N_DATAPATH_KEYS; i++)
+		datapath_set(cfg, &datapath_keys[i], datapath_keys[i].def);
+}
+
 static void parse_datapath(struct parser *p, const yaml_node_t *n)
 {
 	struct key_spec spec[N_DATAPATH_KEYS];
@@ -1381,8 +1556,7 @@ static void parse_root(struct parser *p, const yaml_node_t *root)
 	yaml_node_t *v[TOP_N];
 	char keys[KEY_LIST_MAX];
 
-	for (int i = 0; i < N_DATAPATH_KEYS; i++)
-		datapath_set(cfg, &datapath_keys[i], datapath_keys[i].def);
+	sw_config_defaults(cfg);
 	if (root->type != YAML_MAPPING_NODE) {
 		problem(p, root, "", "the top level is %s; expected a mapping "
 			"of %s", kind_name(root),
@@ -1432,23 +1606,26 @@ static yaml_mark_t mark_at(const char *text, size_t len, size_t offset)
 	return m;
 }
 
-static int syntax_error(const struct parser *p, const yaml_parser_t *y,
-			const char *text, size_t len, struct sw_error *e)
+int sw_yaml_syntax_error(const char *path, int document,
+			 const yaml_parser_t *y, const char *text, size_t len,
+			 struct sw_error *e)
 {
 	yaml_mark_t m = y->problem_mark;
-	char context[128] = "";
+	char context[128] = "", doc[32] = "";
 
 	if (y->error == YAML_MEMORY_ERROR)
 		return sw_fail(e, -ENOMEM, "%s: out of memory reading the YAML",
-			       p->path);
+			       path);
 	if (y->error == YAML_READER_ERROR)
 		m = mark_at(text, len, y->problem_offset);
 	if (y->context)
 		snprintf(context, sizeof(context), " (%s on line %zu)",
 			 y->context, y->context_mark.line + 1);
-	return sw_fail(e, -EINVAL, "%s:%zu:%zu: invalid YAML: %s%s; expected "
+	if (document)
+		snprintf(doc, sizeof(doc), "document %d: ", document);
+	return sw_fail(e, -EINVAL, "%s:%zu:%zu: %sinvalid YAML: %s%s; expected "
 		       "valid YAML (check indentation, quotes and brackets)",
-		       p->path, m.line + 1, m.column + 1,
+		       path, m.line + 1, m.column + 1, doc,
 		       y->problem ? y->problem : "unknown error", context);
 }
 
@@ -1468,11 +1645,11 @@ static int load_document(struct parser *p, const char *text, size_t len,
 		return sw_fail(e, -ENOMEM, "%s: out of memory", p->path);
 	yaml_parser_set_input_string(&y, (const unsigned char *)text, len);
 	if (!yaml_parser_load(&y, &p->doc)) {
-		err = syntax_error(p, &y, text, len, e);
+		err = sw_yaml_syntax_error(p->path, 0, &y, text, len, e);
 		goto out;
 	}
 	if (!yaml_parser_load(&y, &extra)) {
-		err = syntax_error(p, &y, text, len, e);
+		err = sw_yaml_syntax_error(p->path, 0, &y, text, len, e);
 		yaml_document_delete(&p->doc);
 		goto out;
 	}
@@ -1710,6 +1887,13 @@ static void w_key_u64(struct writer *w, const char *key, __u64 v)
 	w_u64(w, v);
 }
 
+static void w_key_duration(struct writer *w, const char *key, __u64 ns)
+{
+	char buf[48];
+
+	w_key_str(w, key, sw_duration_format(ns, buf, sizeof(buf)));
+}
+
 static void w_key_hostport(struct writer *w, const char *key,
 			   const struct sw_hostport *hp)
 {
@@ -1753,16 +1937,43 @@ static void write_tls(struct writer *w, const struct sw_config *cfg)
 	w_map_end(w);
 }
 
+/* Only what is set: a timer left out is the kernel's. */
+static void write_keepalive(struct writer *w, const struct sw_keepalive_config *k)
+{
+	w_str(w, "keepalive");
+	w_map(w);
+	if (k->time_ns)
+		w_key_duration(w, "time", k->time_ns);
+	if (k->interval_ns)
+		w_key_duration(w, "interval", k->interval_ns);
+	if (k->probes)
+		w_key_u64(w, "probes", k->probes);
+	w_map_end(w);
+}
+
+static void write_remote(struct writer *w, const struct sw_remote_config *r)
+{
+	w_map(w);
+	w_key_str(w, "name", r->name);
+	w_key_hostport(w, "gateway", &r->gateway);
+	w_key_duration(w, "connect_timeout", r->connect_timeout_ns);
+	if (r->keepalive.enabled)
+		write_keepalive(w, &r->keepalive);
+	w_str(w, "health");
+	w_map(w);
+	w_key_duration(w, "interval", r->probe_interval_ns);
+	w_key_u64(w, "failures", r->probe_failures);
+	w_key_duration(w, "ejection_time", r->ejection_time_ns);
+	w_map_end(w);
+	w_map_end(w);
+}
+
 static void write_remotes(struct writer *w, const struct sw_config *cfg)
 {
 	w_str(w, "remotes");
 	w_list(w, false);
-	for (int i = 0; i < cfg->n_remotes; i++) {
-		w_map(w);
-		w_key_str(w, "name", cfg->remotes[i].name);
-		w_key_hostport(w, "gateway", &cfg->remotes[i].gateway);
-		w_map_end(w);
-	}
+	for (int i = 0; i < cfg->n_remotes; i++)
+		write_remote(w, &cfg->remotes[i]);
 	w_list_end(w);
 }
 
@@ -1809,8 +2020,6 @@ static void write_exports(struct writer *w, const struct sw_config *cfg)
 
 static void write_datapath(struct writer *w, const struct sw_config *cfg)
 {
-	char buf[48];
-
 	w_str(w, "datapath");
 	w_map(w);
 	for (int i = 0; i < N_DATAPATH_KEYS; i++) {
@@ -1818,7 +2027,7 @@ static void write_datapath(struct writer *w, const struct sw_config *cfg)
 		__u64 v = datapath_get(cfg, k);
 
 		if (k->duration)
-			w_key_str(w, k->name, duration_format(v, buf, sizeof(buf)));
+			w_key_duration(w, k->name, v);
 		else
 			w_key_u64(w, k->name, v);
 	}

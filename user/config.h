@@ -37,9 +37,30 @@ struct sw_iface_config {
 	enum sw_attach_mode attach;	/* default SW_ATTACH_TC */
 };
 
+/* remotes[].keepalive: TCP keepalive on tunnel connections to a gateway. */
+struct sw_keepalive_config {
+	bool enabled;		/* the block is written: SO_KEEPALIVE on */
+	__u64 time_ns;		/* idle before the first probe; 0: kernel's */
+	__u64 interval_ns;	/* between probes; 0: kernel's */
+	__u32 probes;		/* unanswered probes, then the connection
+				 * is dead; 0: kernel's */
+};
+
 struct sw_remote_config {
 	char name[SW_SHORT_NAME_MAX + 1];
 	struct sw_hostport gateway;
+	/* TCP connect + TLS handshake to the gateway (connect_timeout);
+	 * default SW_TUNNEL_HANDSHAKE_TIMEOUT_S */
+	__u64 connect_timeout_ns;
+	struct sw_keepalive_config keepalive;
+	/* health: a probe (handshake + HTTP/2 PING) every probe_interval_ns
+	 * (health.interval, default SW_TUNNEL_PROBE_INTERVAL_S); unhealthy
+	 * after probe_failures failed in a row (health.failures, default
+	 * SW_TUNNEL_PROBE_FALL); once unhealthy, at least ejection_time_ns
+	 * (health.ejection_time, default 0) before it can be healthy again */
+	__u64 probe_interval_ns;
+	__u32 probe_failures;
+	__u64 ejection_time_ns;
 };
 
 struct sw_service_config_entry {
@@ -114,6 +135,9 @@ int sw_config_parse(const char *path, const char *text, size_t len,
 
 void sw_config_free(struct sw_config *cfg);
 
+/* A remote's tunnel settings as when none is written (name, gateway kept). */
+void sw_remote_defaults(struct sw_remote_config *r);
+
 /* Write cfg as YAML that sw_config_parse reads back to an equal config. */
 int sw_config_write(const struct sw_config *cfg, FILE *out);
 
@@ -125,10 +149,37 @@ sw_config_service(const struct sw_config *cfg, const char *name);
 
 /* "10s", "1h", "500ms", "2m", "1h30m" -> ns; -EINVAL if not a duration. */
 int sw_duration_parse(const char *s, __u64 *ns);
+/* The shortest text sw_duration_parse reads back as ns: "1h30m"; returns buf. */
+const char *sw_duration_format(__u64 ns, char *buf, size_t size);
 /* "host:port" / "[v6]:port"; -EINVAL if malformed or port not 1..65535. */
 int sw_hostport_parse(const char *s, struct sw_hostport *hp);
 /* The other way round; returns buf. */
 const char *sw_hostport_format(const struct sw_hostport *hp, char *buf,
 			       size_t size);
+
+/*
+ * Field paths as messages show them: "services[1]" and "services[1].vip";
+ * one that does not fit ends in "...".
+ */
+#define SW_FIELD_MAX 96
+const char *sw_field_key(char buf[SW_FIELD_MAX], const char *parent,
+			 const char *key);
+const char *sw_field_item(char buf[SW_FIELD_MAX], const char *parent, int i);
+
+/* The names the parser accepts: a DNS label (cluster, remotes), a DNS name. */
+bool sw_is_dns_label(const char *s);
+bool sw_is_dns_name(const char *s);
+
+/* Set what has a default (datapath:) as when the file does not write it. */
+void sw_config_defaults(struct sw_config *cfg);
+
+/*
+ * libyaml's complaint about text as "FILE:LINE:COLUMN: invalid YAML: ...;
+ * expected ..." (with "document N: " before "invalid" when document > 0).
+ */
+struct yaml_parser_s;
+int sw_yaml_syntax_error(const char *path, int document,
+			 const struct yaml_parser_s *y, const char *text,
+			 size_t len, struct sw_error *e);
 
 #endif /* SW_CONFIG_H */

@@ -301,7 +301,7 @@ static void on_accept(struct sw_io *io, uint32_t events)
 			continue;
 		}
 		c = h2_server(g->loop, fd, ssl,
-			      sw_now_ns() + SW_TUNNEL_HANDSHAKE_TIMEOUT_S * NS_PER_S,
+			      SW_TUNNEL_HANDSHAKE_TIMEOUT_S * NS_PER_S,
 			      g->cb, &conn_ops, g);
 		if (c)
 			g->conns[g->n_conns++] = c;

@@ -9,6 +9,7 @@
 #include <openssl/err.h>
 
 #include "addr.h"
+#include "config.h"
 #include "control.h"
 #include "h2.h"
 #include "tls.h"
@@ -302,7 +303,7 @@ static void on_event(struct sw_io *io, uint32_t events)
 	h2_flush(c);
 }
 
-static struct h2conn *make(struct sw_loop *loop, SSL *ssl, bool server, uint64_t deadline_ns,
+static struct h2conn *make(struct sw_loop *loop, SSL *ssl, bool server, uint64_t timeout_ns,
 			   const nghttp2_session_callbacks *cb,
 			   const struct h2_ops *ops, void *owner)
 {
@@ -313,7 +314,8 @@ static struct h2conn *make(struct sw_loop *loop, SSL *ssl, bool server, uint64_t
 	c->loop = loop;
 	c->ssl = ssl;
 	c->server = server;
-	c->deadline_ns = deadline_ns;
+	c->timeout_ns = timeout_ns;
+	c->deadline_ns = sw_now_ns() + timeout_ns;
 	c->callbacks = cb;
 	c->ops = ops;
 	c->owner = owner;
@@ -336,11 +338,11 @@ static void describe_peer(struct h2conn *c, int fd)
 
 struct h2conn *h2_client(struct sw_loop *loop, int fd, SSL *ssl,
 			 const struct sockaddr *sa, socklen_t len,
-			 uint64_t deadline_ns,
+			 uint64_t timeout_ns,
 			 const nghttp2_session_callbacks *cb,
 			 const struct h2_ops *ops, void *owner)
 {
-	struct h2conn *c = make(loop, ssl, false, deadline_ns, cb, ops, owner);
+	struct h2conn *c = make(loop, ssl, false, timeout_ns, cb, ops, owner);
 
 	if (!c || (connect(fd, sa, len) && errno != EINPROGRESS) ||
 	    sw_loop_add(loop, &c->io, fd, EPOLLOUT, on_event)) {
@@ -359,11 +361,11 @@ struct h2conn *h2_client(struct sw_loop *loop, int fd, SSL *ssl,
 }
 
 struct h2conn *h2_server(struct sw_loop *loop, int fd, SSL *ssl,
-			 uint64_t deadline_ns,
+			 uint64_t timeout_ns,
 			 const nghttp2_session_callbacks *cb,
 			 const struct h2_ops *ops, void *owner)
 {
-	struct h2conn *c = make(loop, ssl, true, deadline_ns, cb, ops, owner);
+	struct h2conn *c = make(loop, ssl, true, timeout_ns, cb, ops, owner);
 
 	if (!c || sw_loop_add(loop, &c->io, fd, EPOLLIN, on_event)) {
 		free(c);
@@ -378,14 +380,15 @@ struct h2conn *h2_server(struct sw_loop *loop, int fd, SSL *ssl,
 
 void h2_check_deadline(struct h2conn *c, uint64_t now_ns)
 {
-	char reason[200];
+	char reason[200], timeout[48];
 
 	if (c->state == H2_CLOSED || c->confirmed || !c->deadline_ns ||
 	    now_ns < c->deadline_ns)
 		return;
-	snprintf(reason, sizeof(reason), "%s with %s did not finish in time",
+	snprintf(reason, sizeof(reason), "%s with %s did not finish within %s",
 		 c->state == H2_CONNECTING ? "connecting" :
 		 c->state == H2_HANDSHAKE ? "the TLS handshake" :
-		 "waiting for the peer's SETTINGS", c->peer);
+		 "waiting for the peer's SETTINGS", c->peer,
+		 sw_duration_format(c->timeout_ns, timeout, sizeof(timeout)));
 	h2_close(c, reason, "timeout");
 }

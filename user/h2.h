@@ -52,7 +52,8 @@ struct h2conn {
 	nghttp2_session *session;
 	bool server;
 	enum h2_state state;
-	uint64_t deadline_ns;		/* connect + handshake must end by then */
+	uint64_t timeout_ns;		/* connect + handshake must take no longer */
+	uint64_t deadline_ns;		/* so they must end by then */
 	/*
 	 * Frames go to TLS in batches: a full DATA frame (16384 + 9 bytes)
 	 * is just over one TLS record, so frame by frame every frame would
@@ -82,16 +83,17 @@ struct h2conn {
 /*
  * Client: connect to sa with ssl (already made for this fd by sw_tls_client;
  * fd non-blocking, connect not yet called). Server: ssl made by
- * sw_tls_server on an accepted fd. Returns NULL with errno on failure (the
- * fd and ssl are then freed).
+ * sw_tls_server on an accepted fd. Either must be up within timeout_ns
+ * (h2_check_deadline). Returns NULL with errno on failure (the fd and ssl
+ * are then freed).
  */
 struct h2conn *h2_client(struct sw_loop *loop, int fd, SSL *ssl,
 			 const struct sockaddr *sa, socklen_t len,
-			 uint64_t deadline_ns,
+			 uint64_t timeout_ns,
 			 const nghttp2_session_callbacks *cb,
 			 const struct h2_ops *ops, void *owner);
 struct h2conn *h2_server(struct sw_loop *loop, int fd, SSL *ssl,
-			 uint64_t deadline_ns,
+			 uint64_t timeout_ns,
 			 const nghttp2_session_callbacks *cb,
 			 const struct h2_ops *ops, void *owner);
 

@@ -10,6 +10,8 @@
 #include "addr.h"
 #include "net.h"
 
+#define NS_PER_S 1000000000ull
+
 int sw_resolve(const struct sw_hostport *hp, struct sockaddr_storage *ss,
 	       socklen_t *len, const char **err)
 {
@@ -37,6 +39,30 @@ int sw_no_delay(int fd)
 	int one = 1;
 
 	return setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+}
+
+static int set_tcp(int fd, int option, __u64 value)
+{
+	int v = value;
+
+	return value && setsockopt(fd, IPPROTO_TCP, option, &v, sizeof(v)) ?
+	       -errno : 0;
+}
+
+int sw_keepalive(int fd, const struct sw_keepalive_config *k)
+{
+	int one = 1, err;
+
+	if (!k->enabled)
+		return 0;
+	if (setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one)))
+		return -errno;
+	err = set_tcp(fd, TCP_KEEPIDLE, k->time_ns / NS_PER_S);
+	if (!err)
+		err = set_tcp(fd, TCP_KEEPINTVL, k->interval_ns / NS_PER_S);
+	if (!err)
+		err = set_tcp(fd, TCP_KEEPCNT, k->probes);
+	return err;
 }
 
 int sw_agent_socket(int family, __u32 bypass_mark)

@@ -29,4 +29,12 @@ int sw_agent_socket(int family, __u32 bypass_mark);
  */
 int sw_no_delay(int fd);
 
+/*
+ * TCP keepalive as a remote's keepalive block says (SO_KEEPALIVE, and the
+ * timers and count it sets; the kernel's for those it leaves at 0), so a
+ * gateway that vanished without a FIN is noticed on an idle connection too.
+ * Nothing if the block is not written. -errno on failure.
+ */
+int sw_keepalive(int fd, const struct sw_keepalive_config *k);
+
 #endif /* SW_NET_H */

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <sys/timerfd.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -23,6 +24,8 @@
 
 #define NS_PER_S 1000000000ull
 #define ACCEPT_BUDGET 64
+/* The timer's shortest delay (0 would disarm it). */
+#define TIMER_MIN_NS 1000000ull
 
 /* A steered connection waiting for a connection to its remote. */
 struct waiting {
@@ -34,15 +37,16 @@ struct waiting {
 
 struct remote {
 	struct sw_tunnel *t;
-	char name[SW_SHORT_NAME_MAX + 1];
-	struct sw_hostport gateway;
+	/* name and gateway fixed; the rest follows reloads */
+	struct sw_remote_config cfg;
 	__u32 id;
 	struct h2conn *conns[SW_TUNNEL_POOL_MAX];
 	int n_conns;
 	struct waiting *waiting, **waiting_tail;
 	bool healthy, published;
-	int fails;
+	int fails;			/* probes failed in a row */
 	__u64 next_probe_ns, ping_sent_ns;
+	__u64 ejected_until_ns;		/* unhealthy at least until then */
 	struct sw_tunnel_counters c;
 };
 
@@ -58,38 +62,74 @@ struct sw_tunnel {
 	struct sw_tls *tls;
 	__u32 bypass_mark;
 	struct listener listen[2];	/* IPv4, IPv6 */
+	struct sw_io timer;		/* probes, deadlines, ejections, trims */
+	__u64 wake_ns;			/* when it fires; ~0: not armed */
 	struct remote **remotes;
 	int n_remotes;
 	nghttp2_session_callbacks *cb;
 };
 
 /* ------------------------------------------------------------------------
- * Health
+ * The timer: health probes and connect deadlines are per remote, finer than
+ * the agent's one-second tick, so the tunnel keeps its own clock.
  */
 
-static void publish(struct remote *rm)
+/* Fire at when (sw_now_ns time), unless already due to fire sooner. */
+static void wake_at(struct sw_tunnel *t, __u64 when)
 {
-	struct sw_error e = {};
+	__u64 now = sw_now_ns(), delay;
+	struct itimerspec its = {};
 
-	if (rm->published && rm->healthy ==
-	    (rm->fails < SW_TUNNEL_PROBE_FALL))
+	if (when >= t->wake_ns)
 		return;
-	rm->healthy = rm->fails < SW_TUNNEL_PROBE_FALL;
+	t->wake_ns = when;
+	delay = when > now + TIMER_MIN_NS ? when - now : TIMER_MIN_NS;
+	its.it_value.tv_sec = delay / NS_PER_S;
+	its.it_value.tv_nsec = delay % NS_PER_S;
+	if (timerfd_settime(t->timer.fd, 0, &its, NULL))
+		log_error("tunnel: cannot arm its timer: %s", strerror(errno));
+}
+
+/* ------------------------------------------------------------------------
+ * Health: probe_failures failed probes in a row make a remote unhealthy for
+ * at least ejection_time; then one answered probe makes it healthy again.
+ */
+
+static void judge(struct remote *rm, __u64 now)
+{
+	char ejection[64] = "", d[48];
+	struct sw_error e = {};
+	bool healthy = rm->healthy;
+
+	if (healthy && rm->fails >= (int)rm->cfg.probe_failures) {
+		healthy = false;
+		rm->ejected_until_ns = now + rm->cfg.ejection_time_ns;
+		wake_at(rm->t, rm->ejected_until_ns);
+	} else if (!healthy && !rm->fails && now >= rm->ejected_until_ns) {
+		healthy = true;
+	}
+	if (rm->published && healthy == rm->healthy)
+		return;
+	rm->healthy = healthy;
 	rm->published = true;
-	if (sw_remote_set(rm->t->dp, rm->id, rm->name, rm->healthy, &e))
-		log_error("remote %s: %s", rm->name, e.msg);
+	if (!healthy && rm->ejected_until_ns > now)
+		snprintf(ejection, sizeof(ejection), " for at least %s",
+			 sw_duration_format(rm->ejected_until_ns - now, d,
+					    sizeof(d)));
+	if (sw_remote_set(rm->t->dp, rm->id, rm->cfg.name, healthy, &e))
+		log_error("remote %s: %s", rm->cfg.name, e.msg);
 	else
-		log_info("remote %s (%s:%u) is %s", rm->name, rm->gateway.host,
-			 rm->gateway.port, rm->healthy ?
+		log_info("remote %s (%s:%u) is %s%s", rm->cfg.name,
+			 rm->cfg.gateway.host, rm->cfg.gateway.port, healthy ?
 			 "healthy: new connections may spill to it" :
-			 "unhealthy: new connections stay local");
+			 "unhealthy: new connections stay local", ejection);
 }
 
 static void probed(struct remote *rm, bool ok)
 {
 	rm->ping_sent_ns = 0;
 	rm->fails = ok ? 0 : rm->fails + 1;
-	publish(rm);
+	judge(rm, sw_now_ns());
 }
 
 /* ------------------------------------------------------------------------
@@ -151,7 +191,7 @@ static void open_stream(struct remote *rm, struct h2conn *conn, int fd,
 	id = nghttp2_submit_request(conn->session, NULL, hdrs,
 				    sizeof(hdrs) / sizeof(hdrs[0]), &prd, r);
 	if (id < 0) {
-		log_warn("remote %s: cannot open a stream for %s: %s", rm->name,
+		log_warn("remote %s: cannot open a stream for %s: %s", rm->cfg.name,
 			 authority, nghttp2_strerror(id));
 		relay_close(r, true);
 		return;
@@ -275,7 +315,7 @@ static int on_frame(nghttp2_session *s, const nghttp2_frame *frame,
 		c->confirmed = true;
 		c->deadline_ns = 0;
 		rm->c.connections_open++;
-		log_debug("remote %s: connected to %s as %s", rm->name, c->peer,
+		log_debug("remote %s: connected to %s as %s", rm->cfg.name, c->peer,
 			  c->identity);
 		probed(rm, true);
 		serve_waiting(rm);
@@ -286,7 +326,7 @@ static int on_frame(nghttp2_session *s, const nghttp2_frame *frame,
 	if (frame->hd.type == NGHTTP2_HEADERS && !r->established) {
 		if (r->status != 200) {
 			log_warn("remote %s refused CONNECT %s for %s: %d",
-				 rm->name, r->authority, r->forwarded, r->status);
+				 rm->cfg.name, r->authority, r->forwarded, r->status);
 			relay_close(r, true);
 			return 0;
 		}
@@ -327,11 +367,11 @@ static void conn_closed(struct h2conn *c, const char *reason, const char *label)
 	}
 	if (was_open) {
 		rm->c.connections_open--;
-		log_info("remote %s: connection to %s closed: %s", rm->name,
+		log_info("remote %s: connection to %s closed: %s", rm->cfg.name,
 			 c->peer, reason);
 	} else {
 		rm->c.handshake_failures[sw_hs_reason_of(label)]++;
-		log_warn("remote %s: %s", rm->name, reason);
+		log_warn("remote %s: %s", rm->cfg.name, reason);
 	}
 	probed(rm, false);
 	if (!connecting(rm) && !pick(rm))
@@ -351,40 +391,50 @@ static void open_connection(struct remote *rm)
 	struct sw_error e = {};
 	struct h2conn *c;
 	socklen_t len;
+	char timeout[48];
 	SSL *ssl;
-	int fd;
+	int fd, err;
 
 	if (rm->n_conns == SW_TUNNEL_POOL_MAX || !t->tls)
 		return;
-	if (sw_resolve(&rm->gateway, &ss, &len, &why)) {
-		log_warn("remote %s: cannot resolve %s: %s", rm->name,
-			 rm->gateway.host, why);
+	if (sw_resolve(&rm->cfg.gateway, &ss, &len, &why)) {
+		log_warn("remote %s: cannot resolve %s: %s", rm->cfg.name,
+			 rm->cfg.gateway.host, why);
 		rm->c.handshake_failures[SW_HS_connect]++;
 		probed(rm, false);
 		return;
 	}
 	fd = sw_agent_socket(ss.ss_family, t->bypass_mark);
 	if (fd < 0) {
-		log_error("remote %s: socket: %s", rm->name, strerror(-fd));
+		log_error("remote %s: socket: %s", rm->cfg.name, strerror(-fd));
 		return;
 	}
-	ssl = sw_tls_client(t->tls, fd, rm->gateway.host, &e);
+	if ((err = sw_keepalive(fd, &rm->cfg.keepalive))) {
+		close(fd);
+		log_error("remote %s: cannot set TCP keepalive: %s", rm->cfg.name,
+			  strerror(-err));
+		return;
+	}
+	ssl = sw_tls_client(t->tls, fd, rm->cfg.gateway.host, &e);
 	if (!ssl) {
 		close(fd);
-		log_error("remote %s: %s", rm->name, e.msg);
+		log_error("remote %s: %s", rm->cfg.name, e.msg);
 		return;
 	}
 	c = h2_client(t->loop, fd, ssl, (struct sockaddr *)&ss, len,
-		      sw_now_ns() + SW_TUNNEL_HANDSHAKE_TIMEOUT_S * NS_PER_S,
-		      t->cb, &conn_ops, rm);
+		      rm->cfg.connect_timeout_ns, t->cb, &conn_ops, rm);
 	if (!c) {
-		log_warn("remote %s: cannot connect to %s:%u: %s", rm->name,
-			 rm->gateway.host, rm->gateway.port, strerror(errno));
+		log_warn("remote %s: cannot connect to %s:%u: %s", rm->cfg.name,
+			 rm->cfg.gateway.host, rm->cfg.gateway.port, strerror(errno));
 		rm->c.handshake_failures[SW_HS_connect]++;
 		probed(rm, false);
 		return;
 	}
 	rm->conns[rm->n_conns++] = c;
+	wake_at(t, c->deadline_ns);
+	log_debug("remote %s: connecting to %s, up within %s", rm->cfg.name,
+		  c->peer, sw_duration_format(rm->cfg.connect_timeout_ns, timeout,
+					      sizeof(timeout)));
 }
 
 /* ------------------------------------------------------------------------
@@ -421,7 +471,7 @@ static struct remote *remote_for(struct sw_tunnel *t,
 
 	if (svc->n_overflow_to == 1) {
 		for (int i = 0; i < t->n_remotes; i++)
-			if (!strcmp(t->remotes[i]->name, svc->overflow_to[0]))
+			if (!strcmp(t->remotes[i]->cfg.name, svc->overflow_to[0]))
 				return t->remotes[i];
 		return NULL;
 	}
@@ -430,7 +480,7 @@ static struct remote *remote_for(struct sw_tunnel *t,
 		return remote_by_id(t, f.remote);
 	for (int k = 0; k < svc->n_overflow_to; k++)
 		for (int i = 0; i < t->n_remotes; i++)
-			if (!strcmp(t->remotes[i]->name, svc->overflow_to[k]) &&
+			if (!strcmp(t->remotes[i]->cfg.name, svc->overflow_to[k]) &&
 			    t->remotes[i]->healthy)
 				return t->remotes[i];
 	return NULL;
@@ -509,6 +559,94 @@ static void on_accept(struct sw_io *io, uint32_t events)
 	}
 }
 
+/* ------------------------------------------------------------------------
+ * The pool and the probes, on the tunnel's timer
+ */
+
+/* Spare connections (all but one) with no stream for a while close. */
+static void trim(struct remote *rm, __u64 now)
+{
+	for (int i = rm->n_conns - 1; i >= 0 && rm->n_conns > 1; i--) {
+		struct h2conn *c = rm->conns[i];
+
+		if (c->state == H2_OPEN && !c->streams && c->idle_since_ns &&
+		    now > c->idle_since_ns + SW_TUNNEL_IDLE_TIMEOUT_S * NS_PER_S)
+			h2_close(c, "idle", CLOSE_IDLE);
+	}
+}
+
+static void probe(struct remote *rm, __u64 now)
+{
+	struct h2conn *c = pick(rm);
+
+	if (rm->ping_sent_ns)		/* the last PING went unanswered */
+		probed(rm, false);
+	rm->next_probe_ns = now + rm->cfg.probe_interval_ns;
+	if (!c) {
+		for (int i = 0; i < rm->n_conns && !c; i++)
+			if (rm->conns[i]->confirmed)
+				c = rm->conns[i];
+	}
+	if (c) {
+		rm->ping_sent_ns = now;
+		nghttp2_submit_ping(c->session, NGHTTP2_FLAG_NONE, NULL);
+		h2_flush(c);
+	} else if (!connecting(rm)) {
+		open_connection(rm);	/* its handshake is the probe */
+	}
+}
+
+/* What is due now, and when the next thing is. */
+static void tick(struct sw_tunnel *t, __u64 now)
+{
+	for (int i = 0; i < t->n_remotes; i++) {
+		struct remote *rm = t->remotes[i];
+
+		for (int k = rm->n_conns - 1; k >= 0; k--)
+			h2_check_deadline(rm->conns[k], now);
+		if (now >= rm->next_probe_ns)
+			probe(rm, now);
+		judge(rm, now);		/* an ejection may have ended */
+		trim(rm, now);
+		wake_at(t, rm->next_probe_ns);
+		if (!rm->healthy && rm->ejected_until_ns > now)
+			wake_at(t, rm->ejected_until_ns);
+		for (int k = 0; k < rm->n_conns; k++)
+			if (!rm->conns[k]->confirmed && rm->conns[k]->deadline_ns)
+				wake_at(t, rm->conns[k]->deadline_ns);
+	}
+	wake_at(t, now + NS_PER_S);	/* idle spares close */
+}
+
+static void on_timer(struct sw_io *io, uint32_t events)
+{
+	struct sw_tunnel *t = (struct sw_tunnel *)((char *)io -
+						   offsetof(struct sw_tunnel, timer));
+	__u64 expirations;
+
+	(void)events;
+	if (read(io->fd, &expirations, sizeof(expirations)) < 0 &&
+	    errno != EAGAIN)
+		log_warn("tunnel: reading its timer: %s", strerror(errno));
+	t->wake_ns = ~0ull;
+	tick(t, sw_now_ns());
+}
+
+static int add_timer(struct sw_tunnel *t, struct sw_error *e)
+{
+	int fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+
+	if (fd < 0 || sw_loop_add(t->loop, &t->timer, fd, EPOLLIN, on_timer)) {
+		int err = errno;
+
+		if (fd >= 0)
+			close(fd);
+		return sw_fail(e, -err, "tunnel: cannot make its timer: %s",
+			       strerror(err));
+	}
+	return 0;
+}
+
 /* ------------------------------------------------------------------------ */
 
 static int make_callbacks(nghttp2_session_callbacks **cb)
@@ -538,6 +676,8 @@ struct sw_tunnel *sw_tunnel_new(struct sw_loop *loop, struct sw_datapath *dp,
 	t->loop = loop;
 	t->dp = dp;
 	t->bypass_mark = bypass_mark;
+	t->timer.fd = -1;
+	t->wake_ns = ~0ull;
 	for (int i = 0; i < 2; i++) {
 		int fd = sw_endpoint_listen(i ? 6 : 4, tunnel_port, e);
 
@@ -550,6 +690,10 @@ struct sw_tunnel *sw_tunnel_new(struct sw_loop *loop, struct sw_datapath *dp,
 			sw_tunnel_free(t);
 			return NULL;
 		}
+	}
+	if (add_timer(t, e)) {
+		sw_tunnel_free(t);
+		return NULL;
 	}
 	return t;
 }
@@ -572,6 +716,7 @@ void sw_tunnel_free(struct sw_tunnel *t)
 	free(t->remotes);
 	for (int i = 0; i < 2; i++)
 		sw_loop_close(t->loop, &t->listen[i].io);
+	sw_loop_close(t->loop, &t->timer);
 	nghttp2_session_callbacks_del(t->cb);
 	free(t);
 }
@@ -581,6 +726,7 @@ int sw_tunnel_configure(struct sw_tunnel *t, const struct sw_config *cfg,
 			struct sw_error *e)
 {
 	struct remote **next = calloc(cfg->n_remotes + 1, sizeof(*next));
+	__u64 now = sw_now_ns();
 
 	if (!next)
 		return sw_fail(e, -ENOMEM, "out of memory");
@@ -591,10 +737,13 @@ int sw_tunnel_configure(struct sw_tunnel *t, const struct sw_config *cfg,
 		for (int k = 0; k < t->n_remotes && !next[i]; k++) {
 			struct remote *rm = t->remotes[k];
 
-			if (rm && !strcmp(rm->name, rc->name) &&
-			    !memcmp(&rm->gateway, &rc->gateway, sizeof(rc->gateway))) {
+			if (rm && !strcmp(rm->cfg.name, rc->name) &&
+			    !memcmp(&rm->cfg.gateway, &rc->gateway, sizeof(rc->gateway))) {
 				next[i] = rm;
 				t->remotes[k] = NULL;
+				/* A shorter interval counts from now. */
+				if (rm->next_probe_ns > now + rc->probe_interval_ns)
+					rm->next_probe_ns = now + rc->probe_interval_ns;
 			}
 		}
 		if (!next[i]) {
@@ -606,12 +755,12 @@ int sw_tunnel_configure(struct sw_tunnel *t, const struct sw_config *cfg,
 				return sw_fail(e, -ENOMEM, "out of memory");
 			}
 			next[i]->t = t;
-			snprintf(next[i]->name, sizeof(next[i]->name), "%s", rc->name);
-			next[i]->gateway = rc->gateway;
 			next[i]->waiting_tail = &next[i]->waiting;
 			/* Unknown until probed: not healthy, no overflow. */
-			next[i]->fails = SW_TUNNEL_PROBE_FALL;
+			next[i]->fails = 1;
 		}
+		/* New connections and the next probe follow the new settings. */
+		next[i]->cfg = *rc;
 		next[i]->id = remote_ids[i];
 		next[i]->published = false;
 	}
@@ -623,62 +772,18 @@ int sw_tunnel_configure(struct sw_tunnel *t, const struct sw_config *cfg,
 	t->n_remotes = cfg->n_remotes;
 	t->cfg = cfg;
 	t->tls = tls;
-	for (int i = 0; i < t->n_remotes; i++)
-		publish(t->remotes[i]);
-	return 0;
-}
-
-/* Spare connections (all but one) with no stream for a while close. */
-static void trim(struct remote *rm, __u64 now)
-{
-	for (int i = rm->n_conns - 1; i >= 0 && rm->n_conns > 1; i--) {
-		struct h2conn *c = rm->conns[i];
-
-		if (c->state == H2_OPEN && !c->streams && c->idle_since_ns &&
-		    now > c->idle_since_ns + SW_TUNNEL_IDLE_TIMEOUT_S * NS_PER_S)
-			h2_close(c, "idle", CLOSE_IDLE);
-	}
-}
-
-static void probe(struct remote *rm, __u64 now)
-{
-	struct h2conn *c = pick(rm);
-
-	if (rm->ping_sent_ns)		/* the last PING went unanswered */
-		probed(rm, false);
-	rm->next_probe_ns = now + SW_TUNNEL_PROBE_INTERVAL_S * NS_PER_S;
-	if (!c) {
-		for (int i = 0; i < rm->n_conns && !c; i++)
-			if (rm->conns[i]->confirmed)
-				c = rm->conns[i];
-	}
-	if (c) {
-		rm->ping_sent_ns = now;
-		nghttp2_submit_ping(c->session, NGHTTP2_FLAG_NONE, NULL);
-		h2_flush(c);
-	} else if (!connecting(rm)) {
-		open_connection(rm);	/* its handshake is the probe */
-	}
-}
-
-void sw_tunnel_tick(struct sw_tunnel *t, __u64 now)
-{
 	for (int i = 0; i < t->n_remotes; i++) {
-		struct remote *rm = t->remotes[i];
-
-		for (int k = rm->n_conns - 1; k >= 0; k--)
-			h2_check_deadline(rm->conns[k], now);
-		if (now >= rm->next_probe_ns)
-			probe(rm, now);
-		trim(rm, now);
+		judge(t->remotes[i], now);
+		wake_at(t, t->remotes[i]->next_probe_ns);
 	}
+	return 0;
 }
 
 const struct sw_tunnel_counters *sw_tunnel_counters(struct sw_tunnel *t,
 						    const char *name)
 {
 	for (int i = 0; t && i < t->n_remotes; i++)
-		if (!strcmp(t->remotes[i]->name, name))
+		if (!strcmp(t->remotes[i]->cfg.name, name))
 			return &t->remotes[i]->c;
 	return NULL;
 }

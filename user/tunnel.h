@@ -10,6 +10,9 @@
  * Per remote: connections opened ahead of need (one at least), at most 100
  * streams each (then another), spare ones closed when idle; a PING every
  * probe interval decides the remote's health, published to the datapath.
+ * Each remote's settings (connect timeout, TCP keepalive, probe interval,
+ * failures, ejection time) come from its configuration; the tunnel keeps
+ * its own timer for them.
  */
 #ifndef SW_TUNNEL_H
 #define SW_TUNNEL_H
@@ -32,14 +35,12 @@ void sw_tunnel_free(struct sw_tunnel *t);
 /*
  * The configuration applied and the remote ids it got, and the current TLS
  * set (new connections use it; live ones keep theirs). Remotes that went
- * away are closed; the others keep their connections and counters.
+ * away are closed; the others keep their connections, counters and health,
+ * and their new settings apply to new connections and the next probe.
  */
 int sw_tunnel_configure(struct sw_tunnel *t, const struct sw_config *cfg,
 			const __u32 *remote_ids, struct sw_tls *tls,
 			struct sw_error *e);
-
-/* Once a second: deadlines, health probes, the pool. */
-void sw_tunnel_tick(struct sw_tunnel *t, __u64 now_ns);
 
 /* The counters of the remote named name (NULL if there is none). */
 const struct sw_tunnel_counters *sw_tunnel_counters(struct sw_tunnel *t,

@@ -52,7 +52,12 @@
 #define SW_DEFAULT_CLOSED_LINGER_S 10		/* released; kept for late packets */
 #define SW_DEFAULT_COLLECT_INTERVAL_S 5	/* how often the agent collects */
 
-/* The tunnel (HTTP/2 CONNECT over mutual TLS 1.3). */
+/*
+ * The tunnel (HTTP/2 CONNECT over mutual TLS 1.3). The handshake timeout is
+ * the gateway's for its clients and each remote's default connect_timeout;
+ * the probe interval and fall are each remote's default health.interval and
+ * health.failures (health.ejection_time defaults to 0).
+ */
 #define SW_DEFAULT_GATEWAY_PORT 15008	/* remote gateways listen here */
 #define SW_TUNNEL_HANDSHAKE_TIMEOUT_S 10	/* TCP connect + TLS handshake */
 #define SW_TUNNEL_CONNECT_TIMEOUT_S 10	/* gateway -> exported target */

@@ -10,6 +10,7 @@ Connections over the threshold on node are steered to agent 1, carried in an
 HTTP/2 CONNECT stream to agent 2, and delivered to the export's target. The
 gateway is also spoken to directly, with python3-h2 (a client nobody here
 wrote) and with handshakes built to fail. Run one case: test_tunnel.py NAME"""
+import datetime
 import hashlib
 import os
 import re
@@ -67,7 +68,9 @@ class TunnelWorld(World):
         super().down()
 
     # -- the two agents ---------------------------------------------------
-    def node_config(self, max_conns=1, extra=""):
+    def node_config(self, max_conns=1, extra="", gateway=f"{GW[0]}:{GW[1]}", remote=""):
+        """remote: more keys of the remote, one per line."""
+        remote = "".join(f"    {line}\n" for line in remote.splitlines())
         return f"""cluster: cluster1
 interfaces: [n0]
 tls:
@@ -75,8 +78,8 @@ tls:
   allow_identities: [{IDENTITY}]
 remotes:
   - name: cluster2
-    gateway: {GW[0]}:{GW[1]}
-services:
+    gateway: {gateway}
+{remote}services:
   - name: {SVC}
     vip: 10.96.0.10
     port: 80
@@ -373,7 +376,7 @@ def test_handshake_rejections(w):
     start = time.monotonic()
     assert s.recv(1) == b""
     assert 9 <= time.monotonic() - start < 20, time.monotonic() - start
-    wait_until("the timeout logged", lambda: "did not finish in time" in w.gw_log_text())
+    wait_until("the timeout logged", lambda: "did not finish within 10s" in w.gw_log_text())
 
 
 def gw_metrics(w):
@@ -442,6 +445,112 @@ def test_remote_down_and_back(w):
     w.wait_healthy(True)
     s, who = w.dial_any()
     assert who == "remote", who
+
+
+# -- per-remote settings ------------------------------------------------------
+
+LOG_TS = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3})Z")
+
+
+def log_times(text, phrase):
+    """When each agent log line containing phrase was written (seconds)."""
+    return [datetime.datetime.fromisoformat(m.group(1)).timestamp()
+            for line in text.splitlines() if phrase in line
+            for m in [LOG_TS.match(line)] if m]
+
+
+def test_health_settings_honoured(w):
+    interval, failures, ejection = 0.2, 1, 3.0
+    w.start_gateway()
+    w.write_config(w.node_config(remote="health: {interval: 200ms, failures: 1, "
+                                        "ejection_time: 3s}"))
+    w.start_agent()
+    w.wait_healthy(True)
+    w.gw_agent.send_signal(signal.SIGKILL)
+    w.gw_agent.wait()
+    stopped = time.monotonic()
+    # The closed connection is a failed probe; a PING left unanswered would be
+    # seen one interval later: failures + 1 intervals, and slack for the CLI.
+    wait_until("cluster2 unhealthy", lambda: not w.status()["remotes"][0]["healthy"],
+               timeout=(failures + 1) * interval + 1.0)
+    assert "unhealthy: new connections stay local for at least 3s" in w.log_text()
+    w.start_gateway()
+    up = time.monotonic()
+    # Probes succeed from now on, yet the remote stays out until its ejection
+    # ends, then the next probe (or the end itself) brings it back.
+    wait_until("cluster2 healthy again", lambda: w.status()["remotes"][0]["healthy"],
+               timeout=stopped + ejection + interval + 2.0 - time.monotonic())
+    healthy = time.monotonic()
+    assert healthy - stopped >= ejection - 0.1, (
+        f"healthy {healthy - stopped:.2f}s after the gateway stopped, "
+        f"{healthy - up:.2f}s after it was back: ejection_time is {ejection}s")
+    assert w.log_text().count("is healthy: new connections may spill") == 2
+
+
+def keepalive_timers(w):
+    """For each established connection from node to the gateway, the seconds
+    its keepalive timer has left (ss -o), None if it has no timer; or None
+    for all while one has data in flight (ss shows that timer instead)."""
+    out = run(f"ip netns exec {w.node} ss -tnoi state established "
+              f"dst {GW[0]} dport = :{GW[1]}").stdout
+    timers = []
+    for line in out.splitlines()[1:]:          # the header, then a line per socket
+        if not line or line[0].isspace():      # -i details go on their own lines
+            continue
+        m = re.search(r"timer:\((\w+),([^,]*),", line)
+        if m and m.group(1) != "keepalive":
+            return None
+        units = {"min": 60, "sec": 1, "ms": 0.001}
+        timers.append(m and sum(int(n) * units[u]
+                                for n, u in re.findall(r"(\d+)(min|sec|ms)", m.group(2))))
+    return timers or None
+
+
+def test_keepalive_on_pooled_connections(w):
+    w.start_gateway()
+    w.write_config(w.node_config())
+    w.start_agent()
+    w.wait_healthy(True)
+    timers = wait_until("the pooled connection at rest", lambda: keepalive_timers(w))
+    assert timers == [None], f"without a keepalive block: {timers}"
+    w.kill_agent(signal.SIGTERM)
+    w.write_config(w.node_config(remote="keepalive: {time: 30s, interval: 5s, probes: 3}"))
+    w.start_agent()
+    w.wait_healthy(True)
+    timers = wait_until("the new agent's pooled connection at rest",
+                        lambda: keepalive_timers(w))
+    assert len(timers) == 1 and 0 < timers[0] <= 30, (
+        f"expected one keepalive timer of at most 30s (TCP_KEEPIDLE), got {timers}")
+
+
+def timed_out_dials(w, gateway, timeout, count=2):
+    """How long each dial to gateway took to time out (from the debug log),
+    once count of them have; None before."""
+    starts = log_times(w.log_text(), f"connecting to {gateway}, up within {timeout}")
+    ends = log_times(w.log_text(), f"connecting with {gateway} did not finish within {timeout}")
+    took = [end - start for start, end in zip(starts, ends)]
+    return took if len(took) >= count else None
+
+
+def test_connect_timeout_honoured(w):
+    # Frames to this address leave for a MAC no one has: the SYN is dropped
+    # without a word, so only the connect timeout ends the dial.
+    blackhole = "10.2.0.3"
+    run(f"ip -n {w.node} neigh replace {blackhole} lladdr 02:00:00:00:05:03 "
+        f"dev w0 nud permanent")
+    gateway = f"{blackhole}:{GW[1]}"
+    health = "health: {interval: 200ms, failures: 1}"
+    w.write_config(w.node_config(gateway=gateway, remote=f"connect_timeout: 500ms\n{health}"))
+    w.start_agent("--debug")
+    took = wait_until("two dials to time out", lambda: timed_out_dials(w, gateway, "500ms"))
+    assert all(0.48 <= t <= 0.75 for t in took), f"dials timed out after {took}s, not ~0.5s"
+    assert not w.status()["remotes"][0]["healthy"]
+    # A reload applies to the next dial.
+    w.write_config(w.node_config(gateway=gateway, remote=f"connect_timeout: 1000ms\n{health}"))
+    took = wait_until("two dials to time out after the reload",
+                      lambda: timed_out_dials(w, gateway, "1s"))
+    assert all(0.98 <= t <= 1.25 for t in took), f"dials timed out after {took}s, not ~1s"
+    assert not w.status()["remotes"][0]["healthy"]
 
 
 if __name__ == "__main__":

@@ -364,7 +364,141 @@ static const struct bad_config bad_configs[] = {
 	BAD("remotes/unknown-key",
 	    WITH_REMOTES
 	    "    address: 203.0.113.7\n",
-	    7, "remotes[0]", "unknown key 'address'; expected one of name or gateway"),
+	    7, "remotes[0]", "unknown key 'address'; expected one of name, "
+	    "gateway, connect_timeout, keepalive or health"),
+	BAD("remotes/connect-timeout-0",
+	    WITH_REMOTES
+	    "    connect_timeout: 0s\n",
+	    7, "remotes[0].connect_timeout",
+	    "0s is not allowed; expected a duration from 1ms to 1h"),
+	BAD("remotes/connect-timeout-too-long",
+	    WITH_REMOTES
+	    "    connect_timeout: 1h1s\n",
+	    7, "remotes[0].connect_timeout",
+	    "1h1s is not allowed; expected a duration from 1ms to 1h"),
+	BAD("remotes/connect-timeout-without-unit",
+	    WITH_REMOTES
+	    "    connect_timeout: 10\n",
+	    7, "remotes[0].connect_timeout", "'10' is not a duration"),
+	BAD("remotes/connect-timeout-list",
+	    WITH_REMOTES
+	    "    connect_timeout: [10s]\n",
+	    7, "remotes[0].connect_timeout", "found a list; expected a duration"),
+	BAD("remotes/keepalive-not-a-mapping",
+	    WITH_REMOTES
+	    "    keepalive: true\n",
+	    7, "remotes[0].keepalive", "found a string; expected a mapping"),
+	BAD("remotes/keepalive-empty",
+	    WITH_REMOTES
+	    "    keepalive:\n",
+	    7, "remotes[0].keepalive", "found an empty value; expected a mapping"),
+	BAD("remotes/keepalive-unknown-key",
+	    WITH_REMOTES
+	    "    keepalive:\n"
+	    "      idle: 2h\n",
+	    8, "remotes[0].keepalive",
+	    "unknown key 'idle'; expected one of time, interval or probes"),
+	BAD("remotes/keepalive-time-sub-second",
+	    WITH_REMOTES
+	    "    keepalive:\n"
+	    "      time: 1500ms\n",
+	    8, "remotes[0].keepalive.time", "1500ms is not a whole number of "
+	    "seconds; expected whole seconds from 1s to 9h6m7s"),
+	BAD("remotes/keepalive-interval-sub-second",
+	    WITH_REMOTES
+	    "    keepalive: {time: 2h, interval: 500ms}\n",
+	    7, "remotes[0].keepalive.interval", "500ms is not a whole number of "
+	    "seconds; expected whole seconds from 1s to 9h6m7s (the kernel "
+	    "counts keepalive timers in seconds), or 0s for the kernel's default"),
+	BAD("remotes/keepalive-time-too-long",
+	    WITH_REMOTES
+	    "    keepalive:\n"
+	    "      time: 9h6m8s\n",
+	    8, "remotes[0].keepalive.time",
+	    "9h6m8s is not allowed; expected a duration from 0s to 9h6m7s"),
+	BAD("remotes/keepalive-interval-not-a-duration",
+	    WITH_REMOTES
+	    "    keepalive:\n"
+	    "      interval: 1.5s\n",
+	    8, "remotes[0].keepalive.interval", "'1.5s' is not a duration"),
+	BAD("remotes/keepalive-probes-128",
+	    WITH_REMOTES
+	    "    keepalive:\n"
+	    "      probes: 128\n",
+	    8, "remotes[0].keepalive.probes",
+	    "128 is not allowed; expected a whole number from 0 to 127"),
+	BAD("remotes/keepalive-probes-negative",
+	    WITH_REMOTES
+	    "    keepalive:\n"
+	    "      probes: -1\n",
+	    8, "remotes[0].keepalive.probes", "'-1' is not a whole number"),
+	BAD("remotes/health-not-a-mapping",
+	    WITH_REMOTES
+	    "    health: [2s]\n",
+	    7, "remotes[0].health", "found a list; expected a mapping"),
+	BAD("remotes/health-unknown-key",
+	    WITH_REMOTES
+	    "    health:\n"
+	    "      timeout: 1s\n",
+	    8, "remotes[0].health", "unknown key 'timeout'; expected one of "
+	    "interval, failures or ejection_time"),
+	BAD("remotes/health-interval-too-short",
+	    WITH_REMOTES
+	    "    health:\n"
+	    "      interval: 99ms\n",
+	    8, "remotes[0].health.interval",
+	    "99ms is not allowed; expected a duration from 100ms to 1h"),
+	BAD("remotes/health-interval-too-long",
+	    WITH_REMOTES
+	    "    health:\n"
+	    "      interval: 61m\n",
+	    8, "remotes[0].health.interval",
+	    "61m is not allowed; expected a duration from 100ms to 1h"),
+	BAD("remotes/health-interval-number",
+	    WITH_REMOTES
+	    "    health:\n"
+	    "      interval: 2\n",
+	    8, "remotes[0].health.interval", "'2' is not a duration"),
+	BAD("remotes/health-failures-0",
+	    WITH_REMOTES
+	    "    health:\n"
+	    "      failures: 0\n",
+	    8, "remotes[0].health.failures",
+	    "0 is not allowed; expected a whole number from 1 to 1000"),
+	BAD("remotes/health-failures-1001",
+	    WITH_REMOTES
+	    "    health:\n"
+	    "      failures: 1001\n",
+	    8, "remotes[0].health.failures",
+	    "1001 is not allowed; expected a whole number from 1 to 1000"),
+	BAD("remotes/health-failures-word",
+	    WITH_REMOTES
+	    "    health:\n"
+	    "      failures: two\n",
+	    8, "remotes[0].health.failures", "'two' is not a whole number"),
+	BAD("remotes/health-failures-mapping",
+	    WITH_REMOTES
+	    "    health:\n"
+	    "      failures: {n: 2}\n",
+	    8, "remotes[0].health.failures",
+	    "found a mapping; expected a whole number"),
+	BAD("remotes/health-ejection-time-too-long",
+	    WITH_REMOTES
+	    "    health:\n"
+	    "      ejection_time: 24h1ms\n",
+	    8, "remotes[0].health.ejection_time",
+	    "24h1ms is not allowed; expected a duration from 0s to 24h"),
+	BAD("remotes/health-ejection-time-negative",
+	    WITH_REMOTES
+	    "    health:\n"
+	    "      ejection_time: -1s\n",
+	    8, "remotes[0].health.ejection_time", "'-1s' is not a duration"),
+	BAD("remotes/health-second-remote",
+	    WITH_REMOTES
+	    "  - name: c3\n"
+	    "    gateway: 203.0.113.8:15008\n"
+	    "    health: {interval: 1s, failures: 3, ejection_time: 1d}\n",
+	    9, "remotes[1].health.ejection_time", "'1d' is not a duration"),
 
 	/* services */
 	BAD("services/item-not-a-mapping", "cluster: c1\nservices: [echo]\n", 2,
@@ -674,6 +808,16 @@ static void check_default_datapath(const struct sw_config *cfg)
 	CHECK_EQ(cfg->collect_interval_ns, SW_DEFAULT_COLLECT_INTERVAL_S * NS_PER_S);
 }
 
+/* A remote with no tunnel settings written runs with these. */
+static void check_default_remote(const struct sw_remote_config *r)
+{
+	CHECK_EQ(r->connect_timeout_ns, SW_TUNNEL_HANDSHAKE_TIMEOUT_S * NS_PER_S);
+	CHECK(!r->keepalive.enabled);
+	CHECK_EQ(r->probe_interval_ns, SW_TUNNEL_PROBE_INTERVAL_S * NS_PER_S);
+	CHECK_EQ(r->probe_failures, SW_TUNNEL_PROBE_FALL);
+	CHECK_EQ(r->ejection_time_ns, 0);
+}
+
 static const char full_example[] =
 	"cluster: cluster1\n"
 	"interfaces: [eth0]\n"
@@ -726,6 +870,7 @@ static void check_full_example(const struct sw_config *cfg)
 	CHECK_EQ(cfg->n_remotes, 1);
 	CHECK_STR(cfg->remotes[0].name, "cluster2");
 	check_hostport(&cfg->remotes[0].gateway, "203.0.113.7", 15008);
+	check_default_remote(&cfg->remotes[0]);
 	CHECK_EQ(cfg->n_services, 1);
 	CHECK_STR(s->name, "echo.default.svc.cluster.local");
 	CHECK_STR(s->vip, "10.96.0.10");
@@ -828,6 +973,40 @@ static void check_yaml_features(const struct sw_config *cfg)
 	CHECK_STR(s->overflow_to[3], "a");
 }
 
+static void check_remote_settings(const struct sw_config *cfg)
+{
+	const struct sw_remote_config *all = &cfg->remotes[0];
+	const struct sw_remote_config *least = &cfg->remotes[1];
+	const struct sw_remote_config *most = &cfg->remotes[2];
+
+	CHECK_EQ(cfg->n_remotes, 4);
+	CHECK_EQ(all->connect_timeout_ns, 2500000000ull);
+	CHECK(all->keepalive.enabled);
+	CHECK_EQ(all->keepalive.time_ns, 7200 * NS_PER_S);
+	CHECK_EQ(all->keepalive.interval_ns, 75 * NS_PER_S);
+	CHECK_EQ(all->keepalive.probes, 9);
+	CHECK_EQ(all->probe_interval_ns, 200000000ull);
+	CHECK_EQ(all->probe_failures, 1000);
+	CHECK_EQ(all->ejection_time_ns, 24 * 3600 * NS_PER_S);
+	/* keepalive: {} is the kernel's timers; health defaults per key */
+	CHECK_EQ(least->connect_timeout_ns, 1000000ull);
+	CHECK(least->keepalive.enabled);
+	CHECK(!least->keepalive.time_ns && !least->keepalive.interval_ns &&
+	      !least->keepalive.probes);
+	CHECK_EQ(least->probe_interval_ns, SW_TUNNEL_PROBE_INTERVAL_S * NS_PER_S);
+	CHECK_EQ(least->probe_failures, 1);
+	CHECK_EQ(least->ejection_time_ns, 0);
+	CHECK_EQ(most->connect_timeout_ns, 3600 * NS_PER_S);
+	CHECK(most->keepalive.enabled);
+	CHECK_EQ(most->keepalive.time_ns, 0);
+	CHECK_EQ(most->keepalive.interval_ns, 32767 * NS_PER_S);
+	CHECK_EQ(most->keepalive.probes, 0);
+	CHECK_EQ(most->probe_interval_ns, 3600 * NS_PER_S);
+	CHECK_EQ(most->probe_failures, SW_TUNNEL_PROBE_FALL);
+	CHECK_EQ(most->ejection_time_ns, 0);
+	check_default_remote(&cfg->remotes[3]);
+}
+
 static const struct good_config good_configs[] = {
 	{ "good/full-example", full_example, check_full_example },
 	{ "good/minimal", "cluster: c1\n", check_minimal },
@@ -910,6 +1089,38 @@ static const struct good_config good_configs[] = {
 	  "    overflow_to: [d, c, b, a]\n"
 	  "...\n",
 	  check_yaml_features },
+	{ "good/remote-settings",
+	  "cluster: c1\n"
+	  "tls:\n"
+	  "  dir: certs\n"
+	  "remotes:\n"
+	  "  - name: all\n"
+	  "    gateway: 203.0.113.7:15008\n"
+	  "    connect_timeout: 2500ms\n"
+	  "    keepalive:\n"
+	  "      time: 2h\n"
+	  "      interval: 75s\n"
+	  "      probes: 9\n"
+	  "    health:\n"
+	  "      interval: 200ms\n"
+	  "      failures: 1000\n"
+	  "      ejection_time: 24h\n"
+	  "  - name: least\n"
+	  "    gateway: gw.example.com:15008\n"
+	  "    connect_timeout: 1ms\n"
+	  "    keepalive: {}\n"
+	  "    health: {failures: 1}\n"
+	  "  - name: most\n"
+	  "    gateway: '[2001:db8::4]:15008'\n"
+	  "    connect_timeout: 1h\n"
+	  "    keepalive: {time: 0s, interval: 9h6m7s, probes: 0}\n"
+	  "    health:\n"
+	  "      interval: 1h\n"
+	  "      ejection_time: 0s\n"
+	  "  - name: none\n"
+	  "    gateway: 203.0.113.9:15008\n"
+	  "    health: {}\n",
+	  check_remote_settings },
 };
 
 #define N_GOOD (int)(sizeof(good_configs) / sizeof(good_configs[0]))
@@ -936,6 +1147,16 @@ static void compare_configs(const struct sw_config *a, const struct sw_config *b
 		CHECK_STR(a->remotes[i].name, b->remotes[i].name);
 		check_hostport(&b->remotes[i].gateway, a->remotes[i].gateway.host,
 			       a->remotes[i].gateway.port);
+		CHECK_EQ(a->remotes[i].connect_timeout_ns,
+			 b->remotes[i].connect_timeout_ns);
+		CHECK(!memcmp(&a->remotes[i].keepalive, &b->remotes[i].keepalive,
+			      sizeof(a->remotes[i].keepalive)),
+		      "remotes[%d].keepalive", i);
+		CHECK_EQ(a->remotes[i].probe_interval_ns,
+			 b->remotes[i].probe_interval_ns);
+		CHECK_EQ(a->remotes[i].probe_failures, b->remotes[i].probe_failures);
+		CHECK_EQ(a->remotes[i].ejection_time_ns,
+			 b->remotes[i].ejection_time_ns);
 	}
 	CHECK_EQ(a->n_services, b->n_services);
 	for (int i = 0; i < a->n_services; i++) {
@@ -1012,6 +1233,58 @@ static void test_write_explicit_defaults(const void *arg)
 	CHECK(strstr(fx.text, "flow_capacity: 1048576\n"), "%s", fx.text);
 	CHECK(strstr(fx.text, "idle_timeout: 1h\n"), "%s", fx.text);
 	CHECK(strstr(fx.text, "interfaces: []\n"), "%s", fx.text);
+}
+
+/*
+ * A remote's settings are written whole, defaults included, but keepalive
+ * only when it is on and its timers only when set: 0s reads as "the
+ * kernel's", which the block left empty says better.
+ */
+static void test_write_remote_settings(const void *arg)
+{
+	static const char yaml[] =
+		WITH_REMOTES
+		"  - name: c3\n"
+		"    gateway: 203.0.113.8:15008\n"
+		"    keepalive: {time: 0s, probes: 4}\n"
+		"  - name: c4\n"
+		"    gateway: 203.0.113.9:15008\n"
+		"    keepalive: {}\n";
+	struct sw_error e;
+
+	(void)arg;
+	CHECK(!parse(yaml, &fx.a, &e), "%s", e.msg);
+	write_text(&fx.a, &fx.text);
+	CHECK(strstr(fx.text, "  gateway: 203.0.113.7:15008\n"
+			      "  connect_timeout: 10s\n"
+			      "  health:\n"
+			      "    interval: 2s\n"
+			      "    failures: 2\n"
+			      "    ejection_time: 0s\n"), "%s", fx.text);
+	CHECK(strstr(fx.text, "  keepalive:\n"
+			      "    probes: 4\n"
+			      "  health:\n"), "%s", fx.text);
+	CHECK(strstr(fx.text, "  keepalive: {}\n"), "%s", fx.text);
+}
+
+/* What sw_remote_defaults gives (the importer's start) is what parsing fills. */
+static void test_remote_defaults(const void *arg)
+{
+	struct sw_remote_config r;
+	struct sw_error e;
+
+	(void)arg;
+	memset(&r, 0xa5, sizeof(r));
+	sw_remote_defaults(&r);
+	check_default_remote(&r);
+	CHECK(!r.keepalive.time_ns && !r.keepalive.interval_ns &&
+	      !r.keepalive.probes);
+	CHECK(!parse(WITH_REMOTES, &fx.a, &e), "%s", e.msg);
+	CHECK(!memcmp(&r.keepalive, &fx.a.remotes[0].keepalive, sizeof(r.keepalive)));
+	CHECK_EQ(r.connect_timeout_ns, fx.a.remotes[0].connect_timeout_ns);
+	CHECK_EQ(r.probe_interval_ns, fx.a.remotes[0].probe_interval_ns);
+	CHECK_EQ(r.probe_failures, fx.a.remotes[0].probe_failures);
+	CHECK_EQ(r.ejection_time_ns, fx.a.remotes[0].ejection_time_ns);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1203,6 +1476,8 @@ static void test_hostport_parse(const void *arg)
 static const struct test_case other_cases[] = {
 	{ "bad/first-of-many", test_first_of_many, NULL },
 	{ "write/explicit-defaults", test_write_explicit_defaults, NULL },
+	{ "write/remote-settings", test_write_remote_settings, NULL },
+	{ "remote-defaults", test_remote_defaults, NULL },
 	{ "load/file", test_load_file, NULL },
 	{ "load/missing", test_load_missing, NULL },
 	{ "load/directory", test_load_directory, NULL },
