@@ -38,7 +38,7 @@ USER_LIB   := user/error.c user/datapath.c user/control.c user/addr.c \
               user/metrics.c user/agent.c user/reconcile.c user/serve.c \
               user/loop.c user/net.c user/tls.c user/h2.c user/relay.c \
               user/tunnel.c user/tunnel_stats.c user/gateway.c user/jsonparse.c \
-              user/top.c user/sysctl.c
+              user/top.c user/sysctl.c user/istio.c
 TEST_LIB   := tests/lib/harness.c tests/lib/pkt.c tests/lib/sandbox.c
 TEST_HDRS  := $(wildcard tests/lib/*.h)
 SKELS      := $(BUILD)/spillway.skel.h $(BUILD)/bench.skel.h
@@ -46,12 +46,12 @@ SKELS      := $(BUILD)/spillway.skel.h $(BUILD)/bench.skel.h
 UNIT_TESTS := $(BUILD)/tests/test_config $(BUILD)/tests/test_request \
               $(BUILD)/tests/test_route $(BUILD)/tests/test_tls \
               $(BUILD)/tests/test_jsonparse $(BUILD)/tests/test_top \
-              $(BUILD)/tests/test_sysctl
+              $(BUILD)/tests/test_sysctl $(BUILD)/tests/test_istio
 TESTS      := $(UNIT_TESTS) $(BUILD)/tests/test_datapath $(BUILD)/tests/test_veth
 # Scripts, run as they are (they drive build/spillway).
 TEST_SCRIPTS := tests/agent/test_agent.py tests/agent/test_top.py \
                 tests/agent/test_tunnel.py tests/e2e/test_e2e.py \
-                tests/deploy/test_manifests.py
+                tests/e2e/test_istio_e2e.py tests/deploy/test_manifests.py
 
 .PHONY: all demo test bench clean
 .DELETE_ON_ERROR:

@@ -39,24 +39,6 @@
 /* User text quoted in a message: enough to recognise it. */
 #define SHOWN_MAX 64
 
-#define NS_PER_S 1000000000ull
-#define NS_PER_MS 1000000ull
-
-/* remotes[]: a dial and a health probe every so often, within reason. */
-#define CONNECT_TIMEOUT_MIN_NS NS_PER_MS
-#define CONNECT_TIMEOUT_MAX_NS (3600 * NS_PER_S)
-#define PROBE_INTERVAL_MIN_NS (100 * NS_PER_MS)
-#define PROBE_INTERVAL_MAX_NS (3600 * NS_PER_S)
-#define PROBE_FAILURES_MAX 1000
-#define EJECTION_TIME_MAX_NS (24 * 3600 * NS_PER_S)
-
-/*
- * remotes[].keepalive: what the kernel takes (MAX_TCP_KEEPIDLE,
- * MAX_TCP_KEEPINTVL, MAX_TCP_KEEPCNT); the two timers count whole seconds.
- */
-#define KEEPALIVE_MAX_S 32767
-#define KEEPALIVE_MAX_PROBES 127
-
 static const char *const cert_files[] = {
 	"root-cert.pem", "cert-chain.pem", "key.pem",
 };
@@ -1105,14 +1087,14 @@ static void get_keepalive_seconds(struct parser *p, const yaml_node_t *n,
 {
 	char max[48];
 
-	if (!get_duration_in(p, n, field, 0, KEEPALIVE_MAX_S * NS_PER_S, ns) ||
+	if (!get_duration_in(p, n, field, 0, SW_KEEPALIVE_MAX_S * NS_PER_S, ns) ||
 	    !(*ns % NS_PER_S))
 		return;
 	problem(p, n, field, "%s is not a whole number of seconds; expected "
 		"whole seconds from 1s to %s (the kernel counts keepalive "
 		"timers in seconds), or 0s for the kernel's default",
 		show(p, (const char *)n->data.scalar.value),
-		sw_duration_format(KEEPALIVE_MAX_S * NS_PER_S, max, sizeof(max)));
+		sw_duration_format(SW_KEEPALIVE_MAX_S * NS_PER_S, max, sizeof(max)));
 }
 
 static void parse_keepalive(struct parser *p, const yaml_node_t *n,
@@ -1134,7 +1116,7 @@ static void parse_keepalive(struct parser *p, const yaml_node_t *n,
 				      &k->interval_ns);
 	if (v[KEEPALIVE_PROBES] &&
 	    get_number(p, v[KEEPALIVE_PROBES], field_key(f, field, "probes"), 0,
-		       KEEPALIVE_MAX_PROBES, &probes))
+		       SW_KEEPALIVE_MAX_PROBES, &probes))
 		k->probes = probes;
 }
 
@@ -1150,16 +1132,16 @@ static void parse_health(struct parser *p, const yaml_node_t *n,
 	if (v[HEALTH_INTERVAL])
 		get_duration_in(p, v[HEALTH_INTERVAL],
 				field_key(f, field, "interval"),
-				PROBE_INTERVAL_MIN_NS, PROBE_INTERVAL_MAX_NS,
+				SW_PROBE_INTERVAL_MIN_NS, SW_PROBE_INTERVAL_MAX_NS,
 				&r->probe_interval_ns);
 	if (v[HEALTH_FAILURES] &&
 	    get_number(p, v[HEALTH_FAILURES], field_key(f, field, "failures"),
-		       1, PROBE_FAILURES_MAX, &failures))
+		       1, SW_PROBE_FAILURES_MAX, &failures))
 		r->probe_failures = failures;
 	if (v[HEALTH_EJECTION_TIME])
 		get_duration_in(p, v[HEALTH_EJECTION_TIME],
 				field_key(f, field, "ejection_time"), 0,
-				EJECTION_TIME_MAX_NS, &r->ejection_time_ns);
+				SW_EJECTION_TIME_MAX_NS, &r->ejection_time_ns);
 }
 
 static void parse_remote(struct parser *p, const yaml_node_t *n,
@@ -1181,7 +1163,7 @@ static void parse_remote(struct parser *p, const yaml_node_t *n,
 	if (v[REMOTE_CONNECT_TIMEOUT])
 		get_duration_in(p, v[REMOTE_CONNECT_TIMEOUT],
 				field_key(f, field, "connect_timeout"),
-				CONNECT_TIMEOUT_MIN_NS, CONNECT_TIMEOUT_MAX_NS,
+				SW_CONNECT_TIMEOUT_MIN_NS, SW_CONNECT_TIMEOUT_MAX_NS,
 				&r->connect_timeout_ns);
 	if (v[REMOTE_KEEPALIVE])
 		parse_keepalive(p, v[REMOTE_KEEPALIVE],

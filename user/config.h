@@ -46,6 +46,21 @@ struct sw_keepalive_config {
 				 * is dead; 0: kernel's */
 };
 
+/* remotes[]: a dial and a health probe every so often, within reason. */
+#define SW_CONNECT_TIMEOUT_MIN_NS 1000000ull		/* 1ms */
+#define SW_CONNECT_TIMEOUT_MAX_NS (3600 * 1000000000ull)	/* 1h */
+#define SW_PROBE_INTERVAL_MIN_NS (100 * 1000000ull)	/* 100ms */
+#define SW_PROBE_INTERVAL_MAX_NS (3600 * 1000000000ull)	/* 1h */
+#define SW_PROBE_FAILURES_MAX 1000
+#define SW_EJECTION_TIME_MAX_NS (24 * 3600 * 1000000000ull)	/* 24h */
+
+/*
+ * remotes[].keepalive: what the kernel takes (MAX_TCP_KEEPIDLE,
+ * MAX_TCP_KEEPINTVL, MAX_TCP_KEEPCNT); the two timers count whole seconds.
+ */
+#define SW_KEEPALIVE_MAX_S 32767
+#define SW_KEEPALIVE_MAX_PROBES 127
+
 struct sw_remote_config {
 	char name[SW_SHORT_NAME_MAX + 1];
 	struct sw_hostport gateway;

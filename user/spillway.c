@@ -19,6 +19,7 @@
 #include "config.h"
 #include "datapath.h"
 #include "error.h"
+#include "istio.h"
 #include "json.h"
 #include "request.h"
 #include "route.h"
@@ -161,6 +162,112 @@ static int do_check(int argc, char **argv)
 		       cfg.n_exports);
 	sw_config_free(&cfg);
 	return 0;
+}
+
+/* Repeatable options of istio import: each at most this many times. */
+#define ISTIO_REPEAT_MAX 64
+
+static int istio_import(int argc, char **argv, const char **paths)
+{
+	static const char *const default_iface[] = { SW_ISTIO_DEFAULT_INTERFACE };
+	static const char *const default_id[] = { SW_ISTIO_DEFAULT_IDENTITY };
+	const char *ifaces[ISTIO_REPEAT_MAX], *ids[ISTIO_REPEAT_MAX], *v;
+	struct sw_istio_rename renames[ISTIO_REPEAT_MAX];
+	struct sw_istio_opts o = { .cluster = SW_ISTIO_DEFAULT_CLUSTER,
+				   .interfaces = ifaces, .identities = ids,
+				   .tls_dir = SW_ISTIO_DEFAULT_TLS_DIR,
+				   .metrics_listen = SW_ISTIO_DEFAULT_METRICS,
+				   .network = SW_ISTIO_DEFAULT_NETWORK,
+				   .renames = renames };
+	struct sw_error e = {};
+	struct sw_config cfg;
+	int n_paths = 0, err;
+	__u32 port;
+
+	for (int i = 1; i < argc; i++) {
+		bool full = o.n_interfaces == ISTIO_REPEAT_MAX ||
+			    o.n_identities == ISTIO_REPEAT_MAX ||
+			    o.n_renames == ISTIO_REPEAT_MAX;
+
+		if (is_help(argv[i]))
+			return verb_help("istio");
+		if ((v = option_value(argc, argv, &i, "--cluster"))) {
+			o.cluster = v;
+		} else if (!full && (v = option_value(argc, argv, &i, "--interface"))) {
+			ifaces[o.n_interfaces++] = v;
+		} else if ((v = option_value(argc, argv, &i, "--tls-dir"))) {
+			o.tls_dir = v;
+		} else if (!full && (v = option_value(argc, argv, &i,
+						     "--allow-identity"))) {
+			ids[o.n_identities++] = v;
+		} else if ((v = option_value(argc, argv, &i, "--metrics"))) {
+			o.metrics_listen = strcmp(v, "none") ? v : NULL;
+		} else if ((v = option_value(argc, argv, &i, "--network"))) {
+			o.network = v;
+		} else if ((v = option_value(argc, argv, &i, "--locality"))) {
+			o.locality = v;
+		} else if ((v = option_value(argc, argv, &i, "--gateway-port"))) {
+			if (sw_parse_u32(v, 1, 65535, &port))
+				return fail("istio import", "--gateway-port takes "
+					    "a port from 1 to 65535", 2);
+			o.gateway_port = port;
+		} else if (!full && (v = option_value(argc, argv, &i,
+						     "--remote-name"))) {
+			const char *eq = strchr(v, '=');
+
+			if (!eq || eq == v || !eq[1])
+				return fail("istio import", "--remote-name takes "
+					    "NETWORK=NAME, like network2=cluster2",
+					    2);
+			renames[o.n_renames++] = (struct sw_istio_rename){
+				strndup(v, eq - v), eq + 1 };
+		} else if (argv[i][0] == '-' && argv[i][1]) {
+			return fail("istio import", "bad argument; see 'spillway "
+				    "istio --help'", 2);
+		} else {
+			paths[n_paths++] = argv[i];
+		}
+	}
+	if (!n_paths)
+		return fail("istio import", "FILE... is required ('-' reads "
+			    "standard input)", 2);
+	if (!o.n_interfaces) {
+		o.interfaces = default_iface;
+		o.n_interfaces = 1;
+	}
+	if (!o.n_identities) {
+		o.identities = default_id;
+		o.n_identities = 1;
+	}
+	err = sw_istio_import_files(&o, paths, n_paths, &cfg, stderr, &e);
+	for (int i = 0; i < o.n_renames; i++)
+		free((char *)renames[i].network);
+	if (err)
+		return fail("istio import", e.msg, 1);
+	err = sw_config_write(&cfg, stdout);
+	sw_config_free(&cfg);
+	if (err)
+		return fail("istio import", "cannot write the configuration "
+			    "to standard output", 1);
+	return 0;
+}
+
+static int do_istio(int argc, char **argv)
+{
+	const char **paths;
+	int status;
+
+	if (argc > 1 && is_help(argv[1]))
+		return verb_help("istio");
+	if (argc < 2 || strcmp(argv[1], "import"))
+		return fail("istio", "expected 'import'; see 'spillway istio "
+			    "--help'", 2);
+	paths = calloc(argc, sizeof(*paths));
+	if (!paths)
+		return fail("istio import", "out of memory", 1);
+	status = istio_import(argc - 1, argv + 1, paths);
+	free(paths);
+	return status;
 }
 
 static int do_down(int argc, char **argv)
@@ -362,6 +469,43 @@ static const struct cmd cmds[] = {
 	  "the datapath is attached.\n\n"
 	  "  --pin-dir DIR   default " SW_DEFAULT_PIN_DIR "\n"
 	  SOCKET_HELP },
+	{ "istio", do_istio,
+	  "import [--cluster NAME] [--interface IFACE]... [--tls-dir DIR]\n"
+	  "       [--allow-identity ID]... [--gateway-port N] [--network NAME]\n"
+	  "       [--remote-name NETWORK=NAME]... [--locality REGION[/ZONE[/SUBZONE]]]\n"
+	  "       [--metrics ADDRESS:PORT|none] FILE...",
+	  "Write a spillway configuration from Istio YAML",
+	  "\nReads DestinationRules and ServiceEntries (networking.istio.io v1,\n"
+	  "v1beta1, v1alpha3) from each FILE ('-': standard input; '---' between\n"
+	  "documents; a kind: List counts as its items) and writes the\n"
+	  "configuration on stdout. Per ServiceEntry\n"
+	  "address and port, a service: its VIP and port, the threshold from the\n"
+	  "DestinationRule of its host (connectionPool.tcp.maxConnections, per\n"
+	  "port from portLevelSettings). Endpoints in another network are\n"
+	  "remotes, named after the network, in overflow_to ordered by\n"
+	  "localityLbSetting failoverPriority, then failover. connectTimeout,\n"
+	  "tcpKeepalive and outlierDetection set those remotes' tunnel and\n"
+	  "health settings. A field spillway cannot honour is a warning on\n"
+	  "stderr, another kind of object a note; both name file, line,\n"
+	  "document, object and field. A bad file or object is an error (exit 1).\n\n"
+	  "  --cluster NAME          this cluster (default " SW_ISTIO_DEFAULT_CLUSTER ")\n"
+	  "  --interface IFACE       attach to IFACE; repeatable (default "
+	  SW_ISTIO_DEFAULT_INTERFACE ")\n"
+	  "  --tls-dir DIR           root-cert.pem, cert-chain.pem, key.pem\n"
+	  "                          (default " SW_ISTIO_DEFAULT_TLS_DIR ")\n"
+	  "  --allow-identity ID     peer identity allowed; repeatable (default\n"
+	  "                          " SW_ISTIO_DEFAULT_IDENTITY ")\n"
+	  "  --gateway-port N        remote gateways' port (default: the\n"
+	  "                          endpoint's port for the service port, else 15008)\n"
+	  "  --network NAME          this cluster's network: its endpoints and\n"
+	  "                          those without one are local (default "
+	  SW_ISTIO_DEFAULT_NETWORK ")\n"
+	  "  --remote-name NETWORK=NAME  name the remote of NETWORK NAME\n"
+	  "                          (default: the network's name); repeatable\n"
+	  "  --locality L            this cluster's region/zone/subzone, for\n"
+	  "                          failover (default: its endpoints' locality)\n"
+	  "  --metrics ADDRESS:PORT  metrics.listen (default "
+	  SW_ISTIO_DEFAULT_METRICS "; none: no metrics)\n" },
 	{ "version", do_version, "[--json]", "Print the version and map layout version",
 	  "" },
 	{ "help", do_help, "[VERB]", "List the verbs, or describe one", "" },

@@ -6,6 +6,9 @@
 #ifndef SPILLWAY_DEFAULTS_H
 #define SPILLWAY_DEFAULTS_H
 
+/* Durations below are in seconds; the agent's clocks count nanoseconds. */
+#define NS_PER_S 1000000000ull
+
 /* Where the maps, programs and links are pinned. */
 #define SW_DEFAULT_PIN_DIR "/sys/fs/bpf/spillway"
 
@@ -65,6 +68,12 @@
 #define SW_TUNNEL_PROBE_FALL 2		/* failed probes before unhealthy */
 #define SW_TUNNEL_IDLE_TIMEOUT_S 60	/* spare pooled connections close */
 #define SW_TUNNEL_POOL_MAX 64		/* connections per remote */
+/*
+ * On SIGTERM an agent carrying spilled connections drains for at most this
+ * long before it exits. Below Kubernetes' default grace period (30 s) minus
+ * the DaemonSet's preStop pause (5 s).
+ */
+#define SW_DRAIN_TIMEOUT_S 20
 #define SW_TUNNEL_MAX_HEADER_BYTES 8192	/* a CONNECT request's headers */
 
 /* The agent's control socket (the CLI's --socket). */

@@ -267,14 +267,14 @@ def test_cli_verbs_and_errors(w):
         r = w.cli(*verb, check=False)
         assert r.returncode == 1 and "cannot reach the agent" in r.stderr, (verb, r)
     started(w)
-    for verb in ("agent", "check", "status", "service", "flows", "top", "down", "version",
-                 "help"):
+    for verb in ("agent", "check", "status", "service", "flows", "top", "down", "istio",
+                 "version", "help"):
         r = run([SPILLWAY, verb, "--help"])
         assert r.stdout.startswith(f"Usage: spillway {verb}"), (verb, r.stdout)
     r = run([SPILLWAY, "help"])
     verbs = re.findall(r"^  (\w+) ", r.stdout, re.M)
     assert verbs == ["agent", "check", "status", "service", "flows", "top", "down",
-                     "version", "help"], verbs
+                     "istio", "version", "help"], verbs
     # The man page and the README document every verb.
     man = open(os.path.join(os.path.dirname(SPILLWAY), "..", "doc", "spillway.8")).read()
     readme = open(os.path.join(os.path.dirname(SPILLWAY), "..", "README.md")).read()
