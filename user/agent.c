@@ -349,6 +349,66 @@ static void collect(struct agent *a)
 			 (uint64_t)r.expired_idle);
 }
 
+/* Spilled connections this process carries, as client and as gateway. */
+static unsigned int carried(const struct agent *a)
+{
+	const struct sw_tunnel_counters *g = sw_gateway_counters(a->gateway);
+
+	return sw_tunnel_busy(a->tunnel) + (g ? g->streams_open : 0);
+}
+
+static void stop_now(struct agent *a, const char *why)
+{
+	unsigned int n = carried(a);
+
+	if (n)
+		log_warn("%s: stopping; %u spilled connection(s) end now, local "
+			 "ones keep flowing (the datapath stays attached)", why, n);
+	else
+		log_info("%s: stopping; the datapath stays attached and "
+			 "connections keep flowing", why);
+	a->stop = true;
+}
+
+/*
+ * SIGTERM, SIGINT. The datapath outlives the agent, but spilled connections
+ * live in this process: first drain. New connections stop spilling at once
+ * (the heartbeat is withdrawn: they stay local), a gateway takes no new
+ * tunnels, and the agent exits when the last spilled connection ends, after
+ * SW_DRAIN_TIMEOUT_S at the latest, or at a second signal.
+ */
+static void begin_stop(struct agent *a, const char *why)
+{
+	struct sw_error e = {};
+	unsigned int n = carried(a);
+
+	if (a->draining || !n) {
+		stop_now(a, why);
+		return;
+	}
+	a->draining = true;
+	a->ready = false;
+	a->drain_deadline_ns = sw_now_ns() + SW_DRAIN_TIMEOUT_S * NS_PER_S;
+	if (sw_agent_heartbeat_stop(&a->dp, &e))
+		log_error("%s", e.msg);
+	if (a->gateway)
+		sw_gateway_drain(a->gateway);
+	log_info("%s: draining %u spilled connection(s): new connections stay "
+		 "local%s; stopping when they end, in %d s at the latest, or at "
+		 "the next signal", why, n,
+		 a->gateway ? " and the gateway takes no new tunnels" : "",
+		 SW_DRAIN_TIMEOUT_S);
+}
+
+static void drain_tick(struct agent *a, __u64 now)
+{
+	if (!carried(a)) {
+		stop_now(a, "drained");
+	} else if (now >= a->drain_deadline_ns) {
+		stop_now(a, "drain timeout");
+	}
+}
+
 static void on_tick(struct sw_io *io, uint32_t events)
 {
 	struct agent *a = AGENT_OF(io, tick_io);
@@ -358,7 +418,7 @@ static void on_tick(struct sw_io *io, uint32_t events)
 	(void)events;
 	if (read(io->fd, &x, sizeof(x)) < 0 && errno != EAGAIN)
 		log_warn("tick: %s", strerror(errno));
-	if (sw_agent_heartbeat(&a->dp, now, &e))
+	if (!a->draining && sw_agent_heartbeat(&a->dp, now, &e))
 		log_error("%s", e.msg);
 	if (now >= a->next_collect_ns) {
 		collect(a);
@@ -368,6 +428,8 @@ static void on_tick(struct sw_io *io, uint32_t events)
 		sw_gateway_tick(a->gateway, now);
 	if (a->http)
 		sw_http_run(a->http);
+	if (a->draining)
+		drain_tick(a, now);
 }
 
 static void on_signal(struct sw_io *io, uint32_t events)
@@ -384,9 +446,7 @@ static void on_signal(struct sw_io *io, uint32_t events)
 			reload_certificates(a);
 			watch_certificates(a);
 		} else {
-			log_info("%s: stopping; the datapath stays attached and "
-				 "connections keep flowing", strsignal(si.ssi_signo));
-			a->stop = true;
+			begin_stop(a, strsignal(si.ssi_signo));
 		}
 	}
 }

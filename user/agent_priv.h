@@ -50,6 +50,8 @@ struct agent {
 	struct watched config_watch, certs_watch;
 
 	bool ready, stop;
+	bool draining;				/* SIGTERM with spilled connections */
+	__u64 drain_deadline_ns;
 	__u64 next_collect_ns, flows_scanned;
 	__u64 reloads_ok, reloads_failed, cert_reloads_ok, cert_reloads_failed;
 };

@@ -104,10 +104,9 @@ int sw_remote_set(struct sw_datapath *dp, __u32 id, const char *name,
 	return 0;
 }
 
-int sw_agent_heartbeat(struct sw_datapath *dp, __u64 now_ns, struct sw_error *e)
+static int write_heartbeat(struct sw_datapath *dp, __u64 ns, struct sw_error *e)
 {
-	struct sw_agent a = { .heartbeat_ns = now_ns ? now_ns : sw_now_ns(),
-			      .pid = getpid() };
+	struct sw_agent a = { .heartbeat_ns = ns, .pid = getpid() };
 	__u32 zero = 0;
 
 	if (bpf_map_update_elem(bpf_map__fd(dp->skel->maps.agent), &zero, &a,
@@ -115,6 +114,16 @@ int sw_agent_heartbeat(struct sw_datapath *dp, __u64 now_ns, struct sw_error *e)
 		return sw_fail(e, -errno, "cannot write the agent heartbeat: %s",
 			       strerror(errno));
 	return 0;
+}
+
+int sw_agent_heartbeat(struct sw_datapath *dp, __u64 now_ns, struct sw_error *e)
+{
+	return write_heartbeat(dp, now_ns ? now_ns : sw_now_ns(), e);
+}
+
+int sw_agent_heartbeat_stop(struct sw_datapath *dp, struct sw_error *e)
+{
+	return write_heartbeat(dp, 0, e);	/* 0: no agent (service.h) */
 }
 
 int sw_collect(struct sw_datapath *dp, const struct sw_collect_params *params,

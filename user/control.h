@@ -29,6 +29,8 @@ int sw_remote_get(struct sw_datapath *dp, __u32 id, struct sw_remote *out);
 
 /* Refresh the agent heartbeat (now_ns 0: now) that lets connections spill. */
 int sw_agent_heartbeat(struct sw_datapath *dp, __u64 now_ns, struct sw_error *e);
+/* Withdraw it: from now on new connections stay local (an agent draining). */
+int sw_agent_heartbeat_stop(struct sw_datapath *dp, struct sw_error *e);
 
 /* Expire flows (params.now_ns 0: now) and release their slots. */
 int sw_collect(struct sw_datapath *dp, const struct sw_collect_params *params,

@@ -17,7 +17,6 @@
 #include "net.h"
 #include "relay.h"
 
-#define NS_PER_S 1000000000ull
 #define ACCEPT_BUDGET 64
 #define MAX_CONNS 4096
 
@@ -31,6 +30,7 @@ struct sw_gateway {
 	int n_conns;
 	nghttp2_session_callbacks *cb;
 	struct sw_tunnel_counters c;
+	bool draining;			/* no new connections or streams */
 };
 
 #define NV(n, v) { (uint8_t *)(n), (uint8_t *)(v), sizeof(n) - 1, strlen(v), \
@@ -250,6 +250,8 @@ static void conn_ready(struct h2conn *c)
 
 	g->c.connections_open++;
 	log_info("gateway: %s connected as %s", c->peer, c->identity);
+	if (g->draining)
+		h2_goaway(c);
 }
 
 static void conn_closed(struct h2conn *c, const char *reason, const char *label)
@@ -371,12 +373,22 @@ void sw_gateway_configure(struct sw_gateway *g, const struct sw_config *cfg,
 	g->tls = tls;
 }
 
+void sw_gateway_drain(struct sw_gateway *g)
+{
+	g->draining = true;
+	sw_loop_close(g->loop, &g->listen);
+	for (int i = g->n_conns - 1; i >= 0; i--)
+		h2_goaway(g->conns[i]);
+}
+
 void sw_gateway_tick(struct sw_gateway *g, __u64 now)
 {
 	for (int i = g->n_conns - 1; i >= 0; i--) {
 		struct h2conn *c = g->conns[i];
 
 		h2_check_deadline(c, now);
+		if (g->draining)
+			h2_goaway(c);	/* the second GOAWAY, a tick later */
 		for (struct relay *r = c->relays, *next; r; r = next) {
 			next = r->next;
 			if (r->connecting && r->deadline_ns && now > r->deadline_ns) {

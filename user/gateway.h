@@ -35,7 +35,15 @@ void sw_gateway_free(struct sw_gateway *g);
 void sw_gateway_configure(struct sw_gateway *g, const struct sw_config *cfg,
 			  struct sw_tls *tls);
 
-/* Once a second: handshake and target-connect deadlines. */
+/*
+ * Stop taking work, for a graceful exit: the listener closes (a load
+ * balancer sends new tunnels to other gateways) and every connection gets
+ * a GOAWAY, so peers open their next streams elsewhere. Live streams go on.
+ */
+void sw_gateway_drain(struct sw_gateway *g);
+
+/* Once a second: handshake and target-connect deadlines, the drain's
+ * second GOAWAY. */
 void sw_gateway_tick(struct sw_gateway *g, __u64 now_ns);
 
 const struct sw_tunnel_counters *sw_gateway_counters(struct sw_gateway *g);

@@ -378,6 +378,25 @@ struct h2conn *h2_server(struct sw_loop *loop, int fd, SSL *ssl,
 	return c;
 }
 
+bool h2_accepts_streams(const struct h2conn *c)
+{
+	return c->state == H2_OPEN && c->confirmed &&
+	       nghttp2_session_check_request_allowed(c->session);
+}
+
+void h2_goaway(struct h2conn *c)
+{
+	if (c->state != H2_OPEN || c->goaway == 2)
+		return;
+	if (c->goaway++)
+		nghttp2_submit_goaway(c->session, NGHTTP2_FLAG_NONE,
+				      nghttp2_session_get_last_proc_stream_id(c->session),
+				      NGHTTP2_NO_ERROR, NULL, 0);
+	else
+		nghttp2_submit_shutdown_notice(c->session);
+	h2_flush(c);
+}
+
 void h2_check_deadline(struct h2conn *c, uint64_t now_ns)
 {
 	char reason[200], timeout[48];

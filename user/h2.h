@@ -73,6 +73,7 @@ struct h2conn {
 	 * its handshake.
 	 */
 	bool confirmed;
+	int goaway;			/* GOAWAYs sent: 0, 1 (notice), 2 */
 	int streams;			/* open streams (relays) */
 	struct relay *relays;		/* this connection's streams */
 	uint64_t idle_since_ns;		/* when streams last fell to 0 */
@@ -102,6 +103,18 @@ void h2_flush(struct h2conn *c);
 
 /* Close now: on_closed is called, memory is freed after the batch. */
 void h2_close(struct h2conn *c, const char *reason, const char *label);
+
+/* May a new stream (a CONNECT) start here? Not after a GOAWAY either way. */
+bool h2_accepts_streams(const struct h2conn *c);
+
+/*
+ * Ask the peer to open no more streams, in the two steps RFC 9113 (6.8)
+ * advises; call it again a round trip or more later for the second. The
+ * first GOAWAY carries the largest stream id (streams the peer has sent
+ * meanwhile are still served), the second the last one processed. Live
+ * streams go on; the connection closes itself when they are done.
+ */
+void h2_goaway(struct h2conn *c);
 
 /* Close if the deadline of a connect or handshake has passed. */
 void h2_check_deadline(struct h2conn *c, uint64_t now_ns);

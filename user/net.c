@@ -7,10 +7,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "spillway/defaults.h"
 #include "addr.h"
 #include "net.h"
 
-#define NS_PER_S 1000000000ull
 
 int sw_resolve(const struct sw_hostport *hp, struct sockaddr_storage *ss,
 	       socklen_t *len, const char **err)

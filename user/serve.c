@@ -219,7 +219,8 @@ int agent_serve_http(void *arg, const char *url, FILE *out)
 	if (!strcmp(url, "/healthz")) {
 		fputs("ok\n", out);
 	} else if (!strcmp(url, "/readyz")) {
-		fputs(a->ready ? "ready\n" : "not ready\n", out);
+		fputs(a->ready ? "ready\n" : a->draining ? "draining\n" :
+		      "not ready\n", out);
 		status = a->ready ? 200 : 503;
 	} else if (!strcmp(url, "/metrics")) {
 		if (build_view(a, &v, &e)) {

@@ -22,7 +22,6 @@
 #include "relay.h"
 #include "tunnel.h"
 
-#define NS_PER_S 1000000000ull
 #define ACCEPT_BUDGET 64
 /* The timer's shortest delay (0 would disarm it). */
 #define TIMER_MIN_NS 1000000ull
@@ -206,7 +205,7 @@ static struct h2conn *pick(struct remote *rm)
 		struct h2conn *c = rm->conns[i];
 		uint32_t max;
 
-		if (c->state != H2_OPEN || !c->confirmed)
+		if (!h2_accepts_streams(c))	/* a GOAWAY: draining */
 			continue;
 		max = nghttp2_session_get_remote_settings(c->session,
 			NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS);
@@ -582,11 +581,10 @@ static void probe(struct remote *rm, __u64 now)
 	if (rm->ping_sent_ns)		/* the last PING went unanswered */
 		probed(rm, false);
 	rm->next_probe_ns = now + rm->cfg.probe_interval_ns;
-	if (!c) {
-		for (int i = 0; i < rm->n_conns && !c; i++)
-			if (rm->conns[i]->confirmed)
-				c = rm->conns[i];
-	}
+	/* Full ones are fine; one that had a GOAWAY takes no new stream. */
+	for (int i = 0; i < rm->n_conns && !c; i++)
+		if (h2_accepts_streams(rm->conns[i]))
+			c = rm->conns[i];
 	if (c) {
 		rm->ping_sent_ns = now;
 		nghttp2_submit_ping(c->session, NGHTTP2_FLAG_NONE, NULL);
@@ -777,6 +775,18 @@ int sw_tunnel_configure(struct sw_tunnel *t, const struct sw_config *cfg,
 		wake_at(t, t->remotes[i]->next_probe_ns);
 	}
 	return 0;
+}
+
+unsigned int sw_tunnel_busy(const struct sw_tunnel *t)
+{
+	unsigned int n = 0;
+
+	for (int i = 0; t && i < t->n_remotes; i++) {
+		n += t->remotes[i]->c.streams_open;
+		for (struct waiting *w = t->remotes[i]->waiting; w; w = w->next)
+			n++;
+	}
+	return n;
 }
 
 const struct sw_tunnel_counters *sw_tunnel_counters(struct sw_tunnel *t,

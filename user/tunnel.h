@@ -42,6 +42,10 @@ int sw_tunnel_configure(struct sw_tunnel *t, const struct sw_config *cfg,
 			const __u32 *remote_ids, struct sw_tls *tls,
 			struct sw_error *e);
 
+/* Spilled connections carried now: streams open, and connections waiting
+ * for a connection to their remote. */
+unsigned int sw_tunnel_busy(const struct sw_tunnel *t);
+
 /* The counters of the remote named name (NULL if there is none). */
 const struct sw_tunnel_counters *sw_tunnel_counters(struct sw_tunnel *t,
 						    const char *name);

@@ -78,7 +78,10 @@ class Sandbox:
         its socket alive."""
         pid = self.pid(what)
         os.kill(pid, sig)
+        self.wait_gone(what, pid)
 
+    @staticmethod
+    def wait_gone(what, pid):
         def gone():
             try:
                 return open(f"/proc/{pid}/stat").read().split()[2] == "Z"
@@ -340,6 +343,54 @@ def test_gateway_reuses_ports_to_a_target(sb):
     tw = run([*c2, "ss", "-Htn", "state", "time-wait"]).stdout.count("\n")
     assert tw >= 900, f"only {tw} TIME_WAIT sockets: the case tests nothing"
     assert "set net.ipv4.tcp_tw_reuse=1" in sb.log("agent-c2")
+
+
+def test_sigterm_drains_spilled_connections(sb):
+    """A rolling update: SIGTERM to the cluster1 agent while it carries a
+    spilled connection. New connections stay local at once, the spilled
+    one keeps working until it ends, then the agent exits."""
+    sb.start(max_conns=1)
+    local, _ = sb.dial()
+    spilled, who = sb.dial()
+    assert who == "cluster2", who
+    pid = sb.pid("agent-c1")
+    os.kill(pid, signal.SIGTERM)
+    wait_until("the drain", lambda: "draining 1 spilled connection(s)" in sb.log())
+    assert sb.dial()[1] == "cluster1"       # over the threshold, kept local
+    sb.echo_ok(spilled)
+    sb.echo_ok(local)
+    assert os.path.exists(f"/proc/{pid}"), "exited with a spilled connection open"
+    sb.hang_up(spilled)
+    sb.wait_gone("agent-c1", pid)
+    assert "drained: stopping; the datapath stays attached" in sb.log()
+    sb.echo_ok(local)                       # the datapath stayed
+    sb.restart("agent-c1", "SANDBOX_C1_NS", "c1.yaml", "SANDBOX_C1_PIN_DIR",
+               "SANDBOX_C1_SOCKET")
+    wait_until("cluster2 healthy", sb.healthy)
+    assert sb.dial()[1] == "cluster2"       # spilling again
+
+
+def test_gateway_drains_then_second_signal_stops(sb):
+    """SIGTERM to the gateway: it takes no new tunnels (the client side
+    finds it gone and keeps new connections local), the live stream keeps
+    working; a second SIGTERM stops it at once."""
+    sb.start(max_conns=1)
+    sb.dial()
+    spilled, who = sb.dial()
+    assert who == "cluster2", who
+    pid = sb.pid("agent-c2")
+    os.kill(pid, signal.SIGTERM)
+    wait_until("the drain", lambda: "draining 1 spilled connection(s): new "
+               "connections stay local and the gateway takes no new tunnels"
+               in sb.log("agent-c2"))
+    wait_until("cluster2 unhealthy", lambda: not sb.healthy())
+    assert sb.dial()[1] == "cluster1"
+    sb.echo_ok(spilled)
+    time.sleep(1.5)                         # past the second GOAWAY
+    sb.echo_ok(spilled)
+    os.kill(pid, signal.SIGTERM)
+    sb.wait_gone("agent-c2", pid)
+    assert "1 spilled connection(s) end now" in sb.log("agent-c2")
 
 
 def test_churn_leaves_no_leak(sb):
