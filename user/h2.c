@@ -147,8 +147,10 @@ static int fill(struct h2conn *c)
 	return 0;
 }
 
-void h2_flush(struct h2conn *c)
+static void flush_now(struct sw_task *t)
 {
+	struct h2conn *c = (struct h2conn *)((char *)t -
+					     offsetof(struct h2conn, flush));
 	int r, err;
 
 	if (c->state != H2_OPEN)
@@ -175,6 +177,28 @@ void h2_flush(struct h2conn *c)
 		return;
 	}
 	watch(c, false);
+}
+
+void h2_flush(struct h2conn *c)
+{
+	if (c->state == H2_OPEN)
+		sw_loop_later(c->loop, &c->flush);
+}
+
+void h2_pack(struct h2conn *c)
+{
+	int err;
+
+	if (c->state != H2_OPEN)
+		return;
+	err = fill(c);
+	if (err) {
+		h2_close(c, nghttp2_strerror(err), "protocol");
+		return;
+	}
+	if (c->out_len - c->out_off >= H2_WRITE_BATCH && write_out(c) > 0)
+		watch(c, true);
+	h2_flush(c);
 }
 
 static void read_in(struct h2conn *c)
@@ -320,6 +344,7 @@ static struct h2conn *make(struct sw_loop *loop, SSL *ssl, bool server, uint64_t
 	c->ops = ops;
 	c->owner = owner;
 	c->grave.free = free_conn;
+	c->flush.run = flush_now;
 	SSL_set_mode(ssl, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
 			  SSL_MODE_ENABLE_PARTIAL_WRITE);
 	return c;

@@ -47,6 +47,7 @@ struct h2_ops {
 struct h2conn {
 	struct sw_io io;
 	struct sw_deferred grave;
+	struct sw_task flush;		/* h2_flush: one write per batch */
 	struct sw_loop *loop;
 	SSL *ssl;
 	nghttp2_session *session;
@@ -98,11 +99,19 @@ struct h2conn *h2_server(struct sw_loop *loop, int fd, SSL *ssl,
 			 const nghttp2_session_callbacks *cb,
 			 const struct h2_ops *ops, void *owner);
 
-/* Send what nghttp2 has queued (call after submitting frames). */
+/* Send what nghttp2 has queued (call after submitting frames), once the
+ * current batch of events is handled: frames of many streams, one write. */
 void h2_flush(struct h2conn *c);
 
 /* Close now: on_closed is called, memory is freed after the batch. */
 void h2_close(struct h2conn *c, const char *reason, const char *label);
+
+/*
+ * Frame what nghttp2 has queued now, writing only a full batch; the rest
+ * leaves with the flush. For a relay that reads its socket chunk by chunk:
+ * the next chunk is read once nghttp2 has taken this one.
+ */
+void h2_pack(struct h2conn *c);
 
 /* May a new stream (a CONNECT) start here? Not after a GOAWAY either way. */
 bool h2_accepts_streams(const struct h2conn *c);

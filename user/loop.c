@@ -11,6 +11,7 @@
 struct sw_loop {
 	int epfd;
 	struct sw_deferred *graveyard;
+	struct sw_task *tasks;
 };
 
 struct sw_loop *sw_loop_new(void)
@@ -82,6 +83,27 @@ void sw_loop_close(struct sw_loop *l, struct sw_io *io)
 	io->dead = true;
 }
 
+void sw_loop_later(struct sw_loop *l, struct sw_task *t)
+{
+	if (t->queued)
+		return;
+	t->queued = true;
+	t->next = l->tasks;
+	l->tasks = t;
+}
+
+/* Until none is left: a task may queue others. */
+static void run_tasks(struct sw_loop *l)
+{
+	while (l->tasks) {
+		struct sw_task *t = l->tasks;
+
+		l->tasks = t->next;
+		t->queued = false;
+		t->run(t);
+	}
+}
+
 void sw_loop_release(struct sw_loop *l, struct sw_deferred *d)
 {
 	d->next = l->graveyard;
@@ -91,8 +113,11 @@ void sw_loop_release(struct sw_loop *l, struct sw_deferred *d)
 int sw_loop_run_once(struct sw_loop *l, int timeout_ms)
 {
 	struct epoll_event ev[BATCH];
-	int n = epoll_wait(l->epfd, ev, BATCH, timeout_ms);
+	int n;
 
+	run_tasks(l);		/* queued outside a batch (at start) */
+	bury(l);
+	n = epoll_wait(l->epfd, ev, BATCH, timeout_ms);
 	if (n < 0)
 		return errno == EINTR ? 0 : -errno;
 	for (int i = 0; i < n; i++) {
@@ -101,6 +126,7 @@ int sw_loop_run_once(struct sw_loop *l, int timeout_ms)
 		if (!io->dead)
 			io->on_event(io, ev[i].events);
 	}
+	run_tasks(l);
 	bury(l);
 	return n;
 }

@@ -3,7 +3,9 @@
  * The agent's event loop: epoll, one handler per file descriptor. Objects
  * that die while handling an event are freed after the whole batch of
  * events has been handled, so a later event of the same batch never reaches
- * freed memory.
+ * freed memory. Work queued with sw_loop_later runs once per batch, after
+ * its events and before those frees: many events' frames for one connection
+ * leave in one write.
  */
 #ifndef SW_LOOP_H
 #define SW_LOOP_H
@@ -26,6 +28,13 @@ struct sw_deferred {
 	void (*free)(struct sw_deferred *d);
 };
 
+/* Work to run once the current batch of events has been handled. */
+struct sw_task {
+	struct sw_task *next;
+	bool queued;
+	void (*run)(struct sw_task *t);
+};
+
 struct sw_loop *sw_loop_new(void);
 void sw_loop_free(struct sw_loop *l);
 
@@ -37,6 +46,9 @@ int sw_loop_watch(struct sw_loop *l, struct sw_io *io, uint32_t events);
 void sw_loop_close(struct sw_loop *l, struct sw_io *io);
 /* Free d once the current batch of events has been handled. */
 void sw_loop_release(struct sw_loop *l, struct sw_deferred *d);
+
+/* Run t after the current batch (once, however often it is queued). */
+void sw_loop_later(struct sw_loop *l, struct sw_task *t);
 
 /* Wait up to timeout_ms and handle what happened; < 0 on a loop failure. */
 int sw_loop_run_once(struct sw_loop *l, int timeout_ms);

@@ -182,7 +182,7 @@ static bool read_up(struct relay *r)
 
 /*
  * Move socket data into the stream while the stream takes it: read a
- * chunk, let nghttp2 frame it (flush), read the next. One readiness event
+ * chunk, let nghttp2 frame it (pack), read the next. One readiness event
  * then carries many chunks instead of one (and epoll interest is not
  * toggled per chunk).
  */
@@ -192,7 +192,7 @@ static void pump_up(struct relay *r)
 		if (r->closing || !r->established || r->sock_eof ||
 		    r->up_off != r->up_len || !read_up(r) || !r->conn)
 			return;
-		h2_flush(r->conn);
+		h2_pack(r->conn);
 	}
 }
 
