@@ -44,6 +44,8 @@ static void status_json(FILE *out, const struct sw_view *v)
 	json_object(&j);
 	json_key(&j, "cluster");
 	json_string(&j, v->cfg->cluster);
+	json_key(&j, "draining");
+	json_bool(&j, v->draining);
 	json_key(&j, "services");
 	json_array(&j);
 	for (int i = 0; i < v->cfg->n_services; i++) {
@@ -100,7 +102,9 @@ static void status_text(FILE *out, const struct sw_view *v)
 	char vip[SW_NAME_MAX + 16], gw[SW_NAME_MAX + 16];
 
 	fprintf(out, "cluster %s, %s\n\n", v->cfg->cluster,
-		v->ready ? "ready" : "not ready");
+		v->ready ? "ready" : v->draining ? "draining: stopping once its "
+		"spilled connections end; new connections stay local" :
+		"not ready");
 	fprintf(out, "%-32s %-24s %6s %6s %6s %6s %10s %11s  %s\n", "SERVICE",
 		"VIP:PORT", "MAX", "RESUME", "LOCAL", "REMOTE", "OVERFLOWED",
 		"UNAVAILABLE", "STATE");
@@ -469,4 +473,7 @@ void report_metrics(FILE *out, const struct sw_view *v)
 	help(out, "spillway_ready", "gauge", "1 once the datapath is attached "
 	     "and the configuration applied.");
 	fprintf(out, "spillway_ready %d\n", v->ready);
+	help(out, "spillway_draining", "gauge", "1 while stopping: spilled "
+	     "connections finish, new connections stay local.");
+	fprintf(out, "spillway_draining %d\n", v->draining);
 }

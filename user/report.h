@@ -40,6 +40,7 @@ struct sw_view {
 	time_t cert_not_after;				/* 0: no certificates */
 	__u64 cert_reloads_ok, cert_reloads_failed;
 	bool ready;
+	bool draining;			/* stopping: spilled connections finish */
 };
 
 void report_status(FILE *out, bool json, const struct sw_view *v);

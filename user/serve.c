@@ -55,6 +55,7 @@ static int build_view(struct agent *a, struct sw_view *v, struct sw_error *e)
 	v->reloads_ok = a->reloads_ok;
 	v->reloads_failed = a->reloads_failed;
 	v->ready = a->ready;
+	v->draining = a->draining;
 	return sw_stats_read(&a->dp, &v->stats, e);
 }
 

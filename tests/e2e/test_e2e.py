@@ -356,6 +356,8 @@ def test_sigterm_drains_spilled_connections(sb):
     pid = sb.pid("agent-c1")
     os.kill(pid, signal.SIGTERM)
     wait_until("the drain", lambda: "draining 1 spilled connection(s)" in sb.log())
+    assert json.loads(sb.cli("status", "--json").stdout)["draining"] is True
+    assert "draining: stopping once its spilled connections end" in sb.cli("status").stdout
     assert sb.dial()[1] == "cluster1"       # over the threshold, kept local
     sb.echo_ok(spilled)
     sb.echo_ok(local)
