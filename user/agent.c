@@ -375,11 +375,12 @@ static void stop_now(struct agent *a, const char *why)
  * live in this process: first drain. New connections stop spilling at once
  * (the heartbeat is withdrawn: they stay local), a gateway takes no new
  * tunnels, and the agent exits when the last spilled connection ends, after
- * SW_DRAIN_TIMEOUT_S at the latest, or at a second signal.
+ * agent.drain_timeout at the latest, or at a second signal.
  */
 static void begin_stop(struct agent *a, const char *why)
 {
 	struct sw_error e = {};
+	char d[48];
 	unsigned int n = carried(a);
 
 	if (a->draining || !n) {
@@ -388,16 +389,16 @@ static void begin_stop(struct agent *a, const char *why)
 	}
 	a->draining = true;
 	a->ready = false;
-	a->drain_deadline_ns = sw_now_ns() + SW_DRAIN_TIMEOUT_S * NS_PER_S;
+	a->drain_deadline_ns = sw_now_ns() + a->cfg.drain_timeout_ns;
 	if (sw_agent_heartbeat_stop(&a->dp, &e))
 		log_error("%s", e.msg);
 	if (a->gateway)
 		sw_gateway_drain(a->gateway);
 	log_info("%s: draining %u spilled connection(s): new connections stay "
-		 "local%s; stopping when they end, in %d s at the latest, or at "
-		 "the next signal", why, n,
+		 "local%s; stopping when they end, in %s at the latest "
+		 "(agent.drain_timeout), or at the next signal", why, n,
 		 a->gateway ? " and the gateway takes no new tunnels" : "",
-		 SW_DRAIN_TIMEOUT_S);
+		 sw_duration_format(a->cfg.drain_timeout_ns, d, sizeof(d)));
 }
 
 static void drain_tick(struct agent *a, __u64 now)

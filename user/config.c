@@ -308,8 +308,9 @@ static bool mapping_fields(struct parser *p, const yaml_node_t *n,
 		    strlen((const char *)key->data.scalar.value) !=
 			    key->data.scalar.length) {
 			problem(p, key, field, "found %s as a key; expected "
-				"one of %s", key->type == YAML_SCALAR_NODE ?
+				"%s%s", key->type == YAML_SCALAR_NODE ?
 				"a NUL character" : kind_name(key),
+				n_spec > 1 ? "one of " : "",
 				keys_accepted(keys, spec, n_spec));
 			continue;
 		}
@@ -318,7 +319,7 @@ static bool mapping_fields(struct parser *p, const yaml_node_t *n,
 			i++;
 		if (i == n_spec) {
 			problem(p, key, field, "unknown key '%s'; expected "
-				"one of %s", show(p, name),
+				"%s%s", show(p, name), n_spec > 1 ? "one of " : "",
 				keys_accepted(keys, spec, n_spec));
 		} else if (values[i]) {
 			problem(p, key, field,
@@ -1417,35 +1418,38 @@ static void parse_exports(struct parser *p, const yaml_node_t *n)
 }
 
 /* ------------------------------------------------------------------------ */
-/* datapath: one table for parsing, defaults and writing */
+/* datapath, agent: sections of plain settings, one table for parsing,
+ * defaults and writing */
 
-static const struct datapath_key {
+static const struct setting {
+	const char *section;
 	const char *name;
 	bool duration;		/* else a whole number */
 	size_t offset, size;	/* of the field in struct sw_config */
 	__u64 max;		/* numbers only; every value is at least 1 */
 	__u64 def;
-} datapath_keys[] = {
-#define DP_FIELD(f) offsetof(struct sw_config, f), sizeof(((struct sw_config *)0)->f)
-	{ "flow_capacity", false, DP_FIELD(flow_capacity),
+} settings[] = {
+#define FIELD(f) offsetof(struct sw_config, f), sizeof(((struct sw_config *)0)->f)
+	{ "datapath", "flow_capacity", false, FIELD(flow_capacity),
 	  CONFIG_MAX_FLOW_CAPACITY, SW_DEFAULT_FLOW_CAPACITY },
-	{ "tunnel_port", false, DP_FIELD(tunnel_port), 65535,
+	{ "datapath", "tunnel_port", false, FIELD(tunnel_port), 65535,
 	  SW_DEFAULT_TUNNEL_PORT },
-	{ "half_open_timeout", true, DP_FIELD(half_open_timeout_ns), 0,
+	{ "datapath", "half_open_timeout", true, FIELD(half_open_timeout_ns), 0,
 	  SW_DEFAULT_HALF_OPEN_TIMEOUT_S * NS_PER_S },
-	{ "idle_timeout", true, DP_FIELD(idle_timeout_ns), 0,
+	{ "datapath", "idle_timeout", true, FIELD(idle_timeout_ns), 0,
 	  SW_DEFAULT_IDLE_TIMEOUT_S * NS_PER_S },
-	{ "closed_linger", true, DP_FIELD(closed_linger_ns), 0,
+	{ "datapath", "closed_linger", true, FIELD(closed_linger_ns), 0,
 	  SW_DEFAULT_CLOSED_LINGER_S * NS_PER_S },
-	{ "collect_interval", true, DP_FIELD(collect_interval_ns), 0,
+	{ "datapath", "collect_interval", true, FIELD(collect_interval_ns), 0,
 	  SW_DEFAULT_COLLECT_INTERVAL_S * NS_PER_S },
-#undef DP_FIELD
+	{ "agent", "drain_timeout", true, FIELD(drain_timeout_ns), 0,
+	  SW_DRAIN_TIMEOUT_S * NS_PER_S },
+#undef FIELD
 };
 
-#define N_DATAPATH_KEYS (int)(sizeof(datapath_keys) / sizeof(datapath_keys[0]))
+#define N_SETTINGS (int)(sizeof(settings) / sizeof(settings[0]))
 
-static void datapath_set(struct sw_config *cfg, const struct datapath_key *k,
-			 __u64 v)
+static void setting_set(struct sw_config *cfg, const struct setting *k, __u64 v)
 {
 	void *f = (char *)cfg + k->offset;
 
@@ -1457,8 +1461,7 @@ static void datapath_set(struct sw_config *cfg, const struct datapath_key *k,
 		*(__u64 *)f = v;
 }
 
-static __u64 datapath_get(const struct sw_config *cfg,
-			  const struct datapath_key *k)
+static __u64 setting_get(const struct sw_config *cfg, const struct setting *k)
 {
 	const void *f = (const char *)cfg + k->offset;
 
@@ -1471,32 +1474,45 @@ static __u64 datapath_get(const struct sw_config *cfg,
 
 void sw_config_defaults(struct sw_config *cfg)
 {
-	for (int i = 0; i < N_DATAPATH_KEYS; i++)
-		datapath_set(cfg, &datapath_keys[i], datapath_keys[i].def);
+	for (int i = 0; i < N_SETTINGS; i++)
+		setting_set(cfg, &settings[i], settings[i].def);
 }
 
-static void parse_datapath(struct parser *p, const yaml_node_t *n)
+/* The settings of one section, in table order; their number. */
+static int section_settings(const char *section, const struct setting **out)
 {
-	struct key_spec spec[N_DATAPATH_KEYS];
-	yaml_node_t *v[N_DATAPATH_KEYS];
+	int n = 0;
+
+	for (int i = 0; i < N_SETTINGS; i++)
+		if (!strcmp(settings[i].section, section))
+			out[n++] = &settings[i];
+	return n;
+}
+
+static void parse_settings(struct parser *p, const yaml_node_t *n,
+			   const char *section)
+{
+	const struct setting *k[N_SETTINGS];
+	struct key_spec spec[N_SETTINGS];
+	yaml_node_t *v[N_SETTINGS];
+	int count = section_settings(section, k);
 	char f[FIELD_MAX];
 
-	for (int i = 0; i < N_DATAPATH_KEYS; i++)
-		spec[i] = (struct key_spec){ datapath_keys[i].name, false };
-	if (!mapping_fields(p, n, "datapath", spec, N_DATAPATH_KEYS, v))
+	for (int i = 0; i < count; i++)
+		spec[i] = (struct key_spec){ k[i]->name, false };
+	if (!mapping_fields(p, n, section, spec, count, v))
 		return;
-	for (int i = 0; i < N_DATAPATH_KEYS; i++) {
-		const struct datapath_key *k = &datapath_keys[i];
+	for (int i = 0; i < count; i++) {
 		bool ok;
 		__u64 val;
 
 		if (!v[i])
 			continue;
-		field_key(f, "datapath", k->name);
-		ok = k->duration ? get_duration(p, v[i], f, &val) :
-				   get_number(p, v[i], f, 1, k->max, &val);
+		field_key(f, section, k[i]->name);
+		ok = k[i]->duration ? get_duration(p, v[i], f, &val) :
+				      get_number(p, v[i], f, 1, k[i]->max, &val);
 		if (ok)
-			datapath_set(p->cfg, k, val);
+			setting_set(p->cfg, k[i], val);
 	}
 }
 
@@ -1505,7 +1521,7 @@ static void parse_datapath(struct parser *p, const yaml_node_t *n)
 
 enum {
 	TOP_CLUSTER, TOP_INTERFACES, TOP_TLS, TOP_TUNNEL, TOP_REMOTES,
-	TOP_SERVICES, TOP_EXPORTS, TOP_METRICS, TOP_DATAPATH, TOP_N
+	TOP_SERVICES, TOP_EXPORTS, TOP_METRICS, TOP_DATAPATH, TOP_AGENT, TOP_N
 };
 static const struct key_spec top_keys[TOP_N] = {
 	[TOP_CLUSTER] = { "cluster", true },
@@ -1517,6 +1533,7 @@ static const struct key_spec top_keys[TOP_N] = {
 	[TOP_EXPORTS] = { "exports", false },
 	[TOP_METRICS] = { "metrics", false },
 	[TOP_DATAPATH] = { "datapath", false },
+	[TOP_AGENT] = { "agent", false },
 };
 
 static bool overflows_anywhere(const struct sw_config *cfg)
@@ -1565,7 +1582,9 @@ static void parse_root(struct parser *p, const yaml_node_t *root)
 	if (v[TOP_EXPORTS])
 		parse_exports(p, v[TOP_EXPORTS]);
 	if (v[TOP_DATAPATH])
-		parse_datapath(p, v[TOP_DATAPATH]);
+		parse_settings(p, v[TOP_DATAPATH], "datapath");
+	if (v[TOP_AGENT])
+		parse_settings(p, v[TOP_AGENT], "agent");
 	if (!v[TOP_TLS] && (cfg->n_remotes || overflows_anywhere(cfg)))
 		problem(p, root, "", "missing required key 'tls': connections "
 			"spilled to remotes go through a mutual TLS tunnel; "
@@ -2000,18 +2019,21 @@ static void write_exports(struct writer *w, const struct sw_config *cfg)
 	w_list_end(w);
 }
 
-static void write_datapath(struct writer *w, const struct sw_config *cfg)
+static void write_settings(struct writer *w, const struct sw_config *cfg,
+			   const char *section)
 {
-	w_str(w, "datapath");
-	w_map(w);
-	for (int i = 0; i < N_DATAPATH_KEYS; i++) {
-		const struct datapath_key *k = &datapath_keys[i];
-		__u64 v = datapath_get(cfg, k);
+	const struct setting *k[N_SETTINGS];
+	int count = section_settings(section, k);
 
-		if (k->duration)
-			w_key_duration(w, k->name, v);
+	w_str(w, section);
+	w_map(w);
+	for (int i = 0; i < count; i++) {
+		__u64 v = setting_get(cfg, k[i]);
+
+		if (k[i]->duration)
+			w_key_duration(w, k[i]->name, v);
 		else
-			w_key_u64(w, k->name, v);
+			w_key_u64(w, k[i]->name, v);
 	}
 	w_map_end(w);
 }
@@ -2029,7 +2051,8 @@ static void write_config(struct writer *w, const struct sw_config *cfg)
 	write_exports(w, cfg);
 	if (cfg->has_metrics)
 		w_listen_section(w, "metrics", &cfg->metrics_listen);
-	write_datapath(w, cfg);
+	write_settings(w, cfg, "datapath");
+	write_settings(w, cfg, "agent");
 }
 
 int sw_config_write(const struct sw_config *cfg, FILE *out)

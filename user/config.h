@@ -130,6 +130,9 @@ struct sw_config {
 	__u64 idle_timeout_ns;		/* SW_DEFAULT_IDLE_TIMEOUT_S */
 	__u64 closed_linger_ns;		/* SW_DEFAULT_CLOSED_LINGER_S */
 	__u64 collect_interval_ns;	/* SW_DEFAULT_COLLECT_INTERVAL_S */
+
+	/* agent: (an extension too) */
+	__u64 drain_timeout_ns;		/* SW_DRAIN_TIMEOUT_S */
 };
 
 /*

@@ -70,8 +70,8 @@
 #define SW_TUNNEL_POOL_MAX 64		/* connections per remote */
 /*
  * On SIGTERM an agent carrying spilled connections drains for at most this
- * long before it exits. Below Kubernetes' default grace period (30 s) minus
- * the DaemonSet's preStop pause (5 s).
+ * long before it exits (agent.drain_timeout). Below Kubernetes' default
+ * grace period (30 s) minus the DaemonSet's preStop pause (5 s).
  */
 #define SW_DRAIN_TIMEOUT_S 20
 #define SW_TUNNEL_MAX_HEADER_BYTES 8192	/* a CONNECT request's headers */

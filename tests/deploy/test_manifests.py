@@ -94,6 +94,18 @@ def volume(kind):
     raise AssertionError(f"the DaemonSet has no {kind} volume")
 
 
+def drain_timeout_s(cfg):
+    """A config's agent.drain_timeout in seconds (written as Ns or Nm), or
+    the agent's default."""
+    v = (cfg.get("agent") or {}).get("drain_timeout")
+    if v is None:
+        defaults = open(os.path.join(ROOT, "include", "spillway", "defaults.h")).read()
+        return int(re.search(r"#define SW_DRAIN_TIMEOUT_S (\d+)", defaults).group(1))
+    m = re.fullmatch(r"(\d+)([sm])", v)
+    assert m, f"agent.drain_timeout {v!r}: this test reads Ns or Nm"
+    return int(m.group(1)) * (60 if m.group(2) == "m" else 1)
+
+
 def config_of(cluster):
     cm = one("ConfigMap", f"{cluster}/configmap.yaml")
     return cm, yaml.safe_load(cm["data"]["config.yaml"])
@@ -391,7 +403,11 @@ def test_daemonset_security_and_lifecycle(w):
     pre = c["lifecycle"]["preStop"]["exec"]["command"]
     assert "down" not in " ".join(pre) and "spillway" not in " ".join(pre), pre
     sleep = int(re.search(r"sleep (\d+)", " ".join(pre)).group(1))
-    assert sleep < spec["terminationGracePeriodSeconds"], (sleep, spec)
+    # SIGTERM comes after the preStop; the agent's drain must end before
+    # the kubelet's SIGKILL, or spilled connections are cut.
+    for cluster in CLUSTERS:
+        drain = drain_timeout_s(config_of(cluster)[1])
+        assert sleep + drain < spec["terminationGracePeriodSeconds"], (cluster, sleep, drain)
     # The Secret: the three files of tls.dir, owner-readable only.
     sv = volume("secret")["secret"]
     assert sv["secretName"] == "spillway-certs" and sv["defaultMode"] == 0o400, sv

@@ -372,6 +372,24 @@ def test_sigterm_drains_spilled_connections(sb):
     assert sb.dial()[1] == "cluster2"       # spilling again
 
 
+def test_drain_timeout_from_the_config(sb):
+    """agent.drain_timeout bounds the drain: a spilled connection still
+    open then ends, and the agent says so."""
+    sb.start(max_conns=1)
+    sb.dial()
+    spilled, who = sb.dial()
+    assert who == "cluster2", who
+    with open(f"{sb.env['SANDBOX_STATE']}/c1.yaml", "a") as f:
+        f.write("agent:\n  drain_timeout: 1s\n")
+    pid = sb.pid("agent-c1")
+    os.kill(pid, signal.SIGHUP)
+    wait_until("the reload", lambda: "reloaded " in sb.log())
+    os.kill(pid, signal.SIGTERM)
+    wait_until("the drain", lambda: "in 1s at the latest (agent.drain_timeout)" in sb.log())
+    sb.wait_gone("agent-c1", pid)
+    assert "drain timeout: stopping; 1 spilled connection(s) end now" in sb.log()
+
+
 def test_gateway_drains_then_second_signal_stops(sb):
     """SIGTERM to the gateway: it takes no new tunnels (the client side
     finds it gone and keeps new connections local), the live stream keeps

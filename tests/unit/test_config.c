@@ -173,8 +173,8 @@ static const struct bad_config bad_configs[] = {
 	    "cluster: c1\n"
 	    "clusters: [c2]\n",
 	    2, NULL, "unknown key 'clusters'; expected one of cluster, "
-	    "interfaces, tls, tunnel, remotes, services, exports, metrics or "
-	    "datapath"),
+	    "interfaces, tls, tunnel, remotes, services, exports, metrics, "
+	    "datapath or agent"),
 	BAD("duplicate-key",
 	    "cluster: c1\n"
 	    "cluster: c2\n",
@@ -310,7 +310,7 @@ static const struct bad_config bad_configs[] = {
 	    "cluster: c1\n"
 	    "tunnel:\n"
 	    "  port: 15008\n",
-	    3, "tunnel", "unknown key 'port'; expected one of listen"),
+	    3, "tunnel", "unknown key 'port'; expected listen"),
 	BAD("metrics/unbracketed-ipv6",
 	    "cluster: c1\n"
 	    "metrics:\n"
@@ -716,6 +716,17 @@ static const struct bad_config bad_configs[] = {
 	BAD("datapath/duration-unit",
 	    "cluster: c1\ndatapath:\n  collect_interval: 10d\n", 3,
 	    "datapath.collect_interval", "'10d' is not a duration"),
+
+	/* agent */
+	BAD("agent/not-a-mapping", "cluster: c1\nagent: 20s\n", 2, "agent",
+	    "found a string; expected a mapping"),
+	BAD("agent/unknown-key", "cluster: c1\nagent:\n  drain: 20s\n", 3,
+	    "agent", "unknown key 'drain'; expected drain_timeout"),
+	BAD("agent/drain-timeout-0", "cluster: c1\nagent:\n  drain_timeout: 0s\n",
+	    3, "agent.drain_timeout",
+	    "0s is not allowed; expected a duration greater than 0"),
+	BAD("agent/drain-timeout-number", "cluster: c1\nagent:\n  drain_timeout: 20\n",
+	    3, "agent.drain_timeout", "'20' is not a duration"),
 };
 
 #define N_BAD (int)(sizeof(bad_configs) / sizeof(bad_configs[0]))
@@ -806,6 +817,7 @@ static void check_default_datapath(const struct sw_config *cfg)
 	CHECK_EQ(cfg->idle_timeout_ns, SW_DEFAULT_IDLE_TIMEOUT_S * NS_PER_S);
 	CHECK_EQ(cfg->closed_linger_ns, SW_DEFAULT_CLOSED_LINGER_S * NS_PER_S);
 	CHECK_EQ(cfg->collect_interval_ns, SW_DEFAULT_COLLECT_INTERVAL_S * NS_PER_S);
+	CHECK_EQ(cfg->drain_timeout_ns, SW_DRAIN_TIMEOUT_S * NS_PER_S);
 }
 
 /* A remote with no tunnel settings written runs with these. */
@@ -942,6 +954,7 @@ static void check_mixed(const struct sw_config *cfg)
 	CHECK_EQ(cfg->idle_timeout_ns, 5400 * NS_PER_S);
 	CHECK_EQ(cfg->closed_linger_ns, 1500000000ull);
 	CHECK_EQ(cfg->collect_interval_ns, 120 * NS_PER_S);
+	CHECK_EQ(cfg->drain_timeout_ns, 3600 * NS_PER_S);
 }
 
 static void check_gateway_only(const struct sw_config *cfg)
@@ -1048,7 +1061,9 @@ static const struct good_config good_configs[] = {
 	  "  half_open_timeout: 500ms\n"
 	  "  idle_timeout: 1h30m\n"
 	  "  closed_linger: 1s500ms\n"
-	  "  collect_interval: 2m\n",
+	  "  collect_interval: 2m\n"
+	  "agent:\n"
+	  "  drain_timeout: 1h\n",
 	  check_mixed },
 	{ "good/gateway-only",
 	  "cluster: gw\n"
@@ -1189,6 +1204,7 @@ static void compare_configs(const struct sw_config *a, const struct sw_config *b
 	CHECK_EQ(a->idle_timeout_ns, b->idle_timeout_ns);
 	CHECK_EQ(a->closed_linger_ns, b->closed_linger_ns);
 	CHECK_EQ(a->collect_interval_ns, b->collect_interval_ns);
+	CHECK_EQ(a->drain_timeout_ns, b->drain_timeout_ns);
 }
 
 /* sw_config_write into *text (owned by fx, so teardown frees it). */
