@@ -94,10 +94,25 @@ static void wake_at(struct sw_tunnel *t, __u64 when)
  * at least ejection_time; then one answered probe makes it healthy again.
  */
 
+/* Tell the datapath, and the log why (a suffix: "" or " for ..."). */
+static void publish(struct remote *rm, bool healthy, const char *why)
+{
+	struct sw_error e = {};
+
+	rm->healthy = healthy;
+	rm->published = true;
+	if (sw_remote_set(rm->t->dp, rm->id, rm->cfg.name, healthy, &e))
+		log_error("remote %s: %s", rm->cfg.name, e.msg);
+	else
+		log_info("remote %s (%s:%u) is %s%s", rm->cfg.name,
+			 rm->cfg.gateway.host, rm->cfg.gateway.port, healthy ?
+			 "healthy: new connections may spill to it" :
+			 "unhealthy: new connections stay local", why);
+}
+
 static void judge(struct remote *rm, __u64 now)
 {
 	char ejection[64] = "", d[48];
-	struct sw_error e = {};
 	bool healthy = rm->healthy;
 
 	if (healthy && rm->fails >= (int)rm->cfg.probe_failures) {
@@ -109,19 +124,34 @@ static void judge(struct remote *rm, __u64 now)
 	}
 	if (rm->published && healthy == rm->healthy)
 		return;
-	rm->healthy = healthy;
-	rm->published = true;
 	if (!healthy && rm->ejected_until_ns > now)
 		snprintf(ejection, sizeof(ejection), " for at least %s",
 			 sw_duration_format(rm->ejected_until_ns - now, d,
 					    sizeof(d)));
-	if (sw_remote_set(rm->t->dp, rm->id, rm->cfg.name, healthy, &e))
-		log_error("remote %s: %s", rm->cfg.name, e.msg);
-	else
-		log_info("remote %s (%s:%u) is %s%s", rm->cfg.name,
-			 rm->cfg.gateway.host, rm->cfg.gateway.port, healthy ?
-			 "healthy: new connections may spill to it" :
-			 "unhealthy: new connections stay local", ejection);
+	publish(rm, healthy, ejection);
+}
+
+/*
+ * A GOAWAY: the gateway is draining, c takes no new stream. If no other
+ * connection does, new connections stay local until a fresh connection is
+ * up (the probe, due at once, opens one: behind a load balancer it reaches
+ * another gateway). Spilling meanwhile would fail them on a refused
+ * connect. No ejection: the gateway leaves in order, it did not fail.
+ */
+static void gateway_draining(struct remote *rm)
+{
+	__u64 now = sw_now_ns();
+
+	for (int i = 0; i < rm->n_conns; i++)
+		if (h2_accepts_streams(rm->conns[i]))
+			return;
+	rm->fails = rm->fails ? rm->fails : 1;	/* a success heals it */
+	rm->ejected_until_ns = 0;
+	if (rm->healthy)
+		publish(rm, false, " until a new connection is up (its "
+			"gateway sent GOAWAY: it is draining)");
+	rm->next_probe_ns = now;
+	wake_at(rm->t, now);
 }
 
 static void probed(struct remote *rm, bool ok)
@@ -305,7 +335,14 @@ static int on_frame(nghttp2_session *s, const nghttp2_frame *frame,
 							       frame->hd.stream_id);
 
 	if (frame->hd.type == NGHTTP2_PING && (frame->hd.flags & NGHTTP2_FLAG_ACK)) {
-		probed(rm, true);
+		if (h2_accepts_streams(c))
+			probed(rm, true);
+		else		/* answered, but takes no new stream: no proof */
+			rm->ping_sent_ns = 0;
+		return 0;
+	}
+	if (frame->hd.type == NGHTTP2_GOAWAY) {
+		gateway_draining(rm);
 		return 0;
 	}
 	if (frame->hd.type == NGHTTP2_SETTINGS && !c->confirmed &&

@@ -391,9 +391,10 @@ def test_drain_timeout_from_the_config(sb):
 
 
 def test_gateway_drains_then_second_signal_stops(sb):
-    """SIGTERM to the gateway: it takes no new tunnels (the client side
-    finds it gone and keeps new connections local), the live stream keeps
-    working; a second SIGTERM stops it at once."""
+    """SIGTERM to the gateway: it takes no new tunnels; its GOAWAY makes the
+    client side keep new connections local at once (none is spilled into
+    a refused connect), the live stream keeps working; a second SIGTERM
+    stops it at once."""
     sb.start(max_conns=1)
     sb.dial()
     spilled, who = sb.dial()
@@ -403,14 +404,20 @@ def test_gateway_drains_then_second_signal_stops(sb):
     wait_until("the drain", lambda: "draining 1 spilled connection(s): new "
                "connections stay local and the gateway takes no new tunnels"
                in sb.log("agent-c2"))
-    wait_until("cluster2 unhealthy", lambda: not sb.healthy())
-    assert sb.dial()[1] == "cluster1"
+    wait_until("the GOAWAY", lambda: "gateway sent GOAWAY: it is draining" in sb.log())
+    assert not sb.healthy()
+    for _ in range(5):
+        assert sb.dial()[1] == "cluster1"   # at once, none failing
     sb.echo_ok(spilled)
     time.sleep(1.5)                         # past the second GOAWAY
     sb.echo_ok(spilled)
     os.kill(pid, signal.SIGTERM)
     sb.wait_gone("agent-c2", pid)
     assert "1 spilled connection(s) end now" in sb.log("agent-c2")
+    sb.restart("agent-c2", "SANDBOX_C2_NS", "c2.yaml", "SANDBOX_C2_PIN_DIR",
+               "SANDBOX_C2_SOCKET")
+    wait_until("cluster2 healthy again", sb.healthy)
+    assert sb.dial()[1] == "cluster2"       # a new gateway: spilling again
 
 
 def test_churn_leaves_no_leak(sb):
