@@ -17,7 +17,12 @@
 /* At most this much is read per readiness event, so one busy connection
  * cannot starve the others. */
 #define READ_BUDGET (256u << 10)
-#define READ_CHUNK (16u << 10)
+#define READ_BUFFER (64u << 10)
+/*
+ * TLS reads ahead into a buffer of this size: one read() takes several
+ * records from the socket instead of two reads (header, body) per record.
+ */
+#define READ_AHEAD (64u << 10)
 
 static struct h2conn *of_io(struct sw_io *io)
 {
@@ -54,6 +59,7 @@ void h2_close(struct h2conn *c, const char *reason, const char *label)
 	if (c->io.fd >= 0 && c->state != H2_CONNECTING)
 		close_gently(c->io.fd);
 	c->state = H2_CLOSED;
+	sw_loop_cancel(c->loop, &c->more);
 	/* The owner closes the streams while the session still exists. */
 	c->ops->on_closed(c, reason, label);
 	nghttp2_session_del(c->session);
@@ -69,35 +75,52 @@ static void watch(struct h2conn *c, bool want_write)
 	sw_loop_watch(c->loop, &c->io, EPOLLIN | (want_write ? EPOLLOUT : 0));
 }
 
+/* Why TLS stopped a connection, taken while OpenSSL's error queue has it. */
+struct ssl_failure {
+	char reason[400];
+	const char *label;
+};
+
 /*
- * A fatal OpenSSL error on the connection, in words. Before the peer
- * confirmed us it is how a TLS 1.3 server's refusal of our certificate
- * arrives: a handshake failure, with its reason.
+ * A fatal OpenSSL error on the connection, in words; false if ret was no
+ * failure (TLS wants to read or write). Before the peer confirmed us it is
+ * how a TLS 1.3 server's refusal of our certificate arrives: a handshake
+ * failure, with its reason.
  */
+static bool ssl_failure(struct h2conn *c, const char *what, int ret,
+			struct ssl_failure *f)
+{
+	char detail[256];
+	int err = SSL_get_error(c->ssl, ret);
+
+	if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE)
+		return false;
+	if (!c->confirmed && err != SSL_ERROR_ZERO_RETURN) {
+		f->label = sw_tls_failure(c->ssl, detail, sizeof(detail));
+		snprintf(f->reason, sizeof(f->reason),
+			 "TLS handshake with %s failed: %s", c->peer, detail);
+	} else if (err == SSL_ERROR_ZERO_RETURN ||
+		   (err == SSL_ERROR_SYSCALL && !ERR_peek_error())) {
+		f->label = "closed";
+		snprintf(f->reason, sizeof(f->reason),
+			 "the peer closed the connection");
+	} else {
+		f->label = "error";
+		snprintf(detail, sizeof(detail), "%s",
+			 ERR_reason_error_string(ERR_peek_last_error()) ?:
+			 strerror(errno));
+		snprintf(f->reason, sizeof(f->reason), "%s: %s", what, detail);
+	}
+	ERR_clear_error();
+	return true;
+}
+
 static void ssl_fail(struct h2conn *c, const char *what, int ret)
 {
-	char detail[256], reason[400];
-	int err = SSL_get_error(c->ssl, ret);
-	const char *label;
+	struct ssl_failure f;
 
-	if (!c->confirmed && err != SSL_ERROR_ZERO_RETURN) {
-		label = sw_tls_failure(c->ssl, detail, sizeof(detail));
-		snprintf(reason, sizeof(reason), "TLS handshake with %s failed: %s",
-			 c->peer, detail);
-		h2_close(c, reason, label);
-		return;
-	}
-	if (err == SSL_ERROR_ZERO_RETURN ||
-	    (err == SSL_ERROR_SYSCALL && !ERR_peek_error())) {
-		h2_close(c, "the peer closed the connection", "closed");
-		return;
-	}
-	snprintf(detail, sizeof(detail), "%s",
-		 ERR_reason_error_string(ERR_peek_last_error()) ?:
-		 strerror(errno));
-	snprintf(reason, sizeof(reason), "%s: %s", what, detail);
-	ERR_clear_error();
-	h2_close(c, reason, "error");
+	if (ssl_failure(c, what, ret, &f))
+		h2_close(c, f.reason, f.label);
 }
 
 /* Write the batch through TLS. 0: all of it; 1: the socket is full (the
@@ -201,31 +224,74 @@ void h2_pack(struct h2conn *c)
 	h2_flush(c);
 }
 
-static void read_in(struct h2conn *c)
+/*
+ * Decrypt into buf until it is full or TLS has no more; returns the bytes
+ * decrypted. *failed: TLS stopped for good, and why (f).
+ */
+static size_t decrypt(struct h2conn *c, uint8_t *buf, size_t cap,
+		      bool *failed, struct ssl_failure *f)
 {
-	uint8_t buf[READ_CHUNK];
-	size_t budget = READ_BUDGET;
+	size_t len = 0;
 
-	while (budget && c->state == H2_OPEN) {
-		ssize_t used;
+	*failed = false;
+	while (len < cap) {
 		int n;
 
 		ERR_clear_error();
-		n = SSL_read(c->ssl, buf, sizeof(buf));
+		n = SSL_read(c->ssl, buf + len, cap - len);
 		if (n <= 0) {
-			int err = SSL_get_error(c->ssl, n);
-
-			if (err != SSL_ERROR_WANT_READ && err != SSL_ERROR_WANT_WRITE)
-				ssl_fail(c, "reading", n);
-			return;
+			*failed = ssl_failure(c, "reading", n, f);
+			break;
 		}
-		used = nghttp2_session_mem_recv(c->session, buf, n);
-		if (used < 0) {
-			h2_close(c, nghttp2_strerror(used), "protocol");
-			return;
-		}
-		budget -= (size_t)n < budget ? (size_t)n : budget;
+		len += n;
 	}
+	return len;
+}
+
+/*
+ * Records are taken a buffer at a time before HTTP/2 sees them, so a DATA
+ * frame split across records still reaches its stream (and its socket) in
+ * one piece: record by record, every frame was two sends to the target.
+ * What was decrypted before a failure (a GOAWAY, say) is handled first.
+ */
+static void read_in(struct h2conn *c)
+{
+	uint8_t buf[READ_BUFFER];
+	size_t budget = READ_BUDGET;
+
+	while (budget && c->state == H2_OPEN) {
+		struct ssl_failure f;
+		bool failed;
+		size_t len = decrypt(c, buf, sizeof(buf), &failed, &f);
+
+		if (len) {
+			ssize_t used = nghttp2_session_mem_recv(c->session, buf, len);
+
+			if (used < 0) {
+				h2_close(c, nghttp2_strerror(used), "protocol");
+				return;
+			}
+			budget -= len < budget ? len : budget;
+		}
+		if (failed)
+			h2_close(c, f.reason, f.label);
+		if (len < sizeof(buf))
+			return;
+	}
+	/* Input read ahead raises no event of its own: come back for it. */
+	if (c->state == H2_OPEN && SSL_has_pending(c->ssl))
+		sw_loop_next_round(c->loop, &c->more);
+}
+
+static void read_more(struct sw_task *t)
+{
+	struct h2conn *c = (struct h2conn *)((char *)t -
+					     offsetof(struct h2conn, more));
+
+	if (c->state != H2_OPEN)
+		return;
+	read_in(c);
+	h2_flush(c);
 }
 
 static int open_session(struct h2conn *c)
@@ -296,6 +362,9 @@ static void handshake(struct h2conn *c)
 		c->deadline_ns = 0;
 	c->idle_since_ns = sw_now_ns();
 	c->ops->on_ready(c);
+	/* The peer's first frames may have been read with the handshake. */
+	if (SSL_has_pending(c->ssl))
+		read_in(c);
 	h2_flush(c);
 }
 
@@ -345,8 +414,12 @@ static struct h2conn *make(struct sw_loop *loop, SSL *ssl, bool server, uint64_t
 	c->owner = owner;
 	c->grave.free = free_conn;
 	c->flush.run = flush_now;
+	c->more.run = read_more;
+	/* Buffers are freed while empty: an idle pooled connection holds none. */
 	SSL_set_mode(ssl, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
-			  SSL_MODE_ENABLE_PARTIAL_WRITE);
+			  SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_RELEASE_BUFFERS);
+	SSL_set_read_ahead(ssl, 1);
+	SSL_set_default_read_buffer_len(ssl, READ_AHEAD);
 	return c;
 }
 

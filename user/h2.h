@@ -48,6 +48,7 @@ struct h2conn {
 	struct sw_io io;
 	struct sw_deferred grave;
 	struct sw_task flush;		/* h2_flush: one write per batch */
+	struct sw_task more;		/* read on: TLS holds input already read */
 	struct sw_loop *loop;
 	SSL *ssl;
 	nghttp2_session *session;

@@ -12,6 +12,7 @@ struct sw_loop {
 	int epfd;
 	struct sw_deferred *graveyard;
 	struct sw_task *tasks;
+	struct sw_task *next_round;	/* sw_loop_next_round */
 };
 
 struct sw_loop *sw_loop_new(void)
@@ -92,6 +93,30 @@ void sw_loop_later(struct sw_loop *l, struct sw_task *t)
 	l->tasks = t;
 }
 
+void sw_loop_next_round(struct sw_loop *l, struct sw_task *t)
+{
+	if (t->queued)
+		return;
+	t->queued = true;
+	t->next = l->next_round;
+	l->next_round = t;
+}
+
+void sw_loop_cancel(struct sw_loop *l, struct sw_task *t)
+{
+	struct sw_task **lists[] = { &l->tasks, &l->next_round };
+
+	if (!t->queued)
+		return;
+	for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++)
+		for (struct sw_task **p = lists[i]; *p; p = &(*p)->next)
+			if (*p == t) {
+				*p = t->next;
+				t->queued = false;
+				return;
+			}
+}
+
 /* Until none is left: a task may queue others. */
 static void run_tasks(struct sw_loop *l)
 {
@@ -115,9 +140,17 @@ int sw_loop_run_once(struct sw_loop *l, int timeout_ms)
 	struct epoll_event ev[BATCH];
 	int n;
 
-	run_tasks(l);		/* queued outside a batch (at start) */
+	/* Queued for this round, or outside a batch (at start). */
+	while (l->next_round) {
+		struct sw_task *t = l->next_round;
+
+		l->next_round = t->next;
+		t->next = l->tasks;
+		l->tasks = t;
+	}
+	run_tasks(l);
 	bury(l);
-	n = epoll_wait(l->epfd, ev, BATCH, timeout_ms);
+	n = epoll_wait(l->epfd, ev, BATCH, l->next_round ? 0 : timeout_ms);
 	if (n < 0)
 		return errno == EINTR ? 0 : -errno;
 	for (int i = 0; i < n; i++) {

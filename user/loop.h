@@ -5,7 +5,8 @@
  * events has been handled, so a later event of the same batch never reaches
  * freed memory. Work queued with sw_loop_later runs once per batch, after
  * its events and before those frees: many events' frames for one connection
- * leave in one write.
+ * leave in one write. Work queued with sw_loop_next_round runs at the start
+ * of the next round, after every other ready descriptor has had its turn.
  */
 #ifndef SW_LOOP_H
 #define SW_LOOP_H
@@ -49,6 +50,11 @@ void sw_loop_release(struct sw_loop *l, struct sw_deferred *d);
 
 /* Run t after the current batch (once, however often it is queued). */
 void sw_loop_later(struct sw_loop *l, struct sw_task *t);
+
+/* Run t at the start of the next round; that round does not wait. */
+void sw_loop_next_round(struct sw_loop *l, struct sw_task *t);
+/* Take t off whichever list it is queued on (before freeing it). */
+void sw_loop_cancel(struct sw_loop *l, struct sw_task *t);
 
 /* Wait up to timeout_ms and handle what happened; < 0 on a loop failure. */
 int sw_loop_run_once(struct sw_loop *l, int timeout_ms);
