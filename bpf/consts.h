@@ -18,6 +18,7 @@
 #define ENOENT		2
 #define EEXIST		17
 #define EINVAL		22
+#define EALREADY	114
 
 #define IP_MF		0x2000	/* more fragments */
 #define IP_OFFSET	0x1FFF	/* fragment offset, 8-byte units */

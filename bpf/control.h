@@ -6,7 +6,9 @@
  *    counters beside it are never overwritten by a map update;
  *  - collect expires flows and releases their slots with the very function
  *    the datapath uses, so a slot is released exactly once whoever gets
- *    there first, and removes flows only through a claim no packet holds.
+ *    there first, and removes flows only through a claim no packet holds;
+ *  - flow_fall_back moves a spilled flow's slot to local when the agent
+ *    serves it here, racing safely with its release.
  */
 #ifndef SW_CONTROL_H
 #define SW_CONTROL_H
@@ -43,6 +45,43 @@ static __always_inline int service_set(const struct sw_service_key *ukey,
 	svc->cfg.resume_below = cfg.resume_below;
 	/* One 32-bit store: no CPU ever sees half an old and half a new list. */
 	*(__u32 *)svc->cfg.overflow_to = *(__u32 *)cfg.overflow_to;
+	return 0;
+}
+
+/*
+ * The remote would not take a spilled flow; the agent serves it locally.
+ * Its slot moves from active_remote to active_local. The local count goes
+ * up first and the fallback bit lands by compare-and-swap: a release before
+ * it gave the remote slot back (undo, nothing to move), a release after it
+ * gives back the local one. Counters may overcount for an instant, never
+ * undercount. -ENOENT: no such flow (or released); -EALREADY: moved before.
+ */
+static __always_inline int flow_fall_back(const struct sw_flow_key *ukey)
+{
+	struct sw_flow_key key = *ukey;
+	__u32 tag = flow_tag(&key), before = 0;
+	struct sw_stats *st = stats_this_cpu();
+	struct sw_service *svc;
+	struct sw_flow *f;
+
+	if (!st)
+		return -ENOENT;
+	f = bpf_map_lookup_elem(&flows, &key);
+	if (!f || f->tag != tag)
+		return -ENOENT;
+	if (f->decision != SW_REMOTE)
+		return -EINVAL;
+	svc = lookup_service(&key.svc);
+	if (!svc || svc->epoch != f->svc_epoch)
+		return -ENOENT;	/* its service is gone: no slot to move */
+	__sync_fetch_and_add(&svc->active_local, 1);
+	if (!flow_add(f, tag, SW_FLOW_LOCAL_FALLBACK, &before, st) ||
+	    (before & (SW_FLOW_RELEASED | SW_FLOW_LOCAL_FALLBACK))) {
+		__sync_fetch_and_sub(&svc->active_local, 1);
+		return before & SW_FLOW_LOCAL_FALLBACK ? -EALREADY : -ENOENT;
+	}
+	__sync_fetch_and_sub(&svc->active_remote, 1);
+	__sync_fetch_and_add(&svc->local_fallback_total, 1);
 	return 0;
 }
 

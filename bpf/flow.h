@@ -122,7 +122,7 @@ static __always_inline bool release_flow_once(const struct sw_flow_key *key,
 		return false;
 	svc = lookup_service(&key->svc);
 	if (svc && svc->epoch == f->svc_epoch)
-		release_slot(svc, f);
+		release_slot(svc, f, before);
 	return true;
 }
 
@@ -177,7 +177,7 @@ static __always_inline int open_flow(void *ctx, const struct packet *p,
 
 	new_flow(&f, svc, ctx, p, tag, steerable, now, st);
 	if (bpf_map_update_elem(&flows, &p->key, &f, BPF_NOEXIST)) {
-		release_slot(svc, &f);
+		release_slot(svc, &f, f.state);
 		/* Another CPU opened the same flow first: follow its decision. */
 		existing = bpf_map_lookup_elem(&flows, &p->key);
 		if (existing)

@@ -103,11 +103,16 @@ static __always_inline bool agent_alive(__u64 now)
 	return a && a->heartbeat_ns && now < a->heartbeat_ns + SW_AGENT_TIMEOUT_NS;
 }
 
-/* Give back the slot a flow took (its decision says which counter). */
+/*
+ * Give back the slot a flow took: its decision says which counter, unless
+ * it fell back to local. state is the flow's state as the releaser's own
+ * compare-and-swap found it, never a later read: a fallback landing in
+ * between must not change which counter this release gives back to.
+ */
 static __always_inline void release_slot(struct sw_service *svc,
-					 const struct sw_flow *f)
+					 const struct sw_flow *f, __u32 state)
 {
-	if (f->decision == SW_REMOTE)
+	if (f->decision == SW_REMOTE && !(state & SW_FLOW_LOCAL_FALLBACK))
 		__sync_fetch_and_sub(&svc->active_remote, 1);
 	else
 		__sync_fetch_and_sub(&svc->active_local, 1);

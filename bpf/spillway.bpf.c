@@ -249,6 +249,9 @@ int spill_ctl(struct sw_ctl *req)
 	case SW_CTL_COLLECT:
 		req->err = collect(req);
 		break;
+	case SW_CTL_FLOW_FALLBACK:
+		req->err = flow_fall_back(&req->flow.key);
+		break;
 	default:
 		req->err = -EINVAL;
 	}

@@ -143,6 +143,21 @@ int sw_collect(struct sw_datapath *dp, const struct sw_collect_params *params,
 	return 0;
 }
 
+int sw_flow_fall_back(struct sw_datapath *dp, const struct sw_flow_key *key,
+		      struct sw_error *e)
+{
+	struct sw_ctl req = { .op = SW_CTL_FLOW_FALLBACK };
+	int err;
+
+	req.flow.key = *key;
+	err = run_ctl(dp, &req, e);
+	if (err)
+		return sw_fail(e, err, "cannot move the flow's slot to local: %s",
+			       err == -ENOENT ? "no such open flow" :
+			       err == -EALREADY ? "moved already" : strerror(-err));
+	return 0;
+}
+
 int sw_stats_read(struct sw_datapath *dp, struct sw_stats *sum,
 		  struct sw_error *e)
 {

@@ -36,6 +36,14 @@ int sw_agent_heartbeat_stop(struct sw_datapath *dp, struct sw_error *e);
 int sw_collect(struct sw_datapath *dp, const struct sw_collect_params *params,
 	       struct sw_collect_result *result, struct sw_error *e);
 
+/*
+ * A spilled flow the agent serves locally after all (its remote refused it):
+ * its slot moves from remote to local. -ENOENT if the flow has ended or is
+ * not tracked (nothing to move), -EALREADY if it was moved before.
+ */
+int sw_flow_fall_back(struct sw_datapath *dp, const struct sw_flow_key *key,
+		      struct sw_error *e);
+
 /* The per-CPU counters, summed. */
 int sw_stats_read(struct sw_datapath *dp, struct sw_stats *sum,
 		  struct sw_error *e);

@@ -19,7 +19,7 @@
  * this file or to a map's type, key, value or flags: an agent refuses pinned
  * maps of another version instead of reading them with the wrong layout.
  */
-#define SW_LAYOUT_VERSION 1
+#define SW_LAYOUT_VERSION 2
 
 /* Remote clusters a service may spill to, in order of preference. */
 #define SW_MAX_OVERFLOW_REMOTES 4
@@ -73,6 +73,7 @@ struct sw_service {
 	__u64 local_total;	/* new connections admitted with a local slot */
 	__u64 overflowed_total;	/* new connections steered to a remote */
 	__u64 overflow_unavailable_total; /* should have spilled, no remote could: kept local */
+	__u64 local_fallback_total; /* spilled, but the remote would not take it: served here */
 	/*
 	 * Set when the entry is created. A flow remembers the epoch it was
 	 * counted in, so removing and re-adding a service never releases an
@@ -96,6 +97,10 @@ enum sw_decision {
 #define SW_FLOW_RELEASED	(1U << 4) /* the slot went back, exactly once */
 #define SW_FLOW_UNAVAILABLE	(1U << 5) /* should have spilled, kept local */
 #define SW_FLOW_CLAIMED		(1U << 6) /* one CPU is reusing or deleting the entry */
+/* Spilled, but the remote would not take it (a refused CONNECT, no gateway
+ * connection): the agent serves it locally. Still steered to the agent's
+ * endpoint; holds a local slot, not a remote one. */
+#define SW_FLOW_LOCAL_FALLBACK	(1U << 7)
 
 /* flows map key: the client side of a connection to a service. */
 struct sw_flow_key {
@@ -202,6 +207,7 @@ struct sw_stats {
 enum sw_ctl_op {
 	SW_CTL_SERVICE_SET = 1,	/* create a service or change its configuration in place */
 	SW_CTL_COLLECT = 2,	/* expire flows and release their slots */
+	SW_CTL_FLOW_FALLBACK = 3, /* a spilled flow's slot moves to local (SW_FLOW_LOCAL_FALLBACK) */
 };
 
 struct sw_collect_params {
@@ -230,6 +236,9 @@ struct sw_ctl {
 			struct sw_collect_params params;
 			struct sw_collect_result result;
 		} collect;
+		struct {
+			struct sw_flow_key key;
+		} flow;
 	};
 };
 

@@ -578,6 +578,62 @@ static void test_release_exactly_once(const void *arg)
 	CHECK_EQ(flow_count(), 0);
 }
 
+/* ------------------------------------------------------------------------
+ * Local fallback: the remote refused a spilled flow, the agent serves it here
+ */
+
+static int fall_back(__u16 cport)
+{
+	struct sw_flow_key k = flow_key(cport);
+	struct sw_error e = {};
+
+	return sw_flow_fall_back(&fx.dp, &k, &e);
+}
+
+static void test_local_fallback(const void *arg)
+{
+	struct sw_collect_result r;
+
+	start(arg, 1, 0);
+	CHECK_EQ(connect_from(1), OUT_PASS);
+	CHECK_EQ(connect_from(2), OUT_STEER);
+	CHECK_EQ(connect_from(3), OUT_STEER);
+	check_counts(1, 2);
+
+	CHECK_EQ(fall_back(2), 0);		/* the slot moves to local */
+	check_counts(2, 1);
+	CHECK(flow(2).state & SW_FLOW_LOCAL_FALLBACK);
+	CHECK_EQ(flow(2).decision, SW_REMOTE);
+	/* Its packets still go to the agent, which now serves it. */
+	CHECK_EQ(from_client(2, TH_ACK | TH_PSH), OUT_STEER);
+	CHECK_EQ(fall_back(2), -EALREADY);	/* moved once only */
+	CHECK_EQ(fall_back(1), -EINVAL);	/* a local flow has no remote slot */
+	CHECK_EQ(fall_back(9), -ENOENT);	/* no such flow */
+	check_counts(2, 1);
+	CHECK_EQ(service().local_fallback_total, 1);
+
+	/* Released once, from the local count. */
+	from_client(2, TH_FIN | TH_ACK);
+	from_service(2, TH_FIN | TH_ACK);
+	from_client(2, TH_RST);
+	check_counts(1, 1);
+
+	/* Ended before the move: the remote slot went back, nothing moves. */
+	from_client(3, TH_RST);
+	check_counts(1, 0);
+	CHECK_EQ(fall_back(3), -ENOENT);
+	check_counts(1, 0);
+
+	/* Expiry gives a fallen-back flow's slot back to local too. */
+	CHECK_EQ(connect_from(4), OUT_STEER);
+	CHECK_EQ(fall_back(4), 0);
+	check_counts(2, 0);
+	r = collect_at(sw_now_ns() + (SW_DEFAULT_IDLE_TIMEOUT_S + 1) * SEC_NS);
+	CHECK_EQ(r.expired_idle, 2);
+	check_counts(0, 0);
+	CHECK_EQ(service().local_fallback_total, 2);
+}
+
 static void test_expire_half_open(const void *arg)
 {
 	struct sw_collect_result r;
@@ -1251,6 +1307,7 @@ static void test_refuse_other_layout(const void *arg)
 {
 	struct sw_layout bad = { .version = SW_LAYOUT_VERSION + 98 };
 	struct sw_error e = {};
+	char want[64];
 	__u32 zero = 0;
 	int err;
 
@@ -1259,7 +1316,8 @@ static void test_refuse_other_layout(const void *arg)
 				   &bad, BPF_ANY));
 	reopen(NULL, &e, &err);
 	CHECK(err == -EPROTO, "err %d", err);
-	CHECK(strstr(e.msg, "layout version 99") && strstr(e.msg, fx.dp.pin_dir) &&
+	snprintf(want, sizeof(want), "layout version %u", bad.version);
+	CHECK(strstr(e.msg, want) && strstr(e.msg, fx.dp.pin_dir) &&
 	      strstr(e.msg, "spillway down"), "message: %s", e.msg);
 }
 
@@ -1315,6 +1373,7 @@ static const struct test_case cases[] = {
 	VARIANTS("release/fin", test_release_fin),
 	VARIANTS("release/rst", test_release_rst),
 	VARIANTS("release/exactly-once", test_release_exactly_once),
+	VARIANTS("local-fallback", test_local_fallback),
 	VARIANTS("expire/half-open", test_expire_half_open),
 	VARIANTS("expire/idle", test_expire_idle),
 	VARIANTS("expire/closed-linger", test_closed_linger),
