@@ -38,6 +38,7 @@ USER_LIB   := user/error.c user/datapath.c user/control.c user/addr.c \
               user/metrics.c user/agent.c user/reconcile.c user/serve.c \
               user/loop.c user/net.c user/tls.c user/h2.c user/relay.c \
               user/tunnel.c user/tunnel_stats.c user/gateway.c user/jsonparse.c \
+              user/fallback.c \
               user/top.c user/sysctl.c user/istio.c
 TEST_LIB   := tests/lib/harness.c tests/lib/pkt.c tests/lib/sandbox.c
 TEST_HDRS  := $(wildcard tests/lib/*.h)

@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <string.h>
@@ -49,4 +50,36 @@ int sw_endpoint_listen(int family, __u16 port, struct sw_error *e)
 fail:
 	close(fd);
 	return err;
+}
+
+int sw_endpoint_flow(int fd, struct sw_flow_key *key,
+		     struct sockaddr_storage *vip_out, char *client, size_t len)
+{
+	struct sockaddr_storage vip, peer;
+	socklen_t l1 = sizeof(vip), l2 = sizeof(peer);
+	char text[SW_ADDR_STRLEN];
+
+	if (getsockname(fd, (struct sockaddr *)&vip, &l1) ||
+	    getpeername(fd, (struct sockaddr *)&peer, &l2))
+		return -errno;
+	memset(key, 0, sizeof(*key));
+	if (vip.ss_family == AF_INET) {
+		struct sockaddr_in *v = (void *)&vip, *p = (void *)&peer;
+
+		inet_ntop(AF_INET, &v->sin_addr, text, sizeof(text));
+		sw_service_key_make(&key->svc, text, ntohs(v->sin_port));
+		memcpy(key->client, &p->sin_addr, 4);
+		key->client_port = ntohs(p->sin_port);
+	} else {
+		struct sockaddr_in6 *v = (void *)&vip, *p = (void *)&peer;
+
+		inet_ntop(AF_INET6, &v->sin6_addr, text, sizeof(text));
+		sw_service_key_make(&key->svc, text, ntohs(v->sin6_port));
+		memcpy(key->client, &p->sin6_addr, 16);
+		key->client_port = ntohs(p->sin6_port);
+	}
+	if (vip_out)
+		*vip_out = vip;
+	sw_sockaddr_format(&peer, client, len);
+	return 0;
 }

@@ -8,11 +8,22 @@
 #ifndef SW_ENDPOINT_H
 #define SW_ENDPOINT_H
 
+#include <stddef.h>
+#include <sys/socket.h>
 #include <linux/types.h>
 
+#include "spillway/abi.h"
 #include "error.h"
 
 /* Listen on all addresses of family (4 or 6) at port; returns the fd. */
 int sw_endpoint_listen(int family, __u16 port, struct sw_error *e);
+
+/*
+ * The flow of an accepted socket: its local end is the VIP:port the client
+ * dialled (also in *vip unless NULL), its peer the client (formatted into
+ * client). -errno if the socket has no addresses any more.
+ */
+int sw_endpoint_flow(int fd, struct sw_flow_key *key,
+		     struct sockaddr_storage *vip, char *client, size_t len);
 
 #endif /* SW_ENDPOINT_H */

@@ -74,32 +74,43 @@ int sw_loop_watch(struct sw_loop *l, struct sw_io *io, uint32_t events)
 	return 0;
 }
 
-void sw_loop_close(struct sw_loop *l, struct sw_io *io)
+int sw_loop_forget(struct sw_loop *l, struct sw_io *io)
 {
-	if (io->fd < 0)
-		return;
-	epoll_ctl(l->epfd, EPOLL_CTL_DEL, io->fd, NULL);
-	close(io->fd);
+	int fd = io->fd;
+
+	if (fd >= 0)
+		epoll_ctl(l->epfd, EPOLL_CTL_DEL, fd, NULL);
 	io->fd = -1;
 	io->dead = true;
+	return fd;
+}
+
+void sw_loop_close(struct sw_loop *l, struct sw_io *io)
+{
+	int fd = sw_loop_forget(l, io);
+
+	if (fd >= 0)
+		close(fd);
+}
+
+/* Queue t on list unless it is queued already (on either list). */
+static void queue(struct sw_task **list, struct sw_task *t)
+{
+	if (t->queued)
+		return;
+	t->queued = true;
+	t->next = *list;
+	*list = t;
 }
 
 void sw_loop_later(struct sw_loop *l, struct sw_task *t)
 {
-	if (t->queued)
-		return;
-	t->queued = true;
-	t->next = l->tasks;
-	l->tasks = t;
+	queue(&l->tasks, t);
 }
 
 void sw_loop_next_round(struct sw_loop *l, struct sw_task *t)
 {
-	if (t->queued)
-		return;
-	t->queued = true;
-	t->next = l->next_round;
-	l->next_round = t;
+	queue(&l->next_round, t);
 }
 
 void sw_loop_cancel(struct sw_loop *l, struct sw_task *t)

@@ -45,6 +45,8 @@ int sw_loop_add(struct sw_loop *l, struct sw_io *io, int fd, uint32_t events,
 int sw_loop_watch(struct sw_loop *l, struct sw_io *io, uint32_t events);
 /* Stop watching io and close its fd. */
 void sw_loop_close(struct sw_loop *l, struct sw_io *io);
+/* Stop watching io and return its fd, open, for someone else to own. */
+int sw_loop_forget(struct sw_loop *l, struct sw_io *io);
 /* Free d once the current batch of events has been handled. */
 void sw_loop_release(struct sw_loop *l, struct sw_deferred *d);
 

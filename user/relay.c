@@ -102,6 +102,11 @@ void relay_close(struct relay *r, bool reset)
 						  reset ? NGHTTP2_CANCEL :
 							  NGHTTP2_NO_ERROR);
 	}
+	if (!r->established && r->io.fd >= 0 && r->ops->on_unanswered) {
+		int fd = sw_loop_forget(r->loop, &r->io);
+
+		r->ops->on_unanswered(r, fd);
+	}
 	if (r->io.fd >= 0 && reset) {
 		struct linger l = { .l_onoff = 1, .l_linger = 0 };
 

@@ -34,6 +34,12 @@ struct relay_ops {
 	void (*on_connected)(struct relay *r, int err);
 	/* The relay is gone: reset if either side was reset. */
 	void (*on_done)(struct relay *r, bool reset);
+	/*
+	 * Optional: the relay ends before its stream was answered with a 200
+	 * (refused, reset, connection lost), so no byte has moved. The socket
+	 * is handed over (fd) instead of being reset; called before on_done.
+	 */
+	void (*on_unanswered)(struct relay *r, int fd);
 };
 
 struct relay {

@@ -74,6 +74,8 @@ static void status_json(FILE *out, const struct sw_view *v)
 		json_uint(&j, s->live.overflowed_total);
 		json_key(&j, "overflow_unavailable_total");
 		json_uint(&j, s->live.overflow_unavailable_total);
+		json_key(&j, "local_fallback_total");
+		json_uint(&j, s->live.local_fallback_total);
 		json_key(&j, "state");
 		json_string(&j, sw_service_state(&s->live));
 		json_end(&j);
@@ -166,9 +168,12 @@ void report_flow(FILE *out, bool json, struct json *j,
 	char ep[SW_ADDR_STRLEN + 16];
 
 	sw_addr_format(r->key->client, r->key->svc.family, client);
-	snprintf(where, sizeof(where), "%s%s%s", remote ? "remote " : "local",
-		 remote ? r->remote : "",
-		 !remote && (f->state & SW_FLOW_UNAVAILABLE) ? " (kept)" : "");
+	if (f->state & SW_FLOW_LOCAL_FALLBACK)
+		snprintf(where, sizeof(where), "local (fallback)");
+	else
+		snprintf(where, sizeof(where), "%s%s%s", remote ? "remote " : "local",
+			 remote ? r->remote : "",
+			 !remote && (f->state & SW_FLOW_UNAVAILABLE) ? " (kept)" : "");
 	if (json) {
 		json_object(j);
 		json_key(j, "client");
@@ -185,6 +190,8 @@ void report_flow(FILE *out, bool json, struct json *j,
 		json_string(j, r->remote);
 		json_key(j, "unavailable");
 		json_bool(j, f->state & SW_FLOW_UNAVAILABLE);
+		json_key(j, "local_fallback");
+		json_bool(j, f->state & SW_FLOW_LOCAL_FALLBACK);
 		json_key(j, "state");
 		json_string(j, sw_flow_state(f->state));
 		json_key(j, "age_s");
@@ -407,6 +414,20 @@ static void tunnel_metrics(FILE *out, const struct sw_view *v)
 		src[0].c = v->gateway;
 		tunnel_family(out, "spillway_gateway", src, 1);
 	}
+	if (v->fallback) {
+		help(out, "spillway_fallback_connections", "gauge",
+		     "Spilled connections being served in this cluster after "
+		     "their remote would not take them.");
+		fprintf(out, "spillway_fallback_connections %" PRIu64 "\n",
+			(uint64_t)v->fallback->open);
+		help(out, "spillway_fallback_total", "counter",
+		     "Local fallbacks, by result: served, or failed (the local "
+		     "service could not be reached either: reset).");
+		fprintf(out, "spillway_fallback_total{result=\"served\"} %" PRIu64
+			"\nspillway_fallback_total{result=\"failed\"} %" PRIu64
+			"\n", (uint64_t)v->fallback->served,
+			(uint64_t)v->fallback->failed);
+	}
 	if (!v->cert_not_after)
 		return;
 	help(out, "spillway_certificate_not_after_seconds", "gauge",
@@ -451,6 +472,10 @@ void report_metrics(FILE *out, const struct sw_view *v)
 		       "counter", "New connections that should have spilled "
 		       "but no remote could take: kept local.", NULL,
 		       LIVE(overflow_unavailable_total), true);
+	service_metric(out, v, "spillway_service_local_fallback_total",
+		       "counter", "Spilled connections the remote would not "
+		       "take, served in this cluster by the agent.", NULL,
+		       LIVE(local_fallback_total), true);
 
 	help(out, "spillway_remote_healthy", "gauge",
 	     "1 if the remote takes new overflow.");

@@ -13,6 +13,7 @@
 
 #include "spillway/abi.h"
 #include "config.h"
+#include "fallback.h"
 #include "json.h"
 #include "tunnel_stats.h"
 
@@ -37,6 +38,7 @@ struct sw_view {
 	__u64 flows_scanned;			/* by the last collection */
 	__u64 reloads_ok, reloads_failed;
 	const struct sw_tunnel_counters *gateway;	/* NULL: not a gateway */
+	const struct sw_fallback_counters *fallback;	/* NULL: no tunnel client */
 	time_t cert_not_after;				/* 0: no certificates */
 	__u64 cert_reloads_ok, cert_reloads_failed;
 	bool ready;

@@ -48,6 +48,7 @@ static int build_view(struct agent *a, struct sw_view *v, struct sw_error *e)
 							  a->cfg.remotes[i].name);
 	}
 	v->gateway = sw_gateway_counters(a->gateway);
+	v->fallback = sw_tunnel_fallbacks(a->tunnel);
 	v->cert_not_after = a->tls ? sw_tls_not_after(a->tls) : 0;
 	v->cert_reloads_ok = a->cert_reloads_ok;
 	v->cert_reloads_failed = a->cert_reloads_failed;

@@ -16,6 +16,7 @@
 #include "addr.h"
 #include "control.h"
 #include "endpoint.h"
+#include "fallback.h"
 #include "h2.h"
 #include "log.h"
 #include "net.h"
@@ -66,6 +67,8 @@ struct sw_tunnel {
 	struct remote **remotes;
 	int n_remotes;
 	nghttp2_session_callbacks *cb;
+	struct sw_fallbacks *fallbacks;	/* spilled, but served here */
+	bool closing;			/* the agent is stopping: no fallback */
 };
 
 /* ------------------------------------------------------------------------
@@ -165,6 +168,41 @@ static void probed(struct remote *rm, bool ok)
  * Streams
  */
 
+static void reset_socket(int fd)
+{
+	struct linger l = { .l_onoff = 1, .l_linger = 0 };
+
+	setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
+	close(fd);
+}
+
+/*
+ * A spilled connection no remote took: served in this cluster instead of
+ * reset (fallback.h), unless the agent is stopping.
+ */
+static void fall_back(struct sw_tunnel *t, int fd, const char *why)
+{
+	if (t->closing) {
+		reset_socket(fd);
+		return;
+	}
+	sw_fallback_start(t->fallbacks, fd, why);
+}
+
+static void stream_unanswered(struct relay *r, int fd)
+{
+	struct remote *rm = r->owner;
+	char why[RELAY_AUTHORITY_MAX + 128];
+
+	if (r->status)
+		snprintf(why, sizeof(why), "remote %s answered CONNECT %s with %d",
+			 rm->cfg.name, r->authority, r->status);
+	else
+		snprintf(why, sizeof(why), "remote %s's stream for %s ended "
+			 "unanswered", rm->cfg.name, r->authority);
+	fall_back(rm->t, fd, why);
+}
+
 static void stream_done(struct relay *r, bool reset)
 {
 	struct remote *rm = r->owner;
@@ -183,18 +221,12 @@ static void never_connecting(struct relay *r, int err)
 static const struct relay_ops stream_ops = {
 	.on_connected = never_connecting,
 	.on_done = stream_done,
+	.on_unanswered = stream_unanswered,
 };
 
 #define NV(n, v) { (uint8_t *)(n), (uint8_t *)(v), sizeof(n) - 1, strlen(v), \
 		   NGHTTP2_NV_FLAG_NONE }
 
-static void reset_socket(int fd)
-{
-	struct linger l = { .l_onoff = 1, .l_linger = 0 };
-
-	setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
-	close(fd);
-}
 
 static void open_stream(struct remote *rm, struct h2conn *conn, int fd,
 			const char *authority, const char *forwarded)
@@ -276,13 +308,17 @@ static void serve_waiting(struct remote *rm)
 		open_connection(rm);
 }
 
-static void fail_waiting(struct remote *rm)
+/* No connection to the remote can carry them: serve them here (why). */
+static void fail_waiting(struct remote *rm, const char *why)
 {
+	char text[300];
+
+	snprintf(text, sizeof(text), "remote %s: %s", rm->cfg.name, why);
 	while (rm->waiting) {
 		struct waiting *w = rm->waiting;
 
 		rm->waiting = w->next;
-		reset_socket(w->fd);
+		fall_back(rm->t, w->fd, text);
 		rm->c.streams[SW_STREAM_no_answer]++;
 		free(w);
 	}
@@ -411,7 +447,7 @@ static void conn_closed(struct h2conn *c, const char *reason, const char *label)
 	}
 	probed(rm, false);
 	if (!connecting(rm) && !pick(rm))
-		fail_waiting(rm);
+		fail_waiting(rm, reason);
 }
 
 static const struct h2_ops conn_ops = {
@@ -522,45 +558,15 @@ static struct remote *remote_for(struct sw_tunnel *t,
 	return NULL;
 }
 
-/* The flow key of an accepted socket: its local end is the VIP:port. */
-static int flow_of(int fd, struct sw_flow_key *key, char *client, size_t len)
-{
-	struct sockaddr_storage vip, peer;
-	socklen_t l1 = sizeof(vip), l2 = sizeof(peer);
-	char text[SW_ADDR_STRLEN];
-
-	if (getsockname(fd, (struct sockaddr *)&vip, &l1) ||
-	    getpeername(fd, (struct sockaddr *)&peer, &l2))
-		return -errno;
-	memset(key, 0, sizeof(*key));
-	if (vip.ss_family == AF_INET) {
-		struct sockaddr_in *v = (void *)&vip, *p = (void *)&peer;
-
-		inet_ntop(AF_INET, &v->sin_addr, text, sizeof(text));
-		sw_service_key_make(&key->svc, text, ntohs(v->sin_port));
-		memcpy(key->client, &p->sin_addr, 4);
-		key->client_port = ntohs(p->sin_port);
-	} else {
-		struct sockaddr_in6 *v = (void *)&vip, *p = (void *)&peer;
-
-		inet_ntop(AF_INET6, &v->sin6_addr, text, sizeof(text));
-		sw_service_key_make(&key->svc, text, ntohs(v->sin6_port));
-		memcpy(key->client, &p->sin6_addr, 16);
-		key->client_port = ntohs(p->sin6_port);
-	}
-	sw_sockaddr_format(&peer, client, len);
-	return 0;
-}
-
 static void steered(struct sw_tunnel *t, int fd)
 {
 	const struct sw_service_config_entry *svc;
-	char client[SW_ADDR_STRLEN + 8], authority[RELAY_AUTHORITY_MAX];
-	char forwarded[128];
+	char client[SW_ADDR_STRLEN + 8] = "?", authority[RELAY_AUTHORITY_MAX];
+	char forwarded[128], why[RELAY_AUTHORITY_MAX + 64];
 	struct sw_flow_key key;
 	struct remote *rm;
 
-	if (flow_of(fd, &key, client, sizeof(client)) || !t->cfg ||
+	if (sw_endpoint_flow(fd, &key, NULL, client, sizeof(client)) || !t->cfg ||
 	    !(svc = service_at(t->cfg, &key.svc))) {
 		log_warn("endpoint: a connection from %s to no configured "
 			 "service: reset", client);
@@ -569,9 +575,8 @@ static void steered(struct sw_tunnel *t, int fd)
 	}
 	rm = remote_for(t, svc, &key);
 	if (!rm) {
-		log_warn("endpoint: %s for %s, but no remote of it is healthy: "
-			 "reset", client, svc->name);
-		reset_socket(fd);
+		snprintf(why, sizeof(why), "no remote of %s is healthy", svc->name);
+		fall_back(t, fd, why);
 		return;
 	}
 	snprintf(authority, sizeof(authority), "%s:%u", svc->name, svc->key.port);
@@ -703,7 +708,10 @@ struct sw_tunnel *sw_tunnel_new(struct sw_loop *loop, struct sw_datapath *dp,
 {
 	struct sw_tunnel *t = calloc(1, sizeof(*t));
 
-	if (!t || make_callbacks(&t->cb)) {
+	if (!t || make_callbacks(&t->cb) ||
+	    !(t->fallbacks = sw_fallbacks_new(loop, dp, bypass_mark))) {
+		if (t && t->cb)
+			nghttp2_session_callbacks_del(t->cb);
 		free(t);
 		sw_fail(e, -ENOMEM, "out of memory");
 		return NULL;
@@ -738,7 +746,7 @@ static void remote_free(struct remote *rm)
 	while (rm->n_conns)
 		h2_close(rm->conns[0], "the remote was removed from the "
 			 "configuration", CLOSE_REMOVED);
-	fail_waiting(rm);
+	fail_waiting(rm, "removed from the configuration");
 	free(rm);
 }
 
@@ -746,9 +754,11 @@ void sw_tunnel_free(struct sw_tunnel *t)
 {
 	if (!t)
 		return;
+	t->closing = true;
 	for (int i = 0; i < t->n_remotes; i++)
 		remote_free(t->remotes[i]);
 	free(t->remotes);
+	sw_fallbacks_free(t->fallbacks);
 	for (int i = 0; i < 2; i++)
 		sw_loop_close(t->loop, &t->listen[i].io);
 	sw_loop_close(t->loop, &t->timer);
@@ -818,12 +828,19 @@ unsigned int sw_tunnel_busy(const struct sw_tunnel *t)
 {
 	unsigned int n = 0;
 
+	if (t)
+		n += sw_fallback_counters(t->fallbacks)->open;
 	for (int i = 0; t && i < t->n_remotes; i++) {
 		n += t->remotes[i]->c.streams_open;
 		for (struct waiting *w = t->remotes[i]->waiting; w; w = w->next)
 			n++;
 	}
 	return n;
+}
+
+const struct sw_fallback_counters *sw_tunnel_fallbacks(const struct sw_tunnel *t)
+{
+	return t ? sw_fallback_counters(t->fallbacks) : NULL;
 }
 
 const struct sw_tunnel_counters *sw_tunnel_counters(struct sw_tunnel *t,

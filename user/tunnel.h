@@ -45,6 +45,8 @@ int sw_tunnel_configure(struct sw_tunnel *t, const struct sw_config *cfg,
 /* Spilled connections carried now: streams open, and connections waiting
  * for a connection to their remote. */
 unsigned int sw_tunnel_busy(const struct sw_tunnel *t);
+/* Spilled connections served here after all (fallback.h); NULL without t. */
+const struct sw_fallback_counters *sw_tunnel_fallbacks(const struct sw_tunnel *t);
 
 /* The counters of the remote named name (NULL if there is none). */
 const struct sw_tunnel_counters *sw_tunnel_counters(struct sw_tunnel *t,

@@ -64,7 +64,8 @@ def test_status_counts_held_connections(w):
                   "protocol": "tcp", "max_connections": 5, "resume_below": 5,
                   "active_local": 3, "active_remote": 0, "local_total": 3,
                   "overflowed_total": 0,
-                  "overflow_unavailable_total": 0, "state": "normal"}, s4
+                  "overflow_unavailable_total": 0, "local_fallback_total": 0,
+                  "state": "normal"}, s4
     assert st["remotes"] == [{"name": "cluster2", "gateway": "192.0.2.7:15008",
                               "healthy": False}], st["remotes"]
     # The table a person reads: aligned, one line per service.

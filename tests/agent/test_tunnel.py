@@ -12,6 +12,7 @@ gateway is also spoken to directly, with python3-h2 (a client nobody here
 wrote) and with handshakes built to fail. Run one case: test_tunnel.py NAME"""
 import datetime
 import hashlib
+import json
 import os
 import re
 import signal
@@ -445,6 +446,80 @@ def test_remote_down_and_back(w):
     w.wait_healthy(True)
     s, who = w.dial_any()
     assert who == "remote", who
+
+
+def test_refused_connect_falls_back_local(w):
+    """The gateway will not take a spilled connection (403: not exported
+    there; 502: its target is down): the connection is served by cluster 1
+    instead of reset, with what the client sent before the refusal, and its
+    slot counts as local."""
+    exported = f"  - name: {SVC}\n    port: 80\n    target: 127.0.0.1:8080\n"
+    cases = [("", 403), (f"  - name: {SVC}\n    port: 80\n    target: 127.0.0.1:8081\n", 502)]
+    w.write_config(w.node_config(1))
+    for n, (export, status) in enumerate(cases, 1):
+        text = w.gw_config_text()
+        assert exported in text
+        w.start_gateway(text.replace(exported, export))
+        if n == 1:
+            w.start_agent()
+            held, who = w.dial_any()
+            assert who == "local", who
+        w.wait_healthy(True)
+        before = w.target_accepts()
+        with netns(w.client):
+            s = socket.create_connection(("10.96.0.10", 80), timeout=10)
+        w.conns.append(s)
+        s.sendall(b"sent before any answer\n")
+        got = b""
+        while got.count(b"\n") < 2:
+            chunk = s.recv(100)
+            assert chunk, f"{status}: closed after {got!r}"
+            got += chunk
+        assert got == b"local\nsent before any answer\n", (status, got)
+        checksum_roundtrip(s, 1 << 20)
+        assert w.target_accepts() == before, "cluster 2's target was reached"
+        w.wait_counts(SVC, 2, 0)
+        st = w.service(SVC)
+        assert (st["overflowed_total"], st["local_fallback_total"]) == (n, n), st
+        flows = json.loads(w.cli("flows", "--json").stdout)["flows"]
+        port = s.getsockname()[1]
+        mine = [f for f in flows if f["client_port"] == port]
+        assert len(mine) == 1 and mine[0]["local_fallback"], flows
+        assert "local (fallback)" in w.cli("flows").stdout
+        _, body = w.http("/metrics")
+        assert f'spillway_fallback_total{{result="served"}} {n}' in body, body
+        assert f'spillway_tunnel_streams_total{{remote="cluster2",result="{status}"}} 1' in body
+        assert 'spillway_fallback_connections 1' in body, body
+        assert f"answered CONNECT {SVC}:80 with {status}: serving it in this cluster" in w.log_text()
+        s.close()
+        w.conns.remove(s)
+        w.wait_counts(SVC, 1, 0)            # given back once, from local
+        w.gw_agent.kill()
+        w.gw_agent.wait()
+    _, body = w.http("/metrics")
+    assert 'spillway_fallback_connections 0' in body, body
+
+
+def test_gateway_killed_spills_fall_back(w):
+    """kill -9 of the gateway: until probes mark the remote unhealthy, new
+    spilled connections find no gateway to connect to. Each is served by
+    cluster 1 instead of reset: none fails."""
+    w.start_both(max_conns=1)
+    held, who = w.dial_any()
+    assert who == "local", who
+    s, who = w.dial_any()
+    assert who == "remote", who
+    w.gw_agent.kill()
+    w.gw_agent.wait()
+    for i in range(5):
+        s, who = w.dial_any()
+        assert who == "local", (i, who)
+        checksum_roundtrip(s, 64 << 10)
+    st = w.service(SVC)
+    # Spilled then fallen back, or kept local once the remote was unhealthy.
+    assert st["local_fallback_total"] + st["overflow_unavailable_total"] == 5, st
+    assert st["local_fallback_total"] >= 1, st
+    w.wait_counts(SVC, 6, 0)    # the tunnelled one was reset with its gateway
 
 
 # -- per-remote settings ------------------------------------------------------
