@@ -1022,7 +1022,7 @@ static void parse_tls(struct parser *p, const yaml_node_t *n)
 }
 
 /* ------------------------------------------------------------------------ */
-/* tunnel, metrics: each {listen: ADDRESS:PORT} */
+/* metrics: {listen: ADDRESS:PORT} */
 
 enum { LISTEN_LISTEN, LISTEN_N };
 static const struct key_spec listen_keys[LISTEN_N] = {
@@ -1444,6 +1444,8 @@ static const struct setting {
 	  SW_DEFAULT_COLLECT_INTERVAL_S * NS_PER_S },
 	{ "agent", "drain_timeout", true, FIELD(drain_timeout_ns), 0,
 	  SW_DRAIN_TIMEOUT_S * NS_PER_S },
+	{ "tunnel", "max_streams_per_peer", false, FIELD(max_streams_per_peer),
+	  SW_TUNNEL_MAX_STREAMS_PER_PEER_MAX, SW_TUNNEL_MAX_STREAMS_PER_PEER },
 #undef FIELD
 };
 
@@ -1489,19 +1491,12 @@ static int section_settings(const char *section, const struct setting **out)
 	return n;
 }
 
-static void parse_settings(struct parser *p, const yaml_node_t *n,
-			   const char *section)
+/* The values of a section's settings (k, v: count of each), checked. */
+static void get_settings(struct parser *p, const char *section,
+			 const struct setting **k, yaml_node_t **v, int count)
 {
-	const struct setting *k[N_SETTINGS];
-	struct key_spec spec[N_SETTINGS];
-	yaml_node_t *v[N_SETTINGS];
-	int count = section_settings(section, k);
 	char f[FIELD_MAX];
 
-	for (int i = 0; i < count; i++)
-		spec[i] = (struct key_spec){ k[i]->name, false };
-	if (!mapping_fields(p, n, section, spec, count, v))
-		return;
 	for (int i = 0; i < count; i++) {
 		bool ok;
 		__u64 val;
@@ -1514,6 +1509,38 @@ static void parse_settings(struct parser *p, const yaml_node_t *n,
 		if (ok)
 			setting_set(p->cfg, k[i], val);
 	}
+}
+
+static void parse_settings(struct parser *p, const yaml_node_t *n,
+			   const char *section)
+{
+	const struct setting *k[N_SETTINGS];
+	struct key_spec spec[N_SETTINGS];
+	yaml_node_t *v[N_SETTINGS];
+	int count = section_settings(section, k);
+
+	for (int i = 0; i < count; i++)
+		spec[i] = (struct key_spec){ k[i]->name, false };
+	if (mapping_fields(p, n, section, spec, count, v))
+		get_settings(p, section, k, v, count);
+}
+
+/* tunnel: {listen: ADDRESS:PORT} and the tunnel's settings. */
+static void parse_tunnel(struct parser *p, const yaml_node_t *n)
+{
+	const struct setting *k[N_SETTINGS];
+	struct key_spec spec[N_SETTINGS + 1] = { { "listen", true } };
+	yaml_node_t *v[N_SETTINGS + 1];
+	int count = section_settings("tunnel", k);
+
+	for (int i = 0; i < count; i++)
+		spec[i + 1] = (struct key_spec){ k[i]->name, false };
+	if (!mapping_fields(p, n, "tunnel", spec, count + 1, v))
+		return;
+	p->cfg->has_tunnel = true;
+	if (v[0])
+		get_hostport(p, v[0], "tunnel.listen", true, &p->cfg->tunnel_listen);
+	get_settings(p, "tunnel", k, v + 1, count);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1570,8 +1597,7 @@ static void parse_root(struct parser *p, const yaml_node_t *root)
 	if (v[TOP_TLS])
 		parse_tls(p, v[TOP_TLS]);
 	if (v[TOP_TUNNEL])
-		parse_listen_section(p, v[TOP_TUNNEL], "tunnel",
-				     &cfg->has_tunnel, &cfg->tunnel_listen);
+		parse_tunnel(p, v[TOP_TUNNEL]);
 	if (v[TOP_METRICS])
 		parse_listen_section(p, v[TOP_METRICS], "metrics",
 				     &cfg->has_metrics, &cfg->metrics_listen);
@@ -2019,14 +2045,13 @@ static void write_exports(struct writer *w, const struct sw_config *cfg)
 	w_list_end(w);
 }
 
-static void write_settings(struct writer *w, const struct sw_config *cfg,
-			   const char *section)
+/* The section's settings, as keys of the open mapping. */
+static void w_settings(struct writer *w, const struct sw_config *cfg,
+		       const char *section)
 {
 	const struct setting *k[N_SETTINGS];
 	int count = section_settings(section, k);
 
-	w_str(w, section);
-	w_map(w);
 	for (int i = 0; i < count; i++) {
 		__u64 v = setting_get(cfg, k[i]);
 
@@ -2035,6 +2060,23 @@ static void write_settings(struct writer *w, const struct sw_config *cfg,
 		else
 			w_key_u64(w, k[i]->name, v);
 	}
+}
+
+static void write_settings(struct writer *w, const struct sw_config *cfg,
+			   const char *section)
+{
+	w_str(w, section);
+	w_map(w);
+	w_settings(w, cfg, section);
+	w_map_end(w);
+}
+
+static void write_tunnel(struct writer *w, const struct sw_config *cfg)
+{
+	w_str(w, "tunnel");
+	w_map(w);
+	w_key_hostport(w, "listen", &cfg->tunnel_listen);
+	w_settings(w, cfg, "tunnel");
 	w_map_end(w);
 }
 
@@ -2045,7 +2087,7 @@ static void write_config(struct writer *w, const struct sw_config *cfg)
 	if (cfg->has_tls)
 		write_tls(w, cfg);
 	if (cfg->has_tunnel)
-		w_listen_section(w, "tunnel", &cfg->tunnel_listen);
+		write_tunnel(w, cfg);
 	write_remotes(w, cfg);
 	write_services(w, cfg);
 	write_exports(w, cfg);

@@ -133,6 +133,7 @@ struct sw_config {
 
 	/* agent: (an extension too) */
 	__u64 drain_timeout_ns;		/* SW_DRAIN_TIMEOUT_S */
+	__u32 max_streams_per_peer;	/* tunnel.: SW_TUNNEL_MAX_STREAMS_PER_PEER */
 };
 
 /*

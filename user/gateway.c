@@ -20,6 +20,13 @@
 #define ACCEPT_BUDGET 64
 #define MAX_CONNS 4096
 
+/* A peer identity (a remote cluster's agents share one) with connections. */
+struct peer {
+	struct peer *next;
+	int conns;
+	char identity[sizeof(((struct h2conn *)0)->identity)];
+};
+
 struct sw_gateway {
 	struct sw_loop *loop;
 	const struct sw_config *cfg;
@@ -31,7 +38,54 @@ struct sw_gateway {
 	nghttp2_session_callbacks *cb;
 	struct sw_tunnel_counters c;
 	bool draining;			/* no new connections or streams */
+	struct peer *peers;
 };
+
+/* The peer of an identity, counting one more connection; NULL: no memory. */
+static struct peer *peer_join(struct sw_gateway *g, const char *identity)
+{
+	struct peer *p;
+
+	for (p = g->peers; p; p = p->next)
+		if (!strcmp(p->identity, identity))
+			break;
+	if (!p) {
+		p = calloc(1, sizeof(*p));
+		if (!p)
+			return NULL;
+		snprintf(p->identity, sizeof(p->identity), "%s", identity);
+		p->next = g->peers;
+		g->peers = p;
+	}
+	p->conns++;
+	return p;
+}
+
+static void peer_leave(struct sw_gateway *g, struct peer *p)
+{
+	if (!p || --p->conns)
+		return;
+	for (struct peer **pp = &g->peers; *pp; pp = &(*pp)->next)
+		if (*pp == p) {
+			*pp = p->next;
+			break;
+		}
+	free(p);
+}
+
+/*
+ * Streams a peer has open, over all its connections. Counted when asked
+ * (once per CONNECT): a pointer comparison per gateway connection.
+ */
+static unsigned int peer_streams(const struct sw_gateway *g, const struct peer *p)
+{
+	unsigned int n = 0;
+
+	for (int i = 0; i < g->n_conns; i++)
+		if (g->conns[i]->owner_data == p)
+			n += g->conns[i]->streams;
+	return n;
+}
 
 #define NV(n, v) { (uint8_t *)(n), (uint8_t *)(v), sizeof(n) - 1, strlen(v), \
 		   NGHTTP2_NV_FLAG_NONE }
@@ -140,6 +194,14 @@ static const char *start(struct sw_gateway *g, struct relay *r, int *status,
 	x = export_of(g->cfg, name, port);
 	if (!x)
 		return *status = 403, "not exported here";
+	/* This stream is counted already: more than the limit refuses it. */
+	if (g->cfg && peer_streams(g, r->conn->owner_data) >
+		      g->cfg->max_streams_per_peer) {
+		snprintf(why, why_len, "this peer has %u streams open, the most "
+			 "tunnel.max_streams_per_peer allows",
+			 g->cfg->max_streams_per_peer);
+		return *status = 503, why;
+	}
 	if (sw_resolve(&x->target, &ss, &len, &err)) {
 		snprintf(why, why_len, "target %s does not resolve: %s",
 			 x->target.host, err);
@@ -249,6 +311,11 @@ static void conn_ready(struct h2conn *c)
 	struct sw_gateway *g = c->owner;
 
 	g->c.connections_open++;
+	c->owner_data = peer_join(g, c->identity);
+	if (!c->owner_data) {
+		h2_close(c, "out of memory", "other");
+		return;
+	}
 	log_info("gateway: %s connected as %s", c->peer, c->identity);
 	if (g->draining)
 		h2_goaway(c);
@@ -260,6 +327,8 @@ static void conn_closed(struct h2conn *c, const char *reason, const char *label)
 	bool was_open = c->confirmed;
 
 	relay_abort_all(c);
+	peer_leave(g, c->owner_data);
+	c->owner_data = NULL;
 	for (int i = 0; i < g->n_conns; i++)
 		if (g->conns[i] == c)
 			g->conns[i] = g->conns[--g->n_conns];

@@ -363,7 +363,7 @@ static void handshake(struct h2conn *c)
 	c->idle_since_ns = sw_now_ns();
 	c->ops->on_ready(c);
 	/* The peer's first frames may have been read with the handshake. */
-	if (SSL_has_pending(c->ssl))
+	if (c->state == H2_OPEN && SSL_has_pending(c->ssl))
 		read_in(c);
 	h2_flush(c);
 }

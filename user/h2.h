@@ -67,6 +67,7 @@ struct h2conn {
 	const struct h2_ops *ops;
 	const nghttp2_session_callbacks *callbacks;
 	void *owner;
+	void *owner_data;		/* the owner's, per connection */
 	/*
 	 * The peer has accepted us. A TLS 1.3 client finishes its handshake
 	 * before the server has judged its certificate; a refusal arrives as

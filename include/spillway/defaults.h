@@ -75,6 +75,14 @@
  */
 #define SW_DRAIN_TIMEOUT_S 20
 #define SW_TUNNEL_MAX_HEADER_BYTES 8192	/* a CONNECT request's headers */
+/*
+ * A gateway's open streams per peer identity, over all its connections
+ * (tunnel.max_streams_per_peer): one peer cluster cannot take every
+ * target connection. Past it a CONNECT gets 503 and the peer's agent
+ * serves that connection in its own cluster.
+ */
+#define SW_TUNNEL_MAX_STREAMS_PER_PEER 10000
+#define SW_TUNNEL_MAX_STREAMS_PER_PEER_MAX 1000000
 
 /* The agent's control socket (the CLI's --socket). */
 #define SW_DEFAULT_SOCKET "/run/spillway/spillway.sock"

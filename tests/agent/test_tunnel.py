@@ -522,6 +522,34 @@ def test_gateway_killed_spills_fall_back(w):
     w.wait_counts(SVC, 6, 0)    # the tunnelled one was reset with its gateway
 
 
+def test_streams_per_peer_limit(w):
+    """tunnel.max_streams_per_peer caps one peer identity's open streams over
+    all its connections: past it the gateway answers 503, and the node
+    serves those connections in cluster 1."""
+    w.start_gateway(w.gw_config_text().replace(
+        "  listen: 10.2.0.2:15008\n",
+        "  listen: 10.2.0.2:15008\n  max_streams_per_peer: 2\n"))
+    w.write_config(w.node_config(1))
+    w.start_agent()
+    w.wait_healthy(True)
+    held, who = w.dial_any()
+    assert who == "local", who
+    answered = [w.dial_any() for _ in range(4)]
+    assert [who for _, who in answered] == ["remote", "remote", "local", "local"], answered
+    wait_until("the refusals logged", lambda: w.gw_log_text().count(
+        "503, this peer has 2 streams open, the most tunnel.max_streams_per_peer "
+        "allows") == 2)
+    w.wait_counts(SVC, 3, 2)
+    st = w.service(SVC)
+    assert st["local_fallback_total"] == 2, st
+    # One remote stream ends: room for one more.
+    answered[0][0].close()
+    w.conns.remove(answered[0][0])
+    w.wait_counts(SVC, 3, 1)
+    s, who = w.dial_any()
+    assert who == "remote", who
+
+
 # -- per-remote settings ------------------------------------------------------
 
 LOG_TS = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3})Z")

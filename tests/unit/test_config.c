@@ -310,7 +310,19 @@ static const struct bad_config bad_configs[] = {
 	    "cluster: c1\n"
 	    "tunnel:\n"
 	    "  port: 15008\n",
-	    3, "tunnel", "unknown key 'port'; expected listen"),
+	    3, "tunnel", "unknown key 'port'; expected one of listen or "
+	    "max_streams_per_peer"),
+	BAD("tunnel/streams-per-peer-0",
+	    "cluster: c1\n"
+	    "tunnel:\n"
+	    "  listen: 0.0.0.0:15008\n"
+	    "  max_streams_per_peer: 0\n",
+	    4, "tunnel.max_streams_per_peer", "expected a whole number from 1 to 1000000"),
+	BAD("tunnel/streams-per-peer-no-listen",
+	    "cluster: c1\n"
+	    "tunnel:\n"
+	    "  max_streams_per_peer: 10\n",
+	    3, "tunnel", "listen"),
 	BAD("metrics/unbracketed-ipv6",
 	    "cluster: c1\n"
 	    "metrics:\n"
@@ -818,6 +830,7 @@ static void check_default_datapath(const struct sw_config *cfg)
 	CHECK_EQ(cfg->closed_linger_ns, SW_DEFAULT_CLOSED_LINGER_S * NS_PER_S);
 	CHECK_EQ(cfg->collect_interval_ns, SW_DEFAULT_COLLECT_INTERVAL_S * NS_PER_S);
 	CHECK_EQ(cfg->drain_timeout_ns, SW_DRAIN_TIMEOUT_S * NS_PER_S);
+	CHECK_EQ(cfg->max_streams_per_peer, SW_TUNNEL_MAX_STREAMS_PER_PEER);
 }
 
 /* A remote with no tunnel settings written runs with these. */
@@ -968,6 +981,7 @@ static void check_gateway_only(const struct sw_config *cfg)
 		       8080);
 	CHECK_EQ(cfg->exports[1].port, 443);
 	check_hostport(&cfg->exports[1].target, "fd00::20", 443);
+	CHECK_EQ(cfg->max_streams_per_peer, 250);
 }
 
 static void check_yaml_features(const struct sw_config *cfg)
@@ -1075,6 +1089,7 @@ static const struct good_config good_configs[] = {
 	  "    - gw.example.com\n"
 	  "tunnel:\n"
 	  "  listen: 0.0.0.0:15008\n"
+	  "  max_streams_per_peer: 250\n"
 	  "exports:\n"
 	  "  - name: echo.default.svc.cluster.local\n"
 	  "    port: 80\n"
@@ -1205,6 +1220,7 @@ static void compare_configs(const struct sw_config *a, const struct sw_config *b
 	CHECK_EQ(a->closed_linger_ns, b->closed_linger_ns);
 	CHECK_EQ(a->collect_interval_ns, b->collect_interval_ns);
 	CHECK_EQ(a->drain_timeout_ns, b->drain_timeout_ns);
+	CHECK_EQ(a->max_streams_per_peer, b->max_streams_per_peer);
 }
 
 /* sw_config_write into *text (owned by fx, so teardown frees it). */
