@@ -92,6 +92,14 @@ static void status_json(FILE *out, const struct sw_view *v)
 		json_string(&j, gw);
 		json_key(&j, "healthy");
 		json_bool(&j, v->remotes[i].healthy);
+		json_key(&j, "ejected_ms");
+		json_uint(&j, v->remotes[i].ejected_ns / 1000000);
+		if (v->remotes[i].tunnel) {
+			json_key(&j, "connections");
+			json_uint(&j, v->remotes[i].tunnel->connections_open);
+			json_key(&j, "streams");
+			json_uint(&j, v->remotes[i].tunnel->streams_open);
+		}
 		json_end(&j);
 	}
 	json_end(&j);
@@ -123,11 +131,22 @@ static void status_text(FILE *out, const struct sw_view *v)
 	}
 	if (!v->cfg->n_remotes)
 		return;
-	fprintf(out, "\n%-32s %-40s %s\n", "REMOTE", "GATEWAY", "HEALTHY");
+	fprintf(out, "\n%-32s %-40s %5s %7s  %s\n", "REMOTE", "GATEWAY", "CONNS",
+		"STREAMS", "HEALTHY");
 	for (int i = 0; i < v->cfg->n_remotes; i++) {
-		sw_hostport_format(&v->remotes[i].cfg->gateway, gw, sizeof(gw));
-		fprintf(out, "%-32s %-40s %s\n", v->remotes[i].cfg->name, gw,
-			v->remotes[i].healthy ? "yes" : "no");
+		const struct sw_view_remote *r = &v->remotes[i];
+		const struct sw_tunnel_counters *c = r->tunnel;
+		char health[64], d[32];
+
+		if (r->ejected_ns)
+			snprintf(health, sizeof(health), "no (ejected for %s)",
+				 sw_duration_format(r->ejected_ns, d, sizeof(d)));
+		else
+			snprintf(health, sizeof(health), "%s", r->healthy ? "yes" : "no");
+		sw_hostport_format(&r->cfg->gateway, gw, sizeof(gw));
+		fprintf(out, "%-32s %-40s %5" PRIu64 " %7" PRIu64 "  %s\n",
+			r->cfg->name, gw, (uint64_t)(c ? c->connections_open : 0),
+			(uint64_t)(c ? c->streams_open : 0), health);
 	}
 }
 

@@ -27,6 +27,7 @@ struct sw_view_remote {
 	const struct sw_remote_config *cfg;
 	__u32 id;
 	bool healthy;
+	__u64 ejected_ns;			/* unhealthy at least this long */
 	const struct sw_tunnel_counters *tunnel;	/* NULL: no tunnel client */
 };
 

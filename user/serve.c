@@ -46,6 +46,8 @@ static int build_view(struct agent *a, struct sw_view *v, struct sw_error *e)
 						       &r) && r.healthy;
 		v->remotes[i].tunnel = sw_tunnel_counters(a->tunnel,
 							  a->cfg.remotes[i].name);
+		v->remotes[i].ejected_ns = sw_tunnel_ejected_ns(a->tunnel,
+			a->cfg.remotes[i].name, sw_now_ns());
 	}
 	v->gateway = sw_gateway_counters(a->gateway);
 	v->fallback = sw_tunnel_fallbacks(a->tunnel);

@@ -843,11 +843,26 @@ const struct sw_fallback_counters *sw_tunnel_fallbacks(const struct sw_tunnel *t
 	return t ? sw_fallback_counters(t->fallbacks) : NULL;
 }
 
-const struct sw_tunnel_counters *sw_tunnel_counters(struct sw_tunnel *t,
-						    const char *name)
+static struct remote *remote_named(const struct sw_tunnel *t, const char *name)
 {
 	for (int i = 0; t && i < t->n_remotes; i++)
 		if (!strcmp(t->remotes[i]->cfg.name, name))
-			return &t->remotes[i]->c;
+			return t->remotes[i];
 	return NULL;
+}
+
+const struct sw_tunnel_counters *sw_tunnel_counters(struct sw_tunnel *t,
+						    const char *name)
+{
+	struct remote *rm = remote_named(t, name);
+
+	return rm ? &rm->c : NULL;
+}
+
+__u64 sw_tunnel_ejected_ns(const struct sw_tunnel *t, const char *name, __u64 now)
+{
+	struct remote *rm = remote_named(t, name);
+
+	return rm && !rm->healthy && rm->ejected_until_ns > now ?
+	       rm->ejected_until_ns - now : 0;
 }

@@ -49,6 +49,8 @@ unsigned int sw_tunnel_busy(const struct sw_tunnel *t);
 const struct sw_fallback_counters *sw_tunnel_fallbacks(const struct sw_tunnel *t);
 
 /* The counters of the remote named name (NULL if there is none). */
+/* How long the remote stays ejected (unhealthy whatever probes say); 0: not. */
+__u64 sw_tunnel_ejected_ns(const struct sw_tunnel *t, const char *name, __u64 now);
 const struct sw_tunnel_counters *sw_tunnel_counters(struct sw_tunnel *t,
 						    const char *name);
 

@@ -67,12 +67,14 @@ def test_status_counts_held_connections(w):
                   "overflow_unavailable_total": 0, "local_fallback_total": 0,
                   "state": "normal"}, s4
     assert st["remotes"] == [{"name": "cluster2", "gateway": "192.0.2.7:15008",
-                              "healthy": False}], st["remotes"]
+                              "healthy": False, "ejected_ms": 0, "connections": 0,
+                              "streams": 0}], st["remotes"]
     # The table a person reads: aligned, one line per service.
     text = w.cli("status").stdout
     line = [l for l in text.splitlines() if l.startswith(SVC4)][0]
     assert re.search(r"10\.96\.0\.10:80\s+5\s+5\s+3\s+0\s+0\s+0\s+normal", line), text
     assert "[fd00:96::10]:80" in text, text
+    assert re.search(r"^cluster2\s+192\.0\.2\.7:15008\s+0\s+0\s+no$", text, re.M), text
     # The flow table, as JSON and as a table, addresses as addresses.
     fl = __import__("json").loads(w.cli("flows", "--json").stdout)
     assert fl["matched"] == 5 and fl["shown"] == 5, fl

@@ -577,6 +577,9 @@ def test_health_settings_honoured(w):
     wait_until("cluster2 unhealthy", lambda: not w.status()["remotes"][0]["healthy"],
                timeout=(failures + 1) * interval + 1.0)
     assert "unhealthy: new connections stay local for at least 3s" in w.log_text()
+    r = w.status()["remotes"][0]
+    assert 0 < r["ejected_ms"] <= 3000 and r["connections"] == 0, r
+    assert "no (ejected for " in w.cli("status").stdout
     w.start_gateway()
     up = time.monotonic()
     # Probes succeed from now on, yet the remote stays out until its ejection
@@ -588,6 +591,7 @@ def test_health_settings_honoured(w):
         f"healthy {healthy - stopped:.2f}s after the gateway stopped, "
         f"{healthy - up:.2f}s after it was back: ejection_time is {ejection}s")
     assert w.log_text().count("is healthy: new connections may spill") == 2
+    assert w.status()["remotes"][0]["ejected_ms"] == 0
 
 
 def keepalive_timers(w):
