@@ -500,6 +500,29 @@ def test_refused_connect_falls_back_local(w):
     assert 'spillway_fallback_connections 0' in body, body
 
 
+def test_refused_connect_falls_back_local_ipv6(w):
+    """The same over IPv6: a service the gateway does not export (403)."""
+    svc6 = "echo6.default.svc.cluster.local"
+    w.write_config(w.node_config(1).replace("metrics:", f"""  - name: {svc6}
+    vip: fd00:96::10
+    port: 80
+    max_connections: 1
+    overflow_to: [cluster2]
+metrics:"""))
+    w.start_gateway()
+    w.start_agent()
+    w.wait_healthy(True)
+    w.dial(6)
+    s = w.dial(6)                       # spilled, refused, served by cluster 1
+    w.echo_ok(s)
+    w.wait_counts(svc6, 2, 0)
+    st = w.service(svc6)
+    assert (st["overflowed_total"], st["local_fallback_total"]) == (1, 1), st
+    assert f"answered CONNECT {svc6}:80 with 403: serving it in this cluster" in w.log_text()
+    w.hang_up(s)
+    w.wait_counts(svc6, 1, 0)
+
+
 def test_gateway_killed_spills_fall_back(w):
     """kill -9 of the gateway: until probes mark the remote unhealthy, new
     spilled connections find no gateway to connect to. Each is served by
