@@ -143,9 +143,11 @@ static bool has_datapath(const struct sw_config *cfg)
 	return cfg->n_interfaces > 0;
 }
 
-static bool has_gateway(const struct sw_config *cfg)
+/* A gateway connects to its targets, a tunnel client to its services
+ * (local fallback), at the rate connections spill. */
+static bool connects_out(const struct sw_config *cfg)
 {
-	return cfg->has_tunnel;
+	return cfg->has_tunnel || cfg->n_remotes > 0;
 }
 
 static const struct node_setting node_settings[] = {
@@ -166,12 +168,14 @@ static const struct node_setting node_settings[] = {
 	 * does, so TIME_WAIT sockets to one target pile up on the gateway:
 	 * 28,232 ports / 60 s caps a target at ~470 spilled connections/s,
 	 * after which connect() fails (EADDRNOTAVAIL, a 502 per connection).
+	 * A node's local fallbacks to a VIP are the same (measured: 3,000
+	 * fallbacks/s fell to ~250/s once the ports were in TIME_WAIT).
 	 * Reuse lets connect() take a port whose TIME_WAIT is over 1 s old
 	 * (TCP timestamps, on by default, keep it safe).
 	 */
-	{ "net.ipv4.tcp_tw_reuse", 1, has_gateway,
-	  "without reuse, TIME_WAIT sockets towards a target exhaust the "
-	  "gateway's ports at ~470 spilled connections/s" },
+	{ "net.ipv4.tcp_tw_reuse", 1, connects_out,
+	  "without reuse, TIME_WAIT sockets exhaust the ports of connections "
+	  "to one target (a gateway's, a node's local fallbacks) at ~470/s" },
 };
 
 static int ensure_node_settings(const struct sw_config *cfg,
