@@ -48,7 +48,7 @@ UNIT_TESTS := $(BUILD)/tests/test_config $(BUILD)/tests/test_request \
               $(BUILD)/tests/test_route $(BUILD)/tests/test_tls \
               $(BUILD)/tests/test_jsonparse $(BUILD)/tests/test_top \
               $(BUILD)/tests/test_sysctl $(BUILD)/tests/test_istio \
-              $(BUILD)/tests/test_loop
+              $(BUILD)/tests/test_loop $(BUILD)/tests/test_log
 TESTS      := $(UNIT_TESTS) $(BUILD)/tests/test_datapath $(BUILD)/tests/test_veth
 # Scripts, run as they are (they drive build/spillway).
 TEST_SCRIPTS := tests/agent/test_agent.py tests/agent/test_top.py \

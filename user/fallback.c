@@ -178,8 +178,9 @@ static void on_local(struct sw_io *io, uint32_t events)
 
 	if (c->connecting) {
 		if (socket_failed(io->fd)) {
-			log_warn("fallback: %s: the local service did not accept "
-				 "the connection either: reset", c->who);
+			log_warn_limited("fallback: %s: the local service did "
+					 "not accept the connection either: "
+					 "reset", c->who);
 			c->set->c.failed++;
 			conn_close(c, true);
 			return;
@@ -234,8 +235,9 @@ void sw_fallback_start(struct sw_fallbacks *f, int fd, const char *why)
 	if (lfd < 0 || (connect(lfd, (struct sockaddr *)&vip, sizeof(vip)) &&
 			errno != EINPROGRESS) ||
 	    sw_loop_add(f->loop, &c->local, lfd, EPOLLOUT, on_local)) {
-		log_warn("fallback: %s: %s, and no local connection could be "
-			 "made: %s: reset", c->who, why, strerror(errno));
+		log_warn_limited("fallback: %s: %s, and no local connection "
+				 "could be made: %s: reset", c->who, why,
+				 strerror(errno));
 		f->c.failed++;
 		if (lfd >= 0)
 			close(lfd);
@@ -243,7 +245,8 @@ void sw_fallback_start(struct sw_fallbacks *f, int fd, const char *why)
 		free(c);
 		return;
 	}
-	log_info("fallback: %s: %s: serving it in this cluster", c->who, why);
+	log_info_limited("fallback: %s: %s: serving it in this cluster",
+			 c->who, why);
 	c->connecting = true;
 	c->next = f->conns;
 	if (c->next)

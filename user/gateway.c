@@ -114,10 +114,11 @@ static void answer(struct relay *r, int status, bool with_body)
 
 static void refuse(struct relay *r, int status, const char *why)
 {
-	log_warn("gateway: refused CONNECT %s from %s (%s, %s): %d, %s",
-		 r->authority[0] ? r->authority : "(none)", r->conn->identity,
-		 r->conn->peer, r->forwarded[0] ? r->forwarded : "no forwarded",
-		 status, why);
+	log_warn_limited("gateway: refused CONNECT %s from %s (%s, %s): %d, %s",
+			 r->authority[0] ? r->authority : "(none)",
+			 r->conn->identity, r->conn->peer,
+			 r->forwarded[0] ? r->forwarded : "no forwarded",
+			 status, why);
 	answer(r, status, false);
 	relay_close(r, false);
 }
@@ -338,7 +339,7 @@ static void conn_closed(struct h2conn *c, const char *reason, const char *label)
 		return;
 	}
 	g->c.handshake_failures[sw_hs_reason_of(label)]++;
-	log_warn("gateway: %s", reason);
+	log_warn_limited("gateway: %s", reason);
 }
 
 static const struct h2_ops conn_ops = {

@@ -19,18 +19,12 @@ void sw_log_init(bool json, bool debug)
 	log_debug_on = debug;
 }
 
-void sw_log(enum sw_log_level level, const char *fmt, ...)
+static void emit(enum sw_log_level level, const char *msg)
 {
-	char ts[32], msg[2048];
+	char ts[32];
 	struct timespec now;
 	struct tm tm;
-	va_list ap;
 
-	if (level == SW_DEBUG && !log_debug_on)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
 	clock_gettime(CLOCK_REALTIME, &now);
 	gmtime_r(&now.tv_sec, &tm);
 	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
@@ -43,4 +37,51 @@ void sw_log(enum sw_log_level level, const char *fmt, ...)
 		fprintf(stderr, "%s.%03ldZ %-5s %s\n", ts, now.tv_nsec / 1000000,
 			level_names[level], msg);
 	}
+}
+
+void sw_log(enum sw_log_level level, const char *fmt, ...)
+{
+	char msg[2048];
+	va_list ap;
+
+	if (level == SW_DEBUG && !log_debug_on)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	emit(level, msg);
+}
+
+void sw_log_limited(struct sw_log_limit *l, enum sw_log_level level,
+		    const char *fmt, ...)
+{
+	char msg[2048];
+	unsigned int left_out = 0;
+	struct timespec ts;
+	uint64_t now;
+	va_list ap;
+	int n;
+
+	if (level == SW_DEBUG && !log_debug_on)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	now = (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
+	if (!l->since_ns || now - l->since_ns >= 1000000000ull) {
+		left_out = l->suppressed;
+		l->since_ns = now;
+		l->lines = l->suppressed = 0;
+	}
+	if (l->lines == SW_LOG_LIMIT_PER_S) {
+		l->suppressed++;
+		return;
+	}
+	l->lines++;
+	va_start(ap, fmt);
+	n = vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (left_out && n >= 0 && (size_t)n < sizeof(msg))
+		snprintf(msg + n, sizeof(msg) - n, " (and %u more like it not "
+			 "logged: at most %d a second)", left_out,
+			 SW_LOG_LIMIT_PER_S);
+	emit(level, msg);
 }

@@ -397,8 +397,9 @@ static int on_frame(nghttp2_session *s, const nghttp2_frame *frame,
 		return 0;
 	if (frame->hd.type == NGHTTP2_HEADERS && !r->established) {
 		if (r->status != 200) {
-			log_warn("remote %s refused CONNECT %s for %s: %d",
-				 rm->cfg.name, r->authority, r->forwarded, r->status);
+			log_warn_limited("remote %s refused CONNECT %s for "
+					 "%s: %d", rm->cfg.name, r->authority,
+					 r->forwarded, r->status);
 			relay_close(r, true);
 			return 0;
 		}
