@@ -75,8 +75,11 @@ static int not_bpffs(struct sw_error *e, const char *dir)
 		       "remounts /sys and hides the host's bpffs)", dir);
 }
 
-/* Create dir (one level) on bpffs, or check the existing one is there. */
-static int make_pin_dir(const char *dir, struct sw_error *e)
+/*
+ * Create dir (one level) on bpffs, or check the existing one is there;
+ * *created: this call made it.
+ */
+static int make_pin_dir(const char *dir, bool *created, struct sw_error *e)
 {
 	char parent[PATH_MAX];
 	char *slash;
@@ -89,9 +92,13 @@ static int make_pin_dir(const char *dir, struct sw_error *e)
 		*slash = '\0';
 	if (!on_bpffs(parent))
 		return not_bpffs(e, dir);
-	if (mkdir(dir, 0700) && errno != EEXIST)
-		return sw_fail(e, -errno, "cannot create pin directory %s: %s",
-			       dir, strerror(errno));
+	if (mkdir(dir, 0700)) {
+		if (errno != EEXIST)
+			return sw_fail(e, -errno, "cannot create pin directory "
+				       "%s: %s", dir, strerror(errno));
+		return 0;
+	}
+	*created = true;
 	return 0;
 }
 
@@ -197,23 +204,16 @@ static int choose_flow_capacity(const char *dir, __u32 wanted, __u32 *out,
 	return 0;
 }
 
-int sw_datapath_open(struct sw_datapath *dp, const struct sw_datapath_opts *o,
-		     struct sw_error *e)
+/* Check what is pinned in dir, then load (and pin) the datapath there. */
+static int load(struct sw_datapath *dp, const struct sw_datapath_opts *o,
+		const char *dir, struct sw_error *e)
 {
-	const char *dir = o->pin_dir ? o->pin_dir : SW_DEFAULT_PIN_DIR;
 	struct sw_layout lay = { .version = SW_LAYOUT_VERSION };
 	__u32 zero = 0, capacity;
 	char path[PATH_MAX];
 	int err;
 
-	memset(dp, 0, sizeof(*dp));
-	err = pin_dir_ok(dir, e);
-	if (err)
-		return err;
-	snprintf(dp->pin_dir, sizeof(dp->pin_dir), "%s", dir);
-	err = make_pin_dir(dir, e);
-	if (!err)
-		err = check_layout(dir, e);
+	err = check_layout(dir, e);
 	if (!err)
 		err = choose_flow_capacity(dir, o->flow_capacity, &capacity, e);
 	if (err)
@@ -250,6 +250,27 @@ int sw_datapath_open(struct sw_datapath *dp, const struct sw_datapath_opts *o,
 			       strerror(-err));
 	}
 	return 0;
+}
+
+int sw_datapath_open(struct sw_datapath *dp, const struct sw_datapath_opts *o,
+		     struct sw_error *e)
+{
+	const char *dir = o->pin_dir ? o->pin_dir : SW_DEFAULT_PIN_DIR;
+	bool created = false;
+	int err;
+
+	memset(dp, 0, sizeof(*dp));
+	err = pin_dir_ok(dir, e);
+	if (err)
+		return err;
+	snprintf(dp->pin_dir, sizeof(dp->pin_dir), "%s", dir);
+	err = make_pin_dir(dir, &created, e);
+	if (!err)
+		err = load(dp, o, dir, e);
+	/* A failed load pins nothing: leave no directory this call made. */
+	if (err && created)
+		rmdir(dir);
+	return err;
 }
 
 void sw_datapath_close(struct sw_datapath *dp)

@@ -1341,6 +1341,25 @@ static void test_refuse_other_capacity(const void *arg)
 	CHECK_EQ(bpf_map__max_entries(skel()->maps.flows), 64);
 }
 
+/* A load that fails leaves no pin directory behind (it made one). */
+static void test_failed_load_leaves_nothing(const void *arg)
+{
+	struct sw_datapath_opts o;
+	struct sw_datapath dp;
+	struct sw_error e = {};
+	char dir[SW_PIN_DIR_MAX];
+
+	(void)arg;
+	sw_datapath_opts_init(&o);
+	snprintf(dir, sizeof(dir), "/sys/fs/bpf/%s", test_unique("dp"));
+	o.pin_dir = dir;
+	o.flow_capacity = UINT32_MAX;	/* no kernel makes a map this big */
+	CHECK(sw_datapath_open(&dp, &o, &e) < 0);
+	CHECK(strstr(e.msg, "loading the datapath into the kernel failed"),
+	      "message: %s", e.msg);
+	CHECK(access(dir, F_OK) && errno == ENOENT, "%s was left behind", dir);
+}
+
 static void test_refuse_not_bpffs(const void *arg)
 {
 	struct sw_datapath_opts o;
@@ -1397,6 +1416,7 @@ static const struct test_case cases[] = {
 	{ "loader/refuse-other-layout", test_refuse_other_layout, &tc4 },
 	{ "loader/refuse-other-capacity", test_refuse_other_capacity, &tc4 },
 	{ "loader/refuse-not-bpffs", test_refuse_not_bpffs, &tc4 },
+	{ "loader/failed-load-leaves-nothing", test_failed_load_leaves_nothing, &tc4 },
 	{ 0 },
 };
 
