@@ -51,14 +51,6 @@ static void free_conn(struct sw_deferred *d)
 	free((struct conn *)((char *)d - offsetof(struct conn, grave)));
 }
 
-static void reset_fd(int fd)
-{
-	struct linger l = { .l_onoff = 1, .l_linger = 0 };
-
-	setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
-	close(fd);
-}
-
 /* Done: reset passes an RST on to both sides (one side was reset). */
 static void conn_close(struct conn *c, bool reset)
 {
@@ -68,10 +60,8 @@ static void conn_close(struct conn *c, bool reset)
 		return;
 	c->closed = true;
 	if (reset) {
-		struct linger l = { .l_onoff = 1, .l_linger = 0 };
-
-		setsockopt(c->client.fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
-		setsockopt(c->local.fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
+		sw_reset_on_close(c->client.fd);
+		sw_reset_on_close(c->local.fd);
 	}
 	sw_loop_close(loop, &c->client);
 	sw_loop_close(loop, &c->local);
@@ -219,7 +209,7 @@ void sw_fallback_start(struct sw_fallbacks *f, int fd, const char *why)
 	int lfd;
 
 	if (!c) {
-		reset_fd(fd);
+		sw_close_reset(fd);
 		return;
 	}
 	c->set = f;
@@ -227,7 +217,7 @@ void sw_fallback_start(struct sw_fallbacks *f, int fd, const char *why)
 	c->client.fd = fd;
 	c->local.fd = -1;
 	if (sw_endpoint_flow(fd, &key, &vip, c->who, sizeof(c->who))) {
-		reset_fd(fd);		/* the client is gone already */
+		sw_close_reset(fd);		/* the client is gone already */
 		free(c);
 		return;
 	}
@@ -241,7 +231,7 @@ void sw_fallback_start(struct sw_fallbacks *f, int fd, const char *why)
 		f->c.failed++;
 		if (lfd >= 0)
 			close(lfd);
-		reset_fd(fd);
+		sw_close_reset(fd);
 		free(c);
 		return;
 	}

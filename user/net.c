@@ -65,6 +65,19 @@ int sw_keepalive(int fd, const struct sw_keepalive_config *k)
 	return err;
 }
 
+void sw_reset_on_close(int fd)
+{
+	struct linger l = { .l_onoff = 1, .l_linger = 0 };
+
+	setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
+}
+
+void sw_close_reset(int fd)
+{
+	sw_reset_on_close(fd);
+	close(fd);
+}
+
 int sw_agent_socket(int family, __u32 bypass_mark)
 {
 	int fd, err;

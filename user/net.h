@@ -29,6 +29,11 @@ int sw_agent_socket(int family, __u32 bypass_mark);
  */
 int sw_no_delay(int fd);
 
+/* Make close(fd) send an RST, not a FIN (SO_LINGER 0): a reset passed on. */
+void sw_reset_on_close(int fd);
+/* Close fd with an RST. */
+void sw_close_reset(int fd);
+
 /*
  * TCP keepalive as a remote's keepalive block says (SO_KEEPALIVE, and the
  * timers and count it sets; the kernel's for those it leaves at 0), so a

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "control.h"
+#include "net.h"
 #include "relay.h"
 
 struct relay_chunk {
@@ -107,11 +108,8 @@ void relay_close(struct relay *r, bool reset)
 
 		r->ops->on_unanswered(r, fd);
 	}
-	if (r->io.fd >= 0 && reset) {
-		struct linger l = { .l_onoff = 1, .l_linger = 0 };
-
-		setsockopt(r->io.fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
-	}
+	if (r->io.fd >= 0 && reset)
+		sw_reset_on_close(r->io.fd);
 	/* What was buffered for the socket is not coming: give it back. */
 	consume(r, r->down_bytes);
 	unlink_relay(r);

@@ -437,15 +437,15 @@ static void tunnel_metrics(FILE *out, const struct sw_view *v)
 		help(out, "spillway_fallback_connections", "gauge",
 		     "Spilled connections being served in this cluster after "
 		     "their remote would not take them.");
-		fprintf(out, "spillway_fallback_connections %" PRIu64 "\n",
-			(uint64_t)v->fallback->open);
+		sample(out, "spillway_fallback_connections", "", "",
+		       v->fallback->open);
 		help(out, "spillway_fallback_total", "counter",
 		     "Local fallbacks, by result: served, or failed (the local "
 		     "service could not be reached either: reset).");
-		fprintf(out, "spillway_fallback_total{result=\"served\"} %" PRIu64
-			"\nspillway_fallback_total{result=\"failed\"} %" PRIu64
-			"\n", (uint64_t)v->fallback->served,
-			(uint64_t)v->fallback->failed);
+		sample(out, "spillway_fallback_total", "", "result=\"served\"",
+		       v->fallback->served);
+		sample(out, "spillway_fallback_total", "", "result=\"failed\"",
+		       v->fallback->failed);
 	}
 	if (!v->cert_not_after)
 		return;

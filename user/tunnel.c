@@ -168,14 +168,6 @@ static void probed(struct remote *rm, bool ok)
  * Streams
  */
 
-static void reset_socket(int fd)
-{
-	struct linger l = { .l_onoff = 1, .l_linger = 0 };
-
-	setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
-	close(fd);
-}
-
 /*
  * A spilled connection no remote took: served in this cluster instead of
  * reset (fallback.h), unless the agent is stopping.
@@ -183,7 +175,7 @@ static void reset_socket(int fd)
 static void fall_back(struct sw_tunnel *t, int fd, const char *why)
 {
 	if (t->closing) {
-		reset_socket(fd);
+		sw_close_reset(fd);
 		return;
 	}
 	sw_fallback_start(t->fallbacks, fd, why);
@@ -237,7 +229,7 @@ static void open_stream(struct remote *rm, struct h2conn *conn, int fd,
 	int32_t id;
 
 	if (!r) {
-		reset_socket(fd);
+		sw_close_reset(fd);
 		return;
 	}
 	snprintf(r->authority, sizeof(r->authority), "%s", authority);
@@ -331,7 +323,7 @@ static void wait_for_connection(struct remote *rm, int fd,
 	struct waiting *w = calloc(1, sizeof(*w));
 
 	if (!w) {
-		reset_socket(fd);
+		sw_close_reset(fd);
 		return;
 	}
 	w->fd = fd;
@@ -571,7 +563,7 @@ static void steered(struct sw_tunnel *t, int fd)
 	    !(svc = service_at(t->cfg, &key.svc))) {
 		log_warn("endpoint: a connection from %s to no configured "
 			 "service: reset", client);
-		reset_socket(fd);
+		sw_close_reset(fd);
 		return;
 	}
 	rm = remote_for(t, svc, &key);
