@@ -8,7 +8,9 @@
  *    the datapath uses, so a slot is released exactly once whoever gets
  *    there first, and removes flows only through a claim no packet holds;
  *  - flow_fall_back moves a spilled flow's slot to local when the agent
- *    serves it here, racing safely with its release.
+ *    serves it here, racing safely with its release;
+ *  - service_add adds to a service's counters while packets count too (a
+ *    layout upgrade carries over what the old programs counted).
  */
 #ifndef SW_CONTROL_H
 #define SW_CONTROL_H
@@ -82,6 +84,24 @@ static __always_inline int flow_fall_back(const struct sw_flow_key *ukey)
 	}
 	__sync_fetch_and_sub(&svc->active_remote, 1);
 	__sync_fetch_and_add(&svc->local_fallback_total, 1);
+	return 0;
+}
+
+static __always_inline int service_add(const struct sw_service_key *ukey,
+				       const struct sw_service_delta *d)
+{
+	struct sw_service_key key = *ukey;
+	struct sw_service *svc = lookup_service(&key);
+
+	if (!svc || svc->epoch != d->epoch)
+		return -ENOENT;	/* removed (or removed and re-added) since */
+	__sync_fetch_and_add(&svc->active_local, d->active_local);
+	__sync_fetch_and_add(&svc->active_remote, d->active_remote);
+	__sync_fetch_and_add(&svc->local_total, d->local_total);
+	__sync_fetch_and_add(&svc->overflowed_total, d->overflowed_total);
+	__sync_fetch_and_add(&svc->overflow_unavailable_total,
+			     d->overflow_unavailable_total);
+	__sync_fetch_and_add(&svc->local_fallback_total, d->local_fallback_total);
 	return 0;
 }
 

@@ -252,6 +252,9 @@ int spill_ctl(struct sw_ctl *req)
 	case SW_CTL_FLOW_FALLBACK:
 		req->err = flow_fall_back(&req->flow.key);
 		break;
+	case SW_CTL_SERVICE_ADD:
+		req->err = service_add(&req->add.key, &req->add.delta);
+		break;
 	default:
 		req->err = -EINVAL;
 	}

@@ -36,6 +36,7 @@
 #include "control.h"
 #include "log.h"
 #include "rpc.h"
+#include "upgrade.h"
 
 #define RELOAD_DEBOUNCE_MS 200
 #define WATCH_EVENTS (IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE | IN_DELETE | \
@@ -530,6 +531,26 @@ static int setup_events(struct agent *a, struct sw_error *e)
 	return 0;
 }
 
+/* The new programs replaced the old ones on every interface: finish. */
+static int finish_upgrade(struct agent *a, struct sw_error *e)
+{
+	__u32 from, services;
+	int err;
+
+	if (!a->dp.upgrade)
+		return 0;
+	from = sw_upgrade_from(a->dp.upgrade);
+	services = sw_upgrade_services(a->dp.upgrade);
+	err = sw_datapath_finish_upgrade(&a->dp, e);
+	if (err)
+		return sw_prefix(e, err, "upgrading the maps in %s: ",
+				 a->dp.pin_dir);
+	log_info("maps in %s upgraded from layout version %u to %u: %u "
+		 "services and every tracked flow kept", a->dp.pin_dir, from,
+		 SW_LAYOUT_VERSION, services);
+	return 0;
+}
+
 static int start(struct agent *a, struct sw_error *e)
 {
 	struct sw_datapath_opts dopts;
@@ -564,11 +585,14 @@ static int start(struct agent *a, struct sw_error *e)
 		err = lock_pin_dir(a, e);
 	if (!err)
 		log_info("datapath loaded, maps %s in %s",
+			 a->dp.upgrade ? "of an older layout found (upgrading)" :
 			 a->dp.adopted ? "adopted (flows and counters kept)" :
 			 "created", a->dp.pin_dir);
 	if (!err)
 		err = agent_apply(a, &cfg, true, e);
 	sw_config_free(&cfg);
+	if (!err)
+		err = finish_upgrade(a, e);
 	if (err)
 		return err;
 	log_applied(a, "applied");

@@ -67,6 +67,21 @@ int sw_service_get(struct sw_datapath *dp, const struct sw_service_key *key,
 	return 0;
 }
 
+int sw_service_add(struct sw_datapath *dp, const struct sw_service_key *key,
+		   const struct sw_service_delta *delta, struct sw_error *e)
+{
+	struct sw_ctl req = { .op = SW_CTL_SERVICE_ADD };
+	int err;
+
+	req.add.key = *key;
+	req.add.delta = *delta;
+	err = run_ctl(dp, &req, e);
+	if (err && err != -ENOENT)
+		return sw_fail(e, err, "cannot add to the service's counters: %s",
+			       strerror(-err));
+	return err;
+}
+
 int sw_service_delete(struct sw_datapath *dp, const struct sw_service_key *key,
 		      struct sw_error *e)
 {

@@ -18,6 +18,12 @@ int sw_service_set(struct sw_datapath *dp, const struct sw_service_key *key,
 		   const struct sw_service_config *cfg, struct sw_error *e);
 int sw_service_get(struct sw_datapath *dp, const struct sw_service_key *key,
 		   struct sw_service *out);
+/*
+ * Add to the live counters of the service instance delta->epoch, atomically
+ * with the packets counting alongside. -ENOENT if that instance is gone.
+ */
+int sw_service_add(struct sw_datapath *dp, const struct sw_service_key *key,
+		   const struct sw_service_delta *delta, struct sw_error *e);
 /* Remove a service; its flows keep their decisions, its slots are gone. */
 int sw_service_delete(struct sw_datapath *dp, const struct sw_service_key *key,
 		      struct sw_error *e);

@@ -16,6 +16,7 @@
 #include "spillway/defaults.h"
 #include "spillway.skel.h"
 #include "datapath.h"
+#include "upgrade.h"
 
 #define LINKS_DIR "links"
 
@@ -102,11 +103,7 @@ static int make_pin_dir(const char *dir, bool *created, struct sw_error *e)
 	return 0;
 }
 
-/*
- * Paths under the pin directory. Pin directory names are limited to
- * SW_PIN_DIR_MAX (checked by pin_dir_ok), so these never truncate.
- */
-static void pin_path(char *buf, size_t len, const char *dir, const char *name)
+void sw_pin_path(char *buf, size_t len, const char *dir, const char *name)
 {
 	if (snprintf(buf, len, "%s/%s", dir, name) >= (int)len)
 		buf[0] = '\0';
@@ -132,19 +129,22 @@ static int open_pinned(const char *path, struct sw_error *e)
 }
 
 /*
- * Pinned maps are adopted only if they carry this build's layout version;
- * a directory with our map names but no version was not made by us.
+ * The layout version of the maps pinned in dir (0: none pinned). Maps of
+ * this build's version are adopted, maps of a version user/upgrade.c knows
+ * are upgraded, any other is refused; a directory with our map names but no
+ * version was not made by us.
  */
-static int check_layout(const char *dir, struct sw_error *e)
+static int check_layout(const char *dir, __u32 *version, struct sw_error *e)
 {
 	struct sw_layout lay = {};
 	char path[PATH_MAX];
 	__u32 zero = 0;
 	int fd, err;
 
-	pin_path(path, sizeof(path), dir, "layout");
+	*version = 0;
+	sw_pin_path(path, sizeof(path), dir, "layout");
 	if (!exists(path)) {
-		pin_path(path, sizeof(path), dir, "services");
+		sw_pin_path(path, sizeof(path), dir, "services");
 		if (exists(path))
 			return sw_fail(e, -EEXIST,
 				       "%s holds spillway maps without a layout "
@@ -161,14 +161,15 @@ static int check_layout(const char *dir, struct sw_error *e)
 	if (err)
 		return sw_fail(e, -errno, "cannot read %s: %s", path,
 			       strerror(errno));
-	if (lay.version != SW_LAYOUT_VERSION)
+	if (lay.version != SW_LAYOUT_VERSION && !sw_upgrade_known(lay.version))
 		return sw_fail(e, -EPROTO,
 			       "maps pinned in %s have layout version %u, this "
-			       "spillway uses version %u: stop the other "
-			       "version and run 'spillway down --pin-dir %s' "
-			       "(tracked flows are lost), or use another "
-			       "--pin-dir", dir, lay.version,
-			       SW_LAYOUT_VERSION, dir);
+			       "spillway uses version %u and cannot upgrade "
+			       "from it: stop the other version and run "
+			       "'spillway down --pin-dir %s' (tracked flows are "
+			       "lost), or use another --pin-dir", dir,
+			       lay.version, SW_LAYOUT_VERSION, dir);
+	*version = lay.version;
 	return 0;
 }
 
@@ -182,7 +183,7 @@ static int choose_flow_capacity(const char *dir, __u32 wanted, __u32 *out,
 	int fd, err;
 
 	*out = wanted ? wanted : SW_DEFAULT_FLOW_CAPACITY;
-	pin_path(path, sizeof(path), dir, "flows");
+	sw_pin_path(path, sizeof(path), dir, "flows");
 	if (!exists(path))
 		return 0;
 	fd = open_pinned(path, e);
@@ -204,22 +205,31 @@ static int choose_flow_capacity(const char *dir, __u32 wanted, __u32 *out,
 	return 0;
 }
 
+static int write_layout(struct sw_datapath *dp, struct sw_error *e)
+{
+	struct sw_layout lay = { .version = SW_LAYOUT_VERSION };
+	__u32 zero = 0;
+
+	if (bpf_map_update_elem(bpf_map__fd(dp->skel->maps.layout), &zero,
+				&lay, BPF_ANY))
+		return sw_fail(e, -errno, "cannot write the layout version: %s",
+			       strerror(errno));
+	return 0;
+}
+
 /* Check what is pinned in dir, then load (and pin) the datapath there. */
 static int load(struct sw_datapath *dp, const struct sw_datapath_opts *o,
 		const char *dir, struct sw_error *e)
 {
-	struct sw_layout lay = { .version = SW_LAYOUT_VERSION };
-	__u32 zero = 0, capacity;
-	char path[PATH_MAX];
+	__u32 capacity, version;
 	int err;
 
-	err = check_layout(dir, e);
+	err = check_layout(dir, &version, e);
 	if (!err)
 		err = choose_flow_capacity(dir, o->flow_capacity, &capacity, e);
 	if (err)
 		return err;
-	pin_path(path, sizeof(path), dir, "layout");
-	dp->adopted = exists(path);
+	dp->adopted = version != 0;
 
 	LIBBPF_OPTS(bpf_object_open_opts, open_opts, .pin_root_path = dir);
 	dp->skel = spillway_bpf__open_opts(&open_opts);
@@ -230,6 +240,13 @@ static int load(struct sw_datapath *dp, const struct sw_datapath_opts *o,
 	dp->skel->rodata->tunnel_port = o->tunnel_port;
 	dp->skel->rodata->steer_mark = o->steer_mark;
 	dp->skel->rodata->bypass_mark = o->bypass_mark;
+	if (version && version != SW_LAYOUT_VERSION) {
+		err = sw_upgrade_begin(dp, version, &dp->upgrade, e);
+		if (err) {
+			sw_datapath_close(dp);
+			return err;
+		}
+	}
 
 	err = spillway_bpf__load(dp->skel);
 	if (err) {
@@ -241,15 +258,28 @@ static int load(struct sw_datapath *dp, const struct sw_datapath_opts *o,
 			       "match, run 'spillway down --pin-dir %s'",
 			       strerror(-err), dir);
 	}
-	err = bpf_map_update_elem(bpf_map__fd(dp->skel->maps.layout), &zero,
-				  &lay, BPF_ANY);
-	if (err) {
-		err = -errno;
+	/* An upgrade writes the new version when it is done. */
+	err = dp->upgrade ? sw_upgrade_copy(dp->upgrade, dp, e) :
+			    write_layout(dp, e);
+	if (err)
 		sw_datapath_close(dp);
-		return sw_fail(e, err, "cannot write the layout version: %s",
-			       strerror(-err));
+	return err;
+}
+
+int sw_datapath_finish_upgrade(struct sw_datapath *dp, struct sw_error *e)
+{
+	int err;
+
+	if (!dp->upgrade)
+		return 0;
+	err = sw_upgrade_finish(dp->upgrade, dp, e);
+	if (!err)
+		err = write_layout(dp, e);
+	if (!err) {
+		sw_upgrade_free(dp->upgrade);
+		dp->upgrade = NULL;
 	}
-	return 0;
+	return err;
 }
 
 int sw_datapath_open(struct sw_datapath *dp, const struct sw_datapath_opts *o,
@@ -277,6 +307,8 @@ void sw_datapath_close(struct sw_datapath *dp)
 {
 	spillway_bpf__destroy(dp->skel);
 	dp->skel = NULL;
+	sw_upgrade_free(dp->upgrade);
+	dp->upgrade = NULL;
 }
 
 static const char *const mode_names[] = {
@@ -419,7 +451,7 @@ static int xdp_attach(struct sw_datapath *dp, int ifindex, const char *ifname,
 		return sw_fail(e, err, "cannot attach XDP to %s: %s", ifname,
 			       strerror(-err));
 	}
-	pin_path(dir, sizeof(dir), dp->pin_dir, LINKS_DIR);
+	sw_pin_path(dir, sizeof(dir), dp->pin_dir, LINKS_DIR);
 	if (mkdir(dir, 0700) && errno != EEXIST) {
 		err = -errno;
 		goto out;
@@ -499,28 +531,37 @@ int sw_detach(const char *pin_dir, const char *ifname, struct sw_error *e)
 	return err ? err : tc_detach(ifindex, ifname, BPF_TC_EGRESS, e);
 }
 
-/* Unpin every map the object defines (the names come from the object). */
+/*
+ * Unpin every map the object defines (the names come from the object), and
+ * those an unfinished upgrade left in SW_UPGRADE_DIR.
+ */
 static int unpin_maps(const char *dir, struct sw_error *e)
 {
 	struct spillway_bpf *skel = spillway_bpf__open();
+	char path[PATH_MAX], up_dir[PATH_MAX];
+	const char *dirs[] = { dir, up_dir };
 	struct bpf_map *map;
-	char path[PATH_MAX];
 	int err = 0;
 
 	if (!skel)
 		return sw_fail(e, -errno, "cannot open the BPF object: %s",
 			       strerror(errno));
+	sw_pin_path(up_dir, sizeof(up_dir), dir, SW_UPGRADE_DIR);
 	bpf_object__for_each_map(map, skel->obj) {
 		if (bpf_map__is_internal(map))
 			continue;
-		pin_path(path, sizeof(path), dir, bpf_map__name(map));
-		if (unlink(path) && errno != ENOENT) {
-			err = sw_fail(e, -errno, "cannot remove %s: %s", path,
-				      strerror(errno));
-			break;
+		for (int i = 0; i < 2 && !err; i++) {
+			sw_pin_path(path, sizeof(path), dirs[i],
+				    bpf_map__name(map));
+			if (unlink(path) && errno != ENOENT)
+				err = sw_fail(e, -errno, "cannot remove %s: %s",
+					      path, strerror(errno));
 		}
 	}
 	spillway_bpf__destroy(skel);
+	if (!err && rmdir(up_dir) && errno != ENOENT)
+		err = sw_fail(e, -errno, "cannot remove %s: %s", up_dir,
+			      strerror(errno));
 	return err;
 }
 
@@ -531,14 +572,14 @@ static int unpin_links(const char *pin_dir, struct sw_error *e)
 	DIR *dh;
 	int err = 0;
 
-	pin_path(dir, sizeof(dir), pin_dir, LINKS_DIR);
+	sw_pin_path(dir, sizeof(dir), pin_dir, LINKS_DIR);
 	dh = opendir(dir);
 	if (!dh)
 		return 0;
 	while (!err && (d = readdir(dh))) {
 		if (d->d_name[0] == '.')
 			continue;
-		pin_path(path, sizeof(path), dir, d->d_name);
+		sw_pin_path(path, sizeof(path), dir, d->d_name);
 		err = xdp_unpin(path, e);
 	}
 	closedir(dh);

@@ -2,8 +2,10 @@
 /*
  * Loading, pinning and attaching the datapath. Maps are pinned by name under
  * a pin directory; an existing set with the same layout version is adopted
- * (counters and flows survive), any other is refused. Attachments outlive the
- * process: TC filters belong to the interface, XDP links are pinned.
+ * (counters and flows survive), one of an older version user/upgrade.c knows
+ * is upgraded in place (the same, once sw_datapath_finish_upgrade is done),
+ * any other is refused. Attachments outlive the process: TC filters belong
+ * to the interface, XDP links are pinned.
  */
 #ifndef SW_DATAPATH_H
 #define SW_DATAPATH_H
@@ -15,6 +17,7 @@
 #include "error.h"
 
 struct spillway_bpf;
+struct sw_upgrade;
 
 /* Longest pin directory name (so every pin path fits in PATH_MAX). */
 #define SW_PIN_DIR_MAX 256
@@ -31,6 +34,7 @@ struct sw_datapath {
 	struct spillway_bpf *skel;
 	char pin_dir[SW_PIN_DIR_MAX];
 	bool adopted;		/* pinned maps existed and were reused */
+	struct sw_upgrade *upgrade; /* pinned maps of an older layout: upgrading */
 };
 
 enum sw_attach_mode {
@@ -46,8 +50,22 @@ void sw_datapath_opts_init(struct sw_datapath_opts *o);
 
 int sw_datapath_open(struct sw_datapath *dp, const struct sw_datapath_opts *o,
 		     struct sw_error *e);
+/*
+ * When sw_datapath_open found maps of an older layout (dp->upgrade), call
+ * this once the new programs are attached wherever the old ones were: it
+ * carries over what the old programs counted meanwhile and pins the new maps
+ * in place of the old. Until then the old maps stay pinned, and a restart
+ * starts the upgrade again. Nothing to do (0) otherwise.
+ */
+int sw_datapath_finish_upgrade(struct sw_datapath *dp, struct sw_error *e);
 /* Close our handles; pins and attachments stay. */
 void sw_datapath_close(struct sw_datapath *dp);
+
+/*
+ * Paths under the pin directory. Pin directory names are limited to
+ * SW_PIN_DIR_MAX (checked when the datapath opens), so these never truncate.
+ */
+void sw_pin_path(char *buf, size_t len, const char *dir, const char *name);
 
 int sw_attach_mode_parse(const char *s, enum sw_attach_mode *mode);
 const char *sw_attach_mode_name(enum sw_attach_mode mode);

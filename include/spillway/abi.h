@@ -16,8 +16,9 @@
 
 /*
  * Layout version of the pinned maps. Bump it on any change to a struct in
- * this file or to a map's type, key, value or flags: an agent refuses pinned
- * maps of another version instead of reading them with the wrong layout.
+ * this file or to a map's type, key, value or flags, and teach
+ * user/upgrade.c to carry the old layout's maps over: an agent upgrades the
+ * layouts it knows and refuses any other instead of reading it wrongly.
  */
 #define SW_LAYOUT_VERSION 2
 
@@ -208,6 +209,21 @@ enum sw_ctl_op {
 	SW_CTL_SERVICE_SET = 1,	/* create a service or change its configuration in place */
 	SW_CTL_COLLECT = 2,	/* expire flows and release their slots */
 	SW_CTL_FLOW_FALLBACK = 3, /* a spilled flow's slot moves to local (SW_FLOW_LOCAL_FALLBACK) */
+	SW_CTL_SERVICE_ADD = 4,	/* add to a service's live counters (layout upgrades) */
+};
+
+/*
+ * SW_CTL_SERVICE_ADD: what to add to each live counter of the service
+ * instance `epoch`, atomically (the datapath counts alongside).
+ */
+struct sw_service_delta {
+	__u64 epoch;
+	__s32 active_local;
+	__s32 active_remote;
+	__s64 local_total;
+	__s64 overflowed_total;
+	__s64 overflow_unavailable_total;
+	__s64 local_fallback_total;
 };
 
 struct sw_collect_params {
@@ -239,6 +255,10 @@ struct sw_ctl {
 		struct {
 			struct sw_flow_key key;
 		} flow;
+		struct {
+			struct sw_service_key key;
+			struct sw_service_delta delta;
+		} add;
 	};
 };
 

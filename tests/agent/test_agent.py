@@ -3,6 +3,7 @@
 """The agent and the CLI, end to end: a real agent in a network namespace,
 the real datapath on a veth, real TCP connections held by this test, and the
 spillway binary as a user runs it. Run one case: test_agent.py NAME-PREFIX"""
+import json
 import os
 import re
 import signal
@@ -185,6 +186,56 @@ def test_kill9_keeps_connections_and_counters(w):
         w.echo_ok(s)
     w.hang_up(held[0])
     w.wait_counts(SVC4, 3)              # and it keeps counting
+
+
+def pin_as_layout_1(pin_dir):
+    """Rewrite the pins as an agent of map layout 1 left them: its services
+    values had no local_fallback_total (the 8 bytes before epoch, the last
+    field). The attached programs go on counting in the unpinned new map."""
+    path = f"{pin_dir}/services"
+    info = json.loads(run(["bpftool", "-j", "map", "show", "pinned", path]).stdout)
+    entries = json.loads(run(["bpftool", "-j", "map", "dump", "pinned", path]).stdout)
+    v1 = f"{pin_dir}/v1services"
+    run(["bpftool", "map", "create", v1, "type", "hash", "key",
+         str(info["bytes_key"]), "value", str(info["bytes_value"] - 8),
+         "entries", str(info["max_entries"]), "name", "services", "flags", "1"])
+    for e in entries:
+        value = e["value"][:-16] + e["value"][-8:]
+        run(["bpftool", "map", "update", "pinned", v1, "key", "hex"] +
+            [b[2:] for b in e["key"]] + ["value", "hex"] + [b[2:] for b in value])
+    os.rename(v1, path)
+    run(["bpftool", "map", "update", "pinned", f"{pin_dir}/layout",
+         "key", "0", "0", "0", "0", "value", "1", "0", "0", "0"])
+
+
+def test_upgrade_from_layout_1(w):
+    """A rolling update to a new map layout: the new agent upgrades the
+    pinned maps in place instead of refusing them; held connections and
+    counters carry over and it keeps counting."""
+    started(w, attach="xdp")
+    held = [w.dial() for _ in range(3)]
+    w.wait_counts(SVC4, 3)
+    before = w.service(SVC4)
+    w.kill_agent(signal.SIGTERM)
+    pin_as_layout_1(w.pin_dir)
+    w.start_agent()
+    log = w.log_text()
+    assert "maps of an older layout found (upgrading)" in log, log
+    assert "upgraded from layout version 1 to 2: 2 services" in log, log
+    assert w.service(SVC4) == before, (before, w.service(SVC4))
+    assert sorted(os.listdir(w.pin_dir)) == sorted(
+        ["agent", "flows", "layout", "links", "remotes", "services",
+         "stats", "svc_filter"]), os.listdir(w.pin_dir)
+    dump = run(["bpftool", "map", "dump", "pinned", f"{w.pin_dir}/services"]).stdout
+    assert "local_fallback_total" in dump, dump
+    for s in held:
+        w.echo_ok(s)
+    w.hang_up(held[0])
+    w.wait_counts(SVC4, 2)              # released into the new map
+    extra = w.dial()
+    w.wait_counts(SVC4, 3)
+    w.echo_ok(extra)
+    assert json.loads(w.cli("version", "--json").stdout)["layout_version"] == 2
 
 
 def test_sigterm_leaves_datapath(w):

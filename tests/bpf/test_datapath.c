@@ -31,6 +31,7 @@
 #include "harness.h"
 #include "pkt.h"
 #include "sandbox.h"
+#include "upgrade.h"
 
 enum hook { HOOK_TC, HOOK_XDP };
 
@@ -1321,6 +1322,193 @@ static void test_refuse_other_layout(const void *arg)
 	      strstr(e.msg, "spillway down"), "message: %s", e.msg);
 }
 
+/*
+ * Pin what an agent of layout 1 would have left: the services map without
+ * local_fallback_total, holding this process's services less what `pending`
+ * local connections added (the old programs count them after the upgrade's
+ * copy). Returns the old map, kept open to play the old programs.
+ */
+static int pin_layout_1(__u32 pending)
+{
+	LIBBPF_OPTS(bpf_map_create_opts, opts, .map_flags = BPF_F_NO_PREALLOC);
+	int new_fd = bpf_map__fd(skel()->maps.services), fd;
+	struct sw_service_key key, *prev = NULL;
+	struct sw_layout one = { .version = 1 };
+	char path[PATH_MAX];
+	struct sw_service s;
+	__u32 zero = 0;
+
+	fd = bpf_map_create(BPF_MAP_TYPE_HASH, "services", sizeof(key),
+			    sizeof(struct sw_service_v1), SW_MAX_SERVICES, &opts);
+	CHECK(fd >= 0, "creating a layout 1 services map: %s", strerror(errno));
+	while (!bpf_map_get_next_key(new_fd, prev, &key)) {
+		struct sw_service_v1 v;
+
+		prev = &key;
+		CHECK(!bpf_map_lookup_elem(new_fd, &key, &s));
+		v = (struct sw_service_v1){
+			.cfg = s.cfg, .flags = s.flags,
+			.active_local = s.active_local - pending,
+			.active_remote = s.active_remote,
+			.local_total = s.local_total - pending,
+			.overflowed_total = s.overflowed_total,
+			.overflow_unavailable_total = s.overflow_unavailable_total,
+			.epoch = s.epoch };
+		CHECK(!bpf_map_update_elem(fd, &key, &v, BPF_NOEXIST));
+	}
+	sw_pin_path(path, sizeof(path), fx.dp.pin_dir, "services");
+	CHECK(!unlink(path) && !bpf_obj_pin(fd, path), "%s", strerror(errno));
+	CHECK(!bpf_map_update_elem(bpf_map__fd(skel()->maps.layout), &zero,
+				   &one, BPF_ANY));
+	return fd;
+}
+
+/* The old programs open `n` local connections after the copy. */
+static void old_programs_open_local(int old_fd, __u32 n)
+{
+	struct sw_service_v1 v;
+
+	CHECK(!bpf_map_lookup_elem(old_fd, &fx.svc, &v));
+	v.active_local += n;
+	v.local_total += n;
+	CHECK(!bpf_map_update_elem(old_fd, &fx.svc, &v, BPF_EXIST));
+}
+
+static __u32 pinned_layout(void)
+{
+	char path[PATH_MAX];
+	struct sw_layout lay = {};
+	__u32 zero = 0;
+	int fd;
+
+	sw_pin_path(path, sizeof(path), fx.dp.pin_dir, "layout");
+	fd = bpf_obj_get(path);
+	CHECK(fd >= 0 && !bpf_map_lookup_elem(fd, &zero, &lay));
+	close(fd);
+	return lay.version;
+}
+
+/* The pinned services map is the one this process's programs use. */
+static void check_services_pinned(void)
+{
+	struct bpf_map_info pinned = {}, ours = {};
+	__u32 len = sizeof(pinned);
+	char path[PATH_MAX];
+	int fd;
+
+	sw_pin_path(path, sizeof(path), fx.dp.pin_dir, "services");
+	fd = bpf_obj_get(path);
+	CHECK(fd >= 0 && !bpf_obj_get_info_by_fd(fd, &pinned, &len));
+	close(fd);
+	len = sizeof(ours);
+	CHECK(!bpf_obj_get_info_by_fd(bpf_map__fd(skel()->maps.services), &ours,
+				      &len));
+	CHECK_EQ(pinned.id, ours.id);
+	CHECK_EQ(pinned.value_size, sizeof(struct sw_service));
+	sw_pin_path(path, sizeof(path), fx.dp.pin_dir, SW_UPGRADE_DIR);
+	CHECK(access(path, F_OK) && errno == ENOENT, "%s was left behind", path);
+}
+
+/*
+ * An agent of this build finds layout 1 (a rolling update): no refusal,
+ * every flow and counter carried over, including what the old programs
+ * counted between the copy and the swap.
+ */
+static void test_upgrade_layout_1(const void *arg)
+{
+	struct sw_error e = {};
+	struct sw_service s;
+	int old_fd, err;
+
+	start(arg, 2, 0);
+	CHECK_EQ(connect_from(1), OUT_PASS);
+	CHECK_EQ(connect_from(2), OUT_PASS);
+	CHECK_EQ(connect_from(3), OUT_STEER);
+	old_fd = pin_layout_1(1);		/* connection 2 comes later */
+	reopen(NULL, &e, &err);
+	CHECK(!err, "%s", e.msg);
+	CHECK(fx.dp.adopted && fx.dp.upgrade);
+	CHECK_EQ(pinned_layout(), 1);		/* until it is finished */
+	check_counts(1, 1);			/* the copy */
+	old_programs_open_local(old_fd, 1);	/* before the swap */
+	CHECK(!sw_datapath_finish_upgrade(&fx.dp, &e), "%s", e.msg);
+	close(old_fd);
+	CHECK(!fx.dp.upgrade);
+	CHECK_EQ(pinned_layout(), SW_LAYOUT_VERSION);
+	check_services_pinned();
+	s = service();
+	CHECK_EQ(s.active_local, 2);
+	CHECK_EQ(s.active_remote, 1);
+	CHECK_EQ(s.local_total, 2);
+	CHECK_EQ(s.overflowed_total, 1);
+	/* Flows survived, and release into the new map. */
+	CHECK_EQ(from_client(3, TH_ACK), OUT_STEER);
+	CHECK_EQ(from_client(2, TH_RST), OUT_PASS);
+	check_counts(1, 1);
+	CHECK_EQ(connect_from(4), OUT_PASS);
+	CHECK_EQ(connect_from(5), OUT_STEER);	/* the threshold holds */
+	check_counts(2, 2);
+}
+
+/* An upgrade that stopped before it finished (the agent died) is redone. */
+static void test_upgrade_interrupted(const void *arg)
+{
+	struct sw_error e = {};
+	int old_fd, err;
+
+	start(arg, 2, 0);
+	CHECK_EQ(connect_from(1), OUT_PASS);
+	old_fd = pin_layout_1(0);
+	reopen(NULL, &e, &err);
+	CHECK(!err && fx.dp.upgrade, "%s", e.msg);
+	CHECK_EQ(connect_from(2), OUT_PASS);	/* counted in the unfinished map */
+	reopen(NULL, &e, &err);			/* died; the next agent */
+	CHECK(!err && fx.dp.upgrade, "%s", e.msg);
+	old_programs_open_local(old_fd, 1);	/* the old map is what counts */
+	CHECK(!sw_datapath_finish_upgrade(&fx.dp, &e), "%s", e.msg);
+	close(old_fd);
+	check_services_pinned();
+	check_counts(2, 0);
+	CHECK_EQ(connect_from(3), OUT_STEER);
+}
+
+/* Died after moving the pins, before writing the version: just adopted. */
+static void test_upgrade_pins_moved(const void *arg)
+{
+	struct sw_layout one = { .version = 1 };
+	struct sw_error e = {};
+	__u32 zero = 0;
+	int err;
+
+	start(arg, 1, 0);
+	CHECK_EQ(connect_from(1), OUT_PASS);
+	CHECK(!bpf_map_update_elem(bpf_map__fd(skel()->maps.layout), &zero,
+				   &one, BPF_ANY));
+	reopen(NULL, &e, &err);
+	CHECK(!err, "%s", e.msg);
+	CHECK(fx.dp.adopted && !fx.dp.upgrade);
+	CHECK_EQ(pinned_layout(), SW_LAYOUT_VERSION);
+	check_counts(1, 0);
+}
+
+/* 'spillway down' also removes what an unfinished upgrade pinned. */
+static void test_down_unfinished_upgrade(const void *arg)
+{
+	struct sw_error e = {};
+	char dir[SW_PIN_DIR_MAX];
+	int err;
+
+	start(arg, 1, 0);
+	close(pin_layout_1(0));
+	reopen(NULL, &e, &err);
+	CHECK(!err && fx.dp.upgrade, "%s", e.msg);
+	snprintf(dir, sizeof(dir), "%s", fx.dp.pin_dir);
+	sw_datapath_close(&fx.dp);
+	fx.loaded = false;
+	CHECK(!sw_down(dir, &e), "%s", e.msg);
+	CHECK(access(dir, F_OK) && errno == ENOENT, "%s was left behind", dir);
+}
+
 static void test_refuse_other_capacity(const void *arg)
 {
 	struct sw_datapath_opts o;
@@ -1414,6 +1602,11 @@ static const struct test_case cases[] = {
 	{ "agent-bypass-mark/tc/ipv6", test_agent_bypass_mark, &tc6 },
 	{ "loader/adopt-pinned", test_adopt_pinned, &tc4 },
 	{ "loader/refuse-other-layout", test_refuse_other_layout, &tc4 },
+	{ "loader/upgrade-layout-1", test_upgrade_layout_1, &tc4 },
+	{ "loader/upgrade-layout-1/xdp", test_upgrade_layout_1, &xdp4 },
+	{ "loader/upgrade-interrupted", test_upgrade_interrupted, &tc4 },
+	{ "loader/upgrade-pins-moved", test_upgrade_pins_moved, &tc4 },
+	{ "loader/down-unfinished-upgrade", test_down_unfinished_upgrade, &tc4 },
 	{ "loader/refuse-other-capacity", test_refuse_other_capacity, &tc4 },
 	{ "loader/refuse-not-bpffs", test_refuse_not_bpffs, &tc4 },
 	{ "loader/failed-load-leaves-nothing", test_failed_load_leaves_nothing, &tc4 },
