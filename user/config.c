@@ -1511,16 +1511,25 @@ static void get_settings(struct parser *p, const char *section,
 	}
 }
 
+/* A section's settings (k), as the optional keys of its mapping (spec). */
+static int settings_spec(const char *section, const struct setting **k,
+			 struct key_spec *spec)
+{
+	int count = section_settings(section, k);
+
+	for (int i = 0; i < count; i++)
+		spec[i] = (struct key_spec){ k[i]->name, false };
+	return count;
+}
+
 static void parse_settings(struct parser *p, const yaml_node_t *n,
 			   const char *section)
 {
 	const struct setting *k[N_SETTINGS];
 	struct key_spec spec[N_SETTINGS];
 	yaml_node_t *v[N_SETTINGS];
-	int count = section_settings(section, k);
+	int count = settings_spec(section, k, spec);
 
-	for (int i = 0; i < count; i++)
-		spec[i] = (struct key_spec){ k[i]->name, false };
 	if (mapping_fields(p, n, section, spec, count, v))
 		get_settings(p, section, k, v, count);
 }
@@ -1531,10 +1540,8 @@ static void parse_tunnel(struct parser *p, const yaml_node_t *n)
 	const struct setting *k[N_SETTINGS];
 	struct key_spec spec[N_SETTINGS + 1] = { { "listen", true } };
 	yaml_node_t *v[N_SETTINGS + 1];
-	int count = section_settings("tunnel", k);
+	int count = settings_spec("tunnel", k, spec + 1);
 
-	for (int i = 0; i < count; i++)
-		spec[i + 1] = (struct key_spec){ k[i]->name, false };
 	if (!mapping_fields(p, n, "tunnel", spec, count + 1, v))
 		return;
 	p->cfg->has_tunnel = true;

@@ -219,7 +219,6 @@ static const struct relay_ops stream_ops = {
 #define NV(n, v) { (uint8_t *)(n), (uint8_t *)(v), sizeof(n) - 1, strlen(v), \
 		   NGHTTP2_NV_FLAG_NONE }
 
-
 static void open_stream(struct remote *rm, struct h2conn *conn, int fd,
 			const char *authority, const char *forwarded)
 {

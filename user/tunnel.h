@@ -42,16 +42,16 @@ int sw_tunnel_configure(struct sw_tunnel *t, const struct sw_config *cfg,
 			const __u32 *remote_ids, struct sw_tls *tls,
 			struct sw_error *e);
 
-/* Spilled connections carried now: streams open, and connections waiting
- * for a connection to their remote. */
+/* Spilled connections carried now: streams open, connections waiting for
+ * a connection to their remote, and those served here after all. */
 unsigned int sw_tunnel_busy(const struct sw_tunnel *t);
 /* Spilled connections served here after all (fallback.h); NULL without t. */
 const struct sw_fallback_counters *sw_tunnel_fallbacks(const struct sw_tunnel *t);
 
 /* The counters of the remote named name (NULL if there is none). */
-/* How long the remote stays ejected (unhealthy whatever probes say); 0: not. */
-__u64 sw_tunnel_ejected_ns(const struct sw_tunnel *t, const char *name, __u64 now);
 const struct sw_tunnel_counters *sw_tunnel_counters(struct sw_tunnel *t,
 						    const char *name);
+/* How long the remote stays ejected (unhealthy whatever probes say); 0: not. */
+__u64 sw_tunnel_ejected_ns(const struct sw_tunnel *t, const char *name, __u64 now);
 
 #endif /* SW_TUNNEL_H */

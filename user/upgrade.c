@@ -41,6 +41,9 @@ struct layout {
 static const struct layout layouts[] = {
 	{ 1, sizeof(struct sw_service_v1), service_from_v1 },
 };
+/* read_old reads an old value into a buffer of today's size. */
+_Static_assert(sizeof(struct sw_service_v1) <= sizeof(struct sw_service),
+	       "an old services value must fit today's");
 
 /* A service as copied, to tell later what the old programs added. */
 struct copied {
