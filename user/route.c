@@ -12,7 +12,6 @@
  *   is taken for "fwmark 0x53 lookup 153" if it comes first.
  * So we look first, and ask for a change only when it hits exactly ours.
  */
-#include <assert.h>
 #include <errno.h>
 #include <net/if.h>
 #include <stdio.h>
@@ -20,10 +19,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 #include <linux/fib_rules.h>
-#include <linux/netlink.h>
-#include <linux/rtnetlink.h>
 
 #include "spillway/defaults.h"
+#include "netlink.h"
 #include "route.h"
 
 #define FWMASK_EXACT 0xffffffffu
@@ -36,14 +34,6 @@ struct nl_req {
 		struct rtmsg rtm;
 	};
 	char attrs[64];		/* at most five attributes: 40 bytes */
-};
-
-struct nl {
-	int fd;
-	__u32 seq;
-	char extack[256];	/* the kernel's word on the last error */
-	/* The kernel never builds a dump message larger than 32 KiB. */
-	char buf[32768] __attribute__((aligned(NLMSG_ALIGNTO)));
 };
 
 /* One of the four objects: the rule or the route, in one family. */
@@ -97,47 +87,25 @@ static const char *hint(int err)
 	}
 }
 
-static int nl_open(struct nl *nl, struct sw_error *e)
+static int nl_open(struct sw_nl *nl, struct sw_error *e)
 {
-	int one = 1;
+	int err = sw_nl_open(nl, NETLINK_ROUTE);
 
-	nl->seq = 0;
-	nl->extack[0] = '\0';
-	nl->fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
-	if (nl->fd < 0)
-		return sw_fail(e, -errno,
+	if (err)
+		return sw_fail(e, err,
 			       "cannot open a rtnetlink socket to set up the "
-			       "steering route: %s", strerror(errno));
-	/*
-	 * Best effort, both: the kernel's own words make errors clearer, and
-	 * acks need not echo our request back.
-	 */
-	setsockopt(nl->fd, SOL_NETLINK, NETLINK_EXT_ACK, &one, sizeof(one));
-	setsockopt(nl->fd, SOL_NETLINK, NETLINK_CAP_ACK, &one, sizeof(one));
+			       "steering route: %s", strerror(-err));
 	return 0;
-}
-
-static void put_attr(struct nl_req *req, __u16 type, const void *data,
-		     size_t len)
-{
-	__u32 off = NLMSG_ALIGN(req->nh.nlmsg_len);
-	struct rtattr *a = (void *)((char *)req + off);
-
-	assert(off + RTA_SPACE(len) <= sizeof(*req));
-	a->rta_type = type;
-	a->rta_len = RTA_LENGTH(len);
-	memcpy(RTA_DATA(a), data, len);
-	req->nh.nlmsg_len = off + RTA_SPACE(len);
 }
 
 static void put_u32(struct nl_req *req, __u16 type, __u32 v)
 {
-	put_attr(req, type, &v, sizeof(v));
+	sw_nl_put(&req->nh, sizeof(*req), type, &v, sizeof(v));
 }
 
 static void put_u8(struct nl_req *req, __u16 type, __u8 v)
 {
-	put_attr(req, type, &v, sizeof(v));
+	sw_nl_put(&req->nh, sizeof(*req), type, &v, sizeof(v));
 }
 
 static void build_header(struct nl_req *req, __u16 type, __u16 flags)
@@ -196,36 +164,6 @@ static void build_dump(struct nl_req *req, const struct target *t)
 		req->rtm.rtm_family = t->family;
 }
 
-/* Attributes after a family header of hdrlen bytes, by type (0 if absent). */
-static bool parse_attrs(const struct nlmsghdr *nh, size_t hdrlen,
-			const struct rtattr **tb, int max)
-{
-	const struct rtattr *a;
-	long len;
-
-	if (nh->nlmsg_len < NLMSG_LENGTH(hdrlen))
-		return false;
-	memset(tb, 0, sizeof(*tb) * (max + 1));
-	a = (const void *)((const char *)NLMSG_DATA(nh) + NLMSG_ALIGN(hdrlen));
-	len = nh->nlmsg_len - NLMSG_SPACE(hdrlen);
-	for (; RTA_OK(a, len); a = RTA_NEXT(a, len)) {
-		if (a->rta_type <= max)
-			tb[a->rta_type] = a;
-	}
-	return true;
-}
-
-/* The attribute's u32 value, or dflt if it is absent or malformed. */
-static __u32 attr_u32(const struct rtattr *a, __u32 dflt)
-{
-	__u32 v;
-
-	if (!a || RTA_PAYLOAD(a) < sizeof(v))
-		return dflt;
-	memcpy(&v, RTA_DATA(a), sizeof(v));
-	return v;
-}
-
 /* A rule from a dump, as far as telling ours from others needs. */
 struct rule_view {
 	__u32 mark, mask, table, pref;
@@ -258,16 +196,16 @@ static bool read_rule(const struct nlmsghdr *nh, struct rule_view *v)
 	for (; RTA_OK(a, len); a = RTA_NEXT(a, len)) {
 		switch (a->rta_type) {
 		case FRA_FWMARK:
-			v->mark = attr_u32(a, 0);
+			v->mark = sw_nl_u32(a, 0);
 			break;
 		case FRA_FWMASK:
-			v->mask = attr_u32(a, 0);
+			v->mask = sw_nl_u32(a, 0);
 			break;
 		case FRA_TABLE:
-			v->table = attr_u32(a, v->table);
+			v->table = sw_nl_u32(a, v->table);
 			break;
 		case FRA_PRIORITY:
-			v->pref = attr_u32(a, 0);
+			v->pref = sw_nl_u32(a, 0);
 			break;
 		case FRA_PROTOCOL:
 			if (RTA_PAYLOAD(a) >= 1)
@@ -275,7 +213,7 @@ static bool read_rule(const struct nlmsghdr *nh, struct rule_view *v)
 			break;
 		case FRA_SUPPRESS_PREFIXLEN:	/* dumped always; -1: unset */
 		case FRA_SUPPRESS_IFGROUP:
-			if (attr_u32(a, 0) != (__u32)-1)
+			if (sw_nl_u32(a, 0) != (__u32)-1)
 				v->plain = false;
 			break;
 		case FRA_PAD:
@@ -321,108 +259,34 @@ static void scan_route(const struct nlmsghdr *nh, const struct target *t,
 	const struct rtattr *tb[RTA_MAX + 1];
 
 	if (nh->nlmsg_type != RTM_NEWROUTE ||
-	    !parse_attrs(nh, sizeof(*rtm), tb, RTA_MAX))
+	    !sw_nl_parse(nh, sizeof(*rtm), tb, RTA_MAX))
 		return;
 	if (rtm->rtm_family == t->family && rtm->rtm_type == RTN_LOCAL &&
 	    !rtm->rtm_dst_len && !rtm->rtm_src_len && !rtm->rtm_tos &&
-	    attr_u32(tb[RTA_TABLE], rtm->rtm_table) == t->r->table &&
-	    attr_u32(tb[RTA_OIF], 0) == (__u32)t->lo)
+	    sw_nl_u32(tb[RTA_TABLE], rtm->rtm_table) == t->r->table &&
+	    sw_nl_u32(tb[RTA_OIF], 0) == (__u32)t->lo)
 		s->found = true;
 }
 
-/* Keep the kernel's explanation (NLMSGERR_ATTR_MSG) of an error, if any. */
-static void keep_extack(struct nl *nl, const struct nlmsghdr *nh)
+/* A dump reply: recorded in the scan of the target being looked for. */
+struct finding {
+	const struct target *t;
+	struct scan *s;
+};
+
+static int on_dump_reply(const struct nlmsghdr *nh, void *arg)
 {
-	const struct nlmsgerr *err = NLMSG_DATA(nh);
-	const struct rtattr *tb[NLMSGERR_ATTR_MAX + 1];
-	size_t hdrlen = sizeof(*err);
+	struct finding *f = arg;
 
-	nl->extack[0] = '\0';
-	if (!(nh->nlmsg_flags & NLM_F_ACK_TLVS))
-		return;
-	/* Without NETLINK_CAP_ACK the request's payload comes back too. */
-	if (!(nh->nlmsg_flags & NLM_F_CAPPED)) {
-		if (err->msg.nlmsg_len < sizeof(err->msg))
-			return;
-		hdrlen += err->msg.nlmsg_len - sizeof(err->msg);
-	}
-	if (!parse_attrs(nh, hdrlen, tb, NLMSGERR_ATTR_MAX) ||
-	    !tb[NLMSGERR_ATTR_MSG])
-		return;
-	snprintf(nl->extack, sizeof(nl->extack), "%.*s",
-		 (int)RTA_PAYLOAD(tb[NLMSGERR_ATTR_MSG]),
-		 (const char *)RTA_DATA(tb[NLMSGERR_ATTR_MSG]));
-}
-
-/*
- * One reply to the current request: 1 to read on, or the kernel's verdict
- * (0 or -errno) if this is the ack or the end of the dump. With t, a dump
- * reply is recorded in s.
- */
-static int take_reply(struct nl *nl, const struct nlmsghdr *nh,
-		      const struct target *t, struct scan *s)
-{
-	int err;
-
-	if (nh->nlmsg_seq != nl->seq)
-		return 1;	/* a late reply to an earlier request */
-	switch (nh->nlmsg_type) {
-	case NLMSG_ERROR:	/* the ack: error 0 is success */
-		if (nh->nlmsg_len < NLMSG_LENGTH(sizeof(struct nlmsgerr)))
-			return -EBADMSG;
-		keep_extack(nl, nh);
-		err = ((const struct nlmsgerr *)NLMSG_DATA(nh))->error;
-		return err > 0 ? -EPROTO : err;
-	case NLMSG_DONE:	/* a dump that failed midway says so here */
-		if (nh->nlmsg_len < NLMSG_LENGTH(sizeof(err)))
-			return 0;
-		memcpy(&err, NLMSG_DATA(nh), sizeof(err));
-		return err > 0 ? -EPROTO : err;
-	default:
-		if (t && t->rule)
-			scan_rule(nh, t, s);
-		else if (t)
-			scan_route(nh, t, s);
-		return 1;
-	}
-}
-
-/*
- * Send req and read its replies up to its ack or the end of its dump.
- * Returns the kernel's verdict: 0 or -errno (explained in nl->extack).
- */
-static int nl_talk(struct nl *nl, struct nl_req *req, const struct target *t,
-		   struct scan *s)
-{
-	struct sockaddr_nl kernel = { .nl_family = AF_NETLINK };
-	const struct nlmsghdr *nh;
-	ssize_t n;
-	int ret;
-
-	nl->extack[0] = '\0';
-	req->nh.nlmsg_seq = ++nl->seq;
-	if (sendto(nl->fd, req, req->nh.nlmsg_len, 0,
-		   (struct sockaddr *)&kernel, sizeof(kernel)) < 0)
-		return -errno;
-	for (;;) {
-		n = recv(nl->fd, nl->buf, sizeof(nl->buf), MSG_TRUNC);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		if ((size_t)n > sizeof(nl->buf))
-			return -EMSGSIZE;
-		nh = (const void *)nl->buf;
-		for (; NLMSG_OK(nh, n); nh = NLMSG_NEXT(nh, n)) {
-			ret = take_reply(nl, nh, t, s);
-			if (ret <= 0)
-				return ret;
-		}
-	}
+	if (f->t->rule)
+		scan_rule(nh, f->t, f->s);
+	else
+		scan_route(nh, f->t, f->s);
+	return 0;
 }
 
 /* ": <strerror> (kernel: <extack>)<hint>" for the end of a message. */
-static const char *why(const struct nl *nl, int err, char *buf, size_t len)
+static const char *why(const struct sw_nl *nl, int err, char *buf, size_t len)
 {
 	snprintf(buf, len, "%s%s%s%s%s", strerror(-err),
 		 nl->extack[0] ? " (kernel: " : "", nl->extack,
@@ -431,16 +295,17 @@ static const char *why(const struct nl *nl, int err, char *buf, size_t len)
 }
 
 /* Dump t's kind in t's family and record what is there in s. */
-static int find(struct nl *nl, const struct target *t, struct scan *s,
+static int find(struct sw_nl *nl, const struct target *t, struct scan *s,
 		struct sw_error *e)
 {
 	char what[96], reason[384];
+	struct finding f = { t, s };
 	struct nl_req req;
 	int err;
 
 	memset(s, 0, sizeof(*s));
 	build_dump(&req, t);
-	err = nl_talk(nl, &req, t, s);
+	err = sw_nl_talk(nl, &req.nh, on_dump_reply, &f);
 	if (err)
 		return sw_fail(e, err, "cannot look for the steering %s: "
 			       "listing the IPv%d %ss failed: %s",
@@ -451,7 +316,7 @@ static int find(struct nl *nl, const struct target *t, struct scan *s,
 }
 
 /* Ask for one change (RTM_NEW* or RTM_DEL*) of t; 0 or -errno, no message. */
-static int change(struct nl *nl, const struct target *t, __u16 type,
+static int change(struct sw_nl *nl, const struct target *t, __u16 type,
 		  __u16 flags, __u8 proto)
 {
 	struct nl_req req;
@@ -460,10 +325,10 @@ static int change(struct nl *nl, const struct target *t, __u16 type,
 		build_rule(&req, type, flags, t, proto);
 	else
 		build_route(&req, type, flags, t, proto);
-	return nl_talk(nl, &req, NULL, NULL);
+	return sw_nl_talk(nl, &req.nh, NULL, NULL);
 }
 
-static int ensure_one(struct nl *nl, const struct target *t,
+static int ensure_one(struct sw_nl *nl, const struct target *t,
 		      struct sw_error *e)
 {
 	char what[96], reason[384];
@@ -510,7 +375,7 @@ static int ensure_one(struct nl *nl, const struct target *t,
  * kernel would take for ours comes first, delete nothing: better a rule left
  * behind than someone else's rule gone.
  */
-static int remove_once(struct nl *nl, const struct target *t,
+static int remove_once(struct sw_nl *nl, const struct target *t,
 		       const struct scan *s, struct sw_error *e)
 {
 	char what[96], reason[384];
@@ -540,7 +405,7 @@ static int remove_once(struct nl *nl, const struct target *t,
 /* Rounds of remove_one: ours may be there more than once (old ip(8)). */
 #define MAX_REMOVE_ROUNDS 16
 
-static int remove_one(struct nl *nl, const struct target *t,
+static int remove_one(struct sw_nl *nl, const struct target *t,
 		      struct sw_error *e)
 {
 	char what[96];
@@ -598,7 +463,7 @@ static int walk(const struct sw_steer_route *r, enum walk op, bool *present,
 	bool rules_first = op == WALK_REMOVE;
 	struct target t = { .r = r };
 	struct scan s;
-	struct nl nl;
+	struct sw_nl nl;
 	int err;
 
 	if (present)
@@ -635,7 +500,7 @@ static int walk(const struct sw_steer_route *r, enum walk op, bool *present,
 			}
 		}
 	}
-	close(nl.fd);
+	sw_nl_close(&nl);
 	if (err && present)
 		*present = false;
 	return err;
