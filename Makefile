@@ -33,7 +33,7 @@ BPF_FLAGS  := -O2 -g -target bpf -mcpu=v3 $(WARN) -I$(BUILD) -Ibpf -Iinclude
 BPF_HDRS   := $(wildcard bpf/*.h) $(wildcard include/spillway/*.h)
 USER_HDRS  := $(wildcard user/*.h) $(wildcard include/spillway/*.h)
 USER_LIB   := user/error.c user/datapath.c user/upgrade.c user/control.c user/addr.c \
-              user/netlink.c \
+              user/probe.c user/netlink.c \
               user/endpoint.c user/config.c user/route.c user/json.c \
               user/log.c user/rpc.c user/request.c user/report.c \
               user/metrics.c user/agent.c user/reconcile.c user/serve.c \

@@ -14,5 +14,13 @@ const volatile __u16 tunnel_port = SW_DEFAULT_TUNNEL_PORT;
 const volatile __u32 steer_mark = SW_DEFAULT_STEER_MARK;
 /* Mark of the agent's own sockets: such packets are never steered or counted. */
 const volatile __u32 bypass_mark = SW_DEFAULT_BYPASS_MARK;
+/*
+ * XDP mode: spill_xdp hands its steering decisions to spill_tc_steer in the
+ * packet's metadata (bpf_xdp_adjust_meta). Set only where the loader's probe
+ * found the kernel accepts the helper in XDP programs (Linux 6.18.44 here
+ * refuses it); without it the verifier never sees the call, and
+ * spill_tc_steer reads each decision back from the flow table (handoff.h).
+ */
+const volatile bool xdp_meta = false;
 
 #endif /* SW_CONFIG_H */

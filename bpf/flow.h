@@ -53,6 +53,15 @@ static __always_inline __u32 flow_tag(const struct sw_flow_key *k)
 	return h | 1;
 }
 
+/* The packet's flow entry, unless the entry now belongs to another flow. */
+static __always_inline struct sw_flow *lookup_flow(const struct sw_flow_key *key,
+						   __u32 tag)
+{
+	struct sw_flow *f = bpf_map_lookup_elem(&flows, key);
+
+	return f && f->tag == tag ? f : NULL;
+}
+
 /* {state, tag} as one word for compare-and-swap (bpfel: state is the low half). */
 typedef __u64 __attribute__((may_alias)) state_tag_t;
 _Static_assert(__builtin_offsetof(struct sw_flow, state) % 8 == 0 &&
@@ -156,26 +165,24 @@ static __always_inline void track_tcp(const struct sw_flow_key *key,
 
 static __always_inline void new_flow(struct sw_flow *f, struct sw_service *svc,
 				     void *ctx, const struct packet *p,
-				     __u32 tag, bool steerable, __u64 now,
-				     struct sw_stats *st)
+				     __u32 tag, __u64 now, struct sw_stats *st)
 {
 	__builtin_memset(f, 0, sizeof(*f));
 	f->created_ns = now;
 	f->last_seen_ns = now;
 	f->svc_epoch = svc->epoch;
 	f->tag = tag;
-	admit(svc, f, ctx, p, steerable, st);
+	admit(svc, f, ctx, p, st);
 }
 
 /* First SYN of a connection: decide, take the slot, insert. */
 static __always_inline int open_flow(void *ctx, const struct packet *p,
 				     struct sw_service *svc, __u32 tag,
-				     bool steerable, struct sw_stats *st,
-				     __u64 now)
+				     struct sw_stats *st, __u64 now)
 {
 	struct sw_flow f, *existing;
 
-	new_flow(&f, svc, ctx, p, tag, steerable, now, st);
+	new_flow(&f, svc, ctx, p, tag, now, st);
 	if (bpf_map_update_elem(&flows, &p->key, &f, BPF_NOEXIST)) {
 		release_slot(svc, &f, f.state);
 		/* Another CPU opened the same flow first: follow its decision. */
@@ -196,14 +203,14 @@ static __always_inline int open_flow(void *ctx, const struct packet *p,
  */
 static __always_inline int reopen_flow(void *ctx, const struct packet *p,
 				       struct sw_service *svc, struct sw_flow *f,
-				       __u32 tag, __u32 seen, bool steerable,
+				       __u32 tag, __u32 seen,
 				       struct sw_stats *st, __u64 now)
 {
 	struct sw_flow fresh;
 
 	if (!flow_claim(f, tag, seen, SW_FLOW_CLAIMED))
 		return verdict_of(f);
-	new_flow(&fresh, svc, ctx, p, tag, steerable, now, st);
+	new_flow(&fresh, svc, ctx, p, tag, now, st);
 	f->created_ns = fresh.created_ns;
 	f->last_seen_ns = fresh.last_seen_ns;
 	f->svc_epoch = fresh.svc_epoch;

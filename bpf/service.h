@@ -120,12 +120,12 @@ static __always_inline void release_slot(struct sw_service *svc,
 
 /*
  * Decide where a new connection goes and take its slot. A spill needs a
- * healthy remote, a live agent, a hook that can steer (steerable) and this
- * node's tunnel endpoint listening; all are asked only when a spill is due.
+ * healthy remote, a live agent and this node's tunnel endpoint listening;
+ * all are asked only when a spill is due.
  */
 static __always_inline void admit(struct sw_service *svc, struct sw_flow *f,
 				  void *ctx, const struct packet *p,
-				  bool steerable, struct sw_stats *st)
+				  struct sw_stats *st)
 {
 	__u32 remote;
 
@@ -138,7 +138,7 @@ static __always_inline void admit(struct sw_service *svc, struct sw_flow *f,
 		st->no_agent++;
 		remote = 0;
 	}
-	if (remote && steerable && endpoint_listening(ctx, p)) {
+	if (remote && endpoint_listening(ctx, p)) {
 		__sync_fetch_and_add(&svc->active_remote, 1);
 		f->decision = SW_REMOTE;
 		f->remote = remote;

@@ -9,6 +9,7 @@
  *   xdp: spill_xdp + spill_tc_steer (ingress) + spill_tc_out (egress)
  * spill_tc_out sees the service's side of each connection (its FIN, RST).
  * spill_ctl is run by userspace (BPF_PROG_TEST_RUN), never attached.
+ * The loader loads spill_xdp and spill_tc_steer only for xdp mode.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -23,17 +24,9 @@
 #include "flow.h"
 #include "steer.h"
 #include "control.h"
+#include "handoff.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
-
-/* The packet's flow entry, unless the entry now belongs to another flow. */
-static __always_inline struct sw_flow *lookup_flow(const struct packet *p,
-						   __u32 tag)
-{
-	struct sw_flow *f = bpf_map_lookup_elem(&flows, &p->key);
-
-	return f && f->tag == tag ? f : NULL;
-}
 
 /* Refresh the idle clock; the coarse clock ticks per jiffy, so rarely. */
 static __always_inline void touch(struct sw_flow *f, __u64 now)
@@ -49,8 +42,7 @@ static __always_inline void touch(struct sw_flow *f, __u64 now)
  */
 static __always_inline int process_from_client(void *ctx,
 					       const struct packet *p,
-					       struct sw_stats *st,
-					       bool steerable)
+					       struct sw_stats *st)
 {
 	bool new_syn = (p->tcp_flags & (TCP_SYN | TCP_ACK)) == TCP_SYN;
 	struct sw_service *svc;
@@ -62,7 +54,7 @@ static __always_inline int process_from_client(void *ctx,
 		return PASS;
 	now = bpf_ktime_get_coarse_ns();
 	tag = flow_tag(&p->key);
-	f = lookup_flow(p, tag);
+	f = lookup_flow(&p->key, tag);
 	if (f) {
 		s = f->state;
 		if (!new_syn || (s & (SW_FLOW_RELEASED | SW_FLOW_CLAIMED)) !=
@@ -76,9 +68,9 @@ static __always_inline int process_from_client(void *ctx,
 	if (!svc)
 		return PASS;
 	if (f)
-		return reopen_flow(ctx, p, svc, f, tag, s, steerable, st, now);
+		return reopen_flow(ctx, p, svc, f, tag, s, st, now);
 	if (new_syn)
-		return open_flow(ctx, p, svc, tag, steerable, st, now);
+		return open_flow(ctx, p, svc, tag, st, now);
 	/* Opened before we were attached (or long expired). */
 	st->untracked++;
 	return STEER_IF_OWNED;
@@ -94,7 +86,7 @@ static __always_inline void process_from_service(const struct packet *p,
 	if (!maybe_service(&p->key.svc))
 		return;
 	tag = flow_tag(&p->key);
-	f = lookup_flow(p, tag);
+	f = lookup_flow(&p->key, tag);
 	if (!f)
 		return;
 	touch(f, bpf_ktime_get_coarse_ns());
@@ -175,10 +167,9 @@ int spill_xdp(struct xdp_md *ctx)
 				     (void *)(long)ctx->data_end, FROM_CLIENT,
 				     &p), &p))
 		return XDP_PASS;
-	v = process_from_client(ctx, &p, st, xdp_can_signal(ctx));
-	if (v != PASS &&
-	    !xdp_signal(ctx, v == STEER ? SW_META_STEER : SW_META_ORPHAN))
-		st->steer_refused++;
+	v = process_from_client(ctx, &p, st);
+	if (v != PASS)
+		xdp_signal(ctx, v);
 	return XDP_PASS;
 }
 
@@ -195,31 +186,29 @@ int spill_tc_in(struct __sk_buff *skb)
 	if (agent_bypass(skb, st) ||
 	    !parsed(st, parse_skb(skb, FROM_CLIENT, &p), &p))
 		return TC_ACT_OK;
-	v = process_from_client(skb, &p, st, true);
+	v = process_from_client(skb, &p, st);
 	if (v != PASS)
 		steer_and_count(skb, &p, v, st);
 	return TC_ACT_OK;
 }
 
-/* XDP mode's TC half: act on the word spill_xdp left in the metadata. */
+/* XDP mode's TC half: steer what spill_xdp decided to steer (handoff.h). */
 SEC("tc")
 int spill_tc_steer(struct __sk_buff *skb)
 {
-	void *meta = (void *)(long)skb->data_meta;
+	int v = meta_verdict(skb);
 	struct sw_stats *st;
 	struct packet p;
-	__u32 word;
 
-	if (meta + sizeof(__u32) > (void *)(long)skb->data)
-		return TC_ACT_OK;
-	word = *(__u32 *)meta;
-	if (word != SW_META_STEER && word != SW_META_ORPHAN)
+	if (v == PASS && !verdict_in_flow_table())
 		return TC_ACT_OK;
 	st = stats_this_cpu();
 	if (!st || parse_skb(skb, FROM_CLIENT, &p) != PARSE_OK)
 		return TC_ACT_OK;
-	steer_and_count(skb, &p, word == SW_META_STEER ? STEER : STEER_IF_OWNED,
-			st);
+	if (v == PASS)
+		v = recorded_verdict(&p);
+	if (v != PASS)
+		steer_and_count(skb, &p, v, st);
 	return TC_ACT_OK;
 }
 

@@ -106,25 +106,4 @@ static __always_inline int tc_steer(struct __sk_buff *skb,
 	return STEERED;
 }
 
-/* XDP mode: can this packet carry a word of metadata to spill_tc_steer? */
-static __always_inline bool xdp_can_signal(struct xdp_md *ctx)
-{
-	return (void *)(long)ctx->data_meta <= (void *)(long)ctx->data;
-}
-
-/* XDP mode: leave a SW_META_* word for spill_tc_steer. */
-static __always_inline bool xdp_signal(struct xdp_md *ctx, __u32 word)
-{
-	void *meta, *data;
-
-	if (bpf_xdp_adjust_meta(ctx, -(int)sizeof(__u32)))
-		return false;
-	meta = (void *)(long)ctx->data_meta;
-	data = (void *)(long)ctx->data;
-	if (meta + sizeof(__u32) > data)
-		return false;
-	*(__u32 *)meta = word;
-	return true;
-}
-
 #endif /* SW_STEER_H */

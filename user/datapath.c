@@ -4,6 +4,7 @@
 #include <net/if.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
@@ -16,6 +17,7 @@
 #include "spillway/defaults.h"
 #include "spillway.skel.h"
 #include "datapath.h"
+#include "probe.h"
 #include "upgrade.h"
 
 #define LINKS_DIR "links"
@@ -31,11 +33,49 @@
 
 static bool libbpf_verbose;
 
+/*
+ * libbpf's messages during one load, kept so that a failure can be told in
+ * one line (the program and the verifier's reason) instead of a verifier
+ * log of hundreds of lines; the whole of it goes to stderr with --debug.
+ */
+static struct {
+	char *buf;
+	size_t len, cap;
+	bool on;
+} captured;
+
+static void capture(const char *fmt, va_list ap)
+{
+	va_list again;
+	int n;
+
+	va_copy(again, ap);
+	n = vsnprintf(NULL, 0, fmt, again);
+	va_end(again);
+	if (n < 0)
+		return;
+	if (captured.len + n + 1 > captured.cap) {
+		size_t cap = (captured.len + n + 1) * 2;
+		char *buf = realloc(captured.buf, cap);
+
+		if (!buf)
+			return;
+		captured.buf = buf;
+		captured.cap = cap;
+	}
+	vsnprintf(captured.buf + captured.len, n + 1, fmt, ap);
+	captured.len += n;
+}
+
 static int libbpf_log(enum libbpf_print_level level, const char *fmt,
 		      va_list ap)
 {
 	if (level == LIBBPF_DEBUG && !libbpf_verbose)
 		return 0;
+	if (captured.on) {
+		capture(fmt, ap);
+		return 0;
+	}
 	return vfprintf(stderr, fmt, ap);
 }
 
@@ -43,6 +83,137 @@ void sw_libbpf_log_init(bool verbose)
 {
 	libbpf_verbose = verbose;
 	libbpf_set_print(libbpf_log);
+}
+
+static void capture_start(void)
+{
+	captured.len = 0;
+	captured.on = true;
+}
+
+/* Stop capturing; show what was kept, or drop it. */
+static void capture_stop(bool show)
+{
+	captured.on = false;
+	if (show && captured.len)
+		fwrite(captured.buf, 1, captured.len, stderr);
+	free(captured.buf);
+	memset(&captured, 0, sizeof(captured));
+}
+
+/* The line of text that holds p, copied into out. */
+static void line_at(const char *text, const char *p, char *out, size_t len)
+{
+	const char *start = p, *end = strchr(p, '\n');
+
+	while (start > text && start[-1] != '\n')
+		start--;
+	if (!end)
+		end = p + strlen(p);
+	snprintf(out, len, "%.*s", (int)(end - start), start);
+}
+
+/*
+ * The verifier's reason in a program's load log: its last line that is not
+ * one of the summary lines the verifier adds after it.
+ */
+static void verifier_reason(const char *log, char *out, size_t len)
+{
+	static const char *const summary[] = {
+		"processed ", "verification time", "stack depth", "-- END",
+		"Validating", "libbpf:",
+	};
+	const char *end = strstr(log, "-- END PROG LOAD LOG --");
+	const char *p;
+
+	out[0] = '\0';
+	if (!end)
+		return;
+	for (p = end; p > log;) {
+		const char *start = p - 1;
+		bool skip = false;
+
+		while (start > log && start[-1] != '\n')
+			start--;
+		for (size_t i = 0; i < sizeof(summary) / sizeof(summary[0]); i++)
+			skip |= !strncmp(start, summary[i], strlen(summary[i]));
+		if (!skip && p - start > 1) {
+			snprintf(out, len, "%.*s", (int)(p - 1 - start), start);
+			return;
+		}
+		p = start;
+	}
+}
+
+/*
+ * Why a load failed, from libbpf's messages: the program the verifier
+ * refused and its reason, or the pinned map that does not match (the one
+ * case where 'spillway down' is the fix), or libbpf's last word.
+ */
+static int load_failed(int err, const char *dir, struct sw_error *e)
+{
+	const char *log = captured.buf ? captured.buf : "";
+	char prog[64] = "", reason[256], line[512];
+	const char *p;
+
+	p = strstr(log, "couldn't reuse pinned map at '");
+	if (p) {
+		line_at(log, p, line, sizeof(line));
+		return sw_fail(e, err, "loading the datapath into the kernel "
+			       "failed: %s; the maps pinned in %s were made by "
+			       "another build: run 'spillway down --pin-dir %s' "
+			       "(tracked flows are lost), or use another "
+			       "--pin-dir", line, dir, dir);
+	}
+	p = strstr(log, "BPF program load failed");
+	if (p) {
+		const char *q = strstr(log, "prog '");
+
+		if (q && q < p)
+			sscanf(q, "prog '%63[^']'", prog);
+		verifier_reason(p, reason, sizeof(reason));
+		return sw_fail(e, err, "loading the datapath into the kernel "
+			       "failed: the kernel refused program %s: %s "
+			       "(%s; the whole verifier log: run with --debug, "
+			       "and 'spillway check --kernel' lists what this "
+			       "kernel offers)", prog[0] ? prog : "?",
+			       reason[0] ? reason : "no reason given",
+			       strerror(-err));
+	}
+	p = log + strlen(log);
+	while (p > log && p[-1] == '\n')
+		p--;
+	line_at(log, p > log ? p - 1 : log, line, sizeof(line));
+	return sw_fail(e, err, "loading the datapath into the kernel failed: "
+		       "%s%s%s", strerror(-err), line[0] ? "; libbpf: " : "",
+		       line);
+}
+
+/* Load an opened object, with libbpf's messages held back for the error. */
+static int load_object(struct bpf_object *obj, const char *dir,
+		       struct sw_error *e)
+{
+	int err;
+
+	capture_start();
+	err = bpf_object__load(obj);
+	if (err)
+		err = load_failed(err, dir, e);
+	/* A failure is told in e; its whole log with --debug. */
+	capture_stop(!err || libbpf_verbose);
+	return err;
+}
+
+const char *sw_handoff_name(enum sw_handoff h)
+{
+	switch (h) {
+	case SW_HANDOFF_METADATA:
+		return "metadata";
+	case SW_HANDOFF_FLOW_TABLE:
+		return "flow-table";
+	default:
+		return "auto";
+	}
 }
 
 void sw_datapath_opts_init(struct sw_datapath_opts *o)
@@ -217,6 +388,33 @@ static int write_layout(struct sw_datapath *dp, struct sw_error *e)
 	return 0;
 }
 
+/* Load-time settings (bpf/config.h), the same in every object loaded. */
+static void set_rodata(struct spillway_bpf *skel,
+		       const struct sw_datapath_opts *o)
+{
+	skel->rodata->tunnel_port = o->tunnel_port;
+	skel->rodata->steer_mark = o->steer_mark;
+	skel->rodata->bypass_mark = o->bypass_mark;
+}
+
+/* XDP mode's two programs; every other program is the core's. */
+static bool is_xdp_mode_program(const struct spillway_bpf *skel,
+				const struct bpf_program *prog)
+{
+	return prog == skel->progs.spill_xdp ||
+	       prog == skel->progs.spill_tc_steer;
+}
+
+/* Load only the core's programs, or only XDP mode's. */
+static void choose_programs(struct spillway_bpf *skel, bool xdp_mode)
+{
+	struct bpf_program *prog;
+
+	bpf_object__for_each_program(prog, skel->obj)
+		bpf_program__set_autoload(prog, is_xdp_mode_program(skel, prog) ==
+						xdp_mode);
+}
+
 /* Check what is pinned in dir, then load (and pin) the datapath there. */
 static int load(struct sw_datapath *dp, const struct sw_datapath_opts *o,
 		const char *dir, struct sw_error *e)
@@ -237,9 +435,8 @@ static int load(struct sw_datapath *dp, const struct sw_datapath_opts *o,
 		return sw_fail(e, -errno, "cannot open the BPF object: %s",
 			       strerror(errno));
 	bpf_map__set_max_entries(dp->skel->maps.flows, capacity);
-	dp->skel->rodata->tunnel_port = o->tunnel_port;
-	dp->skel->rodata->steer_mark = o->steer_mark;
-	dp->skel->rodata->bypass_mark = o->bypass_mark;
+	set_rodata(dp->skel, o);
+	choose_programs(dp->skel, false);
 	if (version && version != SW_LAYOUT_VERSION) {
 		err = sw_upgrade_begin(dp, version, &dp->upgrade, e);
 		if (err) {
@@ -248,15 +445,10 @@ static int load(struct sw_datapath *dp, const struct sw_datapath_opts *o,
 		}
 	}
 
-	err = spillway_bpf__load(dp->skel);
+	err = load_object(dp->skel->obj, dir, e);
 	if (err) {
 		sw_datapath_close(dp);
-		return sw_fail(e, err,
-			       "loading the datapath into the kernel failed "
-			       "(%s; libbpf's messages above say which program "
-			       "or map); if it is a pinned map that does not "
-			       "match, run 'spillway down --pin-dir %s'",
-			       strerror(-err), dir);
+		return err;
 	}
 	/* An upgrade writes the new version when it is done. */
 	err = dp->upgrade ? sw_upgrade_copy(dp->upgrade, dp, e) :
@@ -264,6 +456,74 @@ static int load(struct sw_datapath *dp, const struct sw_datapath_opts *o,
 	if (err)
 		sw_datapath_close(dp);
 	return err;
+}
+
+/*
+ * A second instance of the object for XDP mode's programs. It shares the
+ * core's maps by file descriptor, not by pin: while an upgrade is under way
+ * the core's services map is not the one pinned yet.
+ */
+static int share_maps(struct spillway_bpf *from, struct spillway_bpf *to,
+		      struct sw_error *e)
+{
+	struct bpf_map *m;
+	int err;
+
+	bpf_object__for_each_map(m, to->obj) {
+		struct bpf_map *src;
+
+		if (bpf_map__is_internal(m))
+			continue;	/* .rodata, .bss: the instance's own */
+		src = bpf_object__find_map_by_name(from->obj, bpf_map__name(m));
+		err = src ? bpf_map__set_pin_path(m, NULL) : -ENOENT;
+		if (!err)
+			err = bpf_map__reuse_fd(m, bpf_map__fd(src));
+		if (err)
+			return sw_fail(e, err, "cannot share map %s with XDP "
+				       "mode's programs: %s", bpf_map__name(m),
+				       strerror(-err));
+	}
+	return 0;
+}
+
+static enum sw_handoff resolve_handoff(enum sw_handoff wanted)
+{
+	if (wanted != SW_HANDOFF_AUTO)
+		return wanted;
+	return sw_probe(SW_FEATURE_XDP_META) == SW_PRESENT ?
+		       SW_HANDOFF_METADATA : SW_HANDOFF_FLOW_TABLE;
+}
+
+int sw_datapath_load_xdp(struct sw_datapath *dp, struct sw_error *e)
+{
+	enum sw_handoff handoff = resolve_handoff(dp->opts.handoff);
+	struct spillway_bpf *x;
+	int err;
+
+	if (dp->xdp)
+		return 0;
+	x = spillway_bpf__open();
+	if (!x)
+		return sw_fail(e, -errno, "cannot open the BPF object: %s",
+			       strerror(errno));
+	set_rodata(x, &dp->opts);
+	x->rodata->xdp_meta = handoff == SW_HANDOFF_METADATA;
+	choose_programs(x, true);
+	err = share_maps(dp->skel, x, e);
+	if (!err)
+		err = load_object(x->obj, dp->pin_dir, e);
+	if (err) {
+		spillway_bpf__destroy(x);
+		return sw_prefix(e, err, "XDP mode (attach: xdp): ");
+	}
+	dp->xdp = x;
+	dp->handoff = handoff;
+	return 0;
+}
+
+bool sw_datapath_meta_refused(const struct sw_datapath *dp)
+{
+	return dp->xdp && dp->xdp->bss->xdp_meta_refused;
 }
 
 int sw_datapath_finish_upgrade(struct sw_datapath *dp, struct sw_error *e)
@@ -294,6 +554,8 @@ int sw_datapath_open(struct sw_datapath *dp, const struct sw_datapath_opts *o,
 	if (err)
 		return err;
 	snprintf(dp->pin_dir, sizeof(dp->pin_dir), "%s", dir);
+	dp->opts = *o;
+	dp->opts.pin_dir = dp->pin_dir;
 	err = make_pin_dir(dir, &created, e);
 	if (!err)
 		err = load(dp, o, dir, e);
@@ -305,6 +567,8 @@ int sw_datapath_open(struct sw_datapath *dp, const struct sw_datapath_opts *o,
 
 void sw_datapath_close(struct sw_datapath *dp)
 {
+	spillway_bpf__destroy(dp->xdp);
+	dp->xdp = NULL;
 	spillway_bpf__destroy(dp->skel);
 	dp->skel = NULL;
 	sw_upgrade_free(dp->upgrade);
@@ -426,7 +690,7 @@ static int tc_detach(int ifindex, const char *ifname,
 static int xdp_attach(struct sw_datapath *dp, int ifindex, const char *ifname,
 		      struct sw_error *e)
 {
-	struct bpf_program *prog = dp->skel->progs.spill_xdp;
+	struct bpf_program *prog = dp->xdp->progs.spill_xdp;
 	char dir[PATH_MAX], path[PATH_MAX];
 	struct bpf_link *link;
 	int err;
@@ -509,9 +773,11 @@ int sw_datapath_attach(struct sw_datapath *dp, const char *ifname,
 	if (err)
 		return err;
 	if (mode == SW_ATTACH_XDP) {
-		/* The TC half first, so no steering word is ever dropped. */
-		err = tc_attach(ifindex, ifname, BPF_TC_INGRESS,
-				s->progs.spill_tc_steer, e);
+		err = sw_datapath_load_xdp(dp, e);
+		/* The TC half first, so no decision is ever dropped. */
+		if (!err)
+			err = tc_attach(ifindex, ifname, BPF_TC_INGRESS,
+					dp->xdp->progs.spill_tc_steer, e);
 		return err ? err : xdp_attach(dp, ifindex, ifname, e);
 	}
 	err = tc_attach(ifindex, ifname, BPF_TC_INGRESS, s->progs.spill_tc_in, e);

@@ -22,16 +22,31 @@ struct sw_upgrade;
 /* Longest pin directory name (so every pin path fits in PATH_MAX). */
 #define SW_PIN_DIR_MAX 256
 
+/* How spill_xdp hands a decision to spill_tc_steer (bpf/handoff.h). */
+enum sw_handoff {
+	SW_HANDOFF_AUTO,	/* metadata where the kernel accepts it */
+	SW_HANDOFF_METADATA,	/* a word in the packet's XDP metadata */
+	SW_HANDOFF_FLOW_TABLE,	/* spill_tc_steer looks the flow up */
+};
+
 struct sw_datapath_opts {
 	const char *pin_dir;	/* NULL: SW_DEFAULT_PIN_DIR */
 	__u32 flow_capacity;	/* 0: the pinned table's, else the default */
 	__u16 tunnel_port;
 	__u32 steer_mark;
 	__u32 bypass_mark;
+	enum sw_handoff handoff; /* XDP mode; tests force the flow table */
 };
 
 struct sw_datapath {
+	/* The maps and the programs every node runs: spill_tc_in,
+	 * spill_tc_out, spill_ctl. */
 	struct spillway_bpf *skel;
+	/* XDP mode's spill_xdp and spill_tc_steer, over skel's maps: loaded
+	 * for the first interface in xdp mode (sw_datapath_load_xdp). */
+	struct spillway_bpf *xdp;
+	enum sw_handoff handoff; /* METADATA or FLOW_TABLE once xdp is loaded */
+	struct sw_datapath_opts opts;	/* as opened (pin_dir: this pin_dir) */
 	char pin_dir[SW_PIN_DIR_MAX];
 	bool adopted;		/* pinned maps existed and were reused */
 	struct sw_upgrade *upgrade; /* pinned maps of an older layout: upgrading */
@@ -44,6 +59,8 @@ enum sw_attach_mode {
 
 /* Route libbpf's messages to stderr: warnings always, debug if verbose. */
 void sw_libbpf_log_init(bool verbose);
+
+const char *sw_handoff_name(enum sw_handoff h);
 
 /* The defaults of every option. */
 void sw_datapath_opts_init(struct sw_datapath_opts *o);
@@ -60,6 +77,19 @@ int sw_datapath_open(struct sw_datapath *dp, const struct sw_datapath_opts *o,
 int sw_datapath_finish_upgrade(struct sw_datapath *dp, struct sw_error *e);
 /* Close our handles; pins and attachments stay. */
 void sw_datapath_close(struct sw_datapath *dp);
+
+/*
+ * Load XDP mode's programs (sw_datapath_attach does, for the first
+ * interface in xdp mode). The handoff is opts.handoff, AUTO resolved by
+ * probing the kernel.
+ */
+int sw_datapath_load_xdp(struct sw_datapath *dp, struct sw_error *e);
+
+/*
+ * True once a driver refused XDP metadata at run time: XDP mode has read
+ * every decision from the flow table since.
+ */
+bool sw_datapath_meta_refused(const struct sw_datapath *dp);
 
 /*
  * Paths under the pin directory. Pin directory names are limited to

@@ -21,6 +21,7 @@
 #include "error.h"
 #include "istio.h"
 #include "json.h"
+#include "probe.h"
 #include "request.h"
 #include "route.h"
 #include "rpc.h"
@@ -131,12 +132,25 @@ static int do_agent(int argc, char **argv)
 	return sw_agent_run(&o);
 }
 
+/* --interface options of check --kernel: at most this many. */
+#define CHECK_IFACES_MAX 64
+
+/* check --kernel: what the kernel offers, and the interfaces named. */
+static int check_kernel(const struct sw_config *cfg, const char **ifaces,
+			int n, bool json)
+{
+	for (int i = 0; cfg && i < cfg->n_interfaces && n < CHECK_IFACES_MAX; i++)
+		ifaces[n++] = cfg->interfaces[i].name;
+	return sw_probe_report(stdout, json, ifaces, n) ? 1 : 0;
+}
+
 static int do_check(int argc, char **argv)
 {
-	const char *v, *path = NULL;
-	struct sw_config cfg;
+	const char *v, *path = NULL, *ifaces[CHECK_IFACES_MAX];
+	bool print = false, kernel = false, json = false;
+	struct sw_config cfg = {};
 	struct sw_error e = {};
-	bool print = false;
+	int n_ifaces = 0, status = 0;
 
 	for (int i = 1; i < argc; i++) {
 		if (is_help(argv[i]))
@@ -145,23 +159,35 @@ static int do_check(int argc, char **argv)
 			path = v;
 		else if (!strcmp(argv[i], "--print"))
 			print = true;
+		else if (!strcmp(argv[i], "--kernel"))
+			kernel = true;
+		else if (!strcmp(argv[i], "--json"))
+			json = true;
+		else if (n_ifaces < CHECK_IFACES_MAX &&
+			 (v = option_value(argc, argv, &i, "--interface")))
+			ifaces[n_ifaces++] = v;
 		else
 			return fail("check", "bad argument; see 'spillway check "
 				    "--help'", 2);
 	}
-	if (!path)
-		return fail("check", "--config FILE is required", 2);
-	if (sw_config_load(path, &cfg, &e))
+	if (!path && !kernel)
+		return fail("check", "--config FILE or --kernel is required", 2);
+	if ((json || n_ifaces) && !kernel)
+		return fail("check", "--json and --interface go with --kernel", 2);
+	if (path && sw_config_load(path, &cfg, &e))
 		return fail("check", e.msg, 1);
-	if (print)
+	if (kernel)
+		status = check_kernel(path ? &cfg : NULL, ifaces, n_ifaces, json);
+	else if (print)
 		sw_config_write(&cfg, stdout);
 	else
 		printf("%s: ok: cluster %s, %d service(s), %d remote(s), "
 		       "%d interface(s), %d export(s)\n", path, cfg.cluster,
 		       cfg.n_services, cfg.n_remotes, cfg.n_interfaces,
 		       cfg.n_exports);
-	sw_config_free(&cfg);
-	return 0;
+	if (path)
+		sw_config_free(&cfg);
+	return status;
 }
 
 /* Repeatable options of istio import: each at most this many times. */
@@ -409,16 +435,30 @@ static const struct cmd cmds[] = {
 	  "  --socket PATH        the control socket (default " SW_DEFAULT_SOCKET ")\n"
 	  "  --log-format FORMAT  text (default) or json: one object per line\n"
 	  "  --debug              log debug messages too\n" },
-	{ "check", do_check, "--config FILE [--print]",
-	  "Check a configuration file as the agent would",
-	  "\nParses and validates FILE with the agent's own rules (every field,\n"
-	  "references between sections, the certificate files in tls.dir) and\n"
-	  "exits 0 if the agent would accept it, else 1 with the first problem\n"
-	  "as FILE:LINE:COLUMN: FIELD: problem. Needs no agent and no root; it\n"
-	  "does not check the host (interfaces), which the agent does at start.\n\n"
-	  "  --config FILE  the YAML configuration (required)\n"
-	  "  --print        write the configuration as the agent reads it, with\n"
-	  "                 every default filled in\n" },
+	{ "check", do_check,
+	  "--config FILE [--print]\n"
+	  "       --kernel [--config FILE] [--interface IFACE]... [--json]",
+	  "Check a configuration file as the agent would, or this kernel",
+	  "\nWith --config, parses and validates FILE with the agent's own rules\n"
+	  "(every field, references between sections, the certificate files in\n"
+	  "tls.dir) and exits 0 if the agent would accept it, else 1 with the\n"
+	  "first problem as FILE:LINE:COLUMN: FIELD: problem. Needs no agent and\n"
+	  "no root; it does not check the host (interfaces), which the agent\n"
+	  "does at start.\n\n"
+	  "With --kernel, asks the running kernel for each feature the datapath\n"
+	  "uses (by loading tiny programs; clsact and XDP links in a scratch\n"
+	  "network namespace) and prints whether it is there, since which Linux\n"
+	  "release, who needs it and what spillway does without it; then, per\n"
+	  "interface (--interface, and FILE's interfaces), its driver, whether\n"
+	  "the driver runs XDP natively, and what is attached now. Exits 1 if a\n"
+	  "feature every node needs is missing. Run it as root: without\n"
+	  "capabilities features show as unknown.\n\n"
+	  "  --config FILE      the YAML configuration\n"
+	  "  --print            write the configuration as the agent reads it,\n"
+	  "                     with every default filled in\n"
+	  "  --kernel           report what this kernel offers\n"
+	  "  --interface IFACE  also report IFACE; repeatable\n"
+	  "  --json             the report as one JSON object\n" },
 	{ "status", do_agent_verb, "[--json] [--socket PATH]",
 	  "Services, counters, remotes and their health",
 	  "\nPer service: threshold, resume watermark, connections active locally\n"

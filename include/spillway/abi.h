@@ -198,8 +198,10 @@ struct sw_stats {
 
 /*
  * XDP mode: spill_xdp makes every decision, but only TC can assign a packet
- * to a socket. It leaves one of these words in the packet's metadata and
- * spill_tc_steer acts on it.
+ * to a socket. Where the kernel and the driver allow XDP metadata it leaves
+ * one of these words in front of a packet to steer and spill_tc_steer acts
+ * on it; elsewhere spill_tc_steer reads the decision from the flow table
+ * (bpf/handoff.h).
  */
 #define SW_META_STEER	0x53574c31	/* a remote flow: assign to the endpoint */
 #define SW_META_ORPHAN	0x53574c32	/* untracked: assign if an endpoint socket has it */

@@ -3,8 +3,9 @@
  * Packet-level tests of the datapath through BPF_PROG_TEST_RUN: packets are
  * built here, run through the real programs in the real kernel, and the
  * verdict, the bytes that come out (checksums verified independently) and
- * the maps are checked. Most scenarios run four times: TC and XDP hook,
- * IPv4 and IPv6.
+ * the maps are checked. Most scenarios run six times, IPv4 and IPv6 through
+ * each way in: TC; XDP with the handoff the kernel offers (metadata where
+ * bpf_xdp_adjust_meta loads); XDP with the flow-table handoff forced.
  *
  * The suite runs in a network namespace of its own (unshare), where it
  * listens as the tunnel endpoint so that spills can be steered.
@@ -30,6 +31,7 @@
 #include "datapath.h"
 #include "harness.h"
 #include "pkt.h"
+#include "probe.h"
 #include "sandbox.h"
 #include "upgrade.h"
 
@@ -38,10 +40,15 @@ enum hook { HOOK_TC, HOOK_XDP };
 struct variant {
 	enum hook hook;
 	int family;
+	enum sw_handoff handoff;	/* XDP: how spill_tc_steer learns */
 };
 
-static const struct variant tc4 = { HOOK_TC, 4 }, tc6 = { HOOK_TC, 6 };
-static const struct variant xdp4 = { HOOK_XDP, 4 }, xdp6 = { HOOK_XDP, 6 };
+static const struct variant tc4 = { HOOK_TC, 4, SW_HANDOFF_AUTO },
+			    tc6 = { HOOK_TC, 6, SW_HANDOFF_AUTO };
+static const struct variant xdp4 = { HOOK_XDP, 4, SW_HANDOFF_AUTO },
+			    xdp6 = { HOOK_XDP, 6, SW_HANDOFF_AUTO };
+static const struct variant xdpflow4 = { HOOK_XDP, 4, SW_HANDOFF_FLOW_TABLE },
+			    xdpflow6 = { HOOK_XDP, 6, SW_HANDOFF_FLOW_TABLE };
 
 #define VIP4 "10.96.0.10"
 #define VIP6 "fd00:96::10"
@@ -98,9 +105,12 @@ static void load(const struct variant *v, const struct sw_datapath_opts *o)
 	snprintf(dir, sizeof(dir), "/sys/fs/bpf/%s", test_unique("dp"));
 	d = *o;
 	d.pin_dir = dir;
+	d.handoff = v->handoff;
 	fx.v = v;
 	CHECK(!sw_datapath_open(&fx.dp, &d, &e), "%s", e.msg);
 	fx.loaded = true;
+	if (v->hook == HOOK_XDP)
+		CHECK(!sw_datapath_load_xdp(&fx.dp, &e), "%s", e.msg);
 	heartbeat(0);
 }
 
@@ -166,18 +176,47 @@ static struct spillway_bpf *skel(void)
 	return fx.dp.skel;
 }
 
+/* XDP mode's programs (spill_xdp, spill_tc_steer): a second instance. */
+static struct spillway_bpf *xdp(void)
+{
+	CHECK(fx.dp.xdp, "XDP mode's programs are not loaded");
+	return fx.dp.xdp;
+}
+
+/* Does spill_tc_steer read decisions from the flow table now? */
+static bool handoff_by_flow_table(void)
+{
+	return fx.dp.handoff == SW_HANDOFF_FLOW_TABLE ||
+	       sw_datapath_meta_refused(&fx.dp);
+}
+
 static int fd_of(struct bpf_program *p)
 {
 	return bpf_program__fd(p);
 }
 
 /*
+ * BPF_PROG_TEST_RUN builds a TC skb only around a whole IP header (it
+ * refuses shorter IPv4 and IPv6 frames with EINVAL before any program runs);
+ * such frames reach the same parser through XDP.
+ */
+static bool tc_test_run_refuses(const __u8 *frame, __u32 len)
+{
+	__u16 proto = len >= 14 ? frame[12] << 8 | frame[13] : 0;
+
+	return (proto == 0x0800 && len < 14 + 20) ||
+	       (proto == 0x86dd && len < 14 + 40);
+}
+
+/*
  * Run a program on a frame and return its verdict. The datapath never
  * rewrites a byte: whatever the program, the frame must come out exactly as
- * it went in. XDP says "steer" with a metadata word. TC steers with
- * bpf_sk_assign, which BPF_PROG_TEST_RUN refuses (its skb is not at TC
- * ingress): a steer is an assignment made or refused, seen in the counters
- * (tests/bpf/test_veth.c sees real assignments on a real interface).
+ * it went in. XDP says "steer" with a metadata word, or, with the flow-table
+ * handoff, says nothing and spill_tc_steer (run here next, as the kernel
+ * would) finds the decision. TC steers with bpf_sk_assign, which
+ * BPF_PROG_TEST_RUN refuses (its skb is not at TC ingress): a steer is an
+ * assignment made or refused, seen in the counters (tests/bpf/test_veth.c
+ * sees real assignments on a real interface).
  */
 static enum outcome run_frame(int fd, enum hook hook, const __u8 *frame,
 			      __u32 len, __u32 mark)
@@ -206,6 +245,13 @@ static enum outcome run_frame(int fd, enum hook hook, const __u8 *frame,
 		memcpy(&meta, out, meta_len);
 		CHECK(!meta || meta == SW_META_STEER || meta == SW_META_ORPHAN,
 		      "unknown metadata word %#x", meta);
+		CHECK(!meta || fx.dp.handoff == SW_HANDOFF_METADATA,
+		      "a metadata word with the %s handoff",
+		      sw_handoff_name(fx.dp.handoff));
+		if (!meta && handoff_by_flow_table() &&
+		    !tc_test_run_refuses(frame, len))
+			return run_frame(fd_of(xdp()->progs.spill_tc_steer),
+					 HOOK_TC, frame, len, mark);
 		return meta == SW_META_STEER ? OUT_STEER :
 		       meta == SW_META_ORPHAN ? OUT_STEER_IF_OWNED : OUT_PASS;
 	}
@@ -218,7 +264,7 @@ static enum outcome run_frame(int fd, enum hook hook, const __u8 *frame,
 
 static int ingress_fd(void)
 {
-	return fd_of(fx.v->hook == HOOK_XDP ? skel()->progs.spill_xdp
+	return fd_of(fx.v->hook == HOOK_XDP ? xdp()->progs.spill_xdp
 					    : skel()->progs.spill_tc_in);
 }
 
@@ -840,8 +886,12 @@ static void test_untracked(const void *arg)
 	enum outcome expect;
 
 	start(arg, 1, 0);
-	/* XDP asks TC to steer it only if an endpoint socket owns it. */
-	expect = fx.v->hook == HOOK_XDP ? OUT_STEER_IF_OWNED : OUT_PASS;
+	/*
+	 * XDP's metadata asks TC to steer it only if an endpoint socket owns
+	 * it; by the flow table, TC finds no socket owns it, as in TC mode.
+	 */
+	expect = fx.v->hook == HOOK_XDP && !handoff_by_flow_table() ?
+			 OUT_STEER_IF_OWNED : OUT_PASS;
 	CHECK_EQ(from_client(1, TH_ACK), expect);
 	CHECK_EQ(from_client(1, TH_FIN | TH_ACK), expect);
 	CHECK_EQ(from_client(2, TH_RST), expect);
@@ -852,6 +902,30 @@ static void test_untracked(const void *arg)
 	/* The next SYN still finds its slot: no release happened. */
 	CHECK_EQ(connect_from(3), OUT_PASS);
 	CHECK_EQ(connect_from(4), OUT_STEER);
+}
+
+/*
+ * A driver that refuses XDP metadata at run time: spill_xdp says so
+ * (xdp_meta_refused) and spill_tc_steer turns to the flow table, so a
+ * packet that reaches it without a word is still steered.
+ */
+static void test_meta_refused(const void *arg)
+{
+	int tc_steer;
+	struct pkt p;
+
+	start(arg, 0, 0);			/* every connection spills */
+	CHECK_EQ(connect_from(1), OUT_STEER);
+	tc_steer = fd_of(xdp()->progs.spill_tc_steer);
+	conn_packet(&p, 1, TH_ACK, false);
+	CHECK_EQ(run_frame(tc_steer, HOOK_TC, p.data, p.len, 0),
+		 fx.dp.handoff == SW_HANDOFF_FLOW_TABLE ? OUT_STEER : OUT_PASS);
+	CHECK(!sw_datapath_meta_refused(&fx.dp));
+	xdp()->bss->xdp_meta_refused = true;	/* as spill_xdp sets it */
+	CHECK(sw_datapath_meta_refused(&fx.dp));
+	CHECK_EQ(run_frame(tc_steer, HOOK_TC, p.data, p.len, 0), OUT_STEER);
+	CHECK_EQ(connect_from(2), OUT_STEER);
+	check_counts(0, 2);
 }
 
 static void test_agent_bypass_mark(const void *arg)
@@ -1030,19 +1104,6 @@ static __u64 stat_at(const struct sw_stats *st, size_t off)
 	return v;
 }
 
-/*
- * BPF_PROG_TEST_RUN builds a TC skb only around a whole IP header (it
- * refuses shorter IPv4 and IPv6 frames with EINVAL before any program runs);
- * such frames reach the same parser through XDP.
- */
-static bool tc_test_run_refuses(const struct pkt *p)
-{
-	__u16 proto = p->len >= 14 ? p->data[12] << 8 | p->data[13] : 0;
-
-	return (proto == 0x0800 && p->len < 14 + 20) ||
-	       (proto == 0x86dd && p->len < 14 + 40);
-}
-
 static void check_tc_refuses(int fd, const struct pkt *p, const char *name)
 {
 	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = p->data,
@@ -1063,7 +1124,7 @@ static void check_passed_and_counted(const struct pkt *p, size_t stat,
 		struct bpf_program *prog;
 		enum hook hook;
 	} progs[] = {
-		{ skel()->progs.spill_xdp, HOOK_XDP },
+		{ xdp()->progs.spill_xdp, HOOK_XDP },
 		{ skel()->progs.spill_tc_in, HOOK_TC },
 		{ skel()->progs.spill_tc_out, HOOK_TC },
 	};
@@ -1071,7 +1132,7 @@ static void check_passed_and_counted(const struct pkt *p, size_t stat,
 	for (size_t i = 0; i < sizeof(progs) / sizeof(progs[0]); i++) {
 		struct sw_stats before = stats(), after;
 
-		if (progs[i].hook == HOOK_TC && tc_test_run_refuses(p)) {
+		if (progs[i].hook == HOOK_TC && tc_test_run_refuses(p->data, p->len)) {
 			check_tc_refuses(fd_of(progs[i].prog), p, name);
 			continue;
 		}
@@ -1279,8 +1340,12 @@ static void reopen(const struct sw_datapath_opts *o, struct sw_error *e,
 	d = *o;
 	snprintf(dir, sizeof(dir), "%s", fx.dp.pin_dir);
 	d.pin_dir = dir;
+	d.handoff = fx.v->handoff;
 	sw_datapath_close(&fx.dp);
 	*err = sw_datapath_open(&fx.dp, &d, e);
+	/* XDP mode's programs share the new maps (mid-upgrade too). */
+	if (!*err && fx.v->hook == HOOK_XDP)
+		*err = sw_datapath_load_xdp(&fx.dp, e);
 	if (*err)	/* keep the pin dir name for teardown */
 		snprintf(fx.dp.pin_dir, sizeof(fx.dp.pin_dir), "%s", dir);
 }
@@ -1566,7 +1631,9 @@ static void test_refuse_not_bpffs(const void *arg)
 
 #define VARIANTS(name, fn)                                                   \
 	{ name "/tc/ipv4", fn, &tc4 }, { name "/tc/ipv6", fn, &tc6 },        \
-	{ name "/xdp/ipv4", fn, &xdp4 }, { name "/xdp/ipv6", fn, &xdp6 }
+	{ name "/xdp/ipv4", fn, &xdp4 }, { name "/xdp/ipv6", fn, &xdp6 },    \
+	{ name "/xdp-flow/ipv4", fn, &xdpflow4 },                            \
+	{ name "/xdp-flow/ipv6", fn, &xdpflow6 }
 
 static const struct test_case cases[] = {
 	VARIANTS("threshold", test_threshold),
@@ -1598,6 +1665,8 @@ static const struct test_case cases[] = {
 	{ "truncated-everywhere/ipv6", test_truncated_everywhere, &xdp6 },
 	VARIANTS("concurrent/syns", test_concurrent_syns),
 	VARIANTS("concurrent/same-syns", test_concurrent_same_syns),
+	{ "meta-refused/xdp/ipv4", test_meta_refused, &xdp4 },
+	{ "meta-refused/xdp/ipv6", test_meta_refused, &xdp6 },
 	{ "agent-bypass-mark/tc/ipv4", test_agent_bypass_mark, &tc4 },
 	{ "agent-bypass-mark/tc/ipv6", test_agent_bypass_mark, &tc6 },
 	{ "loader/adopt-pinned", test_adopt_pinned, &tc4 },
@@ -1624,5 +1693,11 @@ int main(int argc, char **argv)
 	sw_libbpf_log_init(getenv("SPILLWAY_DEBUG") != NULL);
 	if (enter_sandbox())
 		return 1;
+	printf("XDP cases (/xdp/) hand off by %s: this kernel %s "
+	       "bpf_xdp_adjust_meta; /xdp-flow/ cases force the flow table\n",
+	       sw_probe(SW_FEATURE_XDP_META) == SW_PRESENT ? "metadata" :
+							     "the flow table",
+	       sw_probe(SW_FEATURE_XDP_META) == SW_PRESENT ? "accepts" :
+							     "refuses");
 	return test_main(&suite, argc, argv);
 }

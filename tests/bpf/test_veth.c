@@ -38,6 +38,7 @@
 #include "datapath.h"
 #include "endpoint.h"
 #include "harness.h"
+#include "probe.h"
 
 #define VIP4 "10.96.0.10"
 #define VIP6 "fd00:96::10"
@@ -51,6 +52,7 @@
 struct variant {
 	enum sw_attach_mode mode;
 	int family;
+	enum sw_handoff handoff;	/* xdp mode */
 };
 
 static struct {
@@ -420,6 +422,7 @@ static void attach(__u32 max)
 	sw_datapath_opts_init(&o);
 	snprintf(dir, sizeof(dir), "/sys/fs/bpf/%s", test_unique("dp"));
 	o.pin_dir = dir;
+	o.handoff = fx.v->handoff;
 	enter(fx.node);
 	CHECK(!sw_datapath_open(&fx.dp, &o, &e), "%s", e.msg);
 	fx.loaded = true;
@@ -590,6 +593,29 @@ static void test_spill(const void *arg)
 	CHECK_EQ(service().active_local, 0);	/* the old one never counted */
 }
 
+/*
+ * A spilled connection whose flow entry is gone (a flow table emptied by
+ * 'spillway down' and a new agent, say) is untracked now, but the endpoint
+ * still owns its socket: its packets keep reaching the endpoint.
+ */
+static void test_orphan(const void *arg)
+{
+	struct sw_flow_key key, next;
+	int fd, flows;
+
+	fx.v = arg;
+	attach(0);				/* every connection spills */
+	fd = dial_expect(true);
+	flows = bpf_map__fd(fx.dp.skel->maps.flows);
+	CHECK(!bpf_map_get_next_key(flows, NULL, &key), "no flow");
+	CHECK(bpf_map_get_next_key(flows, &key, &next), "more than one flow");
+	CHECK(!bpf_map_delete_elem(flows, &key));
+	echo(fd);
+	echo(fd);
+	CHECK(stats().orphans_steered > 0, "no orphan packet was steered");
+	CHECK_EQ(stats().steer_refused, 0);
+}
+
 /* With no endpoint listening (no agent), over-threshold stays local. */
 static void test_no_endpoint(const void *arg)
 {
@@ -643,16 +669,27 @@ static void test_down(const void *arg)
 	echo(fd);
 }
 
-static const struct variant tc4 = { SW_ATTACH_TC, 4 }, tc6 = { SW_ATTACH_TC, 6 };
-static const struct variant xdp4 = { SW_ATTACH_XDP, 4 }, xdp6 = { SW_ATTACH_XDP, 6 };
+/* xdp: the handoff the kernel offers; xdp-flow: the flow table forced. */
+static const struct variant tc4 = { SW_ATTACH_TC, 4, SW_HANDOFF_AUTO },
+			    tc6 = { SW_ATTACH_TC, 6, SW_HANDOFF_AUTO };
+static const struct variant xdp4 = { SW_ATTACH_XDP, 4, SW_HANDOFF_AUTO },
+			    xdp6 = { SW_ATTACH_XDP, 6, SW_HANDOFF_AUTO };
+static const struct variant xdpflow4 = { SW_ATTACH_XDP, 4, SW_HANDOFF_FLOW_TABLE },
+			    xdpflow6 = { SW_ATTACH_XDP, 6, SW_HANDOFF_FLOW_TABLE };
 
 static const struct test_case cases[] = {
 	{ "spill/tc/ipv4", test_spill, &tc4 },
 	{ "spill/tc/ipv6", test_spill, &tc6 },
 	{ "spill/xdp/ipv4", test_spill, &xdp4 },
 	{ "spill/xdp/ipv6", test_spill, &xdp6 },
+	{ "spill/xdp-flow/ipv4", test_spill, &xdpflow4 },
+	{ "spill/xdp-flow/ipv6", test_spill, &xdpflow6 },
+	{ "orphan/tc/ipv4", test_orphan, &tc4 },
+	{ "orphan/xdp/ipv6", test_orphan, &xdp6 },
+	{ "orphan/xdp-flow/ipv4", test_orphan, &xdpflow4 },
 	{ "no-endpoint/tc/ipv4", test_no_endpoint, &tc4 },
 	{ "no-endpoint/xdp/ipv6", test_no_endpoint, &xdp6 },
+	{ "no-endpoint/xdp-flow/ipv4", test_no_endpoint, &xdpflow4 },
 	{ "down/tc/ipv4", test_down, &tc4 },
 	{ "down/xdp/ipv6", test_down, &xdp6 },
 	{ 0 },
@@ -667,6 +704,9 @@ static const struct test_suite suite = {
 
 int main(int argc, char **argv)
 {
+	printf("xdp cases hand off by %s (probed); xdp-flow cases by the flow "
+	       "table\n", sw_probe(SW_FEATURE_XDP_META) == SW_PRESENT ?
+	       "metadata" : "the flow table");
 	sw_libbpf_log_init(getenv("SPILLWAY_DEBUG") != NULL);
 	signal(SIGPIPE, SIG_IGN);
 	fx.host_ns = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
