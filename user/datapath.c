@@ -189,14 +189,17 @@ static int load_failed(int err, const char *dir, struct sw_error *e)
 		       line);
 }
 
-/* Load an opened object, with libbpf's messages held back for the error. */
-static int load_object(struct bpf_object *obj, const char *dir,
-		       struct sw_error *e)
+/*
+ * Load an opened skeleton (which also maps its .bss, so that skel->bss is
+ * the kernel's), with libbpf's messages held back for the error.
+ */
+static int load_skeleton(struct spillway_bpf *skel, const char *dir,
+			 struct sw_error *e)
 {
 	int err;
 
 	capture_start();
-	err = bpf_object__load(obj);
+	err = spillway_bpf__load(skel);
 	if (err)
 		err = load_failed(err, dir, e);
 	/* A failure is told in e; its whole log with --debug. */
@@ -445,7 +448,7 @@ static int load(struct sw_datapath *dp, const struct sw_datapath_opts *o,
 		}
 	}
 
-	err = load_object(dp->skel->obj, dir, e);
+	err = load_skeleton(dp->skel, dir, e);
 	if (err) {
 		sw_datapath_close(dp);
 		return err;
@@ -511,7 +514,7 @@ int sw_datapath_load_xdp(struct sw_datapath *dp, struct sw_error *e)
 	choose_programs(x, true);
 	err = share_maps(dp->skel, x, e);
 	if (!err)
-		err = load_object(x->obj, dp->pin_dir, e);
+		err = load_skeleton(x, dp->pin_dir, e);
 	if (err) {
 		spillway_bpf__destroy(x);
 		return sw_prefix(e, err, "XDP mode (attach: xdp): ");
