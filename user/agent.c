@@ -35,6 +35,7 @@
 #include "agent_priv.h"
 #include "control.h"
 #include "log.h"
+#include "probe.h"
 #include "rpc.h"
 #include "upgrade.h"
 
@@ -338,6 +339,8 @@ static void collect(struct agent *a)
 	struct sw_collect_result r;
 	struct sw_error e = {};
 
+	if (!a->dp.skel)
+		return;
 	if (sw_collect(&a->dp, &p, &r, &e)) {
 		log_error("%s", e.msg);
 		return;
@@ -391,7 +394,7 @@ static void begin_stop(struct agent *a, const char *why)
 	a->draining = true;
 	a->ready = false;
 	a->drain_deadline_ns = sw_now_ns() + a->cfg.drain_timeout_ns;
-	if (sw_agent_heartbeat_stop(&a->dp, &e))
+	if (a->dp.skel && sw_agent_heartbeat_stop(&a->dp, &e))
 		log_error("%s", e.msg);
 	if (a->gateway)
 		sw_gateway_drain(a->gateway);
@@ -420,7 +423,7 @@ static void on_tick(struct sw_io *io, uint32_t events)
 	(void)events;
 	if (read(io->fd, &x, sizeof(x)) < 0 && errno != EAGAIN)
 		log_warn("tick: %s", strerror(errno));
-	if (!a->draining && sw_agent_heartbeat(&a->dp, now, &e))
+	if (a->dp.skel && !a->draining && sw_agent_heartbeat(&a->dp, now, &e))
 		log_error("%s", e.msg);
 	if (now >= a->next_collect_ns) {
 		collect(a);
@@ -531,8 +534,40 @@ static int setup_events(struct agent *a, struct sw_error *e)
 	return 0;
 }
 
+/*
+ * The datapath, the first time a configuration has interfaces: loaded,
+ * adopted from the pins or upgraded. A gateway-only agent never comes here:
+ * it loads no BPF, pins nothing and needs no BPF capabilities.
+ */
+int agent_load_datapath(struct agent *a, const struct sw_config *cfg,
+			struct sw_error *e)
+{
+	struct sw_datapath_opts dopts;
+	char summary[1024];
+	int err;
+
+	if (a->dp.skel)
+		return 0;
+	sw_probe_summary(summary, sizeof(summary));
+	log_info("%s", summary);
+	sw_datapath_opts_init(&dopts);
+	dopts.pin_dir = a->o.pin_dir;
+	dopts.flow_capacity = cfg->flow_capacity;
+	dopts.tunnel_port = cfg->tunnel_port;
+	err = sw_datapath_open(&a->dp, &dopts, e);
+	if (!err && (err = lock_pin_dir(a, e)))
+		sw_datapath_close(&a->dp);
+	if (err)
+		return err;
+	log_info("datapath loaded, maps %s in %s",
+		 a->dp.upgrade ? "of an older layout found (upgrading)" :
+		 a->dp.adopted ? "adopted (flows and counters kept)" : "created",
+		 a->dp.pin_dir);
+	return 0;
+}
+
 /* The new programs replaced the old ones on every interface: finish. */
-static int finish_upgrade(struct agent *a, struct sw_error *e)
+int agent_finish_upgrade(struct agent *a, struct sw_error *e)
 {
 	__u32 from, services;
 	int err;
@@ -553,7 +588,6 @@ static int finish_upgrade(struct agent *a, struct sw_error *e)
 
 static int start(struct agent *a, struct sw_error *e)
 {
-	struct sw_datapath_opts dopts;
 	struct sw_config cfg = {};
 	int err, fd;
 
@@ -572,29 +606,14 @@ static int start(struct agent *a, struct sw_error *e)
 				      &cfg, e);
 	if (!err && cfg.has_tls && !(a->tls = load_tls(&cfg, e)))
 		err = -EINVAL;
-	if (err) {
-		sw_config_free(&cfg);
-		return err;
-	}
-	sw_datapath_opts_init(&dopts);
-	dopts.pin_dir = a->o.pin_dir;
-	dopts.flow_capacity = cfg.flow_capacity;
-	dopts.tunnel_port = cfg.tunnel_port;
-	err = sw_datapath_open(&a->dp, &dopts, e);
-	if (!err)
-		err = lock_pin_dir(a, e);
-	if (!err)
-		log_info("datapath loaded, maps %s in %s",
-			 a->dp.upgrade ? "of an older layout found (upgrading)" :
-			 a->dp.adopted ? "adopted (flows and counters kept)" :
-			 "created", a->dp.pin_dir);
 	if (!err)
 		err = agent_apply(a, &cfg, true, e);
 	sw_config_free(&cfg);
-	if (!err)
-		err = finish_upgrade(a, e);
 	if (err)
 		return err;
+	if (!a->dp.skel)
+		log_info("no interfaces: no datapath (a gateway-only agent "
+			 "loads no BPF)");
 	log_applied(a, "applied");
 	if (a->tls)
 		log_certificates(a->tls, "loaded");
@@ -603,7 +622,8 @@ static int start(struct agent *a, struct sw_error *e)
 		err = apply_tunnel(a, false, e);
 	if (err)
 		return err;
-	sw_agent_heartbeat(&a->dp, 0, e);
+	if (a->dp.skel)
+		sw_agent_heartbeat(&a->dp, 0, e);
 	collect(a);
 	a->next_collect_ns = sw_now_ns() + a->cfg.collect_interval_ns;
 	if (!a->cfg.has_metrics)

@@ -56,6 +56,11 @@ struct agent {
 	__u64 reloads_ok, reloads_failed, cert_reloads_ok, cert_reloads_failed;
 };
 
+/* agent.c */
+int agent_load_datapath(struct agent *a, const struct sw_config *cfg,
+			struct sw_error *e);
+int agent_finish_upgrade(struct agent *a, struct sw_error *e);
+
 /* reconcile.c */
 int agent_apply(struct agent *a, struct sw_config *next, bool first,
 		struct sw_error *e);

@@ -32,6 +32,7 @@ struct sw_gateway {
 	const struct sw_config *cfg;
 	struct sw_tls *tls;
 	__u32 bypass_mark;
+	__u32 mark;		/* on connections to targets: bypass_mark or 0 */
 	struct sw_io listen;
 	struct h2conn **conns;		/* for deadlines */
 	int n_conns;
@@ -208,7 +209,7 @@ static const char *start(struct sw_gateway *g, struct relay *r, int *status,
 			 x->target.host, err);
 		return *status = 503, why;
 	}
-	fd = sw_agent_socket(ss.ss_family, g->bypass_mark);
+	fd = sw_agent_socket(ss.ss_family, g->mark);
 	if (fd < 0)
 		return *status = 502, strerror(-fd);
 	if ((connect(fd, (struct sockaddr *)&ss, len) && errno != EINPROGRESS) ||
@@ -441,6 +442,8 @@ void sw_gateway_configure(struct sw_gateway *g, const struct sw_config *cfg,
 {
 	g->cfg = cfg;
 	g->tls = tls;
+	/* Marked only where a datapath runs to skip them. */
+	g->mark = cfg->n_interfaces ? g->bypass_mark : 0;
 }
 
 void sw_gateway_drain(struct sw_gateway *g)

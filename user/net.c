@@ -85,8 +85,8 @@ int sw_agent_socket(int family, __u32 bypass_mark)
 	fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
-	if (setsockopt(fd, SOL_SOCKET, SO_MARK, &bypass_mark,
-		       sizeof(bypass_mark)) || sw_no_delay(fd)) {
+	if ((bypass_mark && setsockopt(fd, SOL_SOCKET, SO_MARK, &bypass_mark,
+				       sizeof(bypass_mark))) || sw_no_delay(fd)) {
 		err = -errno;
 		close(fd);
 		return err;

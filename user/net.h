@@ -18,7 +18,9 @@ int sw_resolve(const struct sw_hostport *hp, struct sockaddr_storage *ss,
 
 /*
  * A non-blocking TCP socket marked with the bypass mark, so the datapath
- * never steers or counts the agent's own traffic. -errno on failure.
+ * never steers or counts the agent's own traffic; bypass_mark 0: unmarked
+ * (no datapath to bypass: SO_MARK needs CAP_NET_ADMIN, which a gateway-only
+ * agent need not have). -errno on failure.
  */
 int sw_agent_socket(int family, __u32 bypass_mark);
 

@@ -30,7 +30,7 @@ static const struct sw_steer_route steer_route = {
 /*
  * Remote ids: a remote keeps the id its name has in the remotes map (so a
  * restarted agent finds the ids its flows point at); a new name takes the
- * lowest id that no name holds.
+ * lowest id that no name holds. Without a datapath, no name holds one.
  */
 static int assign_remote_ids(struct agent *a, const struct sw_config *next,
 			     __u32 *ids, struct sw_error *e)
@@ -39,7 +39,7 @@ static int assign_remote_ids(struct agent *a, const struct sw_config *next,
 	bool taken[SW_MAX_REMOTES] = { true };	/* id 0 is never used */
 
 	for (__u32 id = 1; id < SW_MAX_REMOTES; id++)
-		if (sw_remote_get(&a->dp, id, &map[id]))
+		if (!a->dp.skel || sw_remote_get(&a->dp, id, &map[id]))
 			memset(&map[id], 0, sizeof(map[id]));
 	for (int i = 0; i < next->n_remotes; i++) {
 		ids[i] = 0;
@@ -71,7 +71,8 @@ static int check_host(struct agent *a, const struct sw_config *next,
 				       "interface '%s' in this network "
 				       "namespace (see 'ip link')", next->path,
 				       i, next->interfaces[i].name);
-	if (first)
+	/* Settings of a datapath not loaded yet take effect when it loads. */
+	if (first || !a->dp.skel)
 		return 0;
 	if (next->flow_capacity != a->cfg.flow_capacity ||
 	    next->tunnel_port != a->cfg.tunnel_port)
@@ -209,24 +210,12 @@ static bool has_interface(const struct sw_config *cfg, const char *name)
 	return false;
 }
 
-/*
- * Make the kernel match next: remotes, services, interfaces, the policy
- * route. On success next becomes a->cfg (and next is emptied).
- */
-int agent_apply(struct agent *a, struct sw_config *next, bool first,
-		struct sw_error *e)
+/* Remotes (names first, so services can point at them), then services. */
+static int apply_maps(struct agent *a, const struct sw_config *next,
+		      const __u32 *ids, bool first, struct sw_error *e)
 {
-	__u32 ids[SW_MAX_REMOTES] = {};
-	int err = check_host(a, next, first, e);
+	int err;
 
-	if (!err)
-		err = assign_remote_ids(a, next, ids, e);
-	if (!err)
-		err = ensure_node_settings(next, e);
-	if (err)
-		return err;
-
-	/* Remotes: names first, so services can point at them. */
 	for (__u32 id = 1; id < SW_MAX_REMOTES; id++) {
 		struct sw_remote r;
 		bool keep = false;
@@ -259,7 +248,28 @@ int agent_apply(struct agent *a, struct sw_config *next, bool first,
 			return sw_prefix(e, err, "services[%d] (%s): ", i,
 					 next->services[i].name);
 	}
-	err = remove_unconfigured(a, next, e);
+	return remove_unconfigured(a, next, e);
+}
+
+/*
+ * Make the kernel match next: the datapath (loaded when interfaces first
+ * appear), remotes, services, interfaces, the policy route. On success next
+ * becomes a->cfg (and next is emptied).
+ */
+int agent_apply(struct agent *a, struct sw_config *next, bool first,
+		struct sw_error *e)
+{
+	__u32 ids[SW_MAX_REMOTES] = {};
+	int err = check_host(a, next, first, e);
+
+	if (!err && next->n_interfaces)
+		err = agent_load_datapath(a, next, e);
+	if (!err)
+		err = assign_remote_ids(a, next, ids, e);
+	if (!err)
+		err = ensure_node_settings(next, e);
+	if (!err && a->dp.skel)
+		err = apply_maps(a, next, ids, first, e);
 	for (int i = 0; !err && i < next->n_interfaces; i++)
 		err = sw_datapath_attach(&a->dp, next->interfaces[i].name,
 					 next->interfaces[i].attach, e);
@@ -268,8 +278,14 @@ int agent_apply(struct agent *a, struct sw_config *next, bool first,
 			err = sw_detach(a->dp.pin_dir, a->cfg.interfaces[i].name, e);
 	if (!err && next->n_interfaces)
 		err = sw_steer_route_ensure(&steer_route, e);
+	if (!err)
+		err = agent_finish_upgrade(a, e);
 	if (err)
 		return err;
+	if (next->n_services && !a->dp.skel)
+		log_warn("%s: %d service(s) but no interfaces: nothing counts "
+			 "their connections until an interface is configured",
+			 next->path, next->n_services);
 
 	sw_config_free(&a->cfg);
 	a->cfg = *next;

@@ -46,6 +46,15 @@ static void status_json(FILE *out, const struct sw_view *v)
 	json_string(&j, v->cfg->cluster);
 	json_key(&j, "draining");
 	json_bool(&j, v->draining);
+	json_key(&j, "datapath");
+	json_object(&j);
+	json_key(&j, "loaded");
+	json_bool(&j, v->datapath);
+	json_key(&j, "xdp_handoff");
+	json_string(&j, v->xdp_handoff);
+	json_key(&j, "xdp_meta_refused");
+	json_bool(&j, v->xdp_meta_refused);
+	json_end(&j);
 	json_key(&j, "services");
 	json_array(&j);
 	for (int i = 0; i < v->cfg->n_services; i++) {
@@ -111,10 +120,19 @@ static void status_text(FILE *out, const struct sw_view *v)
 {
 	char vip[SW_NAME_MAX + 16], gw[SW_NAME_MAX + 16];
 
-	fprintf(out, "cluster %s, %s\n\n", v->cfg->cluster,
+	fprintf(out, "cluster %s, %s\n", v->cfg->cluster,
 		v->ready ? "ready" : v->draining ? "draining: stopping once its "
 		"spilled connections end; new connections stay local" :
 		"not ready");
+	if (!v->datapath)
+		fprintf(out, "datapath: none (no interfaces: gateway only)\n");
+	else if (v->xdp_handoff[0])
+		fprintf(out, "datapath: loaded; XDP mode hands off by %s%s\n",
+			v->xdp_handoff, v->xdp_meta_refused ? " (a driver "
+			"refused metadata: by the flow table since)" : "");
+	else
+		fprintf(out, "datapath: loaded\n");
+	fputc('\n', out);
 	fprintf(out, "%-32s %-24s %6s %6s %6s %6s %10s %11s  %s\n", "SERVICE",
 		"VIP:PORT", "MAX", "RESUME", "LOCAL", "REMOTE", "OVERFLOWED",
 		"UNAVAILABLE", "STATE");
@@ -502,7 +520,24 @@ void report_metrics(FILE *out, const struct sw_view *v)
 		fprintf(out, "spillway_remote_healthy{remote=\"%s\"} %d\n",
 			v->remotes[i].cfg->name, v->remotes[i].healthy);
 
-	datapath_metrics(out, v);
+	help(out, "spillway_datapath_loaded", "gauge", "1 if this agent runs "
+	     "the datapath (its configuration has interfaces); 0 on a "
+	     "gateway-only agent.");
+	fprintf(out, "spillway_datapath_loaded %d\n", v->datapath);
+	if (v->xdp_handoff[0]) {
+		help(out, "spillway_datapath_xdp_handoff", "gauge",
+		     "1 for how XDP mode hands decisions to TC: metadata, or "
+		     "flow-table where the kernel refuses XDP metadata.");
+		fprintf(out, "spillway_datapath_xdp_handoff{handoff=\"%s\"} 1\n",
+			v->xdp_handoff);
+		help(out, "spillway_datapath_xdp_meta_refused", "gauge",
+		     "1 once a driver refused XDP metadata at run time: XDP mode "
+		     "reads decisions from the flow table since.");
+		fprintf(out, "spillway_datapath_xdp_meta_refused %d\n",
+			v->xdp_meta_refused);
+	}
+	if (v->datapath)
+		datapath_metrics(out, v);
 	tunnel_metrics(out, v);
 
 	help(out, "spillway_flows_tracked", "gauge",

@@ -44,6 +44,9 @@ struct sw_view {
 	__u64 cert_reloads_ok, cert_reloads_failed;
 	bool ready;
 	bool draining;			/* stopping: spilled connections finish */
+	bool datapath;			/* loaded (a node with interfaces) */
+	const char *xdp_handoff;	/* "": XDP mode not loaded */
+	bool xdp_meta_refused;		/* a driver refused XDP metadata */
 };
 
 void report_status(FILE *out, bool json, const struct sw_view *v);

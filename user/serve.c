@@ -24,17 +24,28 @@
  * The view of configuration and maps that status and metrics report
  */
 
+/* What the datapath is, for the view: loaded or not, XDP mode's handoff. */
+static void view_datapath(const struct agent *a, struct sw_view *v)
+{
+	v->datapath = a->dp.skel != NULL;
+	v->xdp_handoff = a->dp.xdp ? sw_handoff_name(a->dp.handoff) : "";
+	v->xdp_meta_refused = sw_datapath_meta_refused(&a->dp);
+}
+
 static int build_view(struct agent *a, struct sw_view *v, struct sw_error *e)
 {
+	bool dp = a->dp.skel != NULL;
+
 	memset(v, 0, sizeof(*v));
 	v->cfg = &a->cfg;
 	v->services = calloc(a->cfg.n_services + 1, sizeof(*v->services));
 	v->remotes = calloc(a->cfg.n_remotes + 1, sizeof(*v->remotes));
 	if (!v->services || !v->remotes)
 		return sw_fail(e, -ENOMEM, "out of memory");
+	view_datapath(a, v);
 	for (int i = 0; i < a->cfg.n_services; i++) {
 		v->services[i].cfg = &a->cfg.services[i];
-		v->services[i].in_map = !sw_service_get(&a->dp,
+		v->services[i].in_map = dp && !sw_service_get(&a->dp,
 			&a->cfg.services[i].key, &v->services[i].live);
 	}
 	for (int i = 0; i < a->cfg.n_remotes; i++) {
@@ -42,8 +53,8 @@ static int build_view(struct agent *a, struct sw_view *v, struct sw_error *e)
 
 		v->remotes[i].cfg = &a->cfg.remotes[i];
 		v->remotes[i].id = a->remote_ids[i];
-		v->remotes[i].healthy = !sw_remote_get(&a->dp, a->remote_ids[i],
-						       &r) && r.healthy;
+		v->remotes[i].healthy = dp && !sw_remote_get(&a->dp,
+						a->remote_ids[i], &r) && r.healthy;
 		v->remotes[i].tunnel = sw_tunnel_counters(a->tunnel,
 							  a->cfg.remotes[i].name);
 		v->remotes[i].ejected_ns = sw_tunnel_ejected_ns(a->tunnel,
@@ -59,7 +70,7 @@ static int build_view(struct agent *a, struct sw_view *v, struct sw_error *e)
 	v->reloads_failed = a->reloads_failed;
 	v->ready = a->ready;
 	v->draining = a->draining;
-	return sw_stats_read(&a->dp, &v->stats, e);
+	return dp ? sw_stats_read(&a->dp, &v->stats, e) : 0;
 }
 
 static void free_view(struct sw_view *v)
@@ -107,6 +118,13 @@ static enum sw_rpc_status do_service_set(struct agent *a,
 
 	if (!s)
 		return no_such_service(a, r->service, out);
+	if (!a->dp.skel) {
+		fprintf(out, "this agent runs no datapath (%s has no interfaces), "
+			"so nothing counts %s's connections here; set the "
+			"threshold on the agents of the nodes its clients reach\n",
+			a->cfg.path, s->name);
+		return SW_RPC_FAILED;
+	}
 	agent_service_config(a, s, &c);
 	c.max_connections = r->max_connections;
 	c.resume_below = r->resume_below ? r->resume_below : r->max_connections;
@@ -143,7 +161,8 @@ static enum sw_rpc_status do_flows(struct agent *a, const struct sw_request *r,
 				   FILE *out)
 {
 	const struct sw_service_config_entry *only = NULL;
-	int fd = bpf_map__fd(a->dp.skel->maps.flows);
+	/* No datapath: no flow table, an empty list. */
+	int fd = a->dp.skel ? bpf_map__fd(a->dp.skel->maps.flows) : -1;
 	struct sw_flow_key key, prev;
 	__u64 shown = 0, matched = 0;
 	struct sw_flow f;

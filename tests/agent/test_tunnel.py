@@ -111,12 +111,16 @@ metrics:
   listen: 127.0.0.1:15021
 """
 
-    def start_gateway(self, config=None):
+    def start_gateway(self, config=None, no_caps=False):
+        """no_caps: as root without a single capability, as the gateway
+        Deployment runs it (deploy/gateway)."""
         self.write_config(config or self.gw_config_text(), self.gw_config)
         log = open(self.gw_log, "a")
         import subprocess
+        drop = ["setpriv", "--inh-caps=-all", "--bounding-set=-all",
+                "--no-new-privs", "--"] if no_caps else []
         self.gw_agent = subprocess.Popen(
-            ["nsenter", f"--net=/run/netns/{self.gw}", SPILLWAY, "agent",
+            ["nsenter", f"--net=/run/netns/{self.gw}", *drop, SPILLWAY, "agent",
              "--config", self.gw_config, "--pin-dir", self.gw_pin,
              "--socket", self.gw_socket], stdout=log, stderr=log)
         wait_until("the gateway to answer",
@@ -257,6 +261,36 @@ def test_spill_through_tunnel_integrity(w):
     assert 'spillway_tunnel_connections{remote="cluster2"} 1' in body, body
     m = re.search(r'spillway_tunnel_bytes_total\{remote="cluster2",direction="sent"\} (\d+)', body)
     assert m and int(m.group(1)) >= 8 << 20, body
+
+
+def test_gateway_without_bpf_or_capabilities(w):
+    """A gateway-only agent (no interfaces) loads no BPF, pins nothing and
+    runs with no capability at all; its one node setting is made for it, as
+    deploy/gateway's init container does."""
+    run(f"ip netns exec {w.gw} sysctl -qw net.ipv4.tcp_tw_reuse=1")
+    w.start_gateway(no_caps=True)
+    caps = re.search(r"^CapEff:\s*(\w+)", open(f"/proc/{w.gw_agent.pid}/status").read(),
+                     re.M)
+    assert caps and int(caps.group(1), 16) == 0, caps
+    assert not os.path.exists(w.gw_pin), "a gateway-only agent pinned maps"
+    log = w.gw_log_text()
+    assert "no interfaces: no datapath" in log and "BPF" not in log.replace(
+        "loads no BPF", ""), log
+    st = json.loads(run([SPILLWAY, "status", "--json", "--socket", w.gw_socket]).stdout)
+    assert st["datapath"] == {"loaded": False, "xdp_handoff": "",
+                              "xdp_meta_refused": False}, st
+    status, body = w.http("/metrics", ns=w.gw, port=15021)
+    assert status == 200 and "spillway_datapath_loaded 0" in body, body
+    assert "spillway_datapath_packets_total" not in body, body
+    w.write_config(w.node_config(1))
+    w.start_agent()
+    w.wait_healthy(True)
+    local, who = w.dial_any()
+    assert who == "local", who
+    spilled, who = w.dial_any()
+    assert who == "remote", who
+    checksum_roundtrip(spilled, 1 << 20)
+    assert w.status()["datapath"]["loaded"] is True
 
 
 def test_half_close_and_reset(w):

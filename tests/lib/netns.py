@@ -277,11 +277,12 @@ class World:
         self.conns.remove(s)
         s.close()
 
-    def http(self, path):
-        """GET http://metrics.listen/path from inside node."""
+    def http(self, path, ns=None, port=15020):
+        """GET http://127.0.0.1:port/path (metrics.listen) from inside ns
+        (default node)."""
         import http.client
-        with netns(self.node):
-            c = http.client.HTTPConnection("127.0.0.1", 15020, timeout=WAIT_S)
+        with netns(ns or self.node):
+            c = http.client.HTTPConnection("127.0.0.1", port, timeout=WAIT_S)
             c.connect()
         c.request("GET", path)
         r = c.getresponse()
