@@ -31,10 +31,11 @@ static int fail_open(struct sw_error *e, const char *path, const char *what)
 
 	return sw_fail(e, err, "%s %s: %s%s", what, path, strerror(-err),
 		       err == -EROFS || err == -EACCES || err == -EPERM ?
-		       " (the agent needs this setting in the node's network "
-		       "namespace: run it as root on the node; in Kubernetes, "
-		       "the privileged init container of deploy/base/"
-		       "daemonset.yaml sets it before the agent starts)" : "");
+		       " (the agent needs this setting in its network "
+		       "namespace: run it as root there; in Kubernetes, the "
+		       "privileged init container of deploy/node/daemonset.yaml "
+		       "(or, for a gateway pod, deploy/gateway/deployment.yaml) "
+		       "sets it before the agent starts)" : "");
 }
 
 int sw_sysctl_get(const char *name, long *val, struct sw_error *e)

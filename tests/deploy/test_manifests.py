@@ -8,20 +8,27 @@ binary they run. There is no cluster and no container daemon here, so:
 - the Dockerfile is checked as text: Debian 12, a build stage that runs the
   developers' make, a runtime stage with the binary, the Debian packages of
   every library it links, bpftool, and the DaemonSet's command;
-- the DaemonSet's command, mounts, ports and probes agree with the CLI and
-  with each cluster's configuration, which `spillway check` accepts with the
-  certificate files the Secret is made of (as deploy/README.md makes it);
+- the node DaemonSet's and the gateway Deployment's commands, mounts, ports
+  and probes agree with the CLI and with each cluster's configuration
+  (cluster1: nodes that spill, cluster2: the gateway), which `spillway check`
+  accepts with the certificate files the Secret is made of (as
+  deploy/README.md makes it);
 - agent-* cases run the real agent the way the container runtime would: in
   the node's network namespace, with exactly the DaemonSet's capabilities
   and nothing else, no new privileges, /, /sys and /proc/sys read-only, after
-  the init container's script. Run one case: test_manifests.py NAME-PREFIX"""
+  the init container's script; gateway-* cases run the gateway as its pod:
+  a network namespace of its own, its user, no capability, no bpffs.
+  Run one case: test_manifests.py NAME-PREFIX"""
 import glob
 import http.client
+import json
 import os
 import re
 import shlex
 import shutil
 import signal
+import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -35,7 +42,10 @@ from netns import (ROOT, SPILLWAY, WAIT_S, World, netns, run,  # noqa: E402
 DEPLOY = os.path.join(ROOT, "deploy")
 CLUSTERS = ("cluster1", "cluster2")
 SECRET_FILES = {"root-cert.pem", "cert-chain.pem", "key.pem"}
-NAMESPACED = {"ServiceAccount", "ConfigMap", "DaemonSet", "Secret"}
+NAMESPACED = {"ServiceAccount", "ConfigMap", "DaemonSet", "Deployment", "Service",
+              "PodDisruptionBudget", "Secret"}
+# Which workload runs each cluster's configuration, and its container.
+WORKLOAD = {"cluster1": "node", "cluster2": "gateway"}
 
 
 # -- reading deploy/ ---------------------------------------------------------
@@ -58,25 +68,34 @@ def one(kind, path):
 
 
 def daemonset():
-    return one("DaemonSet", "base/daemonset.yaml")
+    return one("DaemonSet", "node/daemonset.yaml")
 
 
-def pod_spec():
-    return daemonset()["spec"]["template"]["spec"]
+def deployment():
+    return one("Deployment", "gateway/deployment.yaml")
 
 
-def agent_container():
-    (c,) = [c for c in pod_spec()["containers"] if c["name"] == "agent"]
+def workload(which="node"):
+    return daemonset() if which == "node" else deployment()
+
+
+def pod_spec(which="node"):
+    return workload(which)["spec"]["template"]["spec"]
+
+
+def agent_container(which="node"):
+    name = "agent" if which == "node" else "gateway"
+    (c,) = [c for c in pod_spec(which)["containers"] if c["name"] == name]
     return c
 
 
-def init_container():
-    (c,) = pod_spec()["initContainers"]
+def init_container(which="node"):
+    (c,) = pod_spec(which)["initContainers"]
     return c
 
 
-def agent_argv():
-    c = agent_container()
+def agent_argv(which="node"):
+    c = agent_container(which)
     return c["command"] + c["args"]
 
 
@@ -86,12 +105,13 @@ def mount_path(container, volume):
     return paths[0]
 
 
-def volume(kind):
-    """The pod's volume of this kind (configMap, secret, or a hostPath path)."""
-    for v in pod_spec()["volumes"]:
+def volume(kind, which="node"):
+    """The pod's volume of this kind (configMap, secret, emptyDir, or a
+    hostPath path)."""
+    for v in pod_spec(which)["volumes"]:
         if kind in v or v.get("hostPath", {}).get("path") == kind:
             return v
-    raise AssertionError(f"the DaemonSet has no {kind} volume")
+    raise AssertionError(f"the {which} pod has no {kind} volume")
 
 
 def drain_timeout_s(cfg):
@@ -111,10 +131,10 @@ def config_of(cluster):
     return cm, yaml.safe_load(cm["data"]["config.yaml"])
 
 
-def caps_granted():
-    sc = agent_container()["securityContext"]["capabilities"]
+def caps_granted(which="node"):
+    sc = agent_container(which)["securityContext"]["capabilities"]
     assert sc["drop"] == ["ALL"], sc
-    return sc["add"]
+    return sc.get("add", [])
 
 
 def dockerfile_stages():
@@ -195,23 +215,72 @@ class Files:
 class Node(World):
     """The agent tests' namespaces, with the agent run as its container."""
 
-    def container(self, argv, caps):
-        """argv as the runtime runs the agent container: hostNetwork (the
-        node's namespace), only caps, no new privileges, and /, /sys and
-        /proc/sys read-only in a mount namespace of its own; the socket's
-        directory and the bpffs stay writable (the DaemonSet's hostPaths)."""
-        run_dir = os.path.dirname(self.socket)
-        os.makedirs(run_dir, exist_ok=True)
-        setup = (f"mount --bind {run_dir} {run_dir} && "
+    def container(self, argv, caps, ns=None, user=None, writable=None, no_bpffs=False):
+        """argv as the runtime runs a container: in network namespace ns
+        (default the node's: hostNetwork), only caps, no new privileges, and
+        /, /sys and /proc/sys read-only in a mount namespace of its own;
+        writable (default the socket's directory, a hostPath) stays writable,
+        and so does the bpffs unless no_bpffs hides it (no hostPath: the
+        container has none). user: (uid, gid) to run as, gid also its
+        supplementary group (fsGroup)."""
+        writable = writable or os.path.dirname(self.socket)
+        os.makedirs(writable, exist_ok=True)
+        setup = (f"mount --bind {writable} {writable} && "
+                 + ("mount -t tmpfs tmpfs /sys/fs/bpf && " if no_bpffs else "") +
                  "mount --bind /proc/sys /proc/sys && "
                  "mount -o remount,bind,ro /proc/sys && "
                  "mount -o remount,bind,ro /sys && "
                  "mount -o remount,bind,ro / && exec \"$@\"")
         bounding = ",".join(["-all"] + [f"+{c.lower()}" for c in caps])
+        ids = [f"--reuid={user[0]}", f"--regid={user[1]}", f"--groups={user[1]}"] \
+            if user else []
         return ["unshare", "--mount", "--propagation", "private", "sh", "-c", setup,
-                "sh", "nsenter", f"--net=/run/netns/{self.node}", "setpriv",
-                "--inh-caps=-all", f"--bounding-set={bounding}", "--no-new-privs",
+                "sh", "nsenter", f"--net=/run/netns/{ns or self.node}", "setpriv",
+                *ids, "--inh-caps=-all", f"--bounding-set={bounding}", "--no-new-privs",
                 "--", *argv]
+
+    def start_gateway_pod(self):
+        """The gateway Deployment's container in its pod: the pod's own
+        network namespace (svc here, address 10.1.0.2), its user and
+        fsGroup, no capability, no bpffs; the Secret and the socket's
+        emptyDir as the kubelet makes them for fsGroup."""
+        psc = pod_spec("gateway")["securityContext"]
+        uid, gid = psc["runAsUser"], psc["fsGroup"]
+        certs, run_dir = f"{self.dir}/gw/certs", f"{self.dir}/gw/run"
+        for d in (certs, run_dir):
+            os.makedirs(d, exist_ok=True)
+        mode = volume("secret", "gateway")["secret"]["defaultMode"]
+        for f in SECRET_FILES:
+            shutil.copy(f"{self.certs}/cluster2/{f}", certs)
+            os.chown(f"{certs}/{f}", 0, gid)
+            os.chmod(f"{certs}/{f}", mode)
+        os.chown(run_dir, 0, gid)
+        os.chmod(run_dir, 0o2770)
+        cm, cfg = config_of("cluster2")
+        cfg["tls"]["dir"] = certs
+        self.gw_config = f"{self.dir}/gw/config.yaml"
+        self.write_config(yaml.safe_dump(cfg), self.gw_config)
+        self.gw_socket = f"{run_dir}/spillway.sock"
+        mount = mount_path(agent_container("gateway"), "config")
+        argv = [SPILLWAY if a == "/usr/local/bin/spillway" else
+                a.replace(mount + "/config.yaml", self.gw_config)
+                for a in agent_argv("gateway")]
+        argv += ["--pin-dir", self.pin_dir, "--socket", self.gw_socket]
+        log = open(self.log, "a")
+        self.agent = subprocess.Popen(
+            self.container(argv, caps_granted("gateway"), ns=self.svc, user=(uid, gid),
+                           writable=run_dir, no_bpffs=True),
+            stdout=log, stderr=log)
+        wait_until("the gateway to answer or exit",
+                   lambda: self.agent.poll() is not None or
+                   run([SPILLWAY, "status", "--socket", self.gw_socket],
+                       check=False).returncode == 0)
+        return self.agent
+
+    def pod_setup(self):
+        """The gateway's init container's script, in the pod's namespace."""
+        c = init_container("gateway")
+        run(["nsenter", f"--net=/run/netns/{self.svc}", *c["command"], *c.get("args", [])])
 
     def agent_config(self, cluster="cluster1"):
         """The ConfigMap's file for this node: its interface, the test's
@@ -241,6 +310,8 @@ class Node(World):
         run(["nsenter", f"--net=/run/netns/{self.node}", *c["command"], *c.get("args", [])])
 
     def start_container(self, caps=None):
+        """The node agent's container (DaemonSet), with caps (default
+        exactly the DaemonSet's)."""
         log = open(self.log, "a")
         self.agent = subprocess.Popen(self.container(self.agent_argv(), caps or caps_granted()),
                                       stdout=log, stderr=log)
@@ -249,11 +320,11 @@ class Node(World):
                    self.cli("status", check=False).returncode == 0)
         return self.agent
 
-    def probe(self, path, port):
+    def probe(self, path, port, pod_ip="10.0.0.1", ns=None):
         """What the kubelet does: GET the pod's IP (with hostNetwork, the
-        node's: 10.0.0.1) from outside the node."""
-        with netns(self.client):
-            c = http.client.HTTPConnection("10.0.0.1", port, timeout=WAIT_S)
+        node's: 10.0.0.1) from outside the pod (default: the client)."""
+        with netns(ns or self.client):
+            c = http.client.HTTPConnection(pod_ip, port, timeout=WAIT_S)
             c.connect()
         c.request("GET", path)
         r = c.getresponse()
@@ -263,7 +334,7 @@ class Node(World):
 
 
 def make_world(name):
-    return Node(name) if name.startswith("agent") else Files(name)
+    return Node(name) if name.startswith(("agent", "gateway")) else Files(name)
 
 
 # -- the manifests ------------------------------------------------------------
@@ -282,19 +353,22 @@ def test_yaml_parses_with_required_fields(w):
             if d["kind"] in NAMESPACED:
                 assert d["metadata"].get("namespace") == "spillway", f"{where}: namespace"
             kinds.setdefault(d["kind"], []).append(path)
-    assert sorted(kinds) == ["ConfigMap", "DaemonSet", "Namespace", "ServiceAccount"], kinds
-    ds = daemonset()
-    assert ds["apiVersion"] == "apps/v1"
-    labels = ds["spec"]["template"]["metadata"]["labels"]
-    sel = ds["spec"]["selector"]["matchLabels"]
-    assert sel and all(labels.get(k) == v for k, v in sel.items()), (sel, labels)
-    for c in pod_spec()["containers"] + pod_spec()["initContainers"]:
-        assert c.get("name") and c.get("image"), c
-    # Every volume mounted is defined, every volume defined is mounted.
-    defined = {v["name"] for v in pod_spec()["volumes"]}
-    mounted = {m["name"] for c in pod_spec()["containers"] + pod_spec()["initContainers"]
-               for m in c["volumeMounts"]}
-    assert defined == mounted, (defined, mounted)
+    assert sorted(kinds) == ["ConfigMap", "DaemonSet", "Deployment", "Namespace",
+                             "PodDisruptionBudget", "Service", "ServiceAccount"], kinds
+    for which in ("node", "gateway"):
+        wl = workload(which)
+        assert wl["apiVersion"] == "apps/v1"
+        labels = wl["spec"]["template"]["metadata"]["labels"]
+        sel = wl["spec"]["selector"]["matchLabels"]
+        assert sel and all(labels.get(k) == v for k, v in sel.items()), (sel, labels)
+        spec = pod_spec(which)
+        for c in spec["containers"] + spec["initContainers"]:
+            assert c.get("name") and c.get("image"), c
+        # Every volume mounted is defined, every volume defined is mounted.
+        defined = {v["name"] for v in spec["volumes"]}
+        mounted = {m["name"] for c in spec["containers"] + spec["initContainers"]
+                   for m in c.get("volumeMounts", [])}
+        assert defined == mounted, (which, defined, mounted)
 
 
 def test_kustomizations_cover_every_manifest(w):
@@ -308,13 +382,17 @@ def test_kustomizations_cover_every_manifest(w):
             if os.path.isfile(p):
                 listed.add(os.path.relpath(p, DEPLOY))
         for img in kz.get("images", []):
-            assert any(c["image"].split(":")[0] == img["name"]
-                       for c in pod_spec()["containers"] + pod_spec()["initContainers"]), img
+            wl = os.path.basename(here)
+            assert wl in ("node", "gateway"), f"{wl}: images belong to a workload"
+            spec = pod_spec(wl)
+            assert all(c["image"].split(":")[0] == img["name"]
+                       for c in spec["containers"] + spec["initContainers"]), img
     files = {p for p in manifests() if not p.endswith("kustomization.yaml")}
     assert files == listed, f"not in any kustomization: {files - listed}"
-    for cluster in CLUSTERS:   # each cluster is the base plus its ConfigMap
+    for cluster in CLUSTERS:   # common, the cluster's workload, its ConfigMap
         (kz,) = docs(f"{DEPLOY}/{cluster}/kustomization.yaml")
-        assert sorted(kz["resources"]) == ["../base", "configmap.yaml"], kz
+        assert kz["resources"] == ["../common", f"../{WORKLOAD[cluster]}",
+                                   "configmap.yaml"], kz
 
 
 def test_dockerfile(w):
@@ -344,14 +422,15 @@ def test_dockerfile(w):
         if lib != "libc.so.6":  # in every image
             owner = package_of(paths[lib])
             assert owner in pkgs, f"the runtime stage lacks {owner} (for {lib})"
-    # ENTRYPOINT + CMD is the DaemonSet's command.
+    # ENTRYPOINT + CMD is the DaemonSet's command, and the gateway's.
     exec_form = {}
     for i in runtime[1]:
         m = re.match(r"(ENTRYPOINT|CMD) (\[.*\])$", i)
         if m:
             exec_form[m.group(1)] = yaml.safe_load(m.group(2))
     image_argv = exec_form["ENTRYPOINT"] + exec_form["CMD"]
-    assert image_argv == agent_argv(), (image_argv, agent_argv())
+    for which in ("node", "gateway"):
+        assert image_argv == agent_argv(which), (which, image_argv, agent_argv(which))
     assert image_argv[0] == dest, (image_argv[0], dest)
 
 
@@ -393,7 +472,7 @@ def test_daemonset_security_and_lifecycle(w):
     assert "echo 1 > /proc/sys/net/ipv4/tcp_tw_reuse" in script, script
     assert init["image"] == c["image"], (init["image"], c["image"])
     # No API access: a service account of its own, no token, no RBAC.
-    sa = one("ServiceAccount", "base/serviceaccount.yaml")
+    sa = one("ServiceAccount", "common/serviceaccount.yaml")
     assert spec["serviceAccountName"] == sa["metadata"]["name"] == "spillway"
     assert sa["automountServiceAccountToken"] is False
     assert spec["automountServiceAccountToken"] is False
@@ -405,22 +484,69 @@ def test_daemonset_security_and_lifecycle(w):
     sleep = int(re.search(r"sleep (\d+)", " ".join(pre)).group(1))
     # SIGTERM comes after the preStop; the agent's drain must end before
     # the kubelet's SIGKILL, or spilled connections are cut.
-    for cluster in CLUSTERS:
-        drain = drain_timeout_s(config_of(cluster)[1])
-        assert sleep + drain < spec["terminationGracePeriodSeconds"], (cluster, sleep, drain)
+    drain = drain_timeout_s(config_of("cluster1")[1])
+    assert sleep + drain < spec["terminationGracePeriodSeconds"], (sleep, drain)
     # The Secret: the three files of tls.dir, owner-readable only.
     sv = volume("secret")["secret"]
     assert sv["secretName"] == "spillway-certs" and sv["defaultMode"] == 0o400, sv
     assert mount_path(c, volume("secret")["name"]) == "/etc/spillway/certs"
 
 
+def test_deployment_command_mounts_and_security(w):
+    spec, c = pod_spec("gateway"), agent_container("gateway")
+    argv = agent_argv("gateway")
+    assert argv[:2] == ["/usr/local/bin/spillway", "agent"], argv
+    assert set(a for a in argv if a.startswith("--")) <= set(re.findall(r"--[a-z-]+", agent_help()))
+    config = argv[argv.index("--config") + 1]
+    assert os.path.dirname(config) == mount_path(c, "config"), config
+    assert volume("configMap", "gateway")["configMap"]["name"] == "spillway-gateway-config"
+    # No datapath: no host network, no hostPath, no capability, not root.
+    assert not spec.get("hostNetwork"), spec
+    assert not any("hostPath" in v for v in spec["volumes"]), spec["volumes"]
+    assert caps_granted("gateway") == [], caps_granted("gateway")
+    sc = c["securityContext"]
+    assert sc.get("privileged") is False and sc.get("allowPrivilegeEscalation") is False, sc
+    assert sc.get("readOnlyRootFilesystem") is True, sc
+    psc = spec["securityContext"]
+    assert psc["runAsNonRoot"] is True and psc["runAsUser"] > 0, psc
+    assert psc["fsGroup"] == psc["runAsGroup"], psc
+    # The socket's directory, at the CLI's default, is the pod's own.
+    sock = default_of("--socket")
+    assert mount_path(c, "run") == os.path.dirname(sock), sock
+    assert volume("emptyDir", "gateway")["name"] == "run"
+    # The Secret, group-readable for fsGroup.
+    sv = volume("secret", "gateway")["secret"]
+    assert sv["secretName"] == "spillway-certs" and sv["defaultMode"] == 0o440, sv
+    assert mount_path(c, "certs") == "/etc/spillway/certs"
+    # Privileged only in the init container, only for the pod's sysctl.
+    init = init_container("gateway")
+    assert init["securityContext"]["privileged"] is True, init
+    assert init["image"] == c["image"]
+    script = " ".join(init["command"] + init.get("args", []))
+    assert script.endswith("echo 1 > /proc/sys/net/ipv4/tcp_tw_reuse"), script
+    assert spec["serviceAccountName"] == "spillway" and not spec["automountServiceAccountToken"]
+    # Capacity never dips in a rollout; the drain fits the grace period.
+    ru = deployment()["spec"]["strategy"]["rollingUpdate"]
+    assert ru == {"maxUnavailable": 0, "maxSurge": 1}, ru
+    pre = " ".join(c["lifecycle"]["preStop"]["exec"]["command"])
+    sleep = int(re.search(r"sleep (\d+)", pre).group(1))
+    drain = drain_timeout_s(config_of("cluster2")[1])
+    assert sleep + drain < spec["terminationGracePeriodSeconds"], (sleep, drain)
+    # The Service the other cluster dials, and the disruption budget.
+    labels = deployment()["spec"]["template"]["metadata"]["labels"]
+    svc = one("Service", "gateway/service.yaml")
+    assert svc["spec"]["type"] == "LoadBalancer", svc
+    assert all(labels.get(k) == v for k, v in svc["spec"]["selector"].items()), svc
+    (port,) = svc["spec"]["ports"]
+    tunnel = int(config_of("cluster2")[1]["tunnel"]["listen"].rsplit(":", 1)[1])
+    assert port["port"] == tunnel and port["targetPort"] == "tunnel", port
+    assert {"name": "tunnel", "containerPort": tunnel} in c["ports"], c["ports"]
+    pdb = one("PodDisruptionBudget", "gateway/poddisruptionbudget.yaml")
+    assert pdb["spec"]["minAvailable"] >= 1, pdb
+    assert pdb["spec"]["selector"]["matchLabels"].items() <= labels.items(), pdb
+
+
 def test_configs_match_mounts_probes_and_check(w):
-    c = agent_container()
-    tmpl = daemonset()["spec"]["template"]["metadata"]["annotations"]
-    ports = {p["containerPort"] for p in c["ports"]}
-    secret_mount = mount_path(c, volume("secret")["name"])
-    cm_mount = mount_path(c, "config")
-    config_arg = agent_argv()[agent_argv().index("--config") + 1]
     # The Secret as deploy/README.md makes it: the names tls.dir needs.
     cmd = secret_command()
     assert cmd[cmd.index("generic") + 1] == volume("secret")["secret"]["secretName"], cmd
@@ -428,13 +554,20 @@ def test_configs_match_mounts_probes_and_check(w):
     files = [a.split("=", 1)[1] for a in cmd if a.startswith("--from-file=")]
     assert {os.path.basename(f) for f in files} == SECRET_FILES, files
     for cluster in CLUSTERS:
+        which = WORKLOAD[cluster]
+        c = agent_container(which)
+        tmpl = workload(which)["spec"]["template"]["metadata"]["annotations"]
+        ports = {p["containerPort"] for p in c["ports"]}
+        secret_mount = mount_path(c, volume("secret", which)["name"])
+        cm_mount = mount_path(c, "config")
+        config_arg = agent_argv(which)[agent_argv(which).index("--config") + 1]
         cm, cfg = config_of(cluster)
-        assert cm["metadata"]["name"] == volume("configMap")["configMap"]["name"]
+        assert cm["metadata"]["name"] == volume("configMap", which)["configMap"]["name"]
         assert os.path.join(cm_mount, next(iter(cm["data"]))) == config_arg, cm["data"]
         assert cfg["tls"]["dir"] == secret_mount, (cluster, cfg["tls"])
         host, port = cfg["metrics"]["listen"].rsplit(":", 1)
         assert host in ("0.0.0.0", "[::]"), \
-            f"{cluster}: metrics.listen {host}: kubelet probes the node's IP"
+            f"{cluster}: metrics.listen {host}: kubelet probes the pod's IP"
         for probe, path in (("livenessProbe", "/healthz"), ("readinessProbe", "/readyz")):
             assert c[probe]["httpGet"] == {"path": path, "port": int(port)}, c[probe]
         assert tmpl == {"prometheus.io/scrape": "true", "prometheus.io/port": port,
@@ -442,7 +575,10 @@ def test_configs_match_mounts_probes_and_check(w):
         assert int(port) in ports, (port, ports)
         if "tunnel" in cfg:
             assert int(cfg["tunnel"]["listen"].rsplit(":", 1)[1]) in ports, cfg["tunnel"]
-        assert cfg.get("datapath", {}).get("tunnel_port", 15001) in ports
+        # The datapath runs where there are interfaces, and only there.
+        assert bool(cfg.get("interfaces")) == (which == "node"), (cluster, cfg)
+        if which == "node":
+            assert cfg.get("datapath", {}).get("tunnel_port", 15001) in ports
         # The agent's own check, with the Secret's files where tls.dir says.
         tls = f"{w.dir}/{cluster}/certs"
         os.makedirs(tls)
@@ -524,6 +660,48 @@ def test_agent_reload_detaches_a_removed_interface(w):
     assert "spill_tc_in" not in run(filters).stdout, \
         "with the DaemonSet's capabilities a reload leaves the datapath on an " \
         "interface removed from the configuration"
+
+
+def test_gateway_runs_as_its_pod(w):
+    w.pod_setup()
+    w.start_gateway_pod()
+    assert w.agent.poll() is None, f"the gateway exited: {w.log_text()}"
+    status = open(f"/proc/{w.agent.pid}/status").read()
+    for field in ("CapEff", "CapPrm", "CapBnd"):
+        assert int(re.search(rf"{field}:\s+(\w+)", status).group(1), 16) == 0, status
+    uid = pod_spec("gateway")["securityContext"]["runAsUser"]
+    assert re.search(rf"^Uid:\s+{uid}\s", status, re.M), status
+    assert re.search(r"NoNewPrivs:\s+1", status), status
+    assert not os.path.exists(w.pin_dir), "the gateway pinned maps"
+    assert "no interfaces: no datapath" in w.log_text(), w.log_text()
+    # The kubelet probes the pod's IP from the node; the other cluster's
+    # nodes reach its tunnel port (through the Service) with mutual TLS.
+    port = int(agent_container("gateway")["readinessProbe"]["httpGet"]["port"])
+    wait_until("ready", lambda: w.probe("/readyz", port, "10.1.0.2", w.node) == 200)
+    assert w.probe("/healthz", port, "10.1.0.2", w.node) == 200
+    assert w.probe("/metrics", port, "10.1.0.2", w.node) == 200
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.load_verify_locations(f"{w.certs}/root-cert.pem")
+    ctx.load_cert_chain(f"{w.certs}/cluster1/cert-chain.pem", f"{w.certs}/cluster1/key.pem")
+    ctx.set_alpn_protocols(["h2"])
+    with netns(w.node):
+        raw = socket.create_connection(("10.1.0.2", 15008), timeout=WAIT_S)
+    with ctx.wrap_socket(raw) as t:
+        assert t.selected_alpn_protocol() == "h2" and t.version() == "TLSv1.3"
+    st = json.loads(run([SPILLWAY, "status", "--json", "--socket", w.gw_socket]).stdout)
+    assert st["datapath"]["loaded"] is False and st["cluster"] == "cluster2", st
+
+
+def test_gateway_without_pod_setup_says_why(w):
+    w.start_gateway_pod()
+    assert w.agent.wait(timeout=WAIT_S) == 1, w.log_text()
+    log = w.log_text()
+    assert "cannot write /proc/sys/net/ipv4/tcp_tw_reuse" in log, log
+    assert "deploy/gateway/deployment.yaml" in log, log
+    w.pod_setup()
+    w.start_gateway_pod()
+    assert w.agent.poll() is None, w.log_text()
 
 
 if __name__ == "__main__":
