@@ -3,7 +3,8 @@
 # vmlinux.h -> *.bpf.o -> *.skel.h -> userspace. `make V=1` shows commands.
 #   make demo     install what is missing, build, show it spill (root)
 #   make          build everything (binary, BPF objects, tests, bench)
-#   make test     run every test (root; see README)
+#   make test     run every test (root; see README), then the BPF tests
+#                 under a second kernel (make test-kernels)
 #   make bench    run the benchmarks: datapath, tunnel, spill (root)
 
 VERSION := 0.1.0
@@ -52,11 +53,14 @@ UNIT_TESTS := $(BUILD)/tests/test_config $(BUILD)/tests/test_request \
               $(BUILD)/tests/test_loop $(BUILD)/tests/test_log
 TESTS      := $(UNIT_TESTS) $(BUILD)/tests/test_datapath $(BUILD)/tests/test_veth
 # Scripts, run as they are (they drive build/spillway).
+# Run again under Debian 12's 6.1 LTS kernel in qemu (tests/vm/run.sh).
+KERNEL_TESTS := $(BUILD)/tests/test_datapath $(BUILD)/tests/test_veth \
+                "$(BUILD)/spillway check --kernel"
 TEST_SCRIPTS := tests/agent/test_agent.py tests/agent/test_top.py \
                 tests/agent/test_tunnel.py tests/e2e/test_e2e.py \
                 tests/e2e/test_istio_e2e.py tests/deploy/test_manifests.py
 
-.PHONY: all demo test bench clean
+.PHONY: all demo test test-kernels bench clean
 .DELETE_ON_ERROR:
 # Keep the BPF objects (make treats them as intermediates of the skeletons).
 .SECONDARY:
@@ -108,6 +112,10 @@ demo:
 
 test: all
 	$(Q)tests/run.sh $(TESTS) $(TEST_SCRIPTS)
+	$(Q)$(MAKE) --no-print-directory test-kernels
+
+test-kernels: all
+	$(Q)tests/vm/run.sh $(KERNEL_TESTS)
 
 bench: $(BUILD)/bench_datapath $(BUILD)/tcpload $(BUILD)/spillway
 	$(Q)tests/preflight.sh

@@ -21,20 +21,44 @@ packages=(
 	bpftool                              # vmlinux.h, skeletons, map dumps
 	iproute2                             # ip netns / veth in tests
 	linux-libc-dev
+	qemu-system-x86 busybox-static cpio  # tests under a second kernel (tests/vm)
 )
+
+# The second kernel the tests boot (tests/vm/run.sh): Debian 12's own 6.1 LTS
+# cloud kernel, the one linux-image-cloud-amd64 names, unpacked (never
+# installed: the machine's own kernel and boot stay as they are).
+KERNELS=/var/cache/spillway/kernels
+KERNEL_META=linux-image-cloud-amd64
+
+need_root() {
+	[ "$(id -u)" -eq 0 ] && return 0
+	echo "deps.sh: $1; run as root to install them" >&2
+	exit 1
+}
 
 missing=()
 for p in "${packages[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
 		missing+=("$p")
 done
-[ ${#missing[@]} -eq 0 ] && exit 0
-
-if [ "$(id -u)" -ne 0 ]; then
-	echo "deps.sh: missing packages: ${missing[*]}; run as root to install them" >&2
-	exit 1
+if [ ${#missing[@]} -ne 0 ]; then
+	need_root "missing packages: ${missing[*]}"
+	echo "deps.sh: installing ${missing[*]}"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+	apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
-echo "deps.sh: installing ${missing[*]}"
-export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq
-apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+
+if ! ls "$KERNELS"/*/boot/vmlinuz-* >/dev/null 2>&1; then
+	need_root "no test kernel under $KERNELS"
+	pkg=$(apt-cache depends "$KERNEL_META" | awk '/Depends: linux-image-/ {print $2; exit}')
+	[ -n "$pkg" ] || { apt-get update -qq; pkg=$(apt-cache depends "$KERNEL_META" | awk '/Depends: linux-image-/ {print $2; exit}'); }
+	[ -n "$pkg" ] || { echo "deps.sh: apt knows no $KERNEL_META" >&2; exit 1; }
+	echo "deps.sh: unpacking $pkg into $KERNELS/$pkg for the tests"
+	tmp=$(mktemp -d)
+	(cd "$tmp" && apt-get download -qq "$pkg" 2>/dev/null)
+	mkdir -p "$KERNELS/$pkg.part"
+	dpkg-deb -x "$tmp"/*.deb "$KERNELS/$pkg.part"
+	rm -rf "$tmp"
+	mv "$KERNELS/$pkg.part" "$KERNELS/$pkg"
+fi
