@@ -52,6 +52,8 @@ case "$NAME" in
 esac
 
 STATE=/run/spillway-sandbox/$NAME
+# Where a failed 'up' leaves its logs: 'down' removes STATE, not these.
+FAILED_LOGS=$ROOT/build/sandbox-logs/$NAME
 NS_CLIENT=$NAME-client
 NS_C1=$NAME-c1-node
 NS_E1=$NAME-c1-echo
@@ -93,7 +95,23 @@ wait_for() {
 		"$@" >/dev/null 2>&1 && return 0
 		sleep 0.1
 	done
-	die "$what did not come up (logs in $STATE)"
+	die "$what did not come up"
+}
+
+# up failed: keep the logs where 'down' does not reach, say the first error
+# each agent logged, and remove the rest.
+up_failed() {
+	local f line
+	rm -rf "$FAILED_LOGS"
+	mkdir -p "$FAILED_LOGS"
+	cp "$STATE"/*.log "$FAILED_LOGS"/ 2>/dev/null || true
+	for f in "$FAILED_LOGS"/agent-*.log; do
+		[ -e "$f" ] || continue
+		line=$(grep -m1 -E '^[^ ]+ error ' "$f" || true)
+		[ -n "$line" ] && echo "sandbox $NAME: $(basename "$f" .log): ${line#* error }" >&2
+	done
+	echo "sandbox $NAME: up failed; logs kept in $FAILED_LOGS; removing what it made" >&2
+	down >/dev/null 2>&1
 }
 
 network() {
@@ -185,8 +203,8 @@ up() {
 	if [ ! -x "$SPILLWAY" ] || [ ! -x "$TCPLOAD" ]; then die "build first: make"; fi
 	[ ! -e "$STATE" ] || die "already up (scripts/sandbox.sh down --name $NAME)"
 	mkdir -p "$STATE"
-	# Whatever happens from here, 'down' can undo it.
-	trap 'echo "sandbox $NAME: up failed; removing what it made" >&2; down >/dev/null 2>&1' ERR
+	# Whatever happens from here (a failed command, die), 'down' undoes it.
+	trap 'rc=$?; trap - EXIT; [ $rc -eq 0 ] || up_failed; exit $rc' EXIT
 	network
 	scripts/gen-certs.sh "$STATE/pki" cluster1 cluster2 >/dev/null
 	configs
@@ -201,7 +219,7 @@ up() {
 	wait_for "the cluster1 agent" "$SPILLWAY" status --socket "$SOCK_C1"
 	wait_for "cluster2 to be healthy from cluster1" \
 		sh -c "'$SPILLWAY' status --json --socket '$SOCK_C1' | grep -q '\"healthy\":true'"
-	trap - ERR
+	trap - EXIT
 	say "up: max_connections $MAX_CONNECTIONS; clients run in namespace $NS_CLIENT," \
 		"e.g. ip netns exec $NS_CLIENT nc $VIP4 80"
 }

@@ -48,7 +48,7 @@ class Sandbox:
         run([SANDBOX, "down", "--name", self.name], check=False)
 
     def log(self, which="agent-c1"):
-        p = f"{self.env.get('SANDBOX_STATE', '/nonexistent')}/{which}.log"
+        p = f"{getattr(self, 'env', {}).get('SANDBOX_STATE', '/nonexistent')}/{which}.log"
         return open(p).read() if os.path.exists(p) else ""
 
     # -- the cluster1 agent --------------------------------------------------
@@ -455,6 +455,32 @@ def test_make_demo(sb):
                     if n.startswith(sb.name)], "namespaces left"
     finally:
         run(["rm", "-rf", out])
+
+
+def test_make_demo_failing_says_why(sb):
+    """An agent that cannot start: the demo says why in one line and keeps
+    the logs it points to. The cluster1 agent finds spillway-looking maps
+    without a layout version in its pin directory (as left by hand)."""
+    out = f"{ROOT}/build/{sb.name}"
+    pin = f"/sys/fs/bpf/{sb.name}-c1"
+    kept = f"{ROOT}/build/sandbox-logs/{sb.name}"
+    os.makedirs(pin)
+    run(["bpftool", "map", "create", f"{pin}/services", "type", "array", "key", "4",
+         "value", "4", "entries", "1", "name", "services"])
+    env = dict(os.environ, DEMO_NAME=sb.name, MAX_CONNECTIONS="6", OUT=out)
+    try:
+        r = run([os.path.join(ROOT, "scripts", "demo.sh")], env=env, check=False,
+                timeout=120)
+        assert r.returncode != 0, r.stdout + r.stderr
+        assert re.search(r"^sandbox \S+: agent-c1: \S+ holds spillway maps without a "
+                         r"layout version; remove them with 'spillway down", r.stderr,
+                         re.M), r.stderr
+        assert f"logs kept in {kept}" in r.stderr, r.stderr
+        assert "holds spillway maps without a layout version" in \
+            open(f"{kept}/agent-c1.log").read()
+        assert not os.path.exists(f"/run/spillway-sandbox/{sb.name}"), "not torn down"
+    finally:
+        run(["rm", "-rf", out, kept, pin])
 
 
 if __name__ == "__main__":
