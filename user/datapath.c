@@ -167,9 +167,8 @@ static int load_failed(int err, const char *dir, struct sw_error *e)
 	}
 	p = strstr(log, "BPF program load failed");
 	if (p) {
-		const char *q = strstr(log, "prog '");
-
-		if (q && q < p)
+		/* libbpf: prog 'NAME': BPF program load failed: ... */
+		for (const char *q = log; (q = strstr(q, "prog '")) && q < p; q++)
 			sscanf(q, "prog '%63[^']'", prog);
 		verifier_reason(p, reason, sizeof(reason));
 		return sw_fail(e, err, "loading the datapath into the kernel "

@@ -67,24 +67,27 @@ bool sw_nl_parse(const struct nlmsghdr *nh, size_t hdrlen,
 	return true;
 }
 
+/* Copy len bytes of the attribute's value into v, if it has them. */
+static bool attr_value(const struct rtattr *a, void *v, size_t len)
+{
+	if (!a || RTA_PAYLOAD(a) < len)
+		return false;
+	memcpy(v, RTA_DATA(a), len);
+	return true;
+}
+
 __u32 sw_nl_u32(const struct rtattr *a, __u32 dflt)
 {
 	__u32 v;
 
-	if (!a || RTA_PAYLOAD(a) < sizeof(v))
-		return dflt;
-	memcpy(&v, RTA_DATA(a), sizeof(v));
-	return v;
+	return attr_value(a, &v, sizeof(v)) ? v : dflt;
 }
 
 __u64 sw_nl_u64(const struct rtattr *a, __u64 dflt)
 {
 	__u64 v;
 
-	if (!a || RTA_PAYLOAD(a) < sizeof(v))
-		return dflt;
-	memcpy(&v, RTA_DATA(a), sizeof(v));
-	return v;
+	return attr_value(a, &v, sizeof(v)) ? v : dflt;
 }
 
 /* Keep the kernel's explanation (NLMSGERR_ATTR_MSG) of an error, if any. */

@@ -493,23 +493,30 @@ static void kernel_release(char *buf, size_t len)
 void sw_probe_summary(char *buf, size_t len)
 {
 	char release[65], missing[512] = "";
+	int asked = 0, present = 0;
 	size_t used = 0;
 
 	kernel_release(release, sizeof(release));
 	for (int f = 0; f < SW_FEATURE_COUNT; f++) {
-		if (features[f].scratch || sw_probe(f) == SW_PRESENT)
+		enum sw_presence p;
+
+		if (features[f].scratch)
 			continue;
+		asked++;
+		p = sw_probe(f);
+		if (p == SW_PRESENT) {
+			present++;
+			continue;
+		}
 		used += snprintf(missing + used,
 				 used < sizeof(missing) ? sizeof(missing) - used : 0,
-				 "%s%s %s (%s)", used ? "; " : "",
-				 features[f].name,
-				 sw_probe(f) == SW_ABSENT ? "missing" : "not probed",
-				 sw_probe(f) == SW_ABSENT ? features[f].without :
-							    sw_probe_why(f));
+				 "; %s %s: %s", features[f].name,
+				 p == SW_ABSENT ? "missing" : "not probed",
+				 p == SW_ABSENT ? features[f].without : sw_probe_why(f));
 	}
-	snprintf(buf, len, "kernel %s: %s%s", release,
-		 used ? "" : "every BPF feature the datapath uses is present",
-		 missing);
+	snprintf(buf, len, "kernel %s: %d of %d datapath features present "
+		 "('spillway check --kernel' lists them)%s", release, present,
+		 asked, missing);
 }
 
 static void report_text(FILE *out, const char *release,

@@ -424,7 +424,8 @@ static const struct cmd cmds[] = {
 	{ "agent", do_agent,
 	  "--config FILE [--pin-dir DIR] [--socket PATH] [--log-format text|json] [--debug]",
 	  "Run the agent in the foreground",
-	  "\nLoads and attaches the datapath, applies FILE, and serves the CLI\n"
+	  "\nLoads and attaches the datapath (when FILE has interfaces: a\n"
+	  "gateway-only agent loads no BPF), applies FILE, and serves the CLI\n"
 	  "and /metrics. Reloads FILE when it changes and on SIGHUP; a bad file\n"
 	  "is rejected and the running configuration kept. On SIGTERM or SIGINT\n"
 	  "it exits and leaves the datapath attached: connections keep flowing\n"

@@ -266,6 +266,13 @@ def test_down_leaves_nothing(w):
     started(w, attach="xdp")
     held = w.dial()
     w.wait_counts(SVC4, 1)             # counted by the XDP program
+    # What the agent says about the kernel and its XDP mode.
+    assert re.search(r"info  kernel \S+: \d+ of \d+ datapath features present",
+                     w.log_text()), w.log_text()
+    handoff = "metadata" if "XDP metadata" not in w.log_text() else "flow-table"
+    assert w.status()["datapath"] == {"loaded": True, "xdp_handoff": handoff,
+                                      "xdp_meta_refused": False}, w.status()
+    assert f"datapath: loaded; XDP mode hands off by {handoff}" in w.cli("status").stdout
     down = ["nsenter", f"--net=/run/netns/{w.node}", SPILLWAY, "down",
             "--pin-dir", w.pin_dir, "--socket", w.socket]
     r = run(down, check=False)

@@ -1613,6 +1613,55 @@ static void test_failed_load_leaves_nothing(const void *arg)
 	CHECK(access(dir, F_OK) && errno == ENOENT, "%s was left behind", dir);
 }
 
+/*
+ * The metadata handoff asked for: it loads where the kernel accepts
+ * bpf_xdp_adjust_meta; elsewhere the error names the program and the
+ * verifier's reason in one line, and does not suggest 'spillway down'.
+ */
+static void test_refused_program_says_why(const void *arg)
+{
+	struct sw_datapath_opts o;
+	struct sw_error e = {};
+	int err;
+
+	sw_datapath_opts_init(&o);
+	load(arg, &o);
+	fx.dp.opts.handoff = SW_HANDOFF_METADATA;
+	err = sw_datapath_load_xdp(&fx.dp, &e);
+	if (sw_probe(SW_FEATURE_XDP_META) == SW_PRESENT) {
+		CHECK(!err, "%s", e.msg);
+		CHECK_EQ(fx.dp.handoff, SW_HANDOFF_METADATA);
+		return;
+	}
+	CHECK(err == -EINVAL, "err %d", err);
+	CHECK(strstr(e.msg, "XDP mode (attach: xdp): loading the datapath into "
+		      "the kernel failed: the kernel refused program spill_xdp: ") &&
+	      strstr(e.msg, "cannot use helper bpf_xdp_adjust_meta") &&
+	      strstr(e.msg, "--debug") && !strstr(e.msg, "spillway down") &&
+	      !strchr(e.msg, '\n'), "message: %s", e.msg);
+	CHECK(!fx.dp.xdp, "a failed load left XDP mode loaded");
+}
+
+/* A pinned map this build cannot reuse: 'spillway down' is the way out. */
+static void test_mismatched_pin_says_down(const void *arg)
+{
+	struct sw_error e = {};
+	char path[PATH_MAX];
+	int fd, err;
+
+	start(arg, 1, 0);
+	sw_pin_path(path, sizeof(path), fx.dp.pin_dir, "stats");
+	CHECK(!unlink(path));
+	fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "stats", 4, 8, 1, NULL);
+	CHECK(fd >= 0 && !bpf_obj_pin(fd, path), "%s", strerror(errno));
+	close(fd);
+	reopen(NULL, &e, &err);
+	CHECK(err < 0);
+	CHECK(strstr(e.msg, "couldn't reuse pinned map") &&
+	      strstr(e.msg, "made by another build") &&
+	      strstr(e.msg, "spillway down --pin-dir"), "message: %s", e.msg);
+}
+
 static void test_refuse_not_bpffs(const void *arg)
 {
 	struct sw_datapath_opts o;
@@ -1678,6 +1727,8 @@ static const struct test_case cases[] = {
 	{ "loader/down-unfinished-upgrade", test_down_unfinished_upgrade, &tc4 },
 	{ "loader/refuse-other-capacity", test_refuse_other_capacity, &tc4 },
 	{ "loader/refuse-not-bpffs", test_refuse_not_bpffs, &tc4 },
+	{ "loader/refused-program-says-why", test_refused_program_says_why, &tc4 },
+	{ "loader/mismatched-pin-says-down", test_mismatched_pin_says_down, &tc4 },
 	{ "loader/failed-load-leaves-nothing", test_failed_load_leaves_nothing, &tc4 },
 	{ 0 },
 };
