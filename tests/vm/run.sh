@@ -40,11 +40,12 @@ trap 'rm -rf "$WORK"' EXIT
 IMG=$WORK/root
 mkdir -p "$IMG"/{bin,sbin,dev,proc,sys,tmp,run,etc,lib/modules}
 
-# A program and every library it loads, at the same paths as here.
+# A program and every library it loads: the program at $2 (default the
+# same path as here), the libraries at their paths.
 copy_with_libs() {
-	local f=$1 lib
-	mkdir -p "$IMG$(dirname "$f")"
-	cp -L "$f" "$IMG$f"
+	local f=$1 to=${2:-$1} lib
+	mkdir -p "$IMG$(dirname "$to")"
+	cp -L "$f" "$IMG$to"
 	for lib in $(ldd "$f" 2>/dev/null | grep -o '/[^ ]*'); do
 		[ -e "$IMG$lib" ] && continue
 		mkdir -p "$IMG$(dirname "$lib")"
@@ -59,13 +60,18 @@ ln -sf dash "$IMG/bin/sh"
 for tool in ip tc sysctl bpftool grep; do
 	copy_with_libs "$(command -v $tool)"
 done
+# The project's programs go under /opt/spillway, as they are under the
+# checkout (which may be anywhere, /tmp included, which the guest mounts
+# afresh), and run from there.
+GUEST_ROOT=/opt/spillway
 cmds=()
 for prog in "$@"; do
 	bin=${prog%% *}
-	case "$bin" in /*) ;; *) bin=$ROOT/$bin ;; esac
-	[ -x "$bin" ] || die "$bin: not an executable (build first: make)"
-	copy_with_libs "$bin"
-	cmds+=("$bin${prog#"${prog%% *}"}")
+	rel=$(realpath --relative-to="$ROOT" "$bin")
+	case "$rel" in ../*) die "$bin: not under $ROOT" ;; esac
+	[ -x "$ROOT/$rel" ] || die "$bin: not an executable (build first: make)"
+	copy_with_libs "$ROOT/$rel" "$GUEST_ROOT/$rel"
+	cmds+=("$rel${prog#"${prog%% *}"}")
 done
 for m in drivers/net/veth net/sched/sch_ingress net/sched/cls_bpf; do
 	cp "$MODULES/kernel/$m.ko" "$IMG/lib/modules/"
@@ -87,6 +93,7 @@ ip link set lo up
 echo "vm: kernel $($bb uname -r)"
 EOF
 	echo "export SW_TEST_PREFIX=${SW_TEST_PREFIX:-swvm}"
+	echo "cd $GUEST_ROOT"
 	for c in "${cmds[@]}"; do
 		printf 'echo "vm: == %s"\n' "$c"
 		printf '%s; echo "vm: result $? %s"\n' "$c" "$c"
