@@ -3,6 +3,7 @@
 # vmlinux.h -> *.bpf.o -> *.skel.h -> userspace. `make V=1` shows commands.
 #   make demo     install what is missing, build, show it spill (root)
 #   make          build everything (binary, BPF objects, tests, bench)
+#   make check    the tests that need no root (userspace units)
 #   make test     run every test (root; see README), then the BPF tests
 #                 under a second kernel (make test-kernels)
 #   make bench    run the benchmarks: datapath, tunnel, spill (root)
@@ -32,7 +33,6 @@ LIBS       := -lbpf -lelf -lz -lyaml -lmicrohttpd -lnghttp2 -lssl -lcrypto \
 BPF_FLAGS  := -O2 -g -target bpf -mcpu=v3 $(WARN) -I$(BUILD) -Ibpf -Iinclude
 
 BPF_HDRS   := $(wildcard bpf/*.h) $(wildcard include/spillway/*.h)
-USER_HDRS  := $(wildcard user/*.h) $(wildcard include/spillway/*.h)
 USER_LIB   := user/error.c user/datapath.c user/upgrade.c user/control.c user/addr.c \
               user/probe.c user/netlink.c \
               user/endpoint.c user/config.c user/route.c user/json.c \
@@ -43,8 +43,17 @@ USER_LIB   := user/error.c user/datapath.c user/upgrade.c user/control.c user/ad
               user/fallback.c \
               user/top.c user/sysctl.c user/istio.c
 TEST_LIB   := tests/lib/harness.c tests/lib/pkt.c tests/lib/sandbox.c
-TEST_HDRS  := $(wildcard tests/lib/*.h)
 SKELS      := $(BUILD)/spillway.skel.h $(BUILD)/bench.skel.h
+
+# User code compiles once into two static libraries, plain and with the
+# sanitizers (every test runs under AddressSanitizer and
+# UndefinedBehaviorSanitizer); the binary, the tests and the benchmark link
+# them. Objects mirror the source tree; -MMD records each one's headers, so
+# an edit rebuilds what includes it and nothing else.
+OBJ        := $(BUILD)/obj
+OBJ_SAN    := $(BUILD)/obj-san
+LIB        := $(BUILD)/libspillway.a
+LIB_SAN    := $(BUILD)/libspillway-san.a
 
 UNIT_TESTS := $(BUILD)/tests/test_config $(BUILD)/tests/test_request \
               $(BUILD)/tests/test_route $(BUILD)/tests/test_tls \
@@ -52,17 +61,20 @@ UNIT_TESTS := $(BUILD)/tests/test_config $(BUILD)/tests/test_request \
               $(BUILD)/tests/test_sysctl $(BUILD)/tests/test_istio \
               $(BUILD)/tests/test_loop $(BUILD)/tests/test_log
 TESTS      := $(UNIT_TESTS) $(BUILD)/tests/test_datapath $(BUILD)/tests/test_veth
-# Scripts, run as they are (they drive build/spillway).
+# The unit tests that need no root (the others make network namespaces).
+CHECK_TESTS := $(filter-out %/test_route %/test_sysctl,$(UNIT_TESTS))
 # Run again under Debian 12's 6.1 LTS kernel in qemu (tests/vm/run.sh).
 KERNEL_TESTS := $(BUILD)/tests/test_datapath $(BUILD)/tests/test_veth \
                 "$(BUILD)/spillway check --kernel"
+# Scripts, run as they are (they drive build/spillway).
 TEST_SCRIPTS := tests/agent/test_agent.py tests/agent/test_top.py \
                 tests/agent/test_tunnel.py tests/e2e/test_e2e.py \
                 tests/e2e/test_istio_e2e.py tests/deploy/test_manifests.py
 
-.PHONY: all demo test test-kernels bench clean
+.PHONY: all demo check test test-kernels bench clean
 .DELETE_ON_ERROR:
-# Keep the BPF objects (make treats them as intermediates of the skeletons).
+# Keep the BPF objects (make treats them as intermediates of the skeletons)
+# and the userspace objects.
 .SECONDARY:
 
 all: $(BUILD)/spillway $(TESTS) $(BUILD)/bench_datapath $(BUILD)/tcpload
@@ -82,33 +94,55 @@ $(BUILD)/%.skel.h: $(BUILD)/%.bpf.o
 	$(call msg,GEN-SKEL,$@)
 	$(Q)$(BPFTOOL) gen skeleton $< name $*_bpf > $@
 
-$(BUILD)/spillway: user/spillway.c $(USER_LIB) $(USER_HDRS) $(SKELS)
+# The skeletons first: some objects include them (-MMD sees that only after).
+$(OBJ)/%.o: %.c | $(SKELS)
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(USER_FLAGS) user/spillway.c $(USER_LIB) -o $@ $(LIBS)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(USER_FLAGS) -Itests/lib -MMD -MP -c $< -o $@
 
-# Tests run under AddressSanitizer and UndefinedBehaviorSanitizer.
-TEST_DEPS  := $(USER_LIB) $(TEST_LIB) $(USER_HDRS) $(TEST_HDRS) $(SKELS)
-TEST_CC     = $(CC) $(USER_FLAGS) $(SANITIZE) -Itests/lib $< $(USER_LIB) $(TEST_LIB) -o $@ $(LIBS)
+$(OBJ_SAN)/%.o: %.c | $(SKELS)
+	$(call msg,CC-SAN,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(USER_FLAGS) $(SANITIZE) -Itests/lib -MMD -MP -c $< -o $@
 
-$(BUILD)/tests/%: tests/bpf/%.c $(TEST_DEPS) | $(BUILD)/tests
-	$(call msg,CC,$@)
-	$(Q)$(TEST_CC)
+$(LIB): $(USER_LIB:%.c=$(OBJ)/%.o)
+	$(call msg,AR,$@)
+	$(Q)rm -f $@ && $(AR) rcs $@ $^
 
-$(BUILD)/tests/%: tests/unit/%.c $(TEST_DEPS) | $(BUILD)/tests
-	$(call msg,CC,$@)
-	$(Q)$(TEST_CC)
+$(LIB_SAN): $(USER_LIB:%.c=$(OBJ_SAN)/%.o)
+	$(call msg,AR,$@)
+	$(Q)rm -f $@ && $(AR) rcs $@ $^
 
-$(BUILD)/bench_datapath: bench/bench_datapath.c $(USER_LIB) $(TEST_LIB) $(USER_HDRS) $(TEST_HDRS) $(SKELS)
-	$(call msg,CC,$@)
-	$(Q)$(CC) $(USER_FLAGS) -Itests/lib $< $(USER_LIB) $(TEST_LIB) -o $@ $(LIBS)
+$(BUILD)/spillway: $(OBJ)/user/spillway.o $(LIB)
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LIBS)
 
-$(BUILD)/tcpload: bench/tcpload.c user/addr.c user/addr.h
-	$(call msg,CC,$@)
-	$(Q)$(CC) $(USER_FLAGS) $< user/addr.c -o $@
+TEST_LINK   = $(CC) $(CFLAGS) $(SANITIZE) $^ -o $@ $(LIBS)
+
+$(BUILD)/tests/%: $(OBJ_SAN)/tests/bpf/%.o $(TEST_LIB:%.c=$(OBJ_SAN)/%.o) $(LIB_SAN) | $(BUILD)/tests
+	$(call msg,LD,$@)
+	$(Q)$(TEST_LINK)
+
+$(BUILD)/tests/%: $(OBJ_SAN)/tests/unit/%.o $(TEST_LIB:%.c=$(OBJ_SAN)/%.o) $(LIB_SAN) | $(BUILD)/tests
+	$(call msg,LD,$@)
+	$(Q)$(TEST_LINK)
+
+$(BUILD)/bench_datapath: $(OBJ)/bench/bench_datapath.o $(TEST_LIB:%.c=$(OBJ)/%.o) $(LIB)
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LIBS)
+
+$(BUILD)/tcpload: $(OBJ)/bench/tcpload.o $(OBJ)/user/addr.o
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(CFLAGS) $^ -o $@
+
+-include $(shell find $(BUILD)/obj $(BUILD)/obj-san -name '*.d' 2>/dev/null)
 
 # Not 'demo: all': on a fresh machine the demo installs the compilers first.
 demo:
 	$(Q)scripts/demo.sh
+
+check: $(CHECK_TESTS)
+	$(Q)for t in $^; do echo "== $$t"; $$t || exit 1; done
 
 test: all
 	$(Q)tests/run.sh $(TESTS) $(TEST_SCRIPTS)
