@@ -3,8 +3,8 @@
  * Load-time settings: read-only after load, set by the loader through the
  * skeleton's rodata before the programs are verified.
  */
-#ifndef SW_CONFIG_H
-#define SW_CONFIG_H
+#ifndef SW_BPF_CONFIG_H
+#define SW_BPF_CONFIG_H
 
 #include "spillway/defaults.h"
 
@@ -23,4 +23,4 @@ const volatile __u32 bypass_mark = SW_DEFAULT_BYPASS_MARK;
  */
 const volatile bool xdp_meta = false;
 
-#endif /* SW_CONFIG_H */
+#endif /* SW_BPF_CONFIG_H */

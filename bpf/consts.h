@@ -3,8 +3,8 @@
  * Protocol numbers and datapath limits. vmlinux.h carries kernel types but
  * not UAPI macros, so the few we need are defined here, once.
  */
-#ifndef SW_CONSTS_H
-#define SW_CONSTS_H
+#ifndef SW_BPF_CONSTS_H
+#define SW_BPF_CONSTS_H
 
 #define ETH_P_IP	0x0800
 #define ETH_P_IPV6	0x86DD
@@ -43,4 +43,4 @@
  */
 #define SW_PARSE_PULL_LEN (14 + 60 + 60)
 
-#endif /* SW_CONSTS_H */
+#endif /* SW_BPF_CONSTS_H */

@@ -12,8 +12,8 @@
  *  - service_add adds to a service's counters while packets count too (a
  *    layout upgrade carries over what the old programs counted).
  */
-#ifndef SW_CONTROL_H
-#define SW_CONTROL_H
+#ifndef SW_BPF_CONTROL_H
+#define SW_BPF_CONTROL_H
 
 #include "flow.h"
 #include "stats.h"
@@ -167,4 +167,4 @@ static __always_inline int collect(struct sw_ctl *req)
 	return 0;
 }
 
-#endif /* SW_CONTROL_H */
+#endif /* SW_BPF_CONTROL_H */

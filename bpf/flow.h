@@ -13,8 +13,8 @@
  * left alone. Reads of the other fields (the decision) may see the new owner
  * for that one packet, never its state.
  */
-#ifndef SW_FLOW_H
-#define SW_FLOW_H
+#ifndef SW_BPF_FLOW_H
+#define SW_BPF_FLOW_H
 
 #include "maps.h"
 #include "parse.h"
@@ -222,4 +222,4 @@ static __always_inline int reopen_flow(void *ctx, const struct packet *p,
 	return verdict_of(&fresh);
 }
 
-#endif /* SW_FLOW_H */
+#endif /* SW_BPF_FLOW_H */

@@ -15,8 +15,8 @@
  * A driver that refuses metadata at run time switches the node to the flow
  * table from that packet on (xdp_meta_refused), so no decision is lost.
  */
-#ifndef SW_HANDOFF_H
-#define SW_HANDOFF_H
+#ifndef SW_BPF_HANDOFF_H
+#define SW_BPF_HANDOFF_H
 
 #include "config.h"
 #include "flow.h"
@@ -83,4 +83,4 @@ static __always_inline int recorded_verdict(const struct packet *p)
 	return lookup_service(&p->key.svc) ? STEER_IF_OWNED : PASS;
 }
 
-#endif /* SW_HANDOFF_H */
+#endif /* SW_BPF_HANDOFF_H */

@@ -3,8 +3,8 @@
  * Map definitions only. Names are what users see in bpftool and under the
  * pin directory. Keys and values live in include/spillway/abi.h.
  */
-#ifndef SW_MAPS_H
-#define SW_MAPS_H
+#ifndef SW_BPF_MAPS_H
+#define SW_BPF_MAPS_H
 
 #include "spillway/abi.h"
 #include "spillway/defaults.h"
@@ -92,4 +92,4 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } layout SEC(".maps");
 
-#endif /* SW_MAPS_H */
+#endif /* SW_BPF_MAPS_H */

@@ -4,8 +4,8 @@
  * Fills the flow key of a packet or says, with one result per kind, why the
  * packet is not one we act on. Nothing here writes to the packet.
  */
-#ifndef SW_PARSE_H
-#define SW_PARSE_H
+#ifndef SW_BPF_PARSE_H
+#define SW_BPF_PARSE_H
 
 #include "consts.h"
 #include "spillway/abi.h"
@@ -197,4 +197,4 @@ static __always_inline bool parse_truncated(int r)
 	       r == PARSE_TRUNCATED_IPV6 || r == PARSE_TRUNCATED_TCP;
 }
 
-#endif /* SW_PARSE_H */
+#endif /* SW_BPF_PARSE_H */

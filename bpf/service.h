@@ -9,8 +9,8 @@
  * itself may read max+1 for that instant; the number of admitted flows never
  * does.
  */
-#ifndef SW_SERVICE_H
-#define SW_SERVICE_H
+#ifndef SW_BPF_SERVICE_H
+#define SW_BPF_SERVICE_H
 
 #include "maps.h"
 #include "steer.h"
@@ -167,4 +167,4 @@ static __always_inline void count_admitted(struct sw_service *svc,
 	}
 }
 
-#endif /* SW_SERVICE_H */
+#endif /* SW_BPF_SERVICE_H */

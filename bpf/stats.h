@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /* Per-CPU counters: one lookup per packet, then plain increments. */
-#ifndef SW_STATS_H
-#define SW_STATS_H
+#ifndef SW_BPF_STATS_H
+#define SW_BPF_STATS_H
 
 #include "maps.h"
 #include "parse.h"
@@ -43,4 +43,4 @@ static __always_inline void count_unusual(struct sw_stats *st,
 		st->ipv6_ext_headers++;
 }
 
-#endif /* SW_STATS_H */
+#endif /* SW_BPF_STATS_H */

@@ -12,8 +12,8 @@
  * checksum rewriting, no second map keyed by 4-tuple to keep in step, no
  * reply path to intercept, and the kernel's TCP stack does the rest.
  */
-#ifndef SW_STEER_H
-#define SW_STEER_H
+#ifndef SW_BPF_STEER_H
+#define SW_BPF_STEER_H
 
 #include "config.h"
 #include "parse.h"
@@ -106,4 +106,4 @@ static __always_inline int tc_steer(struct __sk_buff *skb,
 	return STEERED;
 }
 
-#endif /* SW_STEER_H */
+#endif /* SW_BPF_STEER_H */
