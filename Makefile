@@ -33,13 +33,16 @@ LIBS       := -lbpf -lelf -lz -lyaml -lmicrohttpd -lnghttp2 -lssl -lcrypto \
 BPF_FLAGS  := -O2 -g -target bpf -mcpu=v3 $(WARN) -I$(BUILD) -Ibpf -Iinclude
 
 BPF_HDRS   := $(wildcard bpf/*.h) $(wildcard include/spillway/*.h)
-USER_LIB   := user/error.c user/datapath.c user/upgrade.c user/control.c user/addr.c \
-              user/probe.c user/netlink.c \
-              user/endpoint.c user/config.c user/route.c user/json.c \
-              user/log.c user/rpc.c user/request.c user/report.c \
+USER_LIB   := user/lib/error.c user/lib/log.c user/lib/loop.c user/lib/json.c \
+              user/lib/jsonparse.c user/lib/netlink.c user/lib/addr.c \
+              user/lib/text.c user/lib/clock.c \
+              user/datapath.c user/upgrade.c user/control.c \
+              user/probe.c \
+              user/endpoint.c user/config.c user/route.c \
+              user/rpc.c user/request.c user/report.c \
               user/metrics.c user/agent.c user/reconcile.c user/serve.c \
-              user/loop.c user/net.c user/tls.c user/h2.c user/relay.c \
-              user/tunnel.c user/tunnel_stats.c user/gateway.c user/jsonparse.c \
+              user/net.c user/tls.c user/h2.c user/relay.c \
+              user/tunnel.c user/tunnel_stats.c user/gateway.c \
               user/fallback.c \
               user/top.c user/sysctl.c user/istio.c
 TEST_LIB   := tests/lib/harness.c tests/lib/pkt.c tests/lib/sandbox.c
@@ -131,7 +134,7 @@ $(BUILD)/bench_datapath: $(OBJ)/bench/bench_datapath.o $(TEST_LIB:%.c=$(OBJ)/%.o
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LIBS)
 
-$(BUILD)/tcpload: $(OBJ)/bench/tcpload.o $(OBJ)/user/addr.o
+$(BUILD)/tcpload: $(OBJ)/bench/tcpload.o $(OBJ)/user/lib/addr.o
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(CFLAGS) $^ -o $@
 

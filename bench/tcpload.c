@@ -35,7 +35,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "addr.h"
+#include "lib/addr.h"
 
 #define MSG "0123456789abcdef"
 #define MSG_LEN 16

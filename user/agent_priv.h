@@ -14,7 +14,7 @@
 #include "config.h"
 #include "datapath.h"
 #include "gateway.h"
-#include "loop.h"
+#include "lib/loop.h"
 #include "metrics.h"
 #include "tls.h"
 #include "tunnel.h"

@@ -20,17 +20,10 @@
 
 #include "spillway/abi.h"
 #include "datapath.h"
-#include "error.h"
+#include "lib/error.h"
+#include "lib/text.h"
 
-#define SW_NAME_MAX 253		/* service and export names: DNS names */
-#define SW_SHORT_NAME_MAX 63	/* cluster and remote names: DNS labels */
 #define SW_IDENTITY_MAX 512	/* a SPIFFE URI or DNS name in allow_identities */
-
-/* "host:port" as written: host an IPv4/IPv6 literal ([v6]:port) or a DNS name. */
-struct sw_hostport {
-	char host[SW_NAME_MAX + 1];
-	__u16 port;
-};
 
 struct sw_iface_config {
 	char name[IFNAMSIZ];
@@ -166,16 +159,6 @@ const struct sw_remote_config *sw_config_remote(const struct sw_config *cfg,
 const struct sw_service_config_entry *
 sw_config_service(const struct sw_config *cfg, const char *name);
 
-/* "10s", "1h", "500ms", "2m", "1h30m" -> ns; -EINVAL if not a duration. */
-int sw_duration_parse(const char *s, __u64 *ns);
-/* The shortest text sw_duration_parse reads back as ns: "1h30m"; returns buf. */
-const char *sw_duration_format(__u64 ns, char *buf, size_t size);
-/* "host:port" / "[v6]:port"; -EINVAL if malformed or port not 1..65535. */
-int sw_hostport_parse(const char *s, struct sw_hostport *hp);
-/* The other way round; returns buf. */
-const char *sw_hostport_format(const struct sw_hostport *hp, char *buf,
-			       size_t size);
-
 /*
  * Field paths as messages show them: "services[1]" and "services[1].vip";
  * one that does not fit ends in "...".
@@ -184,10 +167,6 @@ const char *sw_hostport_format(const struct sw_hostport *hp, char *buf,
 const char *sw_field_key(char buf[SW_FIELD_MAX], const char *parent,
 			 const char *key);
 const char *sw_field_item(char buf[SW_FIELD_MAX], const char *parent, int i);
-
-/* The names the parser accepts: a DNS label (cluster, remotes), a DNS name. */
-bool sw_is_dns_label(const char *s);
-bool sw_is_dns_name(const char *s);
 
 /* Set what has a default (datapath:) as when the file does not write it. */
 void sw_config_defaults(struct sw_config *cfg);

@@ -9,15 +9,8 @@
 #include <bpf/libbpf.h>
 
 #include "spillway.skel.h"
+#include "lib/clock.h"
 #include "control.h"
-
-__u64 sw_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-	return (__u64)ts.tv_sec * 1000000000ull + ts.tv_nsec;
-}
 
 static int run_ctl(struct sw_datapath *dp, struct sw_ctl *req,
 		   struct sw_error *e)

@@ -11,7 +11,7 @@
 
 #include "spillway/abi.h"
 #include "datapath.h"
-#include "error.h"
+#include "lib/error.h"
 
 /* Create a service or change it in place; resume_below 0 means "= max". */
 int sw_service_set(struct sw_datapath *dp, const struct sw_service_key *key,
@@ -53,8 +53,5 @@ int sw_flow_fall_back(struct sw_datapath *dp, const struct sw_flow_key *key,
 /* The per-CPU counters, summed. */
 int sw_stats_read(struct sw_datapath *dp, struct sw_stats *sum,
 		  struct sw_error *e);
-
-/* CLOCK_MONOTONIC_COARSE in ns: the clock of the datapath's timestamps. */
-__u64 sw_now_ns(void);
 
 #endif /* SW_CONTROL_H */

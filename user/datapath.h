@@ -14,7 +14,7 @@
 #include <stdbool.h>
 #include <linux/types.h>
 
-#include "error.h"
+#include "lib/error.h"
 
 struct spillway_bpf;
 struct sw_upgrade;

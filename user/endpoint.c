@@ -6,7 +6,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "addr.h"
+#include "lib/addr.h"
 #include "endpoint.h"
 
 static int set_int(int fd, int level, int opt, int v)

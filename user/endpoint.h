@@ -13,7 +13,7 @@
 #include <linux/types.h>
 
 #include "spillway/abi.h"
-#include "error.h"
+#include "lib/error.h"
 
 /* Listen on all addresses of family (4 or 6) at port; returns the fd. */
 int sw_endpoint_listen(int family, __u16 port, struct sw_error *e);

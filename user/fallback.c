@@ -8,11 +8,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "addr.h"
+#include "lib/addr.h"
 #include "control.h"
 #include "endpoint.h"
 #include "fallback.h"
-#include "log.h"
+#include "lib/log.h"
 #include "net.h"
 
 /* Per direction: one recv() at most, held until sent. */

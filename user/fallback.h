@@ -19,7 +19,7 @@
 #include <linux/types.h>
 
 #include "datapath.h"
-#include "loop.h"
+#include "lib/loop.h"
 
 struct sw_fallbacks;
 

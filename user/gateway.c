@@ -9,11 +9,11 @@
 #include <unistd.h>
 
 #include "spillway/defaults.h"
-#include "addr.h"
-#include "control.h"
+#include "lib/addr.h"
+#include "lib/clock.h"
 #include "gateway.h"
 #include "h2.h"
-#include "log.h"
+#include "lib/log.h"
 #include "net.h"
 #include "relay.h"
 

@@ -8,9 +8,9 @@
 #include <unistd.h>
 #include <openssl/err.h>
 
-#include "addr.h"
-#include "config.h"
-#include "control.h"
+#include "lib/addr.h"
+#include "lib/text.h"
+#include "lib/clock.h"
 #include "h2.h"
 #include "tls.h"
 

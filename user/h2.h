@@ -20,7 +20,7 @@
 #include <nghttp2/nghttp2.h>
 #include <openssl/ssl.h>
 
-#include "loop.h"
+#include "lib/loop.h"
 
 #define H2_STREAM_WINDOW (4u << 20)
 #define H2_CONNECTION_WINDOW (16u << 20)

@@ -19,7 +19,8 @@
 #include <yaml.h>
 
 #include "spillway/defaults.h"
-#include "addr.h"
+#include "lib/text.h"
+#include "lib/addr.h"
 #include "istio.h"
 #include "request.h"
 

@@ -26,7 +26,7 @@
 #include <linux/types.h>
 
 #include "config.h"
-#include "error.h"
+#include "lib/error.h"
 
 /* --remote-name NETWORK=NAME */
 struct sw_istio_rename {

@@ -4,7 +4,7 @@
 #include <string.h>
 #include <microhttpd.h>
 
-#include "addr.h"
+#include "lib/addr.h"
 #include "metrics.h"
 
 struct sw_http {

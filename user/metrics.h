@@ -9,8 +9,8 @@
 
 #include <stdio.h>
 
-#include "config.h"
-#include "error.h"
+#include "lib/text.h"
+#include "lib/error.h"
 
 /* Write the body for url into out and return the HTTP status. */
 typedef int (*sw_http_handler)(void *arg, const char *url, FILE *out);

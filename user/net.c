@@ -8,7 +8,7 @@
 #include <unistd.h>
 
 #include "spillway/defaults.h"
-#include "addr.h"
+#include "lib/addr.h"
 #include "net.h"
 
 

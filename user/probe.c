@@ -21,8 +21,8 @@
 #include <bpf/libbpf.h>
 
 #include "spillway/defaults.h"
-#include "json.h"
-#include "netlink.h"
+#include "lib/json.h"
+#include "lib/netlink.h"
 #include "probe.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))

@@ -17,7 +17,7 @@
 #include "spillway.skel.h"
 #include "agent_priv.h"
 #include "control.h"
-#include "log.h"
+#include "lib/log.h"
 #include "route.h"
 #include "sysctl.h"
 

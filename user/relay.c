@@ -7,7 +7,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "control.h"
+#include "lib/clock.h"
 #include "net.h"
 #include "relay.h"
 

@@ -19,7 +19,7 @@
 #include <nghttp2/nghttp2.h>
 
 #include "h2.h"
-#include "loop.h"
+#include "lib/loop.h"
 #include "tunnel_stats.h"
 
 /* Per recv(): four DATA frames (malloc'd pages are touched only as data comes). */

@@ -3,7 +3,7 @@
 #include <stddef.h>
 #include <string.h>
 
-#include "addr.h"
+#include "lib/addr.h"
 #include "report.h"
 
 const char *sw_service_state(const struct sw_service *s)

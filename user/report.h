@@ -14,7 +14,7 @@
 #include "spillway/abi.h"
 #include "config.h"
 #include "fallback.h"
-#include "json.h"
+#include "lib/json.h"
 #include "tunnel_stats.h"
 
 struct sw_view_service {

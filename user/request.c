@@ -7,22 +7,8 @@
 #include <string.h>
 
 #include "spillway/defaults.h"
+#include "lib/text.h"
 #include "request.h"
-
-int sw_parse_u32(const char *s, __u32 min, __u32 max, __u32 *out)
-{
-	unsigned long long v;
-	char *end;
-
-	if (!*s || *s < '0' || *s > '9')
-		return -EINVAL;
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno || *end || v < min || v > max)
-		return -EINVAL;
-	*out = v;
-	return 0;
-}
 
 /* The options a verb takes. */
 enum opt {

@@ -11,7 +11,7 @@
 #include <linux/types.h>
 
 #include "config.h"
-#include "error.h"
+#include "lib/error.h"
 
 enum sw_verb {
 	SW_VERB_STATUS,
@@ -38,8 +38,5 @@ struct sw_request {
  */
 int sw_request_parse(int argc, char *const argv[], struct sw_request *r,
 		     struct sw_error *e);
-
-/* "123" -> 123 within [min, max]; -EINVAL otherwise. */
-int sw_parse_u32(const char *s, __u32 min, __u32 max, __u32 *out);
 
 #endif /* SW_REQUEST_H */

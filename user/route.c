@@ -21,7 +21,7 @@
 #include <linux/fib_rules.h>
 
 #include "spillway/defaults.h"
-#include "netlink.h"
+#include "lib/netlink.h"
 #include "route.h"
 
 #define FWMASK_EXACT 0xffffffffu

@@ -21,7 +21,7 @@
 #include <stdbool.h>
 #include <linux/types.h>
 
-#include "error.h"
+#include "lib/error.h"
 
 struct sw_steer_route {
 	__u32 mark;	/* fwmark the datapath sets; SW_DEFAULT_STEER_MARK */

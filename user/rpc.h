@@ -11,7 +11,7 @@
 
 #include <stddef.h>
 
-#include "error.h"
+#include "lib/error.h"
 
 #define SW_RPC_MAX_ARGS 32
 #define SW_RPC_MAX_REQUEST 4096

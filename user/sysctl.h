@@ -11,7 +11,7 @@
 
 #include <stdbool.h>
 
-#include "error.h"
+#include "lib/error.h"
 
 int sw_sysctl_get(const char *name, long *val, struct sw_error *e);
 int sw_sysctl_set(const char *name, long val, struct sw_error *e);

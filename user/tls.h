@@ -24,7 +24,7 @@
 #include <time.h>
 #include <openssl/ssl.h>
 
-#include "error.h"
+#include "lib/error.h"
 
 #define SW_TLS_ALPN "h2"
 

@@ -9,7 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "jsonparse.h"
+#include "lib/jsonparse.h"
 #include "rpc.h"
 #include "top.h"
 

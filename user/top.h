@@ -12,7 +12,7 @@
 #include <linux/types.h>
 
 #include "config.h"
-#include "error.h"
+#include "lib/error.h"
 
 struct sw_top_opts {
 	const char *socket;

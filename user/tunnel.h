@@ -19,8 +19,8 @@
 
 #include "config.h"
 #include "datapath.h"
-#include "error.h"
-#include "loop.h"
+#include "lib/error.h"
+#include "lib/loop.h"
 #include "tls.h"
 #include "tunnel_stats.h"
 

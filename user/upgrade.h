@@ -25,7 +25,7 @@
 
 #include "spillway/abi.h"
 #include "datapath.h"
-#include "error.h"
+#include "lib/error.h"
 
 /* Where the rebuilt maps are pinned until the upgrade finishes. */
 #define SW_UPGRADE_DIR "upgrading"

@@ -33,7 +33,7 @@
 #include "spillway/abi.h"
 #include "spillway/defaults.h"
 #include "spillway.skel.h"
-#include "addr.h"
+#include "lib/addr.h"
 #include "control.h"
 #include "datapath.h"
 #include "endpoint.h"

@@ -9,8 +9,8 @@
 #include <string.h>
 
 #include "harness.h"
-#include "json.h"
-#include "jsonparse.h"
+#include "lib/json.h"
+#include "lib/jsonparse.h"
 
 static char *copy(const char *s)
 {

@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "harness.h"
-#include "log.h"
+#include "lib/log.h"
 
 /* Run fn with stderr in a file; return what it wrote (malloc'd). */
 static char *captured(void (*fn)(void))

@@ -12,7 +12,8 @@
 
 #include "control.h"
 #include "harness.h"
-#include "loop.h"
+#include "lib/clock.h"
+#include "lib/loop.h"
 #include "spillway/defaults.h"
 
 struct probe {

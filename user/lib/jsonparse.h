@@ -4,13 +4,13 @@
  * becomes a tree of values, strings decoded in place. RFC 8259 grammar,
  * nesting bounded, errors name the byte offset and what was expected.
  */
-#ifndef SW_JSONPARSE_H
-#define SW_JSONPARSE_H
+#ifndef SW_LIB_JSONPARSE_H
+#define SW_LIB_JSONPARSE_H
 
 #include <stdbool.h>
 #include <linux/types.h>
 
-#include "error.h"
+#include "lib/error.h"
 
 #define JV_MAX_DEPTH 64
 
@@ -44,4 +44,4 @@ const char *jv_get_string(const struct jv *v, const char *key,
 			  const char *dflt);
 bool jv_get_bool(const struct jv *v, const char *key, bool dflt);
 
-#endif /* SW_JSONPARSE_H */
+#endif /* SW_LIB_JSONPARSE_H */

@@ -3,8 +3,8 @@
  * Errors that reach a user: what went wrong, where, and what to do about it,
  * written into one buffer by whichever layer knows the most.
  */
-#ifndef SW_ERROR_H
-#define SW_ERROR_H
+#ifndef SW_LIB_ERROR_H
+#define SW_LIB_ERROR_H
 
 #include <stddef.h>
 
@@ -23,4 +23,4 @@ int sw_fail(struct sw_error *e, int err, const char *fmt, ...)
 int sw_prefix(struct sw_error *e, int err, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
-#endif /* SW_ERROR_H */
+#endif /* SW_LIB_ERROR_H */

@@ -3,8 +3,8 @@
 #include <stdio.h>
 #include <time.h>
 
-#include "json.h"
-#include "log.h"
+#include "lib/json.h"
+#include "lib/log.h"
 
 static bool log_json, log_debug_on;
 

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 #include <inttypes.h>
 
-#include "json.h"
+#include "lib/json.h"
 
 void json_init(struct json *j, FILE *out)
 {

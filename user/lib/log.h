@@ -3,8 +3,8 @@
  * The agent's log: one line per event on stderr, with a level. Text for
  * people, or one JSON object per line (--log-format json) for machines.
  */
-#ifndef SW_LOG_H
-#define SW_LOG_H
+#ifndef SW_LIB_LOG_H
+#define SW_LIB_LOG_H
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -44,4 +44,4 @@ void sw_log_limited(struct sw_log_limit *l, enum sw_log_level level,
 #define log_info_limited(...) SW_LOG_LIMITED(SW_INFO, __VA_ARGS__)
 #define log_warn_limited(...) SW_LOG_LIMITED(SW_WARN, __VA_ARGS__)
 
-#endif /* SW_LOG_H */
+#endif /* SW_LIB_LOG_H */

@@ -6,7 +6,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "netlink.h"
+#include "lib/netlink.h"
 
 int sw_nl_open(struct sw_nl *nl, int protocol)
 {

@@ -5,8 +5,8 @@
  * the ack or the end of a dump, attributes in and out. rtnetlink (route.c)
  * and generic netlink (probe.c) build their messages on top.
  */
-#ifndef SW_NETLINK_H
-#define SW_NETLINK_H
+#ifndef SW_LIB_NETLINK_H
+#define SW_LIB_NETLINK_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -55,4 +55,4 @@ bool sw_nl_parse(const struct nlmsghdr *nh, size_t hdrlen,
 __u32 sw_nl_u32(const struct rtattr *a, __u32 dflt);
 __u64 sw_nl_u64(const struct rtattr *a, __u64 dflt);
 
-#endif /* SW_NETLINK_H */
+#endif /* SW_LIB_NETLINK_H */

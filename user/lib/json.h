@@ -3,8 +3,8 @@
  * A small JSON writer: objects and arrays nest, commas and escaping are
  * taken care of. Output is compact, one document per call sequence.
  */
-#ifndef SW_JSON_H
-#define SW_JSON_H
+#ifndef SW_LIB_JSON_H
+#define SW_LIB_JSON_H
 
 #include <stdbool.h>
 #include <stdio.h>
@@ -32,4 +32,4 @@ void json_bool(struct json *j, bool v);
 /* Write a string with JSON escaping (quotes included). */
 void json_quote(FILE *out, const char *s);
 
-#endif /* SW_JSON_H */
+#endif /* SW_LIB_JSON_H */

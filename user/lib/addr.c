@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "addr.h"
+#include "lib/addr.h"
 
 int sw_addr_parse(const char *s, __u8 addr[16], __u8 *family)
 {

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "jsonparse.h"
+#include "lib/jsonparse.h"
 
 struct parser {
 	char *start;		/* for offsets in errors */

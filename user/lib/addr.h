@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /* Addresses as users write and read them, and as the maps hold them. */
-#ifndef SW_ADDR_H
-#define SW_ADDR_H
+#ifndef SW_LIB_ADDR_H
+#define SW_LIB_ADDR_H
 
 #include <arpa/inet.h>
 #include <sys/socket.h>
@@ -27,4 +27,4 @@ const char *sw_sockaddr_format(const struct sockaddr_storage *ss, char *buf,
 int sw_service_key_make(struct sw_service_key *key, const char *vip,
 			__u16 port);
 
-#endif /* SW_ADDR_H */
+#endif /* SW_LIB_ADDR_H */

@@ -3,7 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "error.h"
+#include "lib/error.h"
 
 int sw_fail(struct sw_error *e, int err, const char *fmt, ...)
 {

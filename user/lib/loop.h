@@ -8,8 +8,8 @@
  * leave in one write. Work queued with sw_loop_next_round runs at the start
  * of the next round, after every other ready descriptor has had its turn.
  */
-#ifndef SW_LOOP_H
-#define SW_LOOP_H
+#ifndef SW_LIB_LOOP_H
+#define SW_LIB_LOOP_H
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -61,4 +61,4 @@ void sw_loop_cancel(struct sw_loop *l, struct sw_task *t);
 /* Wait up to timeout_ms and handle what happened; < 0 on a loop failure. */
 int sw_loop_run_once(struct sw_loop *l, int timeout_ms);
 
-#endif /* SW_LOOP_H */
+#endif /* SW_LIB_LOOP_H */
