@@ -36,15 +36,16 @@ BPF_HDRS   := $(wildcard bpf/*.h) $(wildcard include/spillway/*.h)
 USER_LIB   := user/lib/error.c user/lib/log.c user/lib/loop.c user/lib/json.c \
               user/lib/jsonparse.c user/lib/netlink.c user/lib/addr.c \
               user/lib/text.c user/lib/clock.c \
-              user/datapath.c user/upgrade.c user/control.c \
-              user/probe.c \
-              user/endpoint.c user/config.c user/route.c \
+              user/datapath/datapath.c user/datapath/upgrade.c \
+              user/datapath/control.c user/datapath/probe.c \
+              user/datapath/route.c user/datapath/sysctl.c \
+              user/endpoint.c user/config.c \
               user/rpc.c user/request.c user/report.c \
               user/metrics.c user/agent.c user/reconcile.c user/serve.c \
               user/net.c user/tls.c user/h2.c user/relay.c \
               user/tunnel.c user/tunnel_stats.c user/gateway.c \
               user/fallback.c \
-              user/top.c user/sysctl.c user/istio.c
+              user/top.c user/istio.c
 TEST_LIB   := tests/lib/harness.c tests/lib/pkt.c tests/lib/sandbox.c
 SKELS      := $(BUILD)/spillway.skel.h $(BUILD)/bench.skel.h
 

@@ -33,12 +33,12 @@
 
 #include "spillway/defaults.h"
 #include "agent_priv.h"
-#include "control.h"
+#include "datapath/control.h"
 #include "lib/clock.h"
 #include "lib/log.h"
-#include "probe.h"
+#include "datapath/probe.h"
 #include "rpc.h"
-#include "upgrade.h"
+#include "datapath/upgrade.h"
 
 #define RELOAD_DEBOUNCE_MS 200
 #define WATCH_EVENTS (IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE | IN_DELETE | \

@@ -12,7 +12,7 @@
 
 #include "agent.h"
 #include "config.h"
-#include "datapath.h"
+#include "datapath/datapath.h"
 #include "gateway.h"
 #include "lib/loop.h"
 #include "metrics.h"

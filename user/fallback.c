@@ -9,7 +9,7 @@
 #include <unistd.h>
 
 #include "lib/addr.h"
-#include "control.h"
+#include "datapath/control.h"
 #include "endpoint.h"
 #include "fallback.h"
 #include "lib/log.h"

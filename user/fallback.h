@@ -18,7 +18,7 @@
 
 #include <linux/types.h>
 
-#include "datapath.h"
+#include "datapath/datapath.h"
 #include "lib/loop.h"
 
 struct sw_fallbacks;

@@ -16,10 +16,10 @@
 #include "spillway/defaults.h"
 #include "spillway.skel.h"
 #include "agent_priv.h"
-#include "control.h"
+#include "datapath/control.h"
 #include "lib/log.h"
-#include "route.h"
-#include "sysctl.h"
+#include "datapath/route.h"
+#include "datapath/sysctl.h"
 
 static const struct sw_steer_route steer_route = {
 	.mark = SW_DEFAULT_STEER_MARK,

@@ -14,7 +14,7 @@
 #include "spillway/abi.h"
 #include "spillway.skel.h"
 #include "agent_priv.h"
-#include "control.h"
+#include "datapath/control.h"
 #include "lib/clock.h"
 #include "lib/log.h"
 #include "report.h"

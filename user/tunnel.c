@@ -15,7 +15,7 @@
 #include "spillway.skel.h"
 #include "lib/clock.h"
 #include "lib/addr.h"
-#include "control.h"
+#include "datapath/control.h"
 #include "endpoint.h"
 #include "fallback.h"
 #include "h2.h"

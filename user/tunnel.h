@@ -18,7 +18,7 @@
 #define SW_TUNNEL_H
 
 #include "config.h"
-#include "datapath.h"
+#include "datapath/datapath.h"
 #include "lib/error.h"
 #include "lib/loop.h"
 #include "tls.h"

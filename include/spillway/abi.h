@@ -17,7 +17,7 @@
 /*
  * Layout version of the pinned maps. Bump it on any change to a struct in
  * this file or to a map's type, key, value or flags, and teach
- * user/upgrade.c to carry the old layout's maps over: an agent upgrades the
+ * user/datapath/upgrade.c to carry the old layout's maps over: an agent upgrades the
  * layouts it knows and refuses any other instead of reading it wrongly.
  */
 #define SW_LAYOUT_VERSION 2

@@ -28,13 +28,13 @@
 #include "spillway.skel.h"
 #include "lib/clock.h"
 #include "lib/addr.h"
-#include "control.h"
-#include "datapath.h"
+#include "datapath/control.h"
+#include "datapath/datapath.h"
 #include "harness.h"
 #include "pkt.h"
-#include "probe.h"
+#include "datapath/probe.h"
 #include "sandbox.h"
-#include "upgrade.h"
+#include "datapath/upgrade.h"
 
 enum hook { HOOK_TC, HOOK_XDP };
 

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
- * Tests of the agent's log (user/log.c): lines from one rate-limited place
+ * Tests of the agent's log (user/lib/log.c): lines from one rate-limited place
  * stop at SW_LOG_LIMIT_PER_S a second, the next line a second later says
  * how many were left out, and other places are not held back. stderr goes
  * to a file the test reads back.

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
- * Tests of the event loop's deferred work (user/loop.c): tasks queued with
+ * Tests of the event loop's deferred work (user/lib/loop.c): tasks queued with
  * sw_loop_later run after the batch that queued them; tasks queued with
  * sw_loop_next_round wait for the next round, which does not block; a
  * cancelled task never runs, whichever list it was on. Real epoll, real
@@ -10,7 +10,7 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
-#include "control.h"
+#include "datapath/control.h"
 #include "harness.h"
 #include "lib/clock.h"
 #include "lib/loop.h"

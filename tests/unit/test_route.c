@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
- * Tests of the steering policy route (user/route.c) against the real
+ * Tests of the steering policy route (user/datapath/route.c) against the real
  * kernel. Every case runs in a network namespace of its own, made fresh by
  * setup, so cases never see each other's rules and the host is never
  * touched. What the module did is checked independently, through the output
@@ -16,7 +16,7 @@
 
 #include "spillway/defaults.h"
 #include "harness.h"
-#include "route.h"
+#include "datapath/route.h"
 
 static const struct sw_steer_route dflt = {
 	.mark = SW_DEFAULT_STEER_MARK,

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
- * Tests of /proc/sys access (user/sysctl.c) and of error prefixes
- * (user/error.c). The whole run is in a network namespace of its own, so
+ * Tests of /proc/sys access (user/datapath/sysctl.c) and of error prefixes
+ * (user/lib/error.c). The whole run is in a network namespace of its own, so
  * writing net.* settings never touches the host's.
  */
 #include <errno.h>
@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "harness.h"
-#include "sysctl.h"
+#include "datapath/sysctl.h"
 
 static const char demux[] = "net.ipv4.tcp_early_demux";
 

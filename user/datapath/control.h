@@ -4,13 +4,13 @@
  * respect to packets (service configuration beside live counters, releasing
  * a flow's slot) is done in the kernel by spill_ctl.
  */
-#ifndef SW_CONTROL_H
-#define SW_CONTROL_H
+#ifndef SW_DATAPATH_CONTROL_H
+#define SW_DATAPATH_CONTROL_H
 
 #include <stdbool.h>
 
 #include "spillway/abi.h"
-#include "datapath.h"
+#include "datapath/datapath.h"
 #include "lib/error.h"
 
 /* Create a service or change it in place; resume_below 0 means "= max". */
@@ -54,4 +54,4 @@ int sw_flow_fall_back(struct sw_datapath *dp, const struct sw_flow_key *key,
 int sw_stats_read(struct sw_datapath *dp, struct sw_stats *sum,
 		  struct sw_error *e);
 
-#endif /* SW_CONTROL_H */
+#endif /* SW_DATAPATH_CONTROL_H */

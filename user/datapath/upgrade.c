@@ -13,8 +13,8 @@
 
 #include "spillway/abi.h"
 #include "spillway.skel.h"
-#include "control.h"
-#include "upgrade.h"
+#include "datapath/control.h"
+#include "datapath/upgrade.h"
 
 static void service_from_v1(const void *old, struct sw_service *out)
 {

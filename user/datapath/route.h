@@ -15,8 +15,8 @@
  * calling thread's network namespace and need CAP_NET_ADMIN to change
  * anything. Errors are negative errno values, explained in e.
  */
-#ifndef SW_ROUTE_H
-#define SW_ROUTE_H
+#ifndef SW_DATAPATH_ROUTE_H
+#define SW_DATAPATH_ROUTE_H
 
 #include <stdbool.h>
 #include <linux/types.h>
@@ -52,4 +52,4 @@ int sw_steer_route_remove(const struct sw_steer_route *r, struct sw_error *e);
 int sw_steer_route_present(const struct sw_steer_route *r, bool *present,
 			   struct sw_error *e);
 
-#endif /* SW_ROUTE_H */
+#endif /* SW_DATAPATH_ROUTE_H */

@@ -17,14 +17,14 @@
  * The flow table is shared all along, so a connection opened by an old
  * program and closed by a new one is released once, into the new map.
  */
-#ifndef SW_UPGRADE_H
-#define SW_UPGRADE_H
+#ifndef SW_DATAPATH_UPGRADE_H
+#define SW_DATAPATH_UPGRADE_H
 
 #include <stdbool.h>
 #include <linux/types.h>
 
 #include "spillway/abi.h"
-#include "datapath.h"
+#include "datapath/datapath.h"
 #include "lib/error.h"
 
 /* Where the rebuilt maps are pinned until the upgrade finishes. */
@@ -64,4 +64,4 @@ __u32 sw_upgrade_from(const struct sw_upgrade *up);
 __u32 sw_upgrade_services(const struct sw_upgrade *up);
 void sw_upgrade_free(struct sw_upgrade *up);
 
-#endif /* SW_UPGRADE_H */
+#endif /* SW_DATAPATH_UPGRADE_H */

@@ -23,7 +23,7 @@
 #include "spillway/defaults.h"
 #include "lib/json.h"
 #include "lib/netlink.h"
-#include "probe.h"
+#include "datapath/probe.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 

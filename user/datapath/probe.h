@@ -6,8 +6,8 @@
  * Nothing is taken from the version number: distributions backport and
  * patch, and this project's own kernel refuses a helper from Linux 4.15.
  */
-#ifndef SW_PROBE_H
-#define SW_PROBE_H
+#ifndef SW_DATAPATH_PROBE_H
+#define SW_DATAPATH_PROBE_H
 
 #include <stdbool.h>
 #include <stdio.h>
@@ -75,4 +75,4 @@ void sw_probe_summary(char *buf, size_t len);
 int sw_probe_report(FILE *out, bool json, const char *const *ifnames,
 		    int n_ifnames);
 
-#endif /* SW_PROBE_H */
+#endif /* SW_DATAPATH_PROBE_H */

@@ -6,8 +6,8 @@
  * is the node's (hostNetwork). Errors are negative errno values, explained
  * in e with the file and what to do.
  */
-#ifndef SW_SYSCTL_H
-#define SW_SYSCTL_H
+#ifndef SW_DATAPATH_SYSCTL_H
+#define SW_DATAPATH_SYSCTL_H
 
 #include <stdbool.h>
 
@@ -23,4 +23,4 @@ int sw_sysctl_set(const char *name, long val, struct sw_error *e);
 int sw_sysctl_ensure(const char *name, long want, long *old, bool *changed,
 		     struct sw_error *e);
 
-#endif /* SW_SYSCTL_H */
+#endif /* SW_DATAPATH_SYSCTL_H */

@@ -22,7 +22,7 @@
 
 #include "spillway/defaults.h"
 #include "lib/netlink.h"
-#include "route.h"
+#include "datapath/route.h"
 
 #define FWMASK_EXACT 0xffffffffu
 

@@ -7,7 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "sysctl.h"
+#include "datapath/sysctl.h"
 
 /* "net.ipv4.x" -> "/proc/sys/net/ipv4/x"; -EINVAL for a name with '/'. */
 static int sysctl_path(const char *name, char *path, size_t len,

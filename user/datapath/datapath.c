@@ -16,9 +16,9 @@
 #include "spillway/abi.h"
 #include "spillway/defaults.h"
 #include "spillway.skel.h"
-#include "datapath.h"
-#include "probe.h"
-#include "upgrade.h"
+#include "datapath/datapath.h"
+#include "datapath/probe.h"
+#include "datapath/upgrade.h"
 
 #define LINKS_DIR "links"
 

@@ -7,8 +7,8 @@
  * any other is refused. Attachments outlive the process: TC filters belong
  * to the interface, XDP links are pinned.
  */
-#ifndef SW_DATAPATH_H
-#define SW_DATAPATH_H
+#ifndef SW_DATAPATH_DATAPATH_H
+#define SW_DATAPATH_DATAPATH_H
 
 #include <limits.h>
 #include <stdbool.h>
@@ -118,4 +118,4 @@ int sw_detach(const char *pin_dir, const char *ifname, struct sw_error *e);
  */
 int sw_down(const char *pin_dir, struct sw_error *e);
 
-#endif /* SW_DATAPATH_H */
+#endif /* SW_DATAPATH_DATAPATH_H */

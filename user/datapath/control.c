@@ -10,7 +10,7 @@
 
 #include "spillway.skel.h"
 #include "lib/clock.h"
-#include "control.h"
+#include "datapath/control.h"
 
 static int run_ctl(struct sw_datapath *dp, struct sw_ctl *req,
 		   struct sw_error *e)
