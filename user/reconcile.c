@@ -286,6 +286,14 @@ int agent_apply(struct agent *a, struct sw_config *next, bool first,
 		log_warn("%s: %d service(s) but no interfaces: nothing counts "
 			 "their connections until an interface is configured",
 			 next->path, next->n_services);
+	if (a->dp.xdp && a->dp.handoff == SW_HANDOFF_FLOW_TABLE &&
+	    !a->said_flow_table_handoff) {
+		a->said_flow_table_handoff = true;
+		log_info("attach: xdp hands off by the flow table on this kernel "
+			 "(it refuses XDP metadata): each packet to a VIP is "
+			 "looked up in XDP and again in TC; attach: tc costs less "
+			 "here");
+	}
 
 	sw_config_free(&a->cfg);
 	a->cfg = *next;

@@ -273,6 +273,7 @@ def test_down_leaves_nothing(w):
     assert w.status()["datapath"] == {"loaded": True, "xdp_handoff": handoff,
                                       "xdp_meta_refused": False}, w.status()
     assert f"datapath: loaded; XDP mode hands off by {handoff}" in w.cli("status").stdout
+    assert ("attach: tc costs less here" in w.log_text()) == (handoff == "flow-table")
     down = ["nsenter", f"--net=/run/netns/{w.node}", SPILLWAY, "down",
             "--pin-dir", w.pin_dir, "--socket", w.socket]
     r = run(down, check=False)
