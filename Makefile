@@ -39,13 +39,15 @@ USER_LIB   := user/lib/error.c user/lib/log.c user/lib/loop.c user/lib/json.c \
               user/datapath/datapath.c user/datapath/upgrade.c \
               user/datapath/control.c user/datapath/probe.c \
               user/datapath/route.c user/datapath/sysctl.c \
-              user/endpoint.c user/config.c \
-              user/rpc.c user/request.c user/report.c \
-              user/metrics.c user/agent.c user/reconcile.c user/serve.c \
-              user/net.c user/tls.c user/h2.c user/relay.c \
-              user/tunnel.c user/tunnel_stats.c user/gateway.c \
-              user/fallback.c \
-              user/top.c user/istio.c
+              user/config/config.c user/config/istio.c \
+              user/tunnel/tls.c user/tunnel/h2.c user/tunnel/relay.c \
+              user/tunnel/tunnel.c user/tunnel/tunnel_stats.c \
+              user/tunnel/endpoint.c user/tunnel/fallback.c \
+              user/tunnel/gateway.c user/tunnel/net.c \
+              user/agent/agent.c user/agent/reconcile.c user/agent/serve.c \
+              user/agent/report.c user/agent/metrics.c user/agent/rpc.c \
+              user/agent/request.c \
+              user/cli/top.c
 TEST_LIB   := tests/lib/harness.c tests/lib/pkt.c tests/lib/sandbox.c
 SKELS      := $(BUILD)/spillway.skel.h $(BUILD)/bench.skel.h
 
@@ -66,12 +68,14 @@ UNIT_TESTS := $(BUILD)/tests/test_config $(BUILD)/tests/test_request \
               $(BUILD)/tests/test_loop $(BUILD)/tests/test_log
 TESTS      := $(UNIT_TESTS) $(BUILD)/tests/test_datapath $(BUILD)/tests/test_veth
 # The unit tests that need no root (the others make network namespaces).
-CHECK_TESTS := $(filter-out %/test_route %/test_sysctl,$(UNIT_TESTS))
+CHECK_TESTS := $(filter-out %/test_route %/test_sysctl,$(UNIT_TESTS)) \
+               tests/unit/test_layers.py
 # Run again under Debian 12's 6.1 LTS kernel in qemu (tests/vm/run.sh).
 KERNEL_TESTS := $(BUILD)/tests/test_datapath $(BUILD)/tests/test_veth \
                 "$(BUILD)/spillway check --kernel"
 # Scripts, run as they are (they drive build/spillway).
-TEST_SCRIPTS := tests/agent/test_agent.py tests/agent/test_top.py \
+TEST_SCRIPTS := tests/unit/test_layers.py \
+                tests/agent/test_agent.py tests/agent/test_top.py \
                 tests/agent/test_tunnel.py tests/e2e/test_e2e.py \
                 tests/e2e/test_istio_e2e.py tests/deploy/test_manifests.py
 
@@ -117,7 +121,7 @@ $(LIB_SAN): $(USER_LIB:%.c=$(OBJ_SAN)/%.o)
 	$(call msg,AR,$@)
 	$(Q)rm -f $@ && $(AR) rcs $@ $^
 
-$(BUILD)/spillway: $(OBJ)/user/spillway.o $(LIB)
+$(BUILD)/spillway: $(OBJ)/user/cli/spillway.o $(LIB)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LIBS)
 

@@ -101,7 +101,7 @@ class SpillBench(Sandbox):
         run(f"ip netns exec {self.ns['client']} sysctl -qw net.ipv4.tcp_tw_reuse=1 "
             f"net.ipv4.ip_local_port_range='1024 65000'")
         # The c1 agent turns TCP early demux off in c1-node (see
-        # early_demux_off in user/reconcile.c); (a) and (d) share c1-node and
+        # early_demux_off in user/agent/reconcile.c); (a) and (d) share c1-node and
         # so run with it off as well: the comparison stays like for like.
 
     def bypass_link(self):

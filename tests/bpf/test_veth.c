@@ -36,7 +36,7 @@
 #include "lib/addr.h"
 #include "datapath/control.h"
 #include "datapath/datapath.h"
-#include "endpoint.h"
+#include "tunnel/endpoint.h"
 #include "harness.h"
 #include "datapath/probe.h"
 

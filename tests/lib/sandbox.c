@@ -7,7 +7,7 @@
 #include <unistd.h>
 
 #include "spillway/defaults.h"
-#include "endpoint.h"
+#include "tunnel/endpoint.h"
 #include "sandbox.h"
 
 int enter_sandbox(void)

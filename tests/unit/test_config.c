@@ -17,7 +17,7 @@
 #include <unistd.h>
 
 #include "spillway/defaults.h"
-#include "config.h"
+#include "config/config.h"
 #include "harness.h"
 
 #define NS_PER_S 1000000000ull

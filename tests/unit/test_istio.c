@@ -15,9 +15,9 @@
 #include <unistd.h>
 
 #include "spillway/defaults.h"
-#include "config.h"
+#include "config/config.h"
 #include "harness.h"
-#include "istio.h"
+#include "config/istio.h"
 
 #define NS_PER_MS 1000000ull
 

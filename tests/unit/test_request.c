@@ -9,7 +9,7 @@
 
 #include "spillway/defaults.h"
 #include "harness.h"
-#include "request.h"
+#include "agent/request.h"
 
 #define MAX_ARGS 8
 

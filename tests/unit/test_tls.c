@@ -31,7 +31,7 @@
 #include <openssl/ssl.h>
 
 #include "harness.h"
-#include "tls.h"
+#include "tunnel/tls.h"
 
 #define CLIENT_ID "spiffe://cluster.local/ns/spillway/sa/spillway"
 #define GATEWAY_ID "spiffe://cluster.local/ns/spillway/sa/gateway"

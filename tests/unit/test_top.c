@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "harness.h"
-#include "top.h"
+#include "cli/top.h"
 
 #define LONG_NAME "a-very-long-service-name.with-a-namespace.svc.cluster.local"
 

@@ -1,0 +1,76 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * The agent's state, shared by its three files: agent.c (lifecycle, events,
+ * reloads), reconcile.c (making the kernel match a configuration) and
+ * serve.c (what the CLI and HTTP clients ask for).
+ */
+#ifndef SW_AGENT_AGENT_PRIV_H
+#define SW_AGENT_AGENT_PRIV_H
+
+#include <limits.h>
+#include <stdio.h>
+
+#include "agent/agent.h"
+#include "config/config.h"
+#include "datapath/datapath.h"
+#include "tunnel/gateway.h"
+#include "lib/loop.h"
+#include "agent/metrics.h"
+#include "tunnel/tls.h"
+#include "tunnel/tunnel.h"
+
+/*
+ * A file watched for changes: its directory, and the directory the path
+ * resolves to (behind a Kubernetes ConfigMap's or Secret's symlinks the file
+ * lives elsewhere, and moves with every ..data swap).
+ */
+struct watched {
+	char path[PATH_MAX];
+	char dir[PATH_MAX], target_dir[PATH_MAX];
+	int dir_wd, target_wd;
+	bool changed;			/* seen since the last reload */
+};
+
+struct agent {
+	struct sw_agent_opts o;
+	struct sw_config cfg;			/* the applied configuration */
+	char *cfg_text;				/* its file's text */
+	size_t cfg_len;
+	__u32 remote_ids[SW_MAX_REMOTES];	/* by cfg.remotes index */
+
+	struct sw_datapath dp;
+	struct sw_tls *tls;			/* NULL without a tls section */
+	struct sw_tunnel *tunnel;		/* spilling: remotes and interfaces */
+	struct sw_gateway *gateway;		/* tunnel.listen */
+	struct sw_http *http;
+
+	struct sw_loop *loop;
+	struct sw_io sig_io, ctl_io, ino_io, tick_io, reload_io, http_io;
+	int lockfd;
+	struct watched config_watch, certs_watch;
+
+	bool ready, stop;
+	bool draining;				/* SIGTERM with spilled connections */
+	bool said_flow_table_handoff;		/* logged once */
+	__u64 drain_deadline_ns;
+	__u64 next_collect_ns, flows_scanned;
+	__u64 reloads_ok, reloads_failed, cert_reloads_ok, cert_reloads_failed;
+};
+
+/* agent.c */
+int agent_load_datapath(struct agent *a, const struct sw_config *cfg,
+			struct sw_error *e);
+int agent_finish_upgrade(struct agent *a, struct sw_error *e);
+
+/* reconcile.c */
+int agent_apply(struct agent *a, struct sw_config *next, bool first,
+		struct sw_error *e);
+void agent_service_config(const struct agent *a,
+			  const struct sw_service_config_entry *s,
+			  struct sw_service_config *out);
+
+/* serve.c */
+void agent_serve_request(struct agent *a);
+int agent_serve_http(void *arg, const char *url, FILE *out);
+
+#endif /* SW_AGENT_AGENT_PRIV_H */

@@ -1,0 +1,558 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#include <inttypes.h>
+#include <stddef.h>
+#include <string.h>
+
+#include "lib/addr.h"
+#include "agent/report.h"
+
+const char *sw_service_state(const struct sw_service *s)
+{
+	return s->flags & SW_SVC_OVERFLOWING ? "overflowing" : "normal";
+}
+
+const char *sw_flow_state(__u32 state)
+{
+	if (state & SW_FLOW_RST)
+		return "reset";
+	if ((state & (SW_FLOW_FIN_CLIENT | SW_FLOW_FIN_SERVER)) ==
+	    (SW_FLOW_FIN_CLIENT | SW_FLOW_FIN_SERVER))
+		return "closed";
+	if (state & (SW_FLOW_FIN_CLIENT | SW_FLOW_FIN_SERVER))
+		return "closing";
+	if (state & SW_FLOW_RELEASED)
+		return "expired";
+	return state & SW_FLOW_ACKED ? "established" : "half-open";
+}
+
+/* A service's VIP:port as host:port text ([v6]:port). */
+static const char *vip_port(const struct sw_service_config_entry *s, char *buf,
+			    size_t len)
+{
+	struct sw_hostport hp = { .port = s->key.port };
+
+	snprintf(hp.host, sizeof(hp.host), "%s", s->vip);
+	return sw_hostport_format(&hp, buf, len);
+}
+
+static void status_json(FILE *out, const struct sw_view *v)
+{
+	char gw[SW_NAME_MAX + 16];
+	struct json j;
+
+	json_init(&j, out);
+	json_object(&j);
+	json_key(&j, "cluster");
+	json_string(&j, v->cfg->cluster);
+	json_key(&j, "draining");
+	json_bool(&j, v->draining);
+	json_key(&j, "datapath");
+	json_object(&j);
+	json_key(&j, "loaded");
+	json_bool(&j, v->datapath);
+	json_key(&j, "xdp_handoff");
+	json_string(&j, v->xdp_handoff);
+	json_key(&j, "xdp_meta_refused");
+	json_bool(&j, v->xdp_meta_refused);
+	json_end(&j);
+	json_key(&j, "services");
+	json_array(&j);
+	for (int i = 0; i < v->cfg->n_services; i++) {
+		const struct sw_view_service *s = &v->services[i];
+
+		json_object(&j);
+		json_key(&j, "name");
+		json_string(&j, s->cfg->name);
+		json_key(&j, "vip");
+		json_string(&j, s->cfg->vip);
+		json_key(&j, "port");
+		json_uint(&j, s->cfg->key.port);
+		json_key(&j, "protocol");
+		json_string(&j, "tcp");
+		json_key(&j, "max_connections");
+		json_uint(&j, s->live.cfg.max_connections);
+		json_key(&j, "resume_below");
+		json_uint(&j, s->live.cfg.resume_below);
+		json_key(&j, "active_local");
+		json_uint(&j, s->live.active_local);
+		json_key(&j, "active_remote");
+		json_uint(&j, s->live.active_remote);
+		json_key(&j, "local_total");
+		json_uint(&j, s->live.local_total);
+		json_key(&j, "overflowed_total");
+		json_uint(&j, s->live.overflowed_total);
+		json_key(&j, "overflow_unavailable_total");
+		json_uint(&j, s->live.overflow_unavailable_total);
+		json_key(&j, "local_fallback_total");
+		json_uint(&j, s->live.local_fallback_total);
+		json_key(&j, "state");
+		json_string(&j, sw_service_state(&s->live));
+		json_end(&j);
+	}
+	json_end(&j);
+	json_key(&j, "remotes");
+	json_array(&j);
+	for (int i = 0; i < v->cfg->n_remotes; i++) {
+		sw_hostport_format(&v->remotes[i].cfg->gateway, gw, sizeof(gw));
+		json_object(&j);
+		json_key(&j, "name");
+		json_string(&j, v->remotes[i].cfg->name);
+		json_key(&j, "gateway");
+		json_string(&j, gw);
+		json_key(&j, "healthy");
+		json_bool(&j, v->remotes[i].healthy);
+		json_key(&j, "ejected_ms");
+		json_uint(&j, v->remotes[i].ejected_ns / 1000000);
+		if (v->remotes[i].tunnel) {
+			json_key(&j, "connections");
+			json_uint(&j, v->remotes[i].tunnel->connections_open);
+			json_key(&j, "streams");
+			json_uint(&j, v->remotes[i].tunnel->streams_open);
+		}
+		json_end(&j);
+	}
+	json_end(&j);
+	json_end(&j);
+	fputc('\n', out);
+}
+
+static void status_text(FILE *out, const struct sw_view *v)
+{
+	char vip[SW_NAME_MAX + 16], gw[SW_NAME_MAX + 16];
+
+	fprintf(out, "cluster %s, %s\n", v->cfg->cluster,
+		v->ready ? "ready" : v->draining ? "draining: stopping once its "
+		"spilled connections end; new connections stay local" :
+		"not ready");
+	if (!v->datapath)
+		fprintf(out, "datapath: none (no interfaces: gateway only)\n");
+	else if (v->xdp_handoff[0])
+		fprintf(out, "datapath: loaded; XDP mode hands off by %s%s\n",
+			v->xdp_handoff, v->xdp_meta_refused ? " (a driver "
+			"refused metadata: by the flow table since)" : "");
+	else
+		fprintf(out, "datapath: loaded\n");
+	fputc('\n', out);
+	fprintf(out, "%-32s %-24s %6s %6s %6s %6s %10s %11s  %s\n", "SERVICE",
+		"VIP:PORT", "MAX", "RESUME", "LOCAL", "REMOTE", "OVERFLOWED",
+		"UNAVAILABLE", "STATE");
+	for (int i = 0; i < v->cfg->n_services; i++) {
+		const struct sw_view_service *s = &v->services[i];
+
+		vip_port(s->cfg, vip, sizeof(vip));
+		fprintf(out, "%-32s %-24s %6u %6u %6u %6u %10" PRIu64 " %11" PRIu64
+			"  %s\n", s->cfg->name, vip, s->live.cfg.max_connections,
+			s->live.cfg.resume_below, s->live.active_local,
+			s->live.active_remote, (uint64_t)s->live.overflowed_total,
+			(uint64_t)s->live.overflow_unavailable_total,
+			sw_service_state(&s->live));
+	}
+	if (!v->cfg->n_remotes)
+		return;
+	fprintf(out, "\n%-32s %-40s %5s %7s  %s\n", "REMOTE", "GATEWAY", "CONNS",
+		"STREAMS", "HEALTHY");
+	for (int i = 0; i < v->cfg->n_remotes; i++) {
+		const struct sw_view_remote *r = &v->remotes[i];
+		const struct sw_tunnel_counters *c = r->tunnel;
+		char health[64], d[32];
+
+		if (r->ejected_ns)
+			snprintf(health, sizeof(health), "no (ejected for %s)",
+				 sw_duration_format(r->ejected_ns, d, sizeof(d)));
+		else
+			snprintf(health, sizeof(health), "%s", r->healthy ? "yes" : "no");
+		sw_hostport_format(&r->cfg->gateway, gw, sizeof(gw));
+		fprintf(out, "%-32s %-40s %5" PRIu64 " %7" PRIu64 "  %s\n",
+			r->cfg->name, gw, (uint64_t)(c ? c->connections_open : 0),
+			(uint64_t)(c ? c->streams_open : 0), health);
+	}
+}
+
+void report_status(FILE *out, bool json, const struct sw_view *v)
+{
+	if (json)
+		status_json(out, v);
+	else
+		status_text(out, v);
+}
+
+/* ---- flows ---- */
+
+void report_flows_begin(FILE *out, bool json, struct json *j)
+{
+	if (json) {
+		json_init(j, out);
+		json_object(j);
+		json_key(j, "flows");
+		json_array(j);
+		return;
+	}
+	fprintf(out, "%-46s %-32s %-16s %-12s %8s %8s\n", "CLIENT", "SERVICE",
+		"DECISION", "STATE", "AGE", "IDLE");
+}
+
+static __u64 seconds_since(__u64 then, __u64 now)
+{
+	return now > then ? (now - then) / 1000000000ull : 0;
+}
+
+void report_flow(FILE *out, bool json, struct json *j,
+		 const struct sw_flow_row *r)
+{
+	const struct sw_flow *f = r->flow;
+	bool remote = f->decision == SW_REMOTE;
+	char client[SW_ADDR_STRLEN], where[SW_SHORT_NAME_MAX + 16];
+	char ep[SW_ADDR_STRLEN + 16];
+
+	sw_addr_format(r->key->client, r->key->svc.family, client);
+	if (f->state & SW_FLOW_LOCAL_FALLBACK)
+		snprintf(where, sizeof(where), "local (fallback)");
+	else
+		snprintf(where, sizeof(where), "%s%s%s", remote ? "remote " : "local",
+			 remote ? r->remote : "",
+			 !remote && (f->state & SW_FLOW_UNAVAILABLE) ? " (kept)" : "");
+	if (json) {
+		json_object(j);
+		json_key(j, "client");
+		json_string(j, client);
+		json_key(j, "client_port");
+		json_uint(j, r->key->client_port);
+		json_key(j, "service");
+		json_string(j, r->service);
+		json_key(j, "port");
+		json_uint(j, r->key->svc.port);
+		json_key(j, "decision");
+		json_string(j, remote ? "remote" : "local");
+		json_key(j, "remote");
+		json_string(j, r->remote);
+		json_key(j, "unavailable");
+		json_bool(j, f->state & SW_FLOW_UNAVAILABLE);
+		json_key(j, "local_fallback");
+		json_bool(j, f->state & SW_FLOW_LOCAL_FALLBACK);
+		json_key(j, "state");
+		json_string(j, sw_flow_state(f->state));
+		json_key(j, "age_s");
+		json_uint(j, seconds_since(f->created_ns, r->now_ns));
+		json_key(j, "idle_s");
+		json_uint(j, seconds_since(f->last_seen_ns, r->now_ns));
+		json_end(j);
+		return;
+	}
+	snprintf(ep, sizeof(ep), r->key->svc.family == SW_INET6 ? "[%s]:%u" :
+		 "%s:%u", client, r->key->client_port);
+	fprintf(out, "%-46s %-32s %-16s %-12s %7" PRIu64 "s %7" PRIu64 "s\n", ep,
+		r->service[0] ? r->service : "(not configured)", where,
+		sw_flow_state(f->state),
+		(uint64_t)seconds_since(f->created_ns, r->now_ns),
+		(uint64_t)seconds_since(f->last_seen_ns, r->now_ns));
+}
+
+void report_flows_end(FILE *out, bool json, struct json *j, __u64 shown,
+		      __u64 matched)
+{
+	if (json) {
+		json_end(j);
+		json_key(j, "shown");
+		json_uint(j, shown);
+		json_key(j, "matched");
+		json_uint(j, matched);
+		json_end(j);
+		fputc('\n', out);
+		return;
+	}
+	if (matched > shown)
+		fprintf(out, "(%" PRIu64 " of %" PRIu64 " flows shown; "
+			"--limit 0 shows all)\n", (uint64_t)shown,
+			(uint64_t)matched);
+}
+
+/* ---- metrics (Prometheus text exposition format 0.0.4) ---- */
+
+static void help(FILE *out, const char *name, const char *type,
+		 const char *text)
+{
+	fprintf(out, "# HELP %s %s\n# TYPE %s %s\n", name, text, name, type);
+}
+
+static void service_labels(FILE *out, const struct sw_view_service *s)
+{
+	fprintf(out, "{service=\"%s\",vip=\"%s\",port=\"%u\"", s->cfg->name,
+		s->cfg->vip, s->cfg->key.port);
+}
+
+/* One metric per service, from one field of its live entry. */
+static void service_metric(FILE *out, const struct sw_view *v,
+			   const char *name, const char *type,
+			   const char *text, const char *extra_label,
+			   size_t field, bool is_u64)
+{
+	help(out, name, type, text);
+	for (int i = 0; i < v->cfg->n_services; i++) {
+		const struct sw_view_service *s = &v->services[i];
+		const __u8 *base = (const __u8 *)&s->live + field;
+		__u64 value;
+
+		if (is_u64) {
+			memcpy(&value, base, sizeof(value));
+		} else {
+			__u32 v32;
+
+			memcpy(&v32, base, sizeof(v32));
+			value = v32;
+		}
+		fputs(name, out);
+		service_labels(out, s);
+		fprintf(out, "%s} %" PRIu64 "\n", extra_label ? extra_label : "",
+			(uint64_t)value);
+	}
+}
+
+#define LIVE(f) offsetof(struct sw_service, f)
+
+/* Datapath counters: every sw_stats field, in groups with one label. */
+static const struct stat_metric {
+	const char *metric, *label, *value;
+	size_t field;
+} stat_metrics[] = {
+	{ "spillway_datapath_packets_total", NULL, NULL, offsetof(struct sw_stats, packets) },
+#define S(metric, label, value, f) { metric, label, value, offsetof(struct sw_stats, f) }
+	S("spillway_datapath_new_connections_total", "decision", "local", new_local),
+	S("spillway_datapath_new_connections_total", "decision", "remote", new_remote),
+	S("spillway_datapath_new_connections_total", "decision", "unavailable", overflow_unavailable),
+	S("spillway_datapath_new_connections_total", "decision", "untracked_table_full", table_full),
+	S("spillway_datapath_spill_refused_total", "reason", "no_agent", no_agent),
+	S("spillway_datapath_untracked_packets_total", NULL, NULL, untracked),
+	S("spillway_datapath_steer_total", "result", "steered", steered),
+	S("spillway_datapath_steer_total", "result", "no_endpoint", steer_no_endpoint),
+	S("spillway_datapath_steer_total", "result", "refused", steer_refused),
+	S("spillway_datapath_steer_total", "result", "orphan_steered", orphans_steered),
+	S("spillway_datapath_released_total", "reason", "fin", released_fin),
+	S("spillway_datapath_released_total", "reason", "rst", released_rst),
+	S("spillway_datapath_released_total", "reason", "half_open", released_half_open),
+	S("spillway_datapath_released_total", "reason", "idle", released_idle),
+	S("spillway_datapath_state_contention_total", NULL, NULL, state_contention),
+	S("spillway_datapath_agent_bypass_total", NULL, NULL, agent_bypass),
+	S("spillway_datapath_passed_total", "kind", "not_ip", not_ip),
+	S("spillway_datapath_passed_total", "kind", "not_tcp", not_tcp),
+	S("spillway_datapath_passed_total", "kind", "vlan", vlan),
+	S("spillway_datapath_passed_total", "kind", "truncated_eth", truncated_eth),
+	S("spillway_datapath_passed_total", "kind", "truncated_ip", truncated_ip),
+	S("spillway_datapath_passed_total", "kind", "truncated_ipv6", truncated_ipv6),
+	S("spillway_datapath_passed_total", "kind", "truncated_tcp", truncated_tcp),
+	S("spillway_datapath_passed_total", "kind", "bad_ip_version", bad_ip_version),
+	S("spillway_datapath_passed_total", "kind", "bad_ihl", bad_ihl),
+	S("spillway_datapath_passed_total", "kind", "bad_ip_len", bad_ip_len),
+	S("spillway_datapath_passed_total", "kind", "fragment", fragments),
+	S("spillway_datapath_passed_total", "kind", "ipv6_ext_unsupported", ipv6_ext_unsupported),
+	S("spillway_datapath_passed_total", "kind", "bad_tcp_doff", bad_tcp_doff),
+	S("spillway_datapath_passed_total", "kind", "bad_tcp_flags", bad_tcp_flags),
+	S("spillway_datapath_unusual_total", "kind", "ip_options", ip_options),
+	S("spillway_datapath_unusual_total", "kind", "ipv6_ext_headers", ipv6_ext_headers),
+#undef S
+};
+
+static void datapath_metrics(FILE *out, const struct sw_view *v)
+{
+	const char *last = "";
+
+	for (size_t i = 0; i < sizeof(stat_metrics) / sizeof(stat_metrics[0]); i++) {
+		const struct stat_metric *m = &stat_metrics[i];
+		__u64 value;
+
+		memcpy(&value, (const __u8 *)&v->stats + m->field, sizeof(value));
+		if (strcmp(last, m->metric))
+			help(out, m->metric, "counter",
+			     "Datapath events, summed over CPUs (stats map).");
+		last = m->metric;
+		if (m->label)
+			fprintf(out, "%s{%s=\"%s\"} %" PRIu64 "\n", m->metric,
+				m->label, m->value, (uint64_t)value);
+		else
+			fprintf(out, "%s %" PRIu64 "\n", m->metric, (uint64_t)value);
+	}
+}
+
+/* Tunnel counters: per remote (client side) or of the gateway. */
+struct tunnel_source {
+	char labels[SW_SHORT_NAME_MAX + 16];	/* remote="NAME", or "" */
+	const struct sw_tunnel_counters *c;
+};
+
+static void sample(FILE *out, const char *name, const char *labels,
+		   const char *extra, __u64 value)
+{
+	const char *sep = labels[0] && extra[0] ? "," : "";
+
+	if (labels[0] || extra[0])
+		fprintf(out, "%s{%s%s%s} %" PRIu64 "\n", name, labels, sep, extra,
+			(uint64_t)value);
+	else
+		fprintf(out, "%s %" PRIu64 "\n", name, (uint64_t)value);
+}
+
+static void tunnel_family(FILE *out, const char *prefix,
+			  const struct tunnel_source *src, int n)
+{
+	char name[96], extra[64];
+
+	snprintf(name, sizeof(name), "%s_connections", prefix);
+	help(out, name, "gauge", "Open mutual-TLS HTTP/2 connections.");
+	for (int i = 0; i < n; i++)
+		sample(out, name, src[i].labels, "", src[i].c->connections_open);
+	snprintf(name, sizeof(name), "%s_streams_open", prefix);
+	help(out, name, "gauge", "CONNECT streams open (tunnelled connections).");
+	for (int i = 0; i < n; i++)
+		sample(out, name, src[i].labels, "", src[i].c->streams_open);
+	snprintf(name, sizeof(name), "%s_streams_total", prefix);
+	help(out, name, "counter", "CONNECT streams ended, by the answer they got.");
+	for (int i = 0; i < n; i++)
+		for (int r = 0; r < SW_STREAM_N; r++) {
+			snprintf(extra, sizeof(extra), "result=\"%s\"",
+				 sw_stream_result_names[r]);
+			sample(out, name, src[i].labels, extra, src[i].c->streams[r]);
+		}
+	snprintf(name, sizeof(name), "%s_bytes_total", prefix);
+	help(out, name, "counter", "Bytes tunnelled, sent to and received "
+	     "from the other cluster.");
+	for (int i = 0; i < n; i++) {
+		sample(out, name, src[i].labels, "direction=\"sent\"",
+		       src[i].c->bytes_sent);
+		sample(out, name, src[i].labels, "direction=\"received\"",
+		       src[i].c->bytes_received);
+	}
+	snprintf(name, sizeof(name), "%s_handshake_failures_total", prefix);
+	help(out, name, "counter", "Connections that failed before HTTP/2, by "
+	     "reason.");
+	for (int i = 0; i < n; i++)
+		for (int r = 0; r < SW_HS_N; r++) {
+			snprintf(extra, sizeof(extra), "reason=\"%s\"",
+				 sw_hs_reason_names[r]);
+			sample(out, name, src[i].labels, extra,
+			       src[i].c->handshake_failures[r]);
+		}
+}
+
+static void tunnel_metrics(FILE *out, const struct sw_view *v)
+{
+	struct tunnel_source src[SW_MAX_REMOTES];
+	int n = 0;
+
+	for (int i = 0; i < v->cfg->n_remotes && n < SW_MAX_REMOTES; i++) {
+		if (!v->remotes[i].tunnel)
+			continue;
+		snprintf(src[n].labels, sizeof(src[n].labels), "remote=\"%s\"",
+			 v->remotes[i].cfg->name);
+		src[n++].c = v->remotes[i].tunnel;
+	}
+	if (n)
+		tunnel_family(out, "spillway_tunnel", src, n);
+	if (v->gateway) {
+		src[0].labels[0] = '\0';
+		src[0].c = v->gateway;
+		tunnel_family(out, "spillway_gateway", src, 1);
+	}
+	if (v->fallback) {
+		help(out, "spillway_fallback_connections", "gauge",
+		     "Spilled connections being served in this cluster after "
+		     "their remote would not take them.");
+		sample(out, "spillway_fallback_connections", "", "",
+		       v->fallback->open);
+		help(out, "spillway_fallback_total", "counter",
+		     "Local fallbacks, by result: served, or failed (the local "
+		     "service could not be reached either: reset).");
+		sample(out, "spillway_fallback_total", "", "result=\"served\"",
+		       v->fallback->served);
+		sample(out, "spillway_fallback_total", "", "result=\"failed\"",
+		       v->fallback->failed);
+	}
+	if (!v->cert_not_after)
+		return;
+	help(out, "spillway_certificate_not_after_seconds", "gauge",
+	     "When this node's certificate chain expires (Unix time).");
+	fprintf(out, "spillway_certificate_not_after_seconds %lld\n",
+		(long long)v->cert_not_after);
+	help(out, "spillway_certificate_reloads_total", "counter",
+	     "Certificate reloads, by result.");
+	fprintf(out, "spillway_certificate_reloads_total{result=\"ok\"} %" PRIu64
+		"\nspillway_certificate_reloads_total{result=\"rejected\"} %"
+		PRIu64 "\n", (uint64_t)v->cert_reloads_ok,
+		(uint64_t)v->cert_reloads_failed);
+}
+
+void report_metrics(FILE *out, const struct sw_view *v)
+{
+	service_metric(out, v, "spillway_service_active_connections", "gauge",
+		       "Connections holding a slot, by where they went.",
+		       ",location=\"local\"", LIVE(active_local), false);
+	for (int i = 0; i < v->cfg->n_services; i++) {
+		fputs("spillway_service_active_connections", out);
+		service_labels(out, &v->services[i]);
+		fprintf(out, ",location=\"remote\"} %u\n",
+			v->services[i].live.active_remote);
+	}
+	service_metric(out, v, "spillway_service_max_connections", "gauge",
+		       "The threshold: local connections allowed.", NULL,
+		       LIVE(cfg.max_connections), false);
+	service_metric(out, v, "spillway_service_resume_below", "gauge",
+		       "While overflowing, spill until local active is below this.",
+		       NULL, LIVE(cfg.resume_below), false);
+	service_metric(out, v, "spillway_service_overflowing", "gauge",
+		       "1 while new connections spill (hysteresis state).",
+		       NULL, LIVE(flags), false);
+	service_metric(out, v, "spillway_service_local_total", "counter",
+		       "New connections admitted with a local slot.", NULL,
+		       LIVE(local_total), true);
+	service_metric(out, v, "spillway_service_overflowed_total", "counter",
+		       "New connections spilled to a remote.", NULL,
+		       LIVE(overflowed_total), true);
+	service_metric(out, v, "spillway_service_overflow_unavailable_total",
+		       "counter", "New connections that should have spilled "
+		       "but no remote could take: kept local.", NULL,
+		       LIVE(overflow_unavailable_total), true);
+	service_metric(out, v, "spillway_service_local_fallback_total",
+		       "counter", "Spilled connections the remote would not "
+		       "take, served in this cluster by the agent.", NULL,
+		       LIVE(local_fallback_total), true);
+
+	help(out, "spillway_remote_healthy", "gauge",
+	     "1 if the remote takes new overflow.");
+	for (int i = 0; i < v->cfg->n_remotes; i++)
+		fprintf(out, "spillway_remote_healthy{remote=\"%s\"} %d\n",
+			v->remotes[i].cfg->name, v->remotes[i].healthy);
+
+	help(out, "spillway_datapath_loaded", "gauge", "1 if this agent runs "
+	     "the datapath (its configuration has interfaces); 0 on a "
+	     "gateway-only agent.");
+	fprintf(out, "spillway_datapath_loaded %d\n", v->datapath);
+	if (v->xdp_handoff[0]) {
+		help(out, "spillway_datapath_xdp_handoff", "gauge",
+		     "1 for how XDP mode hands decisions to TC: metadata, or "
+		     "flow-table where the kernel refuses XDP metadata.");
+		fprintf(out, "spillway_datapath_xdp_handoff{handoff=\"%s\"} 1\n",
+			v->xdp_handoff);
+		help(out, "spillway_datapath_xdp_meta_refused", "gauge",
+		     "1 once a driver refused XDP metadata at run time: XDP mode "
+		     "reads decisions from the flow table since.");
+		fprintf(out, "spillway_datapath_xdp_meta_refused %d\n",
+			v->xdp_meta_refused);
+	}
+	if (v->datapath)
+		datapath_metrics(out, v);
+	tunnel_metrics(out, v);
+
+	help(out, "spillway_flows_tracked", "gauge",
+	     "Entries in the flow table at the last collection.");
+	fprintf(out, "spillway_flows_tracked %" PRIu64 "\n",
+		(uint64_t)v->flows_scanned);
+	help(out, "spillway_config_reloads_total", "counter",
+	     "Configuration reloads, by result.");
+	fprintf(out, "spillway_config_reloads_total{result=\"ok\"} %" PRIu64 "\n"
+		"spillway_config_reloads_total{result=\"rejected\"} %" PRIu64 "\n",
+		(uint64_t)v->reloads_ok, (uint64_t)v->reloads_failed);
+	help(out, "spillway_ready", "gauge", "1 once the datapath is attached "
+	     "and the configuration applied.");
+	fprintf(out, "spillway_ready %d\n", v->ready);
+	help(out, "spillway_draining", "gauge", "1 while stopping: spilled "
+	     "connections finish, new connections stay local.");
+	fprintf(out, "spillway_draining %d\n", v->draining);
+}

@@ -1,0 +1,392 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "lib/jsonparse.h"
+#include "agent/rpc.h"
+#include "cli/top.h"
+
+#define BAR_WIDTH 20
+#define NAME_MIN 7	/* "SERVICE" */
+#define NAME_MAX_SHOWN 48
+/* Everything on a service line but the name (see the header's format). */
+#define FIXED_WIDTH (1 + 7 + 2 + BAR_WIDTH + 2 + 2 + 7 + 1 + 8 + 3 * 9 + 2 + 11)
+
+/* ---- reading a sample ---------------------------------------------------- */
+
+static void copy_string(char *dst, size_t len, const struct jv *v,
+			const char *key)
+{
+	snprintf(dst, len, "%s", jv_get_string(v, key, ""));
+}
+
+static int count(const struct jv *array)
+{
+	int n = 0;
+
+	for (const struct jv *m = array ? array->child : NULL; m; m = m->next)
+		n++;
+	return n;
+}
+
+int sw_top_sample_parse(char *json, double at, struct sw_top_sample *s,
+			struct sw_error *e)
+{
+	struct jv *root = jv_parse(json, e);
+	const struct jv *svcs, *rems, *m;
+	int i;
+
+	memset(s, 0, sizeof(*s));
+	if (!root)
+		return -EINVAL;
+	svcs = jv_get(root, "services");
+	rems = jv_get(root, "remotes");
+	if (!svcs || svcs->type != JV_ARRAY || !rems || rems->type != JV_ARRAY) {
+		jv_free(root);
+		return sw_fail(e, -EINVAL, "the agent's status has no services "
+			       "or remotes array (another version?)");
+	}
+	s->at = at;
+	copy_string(s->cluster, sizeof(s->cluster), root, "cluster");
+	s->n_services = count(svcs);
+	s->n_remotes = count(rems);
+	s->services = calloc(s->n_services + 1, sizeof(*s->services));
+	s->remotes = calloc(s->n_remotes + 1, sizeof(*s->remotes));
+	if (!s->services || !s->remotes) {
+		jv_free(root);
+		sw_top_sample_free(s);
+		return sw_fail(e, -ENOMEM, "out of memory");
+	}
+	for (i = 0, m = svcs->child; m; m = m->next, i++) {
+		struct sw_top_service *t = &s->services[i];
+
+		copy_string(t->name, sizeof(t->name), m, "name");
+		copy_string(t->state, sizeof(t->state), m, "state");
+		t->max = jv_get_uint(m, "max_connections", 0);
+		t->resume = jv_get_uint(m, "resume_below", 0);
+		t->local = jv_get_uint(m, "active_local", 0);
+		t->remote = jv_get_uint(m, "active_remote", 0);
+		t->local_total = jv_get_uint(m, "local_total", 0);
+		t->overflowed_total = jv_get_uint(m, "overflowed_total", 0);
+		t->unavailable_total = jv_get_uint(m, "overflow_unavailable_total", 0);
+	}
+	for (i = 0, m = rems->child; m; m = m->next, i++) {
+		copy_string(s->remotes[i].name, sizeof(s->remotes[i].name), m, "name");
+		copy_string(s->remotes[i].gateway, sizeof(s->remotes[i].gateway),
+			    m, "gateway");
+		s->remotes[i].healthy = jv_get_bool(m, "healthy", false);
+	}
+	jv_free(root);
+	return 0;
+}
+
+void sw_top_sample_free(struct sw_top_sample *s)
+{
+	free(s->services);
+	free(s->remotes);
+	memset(s, 0, sizeof(*s));
+}
+
+/* ---- drawing a frame ------------------------------------------------------- */
+
+static const struct sw_top_service *find_service(const struct sw_top_sample *s,
+						 const char *name)
+{
+	for (int i = 0; s && i < s->n_services; i++)
+		if (!strcmp(s->services[i].name, name))
+			return &s->services[i];
+	return NULL;
+}
+
+/* A counter's rate between two samples, "-" when unknown or it went back
+ * (the service was removed and added again). */
+static void rate(FILE *out, __u64 before, __u64 now, double dt, bool known)
+{
+	if (!known || dt <= 0 || now < before)
+		fprintf(out, " %8s", "-");
+	else
+		fprintf(out, " %8.1f", (now - before) / dt);
+}
+
+static void bar(FILE *out, __u64 n, __u64 max)
+{
+	int fill = max ? (int)((n >= max ? max : n) * BAR_WIDTH / max) : 0;
+
+	fputc('[', out);
+	for (int i = 0; i < BAR_WIDTH; i++)
+		fputc(i < fill ? '#' : '.', out);
+	fputc(']', out);
+}
+
+static void name_cell(FILE *out, const char *name, int w)
+{
+	if ((int)strlen(name) <= w)
+		fprintf(out, "%-*s", w, name);
+	else
+		fprintf(out, "%.*s...", w - 3, name);
+}
+
+void sw_top_render(FILE *out, const char *title, const struct sw_top_sample *prev,
+		   const struct sw_top_sample *cur, int width)
+{
+	double dt = prev ? cur->at - prev->at : 0;
+	int w = NAME_MIN;
+
+	if (title)
+		fprintf(out, "%s\n", title);
+	fputc('\n', out);
+	for (int i = 0; i < cur->n_services; i++) {
+		int len = strlen(cur->services[i].name);
+
+		w = len > w ? len : w;
+	}
+	if (w > NAME_MAX_SHOWN)
+		w = NAME_MAX_SHOWN;
+	if (width && w > width - FIXED_WIDTH)
+		w = width - FIXED_WIDTH > NAME_MIN ? width - FIXED_WIDTH : NAME_MIN;
+	if (!cur->n_services)
+		fprintf(out, "no services (a gateway-only agent?)\n");
+	else
+		fprintf(out, "%-*s %7s  %-*s  %7s %8s %8s %8s %8s  %s\n", w,
+			"SERVICE", "MAX", BAR_WIDTH + 2, "LOCAL/MAX", "LOCAL",
+			"REMOTE", "LOCAL/s", "SPILL/s", "KEPT/s", "STATE");
+	for (int i = 0; i < cur->n_services; i++) {
+		const struct sw_top_service *s = &cur->services[i];
+		const struct sw_top_service *p = find_service(prev, s->name);
+
+		name_cell(out, s->name, w);
+		fprintf(out, " %7llu  ", (unsigned long long)s->max);
+		bar(out, s->local, s->max);
+		fprintf(out, "  %7llu %8llu", (unsigned long long)s->local,
+			(unsigned long long)s->remote);
+		rate(out, p ? p->local_total : 0, s->local_total, dt, p);
+		rate(out, p ? p->overflowed_total : 0, s->overflowed_total, dt, p);
+		rate(out, p ? p->unavailable_total : 0, s->unavailable_total, dt, p);
+		fprintf(out, "  %s\n", s->state);
+	}
+	if (!cur->n_remotes)
+		return;
+	fprintf(out, "\n%-*s %-40s %s\n", w, "REMOTE", "GATEWAY", "HEALTHY");
+	for (int i = 0; i < cur->n_remotes; i++) {
+		name_cell(out, cur->remotes[i].name, w);
+		fprintf(out, " %-40s %s\n", cur->remotes[i].gateway,
+			cur->remotes[i].healthy ? "yes" : "NO: new connections stay local");
+	}
+}
+
+/* ---- the loop --------------------------------------------------------------- */
+
+static volatile sig_atomic_t stop, resized;
+
+static void on_stop(int sig)
+{
+	(void)sig;
+	stop = 1;
+}
+
+static void on_winch(int sig)
+{
+	(void)sig;
+	resized = 1;
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static int take_sample(const char *socket, struct sw_top_sample *s,
+		       struct sw_error *e)
+{
+	char *argv[] = { "status", "--json", NULL }, *body;
+	enum sw_rpc_status status;
+	int err;
+
+	if (sw_rpc_call(socket, 2, argv, &status, &body, e))
+		return -EIO;
+	if (status != SW_RPC_OK) {
+		body[strcspn(body, "\n")] = '\0';
+		err = sw_fail(e, -EIO, "the agent at %s: %s", socket, body);
+	} else {
+		err = sw_top_sample_parse(body, now_s(), s, e);
+	}
+	free(body);
+	return err;
+}
+
+struct screen {
+	bool tty;
+	struct termios saved;
+};
+
+/* Interactive: keys without Enter or echo (Ctrl-C still a signal), the
+ * alternate screen, no cursor. Undone by screen_leave. */
+static void screen_enter(struct screen *sc)
+{
+	struct termios raw;
+
+	if (!sc->tty || tcgetattr(STDIN_FILENO, &sc->saved)) {
+		sc->tty = false;
+		return;
+	}
+	raw = sc->saved;
+	raw.c_lflag &= ~(ICANON | ECHO);
+	raw.c_cc[VMIN] = 0;
+	raw.c_cc[VTIME] = 0;
+	tcsetattr(STDIN_FILENO, TCSANOW, &raw);
+	fputs("\033[?1049h\033[?25l", stdout);
+}
+
+static void screen_leave(struct screen *sc)
+{
+	if (!sc->tty)
+		return;
+	fputs("\033[?25h\033[?1049l", stdout);
+	fflush(stdout);
+	tcsetattr(STDIN_FILENO, TCSANOW, &sc->saved);
+}
+
+/* The terminal's size; 0 x 0 when not on one (no limit). */
+static void screen_size(const struct screen *sc, int *cols, int *rows)
+{
+	struct winsize ws;
+
+	*cols = *rows = 0;
+	if (!sc->tty || ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws))
+		return;
+	*cols = ws.ws_col;
+	*rows = ws.ws_row;
+}
+
+static int count_lines(const char *s)
+{
+	int n = 0;
+
+	for (; (s = strchr(s, '\n')); s++)
+		n++;
+	return n;
+}
+
+/* Draw a frame: over the last one on a terminal, after it otherwise. */
+static void draw(const struct screen *sc, const struct sw_top_opts *o,
+		 const struct sw_top_sample *prev, const struct sw_top_sample *cur,
+		 const char *problem)
+{
+	char title[512], clock[16], *frame = NULL;
+	time_t t = time(NULL);
+	int cols, rows, lines, shown;
+	size_t len = 0;
+	FILE *f;
+
+	strftime(clock, sizeof(clock), "%H:%M:%S", localtime(&t));
+	snprintf(title, sizeof(title), "spillway top - cluster %s - %s - %s - "
+		 "every %.1fs%s", cur->cluster, o->socket, clock,
+		 o->interval_ms / 1000.0, sc->tty ? " - q quits" : "");
+	f = open_memstream(&frame, &len);
+	if (!f)
+		return;
+	if (problem)
+		fprintf(f, "%s\n! %s (showing the last good sample)\n", title,
+			problem);
+	screen_size(sc, &cols, &rows);
+	sw_top_render(f, problem ? NULL : title, prev, cur, cols);
+	fclose(f);
+	if (!sc->tty) {
+		printf("%s\n", frame);
+	} else {
+		/* Taller than the terminal: what fits, and say what does not
+		 * (scrolling would tear every frame). */
+		lines = count_lines(frame);
+		shown = rows > 1 && lines > rows ? rows - 1 : lines;
+		fputs("\033[H", stdout);
+		/* Each line clears what the last frame left right of it. */
+		for (char *line = frame, *nl; shown-- > 0 &&
+		     (nl = strchr(line, '\n')); line = nl + 1)
+			printf("%.*s\033[K\n", (int)(nl - line), line);
+		if (rows > 1 && lines > rows)
+			printf("... %d more lines: a taller terminal, or "
+			       "'spillway status'\033[K", lines - rows + 1);
+		fputs("\033[J", stdout);
+	}
+	fflush(stdout);
+	free(frame);
+}
+
+/* Wait until the deadline, a key or a signal; true if q was pressed. */
+static bool wait_key(const struct screen *sc, double deadline)
+{
+	struct pollfd p = { .fd = STDIN_FILENO, .events = POLLIN };
+	double left = deadline - now_s();
+	char keys[32];
+	ssize_t n;
+
+	if (left <= 0)
+		return false;
+	if (poll(&p, sc->tty ? 1 : 0, (int)(left * 1000) + 1) != 1)
+		return false;
+	n = read(STDIN_FILENO, keys, sizeof(keys));
+	return n > 0 && (memchr(keys, 'q', n) || memchr(keys, 'Q', n));
+}
+
+int sw_top_run(const struct sw_top_opts *o)
+{
+	struct sw_top_sample prev = {}, cur = {}, next;
+	struct screen sc = { .tty = !o->batch && isatty(STDIN_FILENO) &&
+				     isatty(STDOUT_FILENO) };
+	struct sigaction sa = { .sa_handler = on_stop }, wa = { .sa_handler = on_winch };
+	struct sw_error e = {};
+	bool have_prev = false, problem = false;
+	unsigned long frames = 0;
+	double deadline;
+
+	if (take_sample(o->socket, &cur, &e)) {
+		fprintf(stderr, "spillway top: %s\n", e.msg);
+		return 1;
+	}
+	sigaction(SIGINT, &sa, NULL);	/* no SA_RESTART: poll returns */
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGWINCH, &wa, NULL);
+	screen_enter(&sc);
+	deadline = now_s();
+	while (!stop) {
+		if (now_s() >= deadline) {
+			if (frames) {
+				problem = take_sample(o->socket, &next, &e) != 0;
+				if (!problem) {
+					sw_top_sample_free(&prev);
+					prev = cur;
+					cur = next;
+					have_prev = true;
+				}
+			}
+			draw(&sc, o, have_prev ? &prev : NULL, &cur,
+			     problem ? e.msg : NULL);
+			if (++frames == o->iterations)
+				break;
+			/* Keep the beat; a slow agent makes it skip, not race. */
+			deadline += o->interval_ms / 1000.0;
+			if (deadline < now_s())
+				deadline = now_s() + o->interval_ms / 1000.0;
+		} else if (resized) {
+			draw(&sc, o, have_prev ? &prev : NULL, &cur,
+			     problem ? e.msg : NULL);
+		}
+		resized = 0;
+		if (wait_key(&sc, deadline))
+			break;
+	}
+	screen_leave(&sc);
+	sw_top_sample_free(&prev);
+	sw_top_sample_free(&cur);
+	return 0;
+}

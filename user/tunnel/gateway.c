@@ -1,0 +1,479 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "spillway/defaults.h"
+#include "lib/addr.h"
+#include "lib/clock.h"
+#include "tunnel/gateway.h"
+#include "tunnel/h2.h"
+#include "lib/log.h"
+#include "tunnel/net.h"
+#include "tunnel/relay.h"
+
+#define ACCEPT_BUDGET 64
+#define MAX_CONNS 4096
+
+/* A peer identity (a remote cluster's agents share one) with connections. */
+struct peer {
+	struct peer *next;
+	int conns;
+	char identity[sizeof(((struct h2conn *)0)->identity)];
+};
+
+struct sw_gateway {
+	struct sw_loop *loop;
+	const struct sw_config *cfg;
+	struct sw_tls *tls;
+	__u32 bypass_mark;
+	__u32 mark;		/* on connections to targets: bypass_mark or 0 */
+	struct sw_io listen;
+	struct h2conn **conns;		/* for deadlines */
+	int n_conns;
+	nghttp2_session_callbacks *cb;
+	struct sw_tunnel_counters c;
+	bool draining;			/* no new connections or streams */
+	struct peer *peers;
+};
+
+/* The peer of an identity, counting one more connection; NULL: no memory. */
+static struct peer *peer_join(struct sw_gateway *g, const char *identity)
+{
+	struct peer *p;
+
+	for (p = g->peers; p; p = p->next)
+		if (!strcmp(p->identity, identity))
+			break;
+	if (!p) {
+		p = calloc(1, sizeof(*p));
+		if (!p)
+			return NULL;
+		snprintf(p->identity, sizeof(p->identity), "%s", identity);
+		p->next = g->peers;
+		g->peers = p;
+	}
+	p->conns++;
+	return p;
+}
+
+static void peer_leave(struct sw_gateway *g, struct peer *p)
+{
+	if (!p || --p->conns)
+		return;
+	for (struct peer **pp = &g->peers; *pp; pp = &(*pp)->next)
+		if (*pp == p) {
+			*pp = p->next;
+			break;
+		}
+	free(p);
+}
+
+/*
+ * Streams a peer has open, over all its connections. Counted when asked
+ * (once per CONNECT): a pointer comparison per gateway connection.
+ */
+static unsigned int peer_streams(const struct sw_gateway *g, const struct peer *p)
+{
+	unsigned int n = 0;
+
+	for (int i = 0; i < g->n_conns; i++)
+		if (g->conns[i]->owner_data == p)
+			n += g->conns[i]->streams;
+	return n;
+}
+
+#define NV(n, v) { (uint8_t *)(n), (uint8_t *)(v), sizeof(n) - 1, strlen(v), \
+		   NGHTTP2_NV_FLAG_NONE }
+
+static void stream_done(struct relay *r, bool reset)
+{
+	struct sw_gateway *g = r->owner;
+
+	(void)reset;
+	g->c.streams_open--;
+	g->c.streams[sw_stream_result_of(r->status)]++;
+}
+
+static void answer(struct relay *r, int status, bool with_body)
+{
+	char code[4];
+	nghttp2_data_provider prd = relay_provider(r);
+
+	snprintf(code, sizeof(code), "%d", status);
+	nghttp2_nv hdrs[] = { NV(":status", code) };
+	r->status = status;
+	r->answered = !with_body;
+	nghttp2_submit_response(r->conn->session, r->stream_id, hdrs, 1,
+				with_body ? &prd : NULL);
+}
+
+static void refuse(struct relay *r, int status, const char *why)
+{
+	log_warn_limited("gateway: refused CONNECT %s from %s (%s, %s): %d, %s",
+			 r->authority[0] ? r->authority : "(none)",
+			 r->conn->identity, r->conn->peer,
+			 r->forwarded[0] ? r->forwarded : "no forwarded",
+			 status, why);
+	answer(r, status, false);
+	relay_close(r, false);
+}
+
+static void target_connected(struct relay *r, int err)
+{
+	char why[128];
+
+	if (err) {
+		snprintf(why, sizeof(why), "cannot connect to the target: %s",
+			 strerror(err));
+		refuse(r, 502, why);
+		return;
+	}
+	r->deadline_ns = 0;
+	answer(r, 200, true);
+	relay_establish(r);
+	log_debug("gateway: CONNECT %s from %s (%s): 200", r->authority,
+		  r->conn->identity, r->forwarded);
+}
+
+static const struct relay_ops stream_ops = {
+	.on_connected = target_connected,
+	.on_done = stream_done,
+};
+
+/* name:port, name a DNS name (never an address: no connecting by IP). */
+static int parse_authority(const char *a, char *name, size_t len, __u16 *port)
+{
+	struct sw_hostport hp;
+	struct sockaddr_storage ss;
+	socklen_t sl;
+
+	if (sw_hostport_parse(a, &hp))
+		return -EINVAL;
+	if (!sw_sockaddr_make(hp.host, hp.port, &ss, &sl))
+		return -EPERM;
+	snprintf(name, len, "%s", hp.host);
+	*port = hp.port;
+	return 0;
+}
+
+static const struct sw_export_config *export_of(const struct sw_config *cfg,
+						const char *name, __u16 port)
+{
+	for (int i = 0; cfg && i < cfg->n_exports; i++)
+		if (cfg->exports[i].port == port &&
+		    !strcmp(cfg->exports[i].name, name))
+			return &cfg->exports[i];
+	return NULL;
+}
+
+/* Check a CONNECT and start connecting to its target; NULL or why not. */
+static const char *start(struct sw_gateway *g, struct relay *r, int *status,
+			 char *why, size_t why_len)
+{
+	const struct sw_export_config *x;
+	char name[SW_NAME_MAX + 1];
+	struct sockaddr_storage ss;
+	const char *err = NULL;
+	socklen_t len;
+	__u16 port;
+	int fd, rc;
+
+	if (r->header_bytes > SW_TUNNEL_MAX_HEADER_BYTES)
+		return *status = 431, "request headers too large";
+	if (strcmp(r->method, "CONNECT"))
+		return *status = 405, "only CONNECT is served";
+	rc = parse_authority(r->authority, name, sizeof(name), &port);
+	if (rc == -EPERM)
+		return *status = 403, "an IP address is not a service name";
+	if (rc)
+		return *status = 403, "malformed authority: expected NAME:PORT";
+	x = export_of(g->cfg, name, port);
+	if (!x)
+		return *status = 403, "not exported here";
+	/* This stream is counted already: more than the limit refuses it. */
+	if (g->cfg && peer_streams(g, r->conn->owner_data) >
+		      g->cfg->max_streams_per_peer) {
+		snprintf(why, why_len, "this peer has %u streams open, the most "
+			 "tunnel.max_streams_per_peer allows",
+			 g->cfg->max_streams_per_peer);
+		return *status = 503, why;
+	}
+	if (sw_resolve(&x->target, &ss, &len, &err)) {
+		snprintf(why, why_len, "target %s does not resolve: %s",
+			 x->target.host, err);
+		return *status = 503, why;
+	}
+	fd = sw_agent_socket(ss.ss_family, g->mark);
+	if (fd < 0)
+		return *status = 502, strerror(-fd);
+	if ((connect(fd, (struct sockaddr *)&ss, len) && errno != EINPROGRESS) ||
+	    relay_attach(r, fd, true)) {
+		snprintf(why, why_len, "cannot connect to the target: %s",
+			 strerror(errno));
+		close(fd);
+		return *status = 502, why;
+	}
+	r->deadline_ns = sw_now_ns() + SW_TUNNEL_CONNECT_TIMEOUT_S * NS_PER_S;
+	return NULL;
+}
+
+static void request(struct sw_gateway *g, struct relay *r)
+{
+	char why[200];
+	const char *refused;
+	int status = 0;
+
+	refused = start(g, r, &status, why, sizeof(why));
+	if (refused)
+		refuse(r, status, refused);
+}
+
+/* ------------------------------------------------------------------------
+ * nghttp2 callbacks (user_data: the struct h2conn)
+ */
+
+static int on_begin_headers(nghttp2_session *s, const nghttp2_frame *frame,
+			    void *user_data)
+{
+	struct h2conn *c = user_data;
+	struct sw_gateway *g = c->owner;
+	struct relay *r;
+
+	if (frame->hd.type != NGHTTP2_HEADERS ||
+	    frame->headers.cat != NGHTTP2_HCAT_REQUEST)
+		return 0;
+	r = relay_new(g->loop, c, -1, &stream_ops, g, &g->c);
+	if (!r)
+		return NGHTTP2_ERR_CALLBACK_FAILURE;
+	r->stream_id = frame->hd.stream_id;
+	g->c.streams_open++;
+	nghttp2_session_set_stream_user_data(s, r->stream_id, r);
+	return 0;
+}
+
+static void copy_value(char *dst, size_t size, const uint8_t *v, size_t len)
+{
+	snprintf(dst, size, "%.*s", (int)len, (const char *)v);
+}
+
+static int on_header(nghttp2_session *s, const nghttp2_frame *frame,
+		     const uint8_t *name, size_t namelen, const uint8_t *value,
+		     size_t valuelen, uint8_t flags, void *user_data)
+{
+	struct relay *r = nghttp2_session_get_stream_user_data(s,
+							       frame->hd.stream_id);
+
+	(void)flags;
+	(void)user_data;
+	if (!r || frame->hd.type != NGHTTP2_HEADERS)
+		return 0;
+	/* RFC 7541 counts 32 bytes of overhead per field. */
+	r->header_bytes += namelen + valuelen + 32;
+	if (r->header_bytes > SW_TUNNEL_MAX_HEADER_BYTES)
+		return 0;
+	if (namelen == 7 && !memcmp(name, ":method", 7))
+		copy_value(r->method, sizeof(r->method), value, valuelen);
+	else if (namelen == 10 && !memcmp(name, ":authority", 10))
+		copy_value(r->authority, sizeof(r->authority), value, valuelen);
+	else if (namelen == 9 && !memcmp(name, "forwarded", 9) && !r->forwarded[0])
+		copy_value(r->forwarded, sizeof(r->forwarded), value, valuelen);
+	return 0;
+}
+
+static int on_frame(nghttp2_session *s, const nghttp2_frame *frame,
+		    void *user_data)
+{
+	struct h2conn *c = user_data;
+	struct relay *r = nghttp2_session_get_stream_user_data(s,
+							       frame->hd.stream_id);
+
+	if (!r)
+		return 0;
+	if (frame->hd.type == NGHTTP2_HEADERS &&
+	    frame->headers.cat == NGHTTP2_HCAT_REQUEST && !r->status &&
+	    r->io.fd < 0)
+		request(c->owner, r);
+	if (!r->closing && (frame->hd.flags & NGHTTP2_FLAG_END_STREAM))
+		relay_on_end_stream(r);
+	return 0;
+}
+
+/* ------------------------------------------------------------------------
+ * Connections from remote clusters
+ */
+
+static void conn_ready(struct h2conn *c)
+{
+	struct sw_gateway *g = c->owner;
+
+	g->c.connections_open++;
+	c->owner_data = peer_join(g, c->identity);
+	if (!c->owner_data) {
+		h2_close(c, "out of memory", "other");
+		return;
+	}
+	log_info("gateway: %s connected as %s", c->peer, c->identity);
+	if (g->draining)
+		h2_goaway(c);
+}
+
+static void conn_closed(struct h2conn *c, const char *reason, const char *label)
+{
+	struct sw_gateway *g = c->owner;
+	bool was_open = c->confirmed;
+
+	relay_abort_all(c);
+	peer_leave(g, c->owner_data);
+	c->owner_data = NULL;
+	for (int i = 0; i < g->n_conns; i++)
+		if (g->conns[i] == c)
+			g->conns[i] = g->conns[--g->n_conns];
+	if (was_open) {
+		g->c.connections_open--;
+		log_info("gateway: %s (%s) left: %s", c->peer, c->identity, reason);
+		return;
+	}
+	g->c.handshake_failures[sw_hs_reason_of(label)]++;
+	log_warn_limited("gateway: %s", reason);
+}
+
+static const struct h2_ops conn_ops = {
+	.on_ready = conn_ready,
+	.on_closed = conn_closed,
+};
+
+static void on_accept(struct sw_io *io, uint32_t events)
+{
+	struct sw_gateway *g = (struct sw_gateway *)((char *)io -
+					offsetof(struct sw_gateway, listen));
+	struct sw_error e = {};
+
+	(void)events;
+	for (int n = 0; n < ACCEPT_BUDGET; n++) {
+		int fd = accept4(io->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		struct h2conn *c;
+		SSL *ssl;
+
+		if (fd < 0)
+			return;
+		if (g->n_conns == MAX_CONNS || !g->tls) {
+			close(fd);
+			continue;
+		}
+		sw_no_delay(fd);
+		ssl = sw_tls_server(g->tls, fd, &e);
+		if (!ssl) {
+			log_error("gateway: %s", e.msg);
+			close(fd);
+			continue;
+		}
+		c = h2_server(g->loop, fd, ssl,
+			      SW_TUNNEL_HANDSHAKE_TIMEOUT_S * NS_PER_S,
+			      g->cb, &conn_ops, g);
+		if (c)
+			g->conns[g->n_conns++] = c;
+	}
+}
+
+struct sw_gateway *sw_gateway_new(struct sw_loop *loop,
+				  const struct sw_hostport *addr,
+				  __u32 bypass_mark, struct sw_error *e)
+{
+	struct sw_gateway *g = calloc(1, sizeof(*g));
+	struct sockaddr_storage ss;
+	socklen_t len;
+	int one = 1, fd;
+
+	if (!g || !(g->conns = calloc(MAX_CONNS, sizeof(*g->conns))) ||
+	    nghttp2_session_callbacks_new(&g->cb)) {
+		if (g)
+			free(g->conns);
+		free(g);
+		sw_fail(e, -ENOMEM, "out of memory");
+		return NULL;
+	}
+	g->loop = loop;
+	g->bypass_mark = bypass_mark;
+	g->listen.fd = -1;
+	nghttp2_session_callbacks_set_on_begin_headers_callback(g->cb,
+								on_begin_headers);
+	nghttp2_session_callbacks_set_on_header_callback(g->cb, on_header);
+	nghttp2_session_callbacks_set_on_frame_recv_callback(g->cb, on_frame);
+	nghttp2_session_callbacks_set_on_data_chunk_recv_callback(g->cb,
+		relay_on_data_chunk);
+	nghttp2_session_callbacks_set_on_stream_close_callback(g->cb,
+		relay_on_stream_close);
+
+	sw_sockaddr_make(addr->host, addr->port, &ss, &len);
+	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
+	    bind(fd, (struct sockaddr *)&ss, len) || listen(fd, 1024) ||
+	    sw_loop_add(loop, &g->listen, fd, EPOLLIN, on_accept)) {
+		sw_fail(e, -errno, "tunnel.listen: cannot listen on %s:%u: %s",
+			addr->host, addr->port, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		sw_gateway_free(g);
+		return NULL;
+	}
+	return g;
+}
+
+void sw_gateway_free(struct sw_gateway *g)
+{
+	if (!g)
+		return;
+	while (g->n_conns)
+		h2_close(g->conns[0], "the gateway stops", "closed");
+	sw_loop_close(g->loop, &g->listen);
+	nghttp2_session_callbacks_del(g->cb);
+	free(g->conns);
+	free(g);
+}
+
+void sw_gateway_configure(struct sw_gateway *g, const struct sw_config *cfg,
+			  struct sw_tls *tls)
+{
+	g->cfg = cfg;
+	g->tls = tls;
+	/* Marked only where a datapath runs to skip them. */
+	g->mark = cfg->n_interfaces ? g->bypass_mark : 0;
+}
+
+void sw_gateway_drain(struct sw_gateway *g)
+{
+	g->draining = true;
+	sw_loop_close(g->loop, &g->listen);
+	for (int i = g->n_conns - 1; i >= 0; i--)
+		h2_goaway(g->conns[i]);
+}
+
+void sw_gateway_tick(struct sw_gateway *g, __u64 now)
+{
+	for (int i = g->n_conns - 1; i >= 0; i--) {
+		struct h2conn *c = g->conns[i];
+
+		h2_check_deadline(c, now);
+		if (g->draining)
+			h2_goaway(c);	/* the second GOAWAY, a tick later */
+		for (struct relay *r = c->relays, *next; r; r = next) {
+			next = r->next;
+			if (r->connecting && r->deadline_ns && now > r->deadline_ns) {
+				r->connecting = false;
+				target_connected(r, ETIMEDOUT);
+				h2_flush(c);
+			}
+		}
+	}
+}
+
+const struct sw_tunnel_counters *sw_gateway_counters(struct sw_gateway *g)
+{
+	return g ? &g->c : NULL;
+}
