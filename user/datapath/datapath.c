@@ -101,13 +101,19 @@ static void capture_stop(bool show)
 	memset(&captured, 0, sizeof(captured));
 }
 
+/* Where the line of text that holds p starts. */
+static const char *line_start(const char *text, const char *p)
+{
+	while (p > text && p[-1] != '\n')
+		p--;
+	return p;
+}
+
 /* The line of text that holds p, copied into out. */
 static void line_at(const char *text, const char *p, char *out, size_t len)
 {
-	const char *start = p, *end = strchr(p, '\n');
+	const char *start = line_start(text, p), *end = strchr(p, '\n');
 
-	while (start > text && start[-1] != '\n')
-		start--;
 	if (!end)
 		end = p + strlen(p);
 	snprintf(out, len, "%.*s", (int)(end - start), start);
@@ -130,11 +136,9 @@ static void verifier_reason(const char *log, char *out, size_t len)
 	if (!end)
 		return;
 	for (p = end; p > log;) {
-		const char *start = p - 1;
+		const char *start = line_start(log, p - 1);
 		bool skip = false;
 
-		while (start > log && start[-1] != '\n')
-			start--;
 		for (size_t i = 0; i < sizeof(summary) / sizeof(summary[0]); i++)
 			skip |= !strncmp(start, summary[i], strlen(summary[i]));
 		if (!skip && p - start > 1) {
