@@ -340,7 +340,7 @@ static void collect(struct agent *a)
 	struct sw_collect_result r;
 	struct sw_error e = {};
 
-	if (!a->dp.skel)
+	if (!sw_datapath_loaded(&a->dp))
 		return;
 	if (sw_collect(&a->dp, &p, &r, &e)) {
 		log_error("%s", e.msg);
@@ -395,7 +395,8 @@ static void begin_stop(struct agent *a, const char *why)
 	a->draining = true;
 	a->ready = false;
 	a->drain_deadline_ns = sw_now_ns() + a->cfg.drain_timeout_ns;
-	if (a->dp.skel && sw_agent_heartbeat_stop(&a->dp, &e))
+	if (sw_datapath_loaded(&a->dp) &&
+	    sw_agent_heartbeat_stop(&a->dp, &e))
 		log_error("%s", e.msg);
 	if (a->gateway)
 		sw_gateway_drain(a->gateway);
@@ -424,7 +425,8 @@ static void on_tick(struct sw_io *io, uint32_t events)
 	(void)events;
 	if (read(io->fd, &x, sizeof(x)) < 0 && errno != EAGAIN)
 		log_warn("tick: %s", strerror(errno));
-	if (a->dp.skel && !a->draining && sw_agent_heartbeat(&a->dp, now, &e))
+	if (sw_datapath_loaded(&a->dp) && !a->draining &&
+	    sw_agent_heartbeat(&a->dp, now, &e))
 		log_error("%s", e.msg);
 	if (now >= a->next_collect_ns) {
 		collect(a);
@@ -547,7 +549,7 @@ int agent_load_datapath(struct agent *a, const struct sw_config *cfg,
 	char summary[1024];
 	int err;
 
-	if (a->dp.skel)
+	if (sw_datapath_loaded(&a->dp))
 		return 0;
 	sw_probe_summary(summary, sizeof(summary));
 	log_info("%s", summary);
@@ -612,7 +614,7 @@ static int start(struct agent *a, struct sw_error *e)
 	sw_config_free(&cfg);
 	if (err)
 		return err;
-	if (!a->dp.skel)
+	if (!sw_datapath_loaded(&a->dp))
 		log_info("no interfaces: no datapath (a gateway-only agent "
 			 "loads no BPF)");
 	log_applied(a, "applied");
@@ -623,7 +625,7 @@ static int start(struct agent *a, struct sw_error *e)
 		err = apply_tunnel(a, false, e);
 	if (err)
 		return err;
-	if (a->dp.skel)
+	if (sw_datapath_loaded(&a->dp))
 		sw_agent_heartbeat(&a->dp, 0, e);
 	collect(a);
 	a->next_collect_ns = sw_now_ns() + a->cfg.collect_interval_ns;
@@ -655,7 +657,7 @@ static void stop(struct agent *a)
 			sw_loop_close(a->loop, ios[i]);	/* ctl_io: closed above */
 	sw_loop_free(a->loop);
 	sw_tls_free(a->tls);
-	if (a->dp.skel)
+	if (sw_datapath_loaded(&a->dp))
 		sw_datapath_close(&a->dp);
 	sw_config_free(&a->cfg);
 	free(a->cfg_text);

@@ -39,7 +39,8 @@ static int assign_remote_ids(struct agent *a, const struct sw_config *next,
 	bool taken[SW_MAX_REMOTES] = { true };	/* id 0 is never used */
 
 	for (__u32 id = 1; id < SW_MAX_REMOTES; id++)
-		if (!a->dp.skel || sw_remote_get(&a->dp, id, &map[id]))
+		if (!sw_datapath_loaded(&a->dp) ||
+		    sw_remote_get(&a->dp, id, &map[id]))
 			memset(&map[id], 0, sizeof(map[id]));
 	for (int i = 0; i < next->n_remotes; i++) {
 		ids[i] = 0;
@@ -72,7 +73,7 @@ static int check_host(struct agent *a, const struct sw_config *next,
 				       "namespace (see 'ip link')", next->path,
 				       i, next->interfaces[i].name);
 	/* Settings of a datapath not loaded yet take effect when it loads. */
-	if (first || !a->dp.skel)
+	if (first || !sw_datapath_loaded(&a->dp))
 		return 0;
 	if (next->flow_capacity != a->cfg.flow_capacity ||
 	    next->tunnel_port != a->cfg.tunnel_port)
@@ -268,7 +269,7 @@ int agent_apply(struct agent *a, struct sw_config *next, bool first,
 		err = assign_remote_ids(a, next, ids, e);
 	if (!err)
 		err = ensure_node_settings(next, e);
-	if (!err && a->dp.skel)
+	if (!err && sw_datapath_loaded(&a->dp))
 		err = apply_maps(a, next, ids, first, e);
 	for (int i = 0; !err && i < next->n_interfaces; i++)
 		err = sw_datapath_attach(&a->dp, next->interfaces[i].name,
@@ -282,7 +283,7 @@ int agent_apply(struct agent *a, struct sw_config *next, bool first,
 		err = agent_finish_upgrade(a, e);
 	if (err)
 		return err;
-	if (next->n_services && !a->dp.skel)
+	if (next->n_services && !sw_datapath_loaded(&a->dp))
 		log_warn("%s: %d service(s) but no interfaces: nothing counts "
 			 "their connections until an interface is configured",
 			 next->path, next->n_services);

@@ -28,14 +28,14 @@
 /* What the datapath is, for the view: loaded or not, XDP mode's handoff. */
 static void view_datapath(const struct agent *a, struct sw_view *v)
 {
-	v->datapath = a->dp.skel != NULL;
+	v->datapath = sw_datapath_loaded(&a->dp);
 	v->xdp_handoff = a->dp.xdp ? sw_handoff_name(a->dp.handoff) : "";
 	v->xdp_meta_refused = sw_datapath_meta_refused(&a->dp);
 }
 
 static int build_view(struct agent *a, struct sw_view *v, struct sw_error *e)
 {
-	bool dp = a->dp.skel != NULL;
+	bool dp = sw_datapath_loaded(&a->dp);
 
 	memset(v, 0, sizeof(*v));
 	v->cfg = &a->cfg;
@@ -119,7 +119,7 @@ static enum sw_rpc_status do_service_set(struct agent *a,
 
 	if (!s)
 		return no_such_service(a, r->service, out);
-	if (!a->dp.skel) {
+	if (!sw_datapath_loaded(&a->dp)) {
 		fprintf(out, "this agent runs no datapath (%s has no interfaces), "
 			"so nothing counts %s's connections here; set the "
 			"threshold on the agents of the nodes its clients reach\n",
@@ -163,7 +163,8 @@ static enum sw_rpc_status do_flows(struct agent *a, const struct sw_request *r,
 {
 	const struct sw_service_config_entry *only = NULL;
 	/* No datapath: no flow table, an empty list. */
-	int fd = a->dp.skel ? bpf_map__fd(a->dp.skel->maps.flows) : -1;
+	int fd = sw_datapath_loaded(&a->dp) ?
+		 bpf_map__fd(a->dp.skel->maps.flows) : -1;
 	struct sw_flow_key key, prev;
 	__u64 shown = 0, matched = 0;
 	struct sw_flow f;

@@ -78,6 +78,12 @@ int sw_datapath_finish_upgrade(struct sw_datapath *dp, struct sw_error *e);
 /* Close our handles; pins and attachments stay. */
 void sw_datapath_close(struct sw_datapath *dp);
 
+/* Opened and loaded (an agent without interfaces never loads one). */
+static inline bool sw_datapath_loaded(const struct sw_datapath *dp)
+{
+	return dp->skel != NULL;
+}
+
 /*
  * Load XDP mode's programs (sw_datapath_attach does, for the first
  * interface in xdp mode). The handoff is opts.handoff, AUTO resolved by
