@@ -4,7 +4,7 @@
 #   make demo     install what is missing, build, show it spill (root)
 #   make          build everything (binary, BPF objects, tests, bench)
 #   make check    the tests that need no root (userspace units)
-#   make test     run every test (root; see README), then the BPF tests
+#   make test     run every test (root; see doc/testing.md), then the BPF tests
 #                 under a second kernel (make test-kernels)
 #   make bench    run the benchmarks: datapath, tunnel, spill (root)
 

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
  * Defaults shared by the loader, the agent and the documentation. Each can be
- * overridden; the README's configuration reference lists them.
+ * overridden; the configuration reference, doc/configuration.md, lists them.
  */
 #ifndef SPILLWAY_DEFAULTS_H
 #define SPILLWAY_DEFAULTS_H

@@ -337,12 +337,12 @@ def test_cli_verbs_and_errors(w):
     verbs = re.findall(r"^  (\w+) ", r.stdout, re.M)
     assert verbs == ["agent", "check", "status", "service", "flows", "top", "down",
                      "istio", "version", "help"], verbs
-    # The man page and the README document every verb.
+    # The man page and the CLI reference document every verb.
     man = open(os.path.join(os.path.dirname(SPILLWAY), "..", "doc", "spillway.8")).read()
-    readme = open(os.path.join(os.path.dirname(SPILLWAY), "..", "README.md")).read()
+    cli = open(os.path.join(os.path.dirname(SPILLWAY), "..", "doc", "cli.md")).read()
     for verb in verbs:
         assert f".B spillway {verb}" in man, f"spillway.8 lacks {verb}"
-        assert f"spillway {verb}" in readme, f"README lacks {verb}"
+        assert f"spillway {verb}" in cli, f"doc/cli.md lacks {verb}"
     assert run([SPILLWAY, "bogus"], check=False).returncode == 2
     assert w.cli("status", "--bogus", check=False).returncode == 2
     assert w.cli("flows", "--service", "nope", check=False).returncode == 1

@@ -196,7 +196,7 @@ static void test_ensure_idempotent(const void *arg)
 	check_installed(&dflt, 1);
 }
 
-/* What an operator set up by hand (README commands) is taken as ours. */
+/* What an operator set up by hand (doc/datapath.md's commands) is taken as ours. */
 static void test_ensure_keeps_manual(const void *arg)
 {
 	(void)arg;

@@ -465,7 +465,7 @@ static const struct cmd cmds[] = {
 	  "\nPer service: threshold, resume watermark, connections active locally\n"
 	  "and remotely, connections spilled and kept local for lack of a remote,\n"
 	  "and the state (normal or overflowing). Per remote: its health.\n\n"
-	  "  --json          one JSON object (see README, \"CLI\")\n"
+	  "  --json          one JSON object (see doc/cli.md, \"status\")\n"
 	  SOCKET_HELP },
 	{ "service", do_agent_verb,
 	  "set NAME --max-connections N [--resume-below N] [--socket PATH]",

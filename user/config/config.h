@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
- * The agent's configuration: one YAML file (schema in README, "Configuration"),
+ * The agent's configuration: one YAML file (schema in doc/configuration.md),
  * parsed and validated as a whole before any of it is applied. Every error
  * names the file, line, column and field, and says what was expected:
  *

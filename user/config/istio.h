@@ -2,7 +2,7 @@
 /*
  * `spillway istio import`: Istio DestinationRules and ServiceEntries
  * (networking.istio.io v1, v1beta1, v1alpha3) read as a spillway
- * configuration. What maps to what is in README, "Coming from Istio":
+ * configuration. What maps to what is in doc/istio.md:
  *
  *   DestinationRule spec.host                     -> services[].name
  *     ...connectionPool.tcp.maxConnections        -> services[].max_connections
