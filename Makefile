@@ -28,14 +28,14 @@ USER_FLAGS := $(CFLAGS) $(WARN) -std=gnu11 -D_GNU_SOURCE \
               -Iinclude -Iuser -I$(BUILD) -DSW_VERSION='"$(VERSION)"'
 SANITIZE   := -fsanitize=address,undefined -fno-sanitize-recover=all \
               -fno-omit-frame-pointer
-LIBS       := -lbpf -lelf -lz -lyaml -lmicrohttpd -lnghttp2 -lssl -lcrypto \
+LIBS       := -lbpf -lelf -lz -lyaml -lmicrohttpd -lnghttp2 -lssl -lcrypto -lcares \
               -lpthread
 BPF_FLAGS  := -O2 -g -target bpf -mcpu=v3 $(WARN) -I$(BUILD) -Ibpf -Iinclude
 
 BPF_HDRS   := $(wildcard bpf/*.h) $(wildcard include/spillway/*.h)
 USER_LIB   := user/lib/error.c user/lib/log.c user/lib/loop.c user/lib/json.c \
               user/lib/jsonparse.c user/lib/netlink.c user/lib/addr.c \
-              user/lib/text.c user/lib/clock.c \
+              user/lib/text.c user/lib/clock.c user/lib/resolve.c \
               user/datapath/datapath.c user/datapath/upgrade.c \
               user/datapath/control.c user/datapath/probe.c \
               user/datapath/route.c user/datapath/sysctl.c \

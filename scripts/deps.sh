@@ -12,6 +12,7 @@ packages=(
 	libyaml-dev                          # the agent's configuration
 	libmicrohttpd-dev                    # the agent's /metrics, /healthz, /readyz
 	libssl-dev libnghttp2-dev openssl    # the mTLS HTTP/2 tunnel, gen-certs.sh
+	libc-ares-dev                        # name resolution off the event loop
 	python3-h2                           # tunnel conformance tests (a client we did not write)
 	stunnel4                             # the tunnel benchmark's baseline
 	wrk haproxy                          # the spill benchmark and its baseline

@@ -23,7 +23,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 from netns import (ROOT, SPILLWAY, World, netns, run, run_cases,  # noqa: E402
-                   start_echo, wait_until)
+                   start_dns, start_echo, wait_until, with_resolv_conf)
 
 import h2.config  # noqa: E402
 import h2.connection  # noqa: E402
@@ -53,15 +53,19 @@ class TunnelWorld(World):
         self.target_log = f"{self.dir}/target.log"
         self.target = start_echo(g, "remote", self.target_log, "127.0.0.1:8080")
         self.gw_agent = None
+        self.dns = []
         return self
 
     def down(self):
         if getattr(self, "gw_agent", None) and self.gw_agent.poll() is None:
             self.gw_agent.kill()
             self.gw_agent.wait()
-        if getattr(self, "target", None):
-            self.target.kill()
-            self.target.wait()
+        for p in [self.target] if getattr(self, "target", None) else []:
+            p.kill()
+            p.wait()
+        for p in getattr(self, "dns", []):
+            p.kill()
+            p.wait()
         if getattr(self, "gw", None):
             run(["nsenter", f"--net=/run/netns/{self.gw}", SPILLWAY, "down",
                  "--pin-dir", self.gw_pin, "--socket", self.gw_socket], check=False)
@@ -90,7 +94,8 @@ metrics:
   listen: 127.0.0.1:15020
 {extra}"""
 
-    def gw_config_text(self, certs=None, allow=IDENTITY):
+    def gw_config_text(self, certs=None, allow=IDENTITY, exports=""):
+        """exports: more entries of exports, as YAML lines."""
         return f"""cluster: cluster2
 tls:
   dir: {certs or self.certs + '/cluster2'}
@@ -107,27 +112,34 @@ exports:
   - name: unresolvable.default.svc.cluster.local
     port: 80
     target: no-such-host.invalid:80
-metrics:
+{exports}metrics:
   listen: 127.0.0.1:15021
 """
 
-    def start_gateway(self, config=None, no_caps=False):
+    def start_gateway(self, config=None, no_caps=False, resolv_conf=None):
         """no_caps: as root without a single capability, as the gateway
-        Deployment runs it (deploy/gateway)."""
+        Deployment runs it (deploy/gateway). resolv_conf: the gateway's
+        /etc/resolv.conf (with_resolv_conf)."""
         self.write_config(config or self.gw_config_text(), self.gw_config)
         log = open(self.gw_log, "a")
         import subprocess
         drop = ["setpriv", "--inh-caps=-all", "--bounding-set=-all",
                 "--no-new-privs", "--"] if no_caps else []
+        cmd = [*drop, SPILLWAY, "agent", "--config", self.gw_config,
+               "--pin-dir", self.gw_pin, "--socket", self.gw_socket]
+        if resolv_conf:
+            cmd = with_resolv_conf(resolv_conf, cmd)
         self.gw_agent = subprocess.Popen(
-            ["nsenter", f"--net=/run/netns/{self.gw}", *drop, SPILLWAY, "agent",
-             "--config", self.gw_config, "--pin-dir", self.gw_pin,
-             "--socket", self.gw_socket], stdout=log, stderr=log)
+            ["nsenter", f"--net=/run/netns/{self.gw}", *cmd], stdout=log, stderr=log)
         wait_until("the gateway to answer",
                    lambda: self.gw_agent.poll() is not None or
                    run([SPILLWAY, "status", "--socket", self.gw_socket],
                        check=False).returncode == 0)
         assert self.gw_agent.poll() is None, self.gw_log_text()
+
+    def gw_status(self):
+        return json.loads(run([SPILLWAY, "status", "--json", "--socket",
+                               self.gw_socket]).stdout)
 
     def gw_log_text(self):
         return open(self.gw_log).read() if os.path.exists(self.gw_log) else ""
@@ -206,44 +218,83 @@ def checksum_roundtrip(s, size):
     assert got.hexdigest() == sent, "the bytes came back different"
 
 
+class H2Client:
+    """A python3-h2 client connection to the gateway, CONNECT streams on it."""
+
+    def __init__(self, w, **tls):
+        self.t = w.tls_to_gateway(**tls)
+        assert self.t.selected_alpn_protocol() == "h2"
+        # python3-h2 4.1 requires :path and :scheme on every request it sends,
+        # CONNECT (RFC 7540 8.3) included: its outbound header check is off.
+        self.conn = h2.connection.H2Connection(h2.config.H2Configuration(
+            client_side=True, validate_outbound_headers=False))
+        self.conn.initiate_connection()
+        self.status, self.body, self.ended = {}, {}, set()
+        self.closed = False
+        self.flush()
+
+    def flush(self):
+        self.t.sendall(self.conn.data_to_send())
+
+    def request(self, authority, headers=(), method="CONNECT", data=None):
+        """Open a stream; returns its id."""
+        sid = self.conn.get_next_available_stream_id()
+        hdrs = [(":method", method), (":authority", authority)]
+        if method != "CONNECT":
+            hdrs += [(":scheme", "https"), (":path", "/")]
+        self.conn.send_headers(sid, hdrs + list(headers), end_stream=False)
+        self.body[sid] = b""
+        if data:
+            self.conn.send_data(sid, data)
+        self.flush()
+        return sid
+
+    def send(self, sid, data):
+        self.conn.send_data(sid, data)
+        self.flush()
+
+    def pump(self, timeout):
+        """Take in what arrives within timeout seconds."""
+        self.t.settimeout(timeout)
+        try:
+            chunk = self.t.recv(65536)
+        except TimeoutError:
+            return
+        if not chunk:
+            self.closed = True
+            return
+        for ev in self.conn.receive_data(chunk):
+            if isinstance(ev, h2.events.ResponseReceived):
+                self.status[ev.stream_id] = int(dict(ev.headers)[b":status"])
+            elif isinstance(ev, h2.events.DataReceived):
+                self.body[ev.stream_id] += ev.data
+                self.conn.acknowledge_received_data(len(ev.data), ev.stream_id)
+            elif isinstance(ev, (h2.events.StreamEnded, h2.events.StreamReset)):
+                self.ended.add(ev.stream_id)
+        self.flush()
+
+    def until(self, done, timeout_s=10):
+        """Pump until done() or the connection closes; False on timeout."""
+        deadline = time.monotonic() + timeout_s
+        while not done() and not self.closed:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            self.pump(min(left, 0.5))
+        return True
+
+    def close(self):
+        self.t.close()
+
+
 def h2_connect(w, authority, headers=(), method="CONNECT", data=None, **tls):
     """One request on a fresh connection with python3-h2; returns (status, body)."""
-    t = w.tls_to_gateway(**tls)
-    assert t.selected_alpn_protocol() == "h2"
-    # python3-h2 4.1 requires :path and :scheme on every request it sends,
-    # CONNECT (RFC 7540 8.3) included: its outbound header check is off.
-    conn = h2.connection.H2Connection(h2.config.H2Configuration(
-        client_side=True, validate_outbound_headers=False))
-    conn.initiate_connection()
-    t.sendall(conn.data_to_send())
-    hdrs = [(":method", method), (":authority", authority)]
-    if method != "CONNECT":
-        hdrs += [(":scheme", "https"), (":path", "/")]
-    conn.send_headers(1, hdrs + list(headers), end_stream=False)
-    if data:
-        conn.send_data(1, data)
-    t.sendall(conn.data_to_send())
-    status, body, ended = None, b"", False
-    t.settimeout(10)
-    while not ended:
-        chunk = t.recv(65536)
-        if not chunk:
-            break
-        for ev in conn.receive_data(chunk):
-            if isinstance(ev, h2.events.ResponseReceived):
-                status = int(dict(ev.headers)[b":status"])
-                if status != 200:
-                    ended = True
-            elif isinstance(ev, h2.events.DataReceived):
-                body += ev.data
-                conn.acknowledge_received_data(len(ev.data), ev.stream_id)
-                if data and body.endswith(data):
-                    ended = True
-            elif isinstance(ev, (h2.events.StreamEnded, h2.events.StreamReset)):
-                ended = True
-        t.sendall(conn.data_to_send())
-    t.close()
-    return status, body
+    c = H2Client(w, **tls)
+    sid = c.request(authority, headers, method, data)
+    c.until(lambda: sid in c.ended or c.status.get(sid, 200) != 200 or
+            bool(data and c.body[sid].endswith(data)))
+    c.close()
+    return c.status.get(sid), c.body[sid]
 
 
 # ---------------------------------------------------------------------------
@@ -276,7 +327,7 @@ def test_gateway_without_bpf_or_capabilities(w):
     log = w.gw_log_text()
     assert "no interfaces: no datapath" in log and "BPF" not in log.replace(
         "loads no BPF", ""), log
-    st = json.loads(run([SPILLWAY, "status", "--json", "--socket", w.gw_socket]).stdout)
+    st = w.gw_status()
     assert st["datapath"] == {"loaded": False, "xdp_handoff": "",
                               "xdp_meta_refused": False}, st
     status, body = w.http("/metrics", ns=w.gw, port=15021)
@@ -379,6 +430,92 @@ def test_gateway_refusals(w):
                               data=b"hello through h2\n")
     assert status == 200, status
     assert body == b"remote\nhello through h2\n", body
+
+
+SLOW = "slow.default.svc.cluster.local"
+
+
+def resolv_conf(w, name):
+    """A resolv.conf naming the test's DNS server, 127.0.0.1 in the agent's
+    namespace: no search domain, one try that waits long enough."""
+    path = f"{w.dir}/etc/{name}"
+    with open(path, "w") as f:
+        f.write("nameserver 127.0.0.1\noptions timeout:10 attempts:1\n")
+    return path
+
+
+def dns_queries(log, name):
+    return open(log).read().count(f"query {name} A\n")
+
+
+def test_slow_dns_stalls_no_stream(w):
+    """The cluster DNS answers an export target's name after 5 s. Meanwhile
+    a stream already open keeps its round trip under 50 ms (the lookup runs
+    off the event loop), three CONNECTs to that target share one question,
+    and once it is answered the next CONNECT is served from the cache."""
+    dns_log = f"{w.dir}/dns-gw.log"
+    w.dns.append(start_dns(w.gw, dns_log, "127.0.0.1:53", 5,
+                           {"slow-target.test": "127.0.0.1"}))
+    export = f"  - name: {SLOW}\n    port: 80\n    target: slow-target.test:8080\n"
+    w.start_gateway(w.gw_config_text(exports=export),
+                    resolv_conf=resolv_conf(w, "gw-resolv.conf"))
+    fast = H2Client(w)
+    sid = fast.request(SVC + ":80")
+    assert fast.until(lambda: fast.body[sid] == b"remote\n"), (fast.status, fast.body)
+    slow = H2Client(w)
+    started = time.monotonic()
+    waiting = [slow.request(f"{SLOW}:80") for _ in range(3)]
+    rtts = []
+    while (not all(s in slow.status for s in waiting) and
+           time.monotonic() - started < 15):
+        line = f"ping {len(rtts)}\n".encode()
+        sent = time.monotonic()
+        fast.send(sid, line)
+        assert fast.until(lambda: fast.body[sid].endswith(line), 5), "the open stream stalled"
+        rtts.append(time.monotonic() - sent)
+        slow.pump(0.02)
+    took = time.monotonic() - started
+    assert [slow.status.get(s) for s in waiting] == [200] * 3, (slow.status, w.gw_log_text())
+    assert took >= 4.5, f"answered after {took:.1f} s: the DNS server's 5 s were not seen"
+    assert len(rtts) > 20 and max(rtts) < 0.05, \
+        f"round trips while resolving: max {max(rtts) * 1000:.1f} ms of {len(rtts)}"
+    # One question (c-ares may send it twice: a retransmission) for three.
+    assert w.gw_status()["resolver"] == {"queries": 1, "cached": 0, "failed": 0}
+    asked = dns_queries(dns_log, "slow-target.test")
+    # Within the answer's TTL: served at once, no new question.
+    start = time.monotonic()
+    status, body = h2_connect(w, f"{SLOW}:80", data=b"again\n")
+    assert (status, body) == (200, b"remote\nagain\n"), (status, body)
+    assert time.monotonic() - start < 2
+    assert dns_queries(dns_log, "slow-target.test") == asked, open(dns_log).read()
+    assert w.gw_status()["resolver"] == {"queries": 1, "cached": 1, "failed": 0}
+    status, body = w.http("/metrics", ns=w.gw, port=15021)
+    assert "spillway_resolver_cache_hits_total 1" in body, body
+    fast.close()
+    slow.close()
+
+
+def test_remote_gateway_by_name(w):
+    """A remote's gateway named by DNS (a LoadBalancer's hostname): the node
+    agent resolves it and spills to it; a name that does not resolve keeps
+    the remote unhealthy and the log says which name and why."""
+    dns_log = f"{w.dir}/dns-node.log"
+    w.dns.append(start_dns(w.node, dns_log, "127.0.0.1:53", 0.2,
+                           {"gw.cluster2.test": GW[0]}))
+    conf = resolv_conf(w, "node-resolv.conf")
+    w.start_gateway()
+    w.write_config(w.node_config(gateway=f"gw.cluster2.test:{GW[1]}"))
+    w.start_agent(resolv_conf=conf)
+    w.wait_healthy(True)
+    assert [w.dial_any()[1] for _ in range(2)] == ["local", "remote"]
+    assert dns_queries(dns_log, "gw.cluster2.test") >= 1, open(dns_log).read()
+    w.kill_agent()
+    w.write_config(w.node_config(gateway=f"nowhere.cluster2.test:{GW[1]}"))
+    w.start_agent(resolv_conf=conf)
+    phrase = "cannot resolve nowhere.cluster2.test: Domain name not found"
+    wait_until("the log to say why", lambda: phrase in w.log_text())
+    w.wait_healthy(False)
+    assert [w.dial_any()[1] for _ in range(2)] == ["local", "local"]
 
 
 def test_handshake_rejections(w):

@@ -135,6 +135,25 @@ def start_echo(ns, banner, log, *listen):
     return p
 
 
+def start_dns(ns, log, listen, delay_s, records):
+    """tests/lib/dns_server.py in namespace ns, answering after delay_s;
+    records: {name: IPv4}. Returns once it listens."""
+    server = os.path.join(os.path.dirname(os.path.abspath(__file__)), "dns_server.py")
+    p = subprocess.Popen(["ip", "netns", "exec", ns, "/usr/bin/python3", server, log,
+                          listen, str(delay_s), *(f"{n}={a}" for n, a in records.items())])
+    wait_until(f"the DNS server in {ns}",
+               lambda: os.path.exists(log) and "ready" in open(log).read())
+    return p
+
+
+def with_resolv_conf(conf, cmd):
+    """cmd seeing the file conf as /etc/resolv.conf, in a mount namespace of
+    its own: a program under test asks the test's DNS server, and nothing
+    else on the machine does."""
+    return ["unshare", "--mount", "--propagation", "private", "sh", "-c",
+            'mount --bind "$0" /etc/resolv.conf && exec "$@"', conf, *cmd]
+
+
 class World:
     """Namespaces, the echo service, and an agent on node."""
 
@@ -218,12 +237,15 @@ class World:
             f.write(text)
         os.rename(tmp, path)
 
-    def start_agent(self, *extra):
+    def start_agent(self, *extra, resolv_conf=None):
+        """resolv_conf: the agent's /etc/resolv.conf (with_resolv_conf)."""
         log = open(self.log, "a")
+        cmd = [SPILLWAY, "agent", "--config", self.config, "--pin-dir", self.pin_dir,
+               "--socket", self.socket, *extra]
+        if resolv_conf:
+            cmd = with_resolv_conf(resolv_conf, cmd)
         self.agent = subprocess.Popen(
-            ["nsenter", f"--net=/run/netns/{self.node}", SPILLWAY, "agent",
-             "--config", self.config, "--pin-dir", self.pin_dir,
-             "--socket", self.socket, *extra],
+            ["nsenter", f"--net=/run/netns/{self.node}", *cmd],
             stdout=log, stderr=log)
         wait_until("the agent to answer",
                    lambda: self.agent.poll() is not None or

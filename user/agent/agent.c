@@ -107,7 +107,8 @@ static int apply_tunnel(struct agent *a, bool gateway_moved, struct sw_error *e)
 		a->tunnel = NULL;
 	}
 	if (client && !a->tunnel) {
-		a->tunnel = sw_tunnel_new(a->loop, &a->dp, c->tunnel_port,
+		a->tunnel = sw_tunnel_new(a->loop, a->resolver, &a->dp,
+					  c->tunnel_port,
 					  SW_DEFAULT_BYPASS_MARK, e);
 		if (!a->tunnel)
 			return -EADDRINUSE;
@@ -122,7 +123,8 @@ static int apply_tunnel(struct agent *a, bool gateway_moved, struct sw_error *e)
 		a->gateway = NULL;
 	}
 	if (c->has_tunnel && a->tls && !a->gateway) {
-		a->gateway = sw_gateway_new(a->loop, &c->tunnel_listen,
+		a->gateway = sw_gateway_new(a->loop, a->resolver,
+					    &c->tunnel_listen,
 					    SW_DEFAULT_BYPASS_MARK, e);
 		if (!a->gateway)
 			return -EADDRINUSE;
@@ -597,6 +599,9 @@ static int start(struct agent *a, struct sw_error *e)
 	a->loop = sw_loop_new();
 	if (!a->loop)
 		return sw_fail(e, -ENOMEM, "cannot create the event loop");
+	a->resolver = sw_resolver_new(a->loop, e);
+	if (!a->resolver)
+		return -EINVAL;
 	/* First, before touching anything: is another agent serving here? */
 	fd = sw_rpc_listen(a->o.socket, e);
 	if (fd < 0)
@@ -647,6 +652,7 @@ static void stop(struct agent *a)
 
 	sw_tunnel_free(a->tunnel);
 	sw_gateway_free(a->gateway);
+	sw_resolver_free(a->resolver);
 	sw_http_stop(a->http);
 	if (a->ctl_io.fd >= 0) {
 		sw_loop_close(a->loop, &a->ctl_io);

@@ -45,6 +45,7 @@ struct agent {
 	struct sw_http *http;
 
 	struct sw_loop *loop;
+	struct sw_resolver *resolver;	/* for the tunnel and the gateway */
 	struct sw_io sig_io, ctl_io, ino_io, tick_io, reload_io, http_io;
 	int lockfd;
 	struct watched config_watch, certs_watch;

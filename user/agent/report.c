@@ -55,6 +55,15 @@ static void status_json(FILE *out, const struct sw_view *v)
 	json_key(&j, "xdp_meta_refused");
 	json_bool(&j, v->xdp_meta_refused);
 	json_end(&j);
+	json_key(&j, "resolver");
+	json_object(&j);
+	json_key(&j, "queries");
+	json_uint(&j, v->resolver.queries);
+	json_key(&j, "cached");
+	json_uint(&j, v->resolver.cached);
+	json_key(&j, "failed");
+	json_uint(&j, v->resolver.failed);
+	json_end(&j);
 	json_key(&j, "services");
 	json_array(&j);
 	for (int i = 0; i < v->cfg->n_services; i++) {
@@ -540,6 +549,19 @@ void report_metrics(FILE *out, const struct sw_view *v)
 		datapath_metrics(out, v);
 	tunnel_metrics(out, v);
 
+	help(out, "spillway_resolver_queries_total", "counter",
+	     "DNS questions asked for gateways' and export targets' names "
+	     "(one per name at a time, shared by whoever waits for it).");
+	fprintf(out, "spillway_resolver_queries_total %" PRIu64 "\n",
+		(uint64_t)v->resolver.queries);
+	help(out, "spillway_resolver_failures_total", "counter",
+	     "DNS questions that got no address.");
+	fprintf(out, "spillway_resolver_failures_total %" PRIu64 "\n",
+		(uint64_t)v->resolver.failed);
+	help(out, "spillway_resolver_cache_hits_total", "counter",
+	     "Names answered from an earlier answer within its TTL.");
+	fprintf(out, "spillway_resolver_cache_hits_total %" PRIu64 "\n",
+		(uint64_t)v->resolver.cached);
 	help(out, "spillway_flows_tracked", "gauge",
 	     "Entries in the flow table at the last collection.");
 	fprintf(out, "spillway_flows_tracked %" PRIu64 "\n",

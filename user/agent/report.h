@@ -15,6 +15,7 @@
 #include "config/config.h"
 #include "tunnel/fallback.h"
 #include "lib/json.h"
+#include "lib/resolve.h"
 #include "tunnel/tunnel_stats.h"
 
 struct sw_view_service {
@@ -47,6 +48,7 @@ struct sw_view {
 	bool datapath;			/* loaded (a node with interfaces) */
 	const char *xdp_handoff;	/* "": XDP mode not loaded */
 	bool xdp_meta_refused;		/* a driver refused XDP metadata */
+	struct sw_resolver_stats resolver;	/* names looked up */
 };
 
 void report_status(FILE *out, bool json, const struct sw_view *v);

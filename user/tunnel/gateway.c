@@ -14,11 +14,13 @@
 #include "tunnel/gateway.h"
 #include "tunnel/h2.h"
 #include "lib/log.h"
+#include "lib/resolve.h"
 #include "tunnel/net.h"
 #include "tunnel/relay.h"
 
 #define ACCEPT_BUDGET 64
 #define MAX_CONNS 4096
+#define WHY_MAX (SW_NAME_MAX + 128)	/* why a CONNECT was refused */
 
 /* A peer identity (a remote cluster's agents share one) with connections. */
 struct peer {
@@ -29,6 +31,7 @@ struct peer {
 
 struct sw_gateway {
 	struct sw_loop *loop;
+	struct sw_resolver *resolver;
 	const struct sw_config *cfg;
 	struct sw_tls *tls;
 	__u32 bypass_mark;
@@ -172,7 +175,54 @@ static const struct sw_export_config *export_of(const struct sw_config *cfg,
 	return NULL;
 }
 
-/* Check a CONNECT and start connecting to its target; NULL or why not. */
+/* Connect r to its target at ss; NULL, or why not (and *status). */
+static const char *connect_target(struct sw_gateway *g, struct relay *r,
+				  const struct sockaddr_storage *ss,
+				  socklen_t len, int *status, char *why,
+				  size_t why_len)
+{
+	int fd = sw_agent_socket(ss->ss_family, g->mark);
+
+	if (fd < 0)
+		return *status = 502, strerror(-fd);
+	if ((connect(fd, (const struct sockaddr *)ss, len) &&
+	     errno != EINPROGRESS) || relay_attach(r, fd, true)) {
+		snprintf(why, why_len, "cannot connect to the target: %s",
+			 strerror(errno));
+		close(fd);
+		return *status = 502, why;
+	}
+	return NULL;
+}
+
+static void target_resolved(struct sw_lookup *l,
+			    const struct sockaddr_storage *ss, socklen_t len,
+			    const char *err)
+{
+	struct relay *r = l->owner;
+	struct h2conn *c = r->conn;
+	const char *refused;
+	int status = 503;
+	char why[WHY_MAX];
+
+	if (!ss) {
+		snprintf(why, sizeof(why), "target %s does not resolve: %s",
+			 l->host, err);
+		refused = why;
+	} else {
+		refused = connect_target(r->owner, r, ss, len, &status, why,
+					 sizeof(why));
+	}
+	if (refused)
+		refuse(r, status, refused);
+	h2_flush(c);
+}
+
+/*
+ * Check a CONNECT and start connecting to its target (once its name
+ * resolves: the resolver answers later, or at once from its cache); NULL
+ * or why not.
+ */
 static const char *start(struct sw_gateway *g, struct relay *r, int *status,
 			 char *why, size_t why_len)
 {
@@ -182,7 +232,7 @@ static const char *start(struct sw_gateway *g, struct relay *r, int *status,
 	const char *err = NULL;
 	socklen_t len;
 	__u16 port;
-	int fd, rc;
+	int rc;
 
 	if (r->header_bytes > SW_TUNNEL_MAX_HEADER_BYTES)
 		return *status = 431, "request headers too large";
@@ -204,28 +254,25 @@ static const char *start(struct sw_gateway *g, struct relay *r, int *status,
 			 g->cfg->max_streams_per_peer);
 		return *status = 503, why;
 	}
-	if (sw_resolve(&x->target, &ss, &len, &err)) {
+	/* The deadline covers the name's resolution and the connect. */
+	r->deadline_ns = sw_now_ns() + SW_TUNNEL_CONNECT_TIMEOUT_S * NS_PER_S;
+	r->lookup.done = target_resolved;
+	r->lookup.owner = r;
+	rc = sw_resolve(g->resolver, x->target.host, x->target.port,
+			&r->lookup, &ss, &len, &err);
+	if (rc == -EINPROGRESS)
+		return NULL;
+	if (rc) {
 		snprintf(why, why_len, "target %s does not resolve: %s",
 			 x->target.host, err);
 		return *status = 503, why;
 	}
-	fd = sw_agent_socket(ss.ss_family, g->mark);
-	if (fd < 0)
-		return *status = 502, strerror(-fd);
-	if ((connect(fd, (struct sockaddr *)&ss, len) && errno != EINPROGRESS) ||
-	    relay_attach(r, fd, true)) {
-		snprintf(why, why_len, "cannot connect to the target: %s",
-			 strerror(errno));
-		close(fd);
-		return *status = 502, why;
-	}
-	r->deadline_ns = sw_now_ns() + SW_TUNNEL_CONNECT_TIMEOUT_S * NS_PER_S;
-	return NULL;
+	return connect_target(g, r, &ss, len, status, why, why_len);
 }
 
 static void request(struct sw_gateway *g, struct relay *r)
 {
-	char why[200];
+	char why[WHY_MAX];
 	const char *refused;
 	int status = 0;
 
@@ -382,6 +429,7 @@ static void on_accept(struct sw_io *io, uint32_t events)
 }
 
 struct sw_gateway *sw_gateway_new(struct sw_loop *loop,
+				  struct sw_resolver *resolver,
 				  const struct sw_hostport *addr,
 				  __u32 bypass_mark, struct sw_error *e)
 {
@@ -399,6 +447,7 @@ struct sw_gateway *sw_gateway_new(struct sw_loop *loop,
 		return NULL;
 	}
 	g->loop = loop;
+	g->resolver = resolver;
 	g->bypass_mark = bypass_mark;
 	g->listen.fd = -1;
 	nghttp2_session_callbacks_set_on_begin_headers_callback(g->cb,
@@ -456,6 +505,8 @@ void sw_gateway_drain(struct sw_gateway *g)
 
 void sw_gateway_tick(struct sw_gateway *g, __u64 now)
 {
+	char why[WHY_MAX];
+
 	for (int i = g->n_conns - 1; i >= 0; i--) {
 		struct h2conn *c = g->conns[i];
 
@@ -464,11 +515,20 @@ void sw_gateway_tick(struct sw_gateway *g, __u64 now)
 			h2_goaway(c);	/* the second GOAWAY, a tick later */
 		for (struct relay *r = c->relays, *next; r; r = next) {
 			next = r->next;
-			if (r->connecting && r->deadline_ns && now > r->deadline_ns) {
+			if (!r->deadline_ns || now <= r->deadline_ns)
+				continue;
+			if (r->connecting) {
 				r->connecting = false;
 				target_connected(r, ETIMEDOUT);
-				h2_flush(c);
+			} else if (sw_lookup_pending(&r->lookup)) {
+				snprintf(why, sizeof(why), "target %s does not "
+					 "resolve: no answer within %d s",
+					 r->lookup.host,
+					 SW_TUNNEL_CONNECT_TIMEOUT_S);
+				sw_lookup_cancel(&r->lookup);
+				refuse(r, 503, why);
 			}
+			h2_flush(c);
 		}
 	}
 }

@@ -11,7 +11,8 @@
  *   405  not CONNECT
  *   431  request headers over SW_TUNNEL_MAX_HEADER_BYTES
  *   502  the target refused, or did not answer in time
- *   503  the target's name does not resolve
+ *   503  the target's name does not resolve (within the connect timeout;
+ *        resolution never blocks other streams: lib/resolve.h)
  *
  * It never connects anywhere that is not an export's target: no open proxy.
  */
@@ -21,12 +22,14 @@
 #include "config/config.h"
 #include "lib/error.h"
 #include "lib/loop.h"
+#include "lib/resolve.h"
 #include "tunnel/tls.h"
 #include "tunnel/tunnel_stats.h"
 
 struct sw_gateway;
 
 struct sw_gateway *sw_gateway_new(struct sw_loop *loop,
+				  struct sw_resolver *resolver,
 				  const struct sw_hostport *listen,
 				  __u32 bypass_mark, struct sw_error *e);
 void sw_gateway_free(struct sw_gateway *g);

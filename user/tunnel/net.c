@@ -1,6 +1,5 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 #include <errno.h>
-#include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
@@ -11,28 +10,6 @@
 #include "lib/addr.h"
 #include "tunnel/net.h"
 
-
-int sw_resolve(const struct sw_hostport *hp, struct sockaddr_storage *ss,
-	       socklen_t *len, const char **err)
-{
-	struct addrinfo hints = { .ai_socktype = SOCK_STREAM,
-				  .ai_flags = AI_ADDRCONFIG }, *res;
-	char port[8];
-	int rc;
-
-	if (!sw_sockaddr_make(hp->host, hp->port, ss, len))
-		return 0;
-	snprintf(port, sizeof(port), "%u", hp->port);
-	rc = getaddrinfo(hp->host, port, &hints, &res);
-	if (rc) {
-		*err = gai_strerror(rc);
-		return -ENOENT;
-	}
-	memcpy(ss, res->ai_addr, res->ai_addrlen);
-	*len = res->ai_addrlen;
-	freeaddrinfo(res);
-	return 0;
-}
 
 int sw_no_delay(int fd)
 {

@@ -9,14 +9,6 @@
 #include "config/config.h"
 
 /*
- * host:port to an address: a literal at once, else the resolver (which may
- * block: names are for gateways and export targets, looked up per
- * connection so DNS changes are followed). 0, or an EAI_* message in err.
- */
-int sw_resolve(const struct sw_hostport *hp, struct sockaddr_storage *ss,
-	       socklen_t *len, const char **err);
-
-/*
  * A non-blocking TCP socket marked with the bypass mark, so the datapath
  * never steers or counts the agent's own traffic; bypass_mark 0: unmarked
  * (no datapath to bypass: SO_MARK needs CAP_NET_ADMIN, which a gateway-only

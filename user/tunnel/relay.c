@@ -91,6 +91,7 @@ void relay_close(struct relay *r, bool reset)
 	if (r->closing)
 		return;
 	r->closing = true;
+	sw_lookup_cancel(&r->lookup);
 	if (s && r->stream_id > 0) {
 		nghttp2_session_set_stream_user_data(s, r->stream_id, NULL);
 		/*

@@ -20,6 +20,7 @@
 
 #include "tunnel/h2.h"
 #include "lib/loop.h"
+#include "lib/resolve.h"
 #include "tunnel/tunnel_stats.h"
 
 /* Per recv(): four DATA frames (malloc'd pages are touched only as data comes). */
@@ -77,6 +78,7 @@ struct relay {
 	size_t header_bytes;
 	int status;			/* response status, once known */
 	uint64_t deadline_ns;		/* gateway: the target connect's */
+	struct sw_lookup lookup;	/* gateway: the target's name */
 
 	uint8_t up[RELAY_CHUNK];	/* last: never needs zeroing */
 };

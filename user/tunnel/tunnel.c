@@ -43,6 +43,8 @@ struct remote {
 	__u32 id;
 	struct h2conn *conns[SW_TUNNEL_POOL_MAX];
 	int n_conns;
+	struct sw_lookup lookup;	/* the gateway's name, being resolved */
+	__u64 lookup_deadline_ns;
 	struct waiting *waiting, **waiting_tail;
 	bool healthy, published;
 	int fails;			/* probes failed in a row */
@@ -58,6 +60,7 @@ struct listener {
 
 struct sw_tunnel {
 	struct sw_loop *loop;
+	struct sw_resolver *resolver;
 	struct sw_datapath *dp;
 	const struct sw_config *cfg;
 	struct sw_tls *tls;
@@ -273,6 +276,8 @@ static struct h2conn *pick(struct remote *rm)
 
 static bool connecting(struct remote *rm)
 {
+	if (sw_lookup_pending(&rm->lookup))
+		return true;
 	for (int i = 0; i < rm->n_conns; i++)
 		if (!rm->conns[i]->confirmed)
 			return true;
@@ -448,28 +453,33 @@ static const struct h2_ops conn_ops = {
 	.on_closed = conn_closed,
 };
 
-static void open_connection(struct remote *rm)
+/* The gateway's address is not known: no connection this time (why). */
+static void resolve_failed(struct remote *rm, const char *why)
+{
+	char text[SW_NAME_MAX + 128];
+
+	snprintf(text, sizeof(text), "cannot resolve %s: %s",
+		 rm->cfg.gateway.host, why);
+	log_warn("remote %s: %s", rm->cfg.name, text);
+	rm->c.handshake_failures[SW_HS_connect]++;
+	probed(rm, false);
+	if (!connecting(rm) && !pick(rm))
+		fail_waiting(rm, text);
+}
+
+static void connect_gateway(struct remote *rm, const struct sockaddr_storage *ss,
+			    socklen_t len)
 {
 	struct sw_tunnel *t = rm->t;
-	struct sockaddr_storage ss;
-	const char *why = NULL;
 	struct sw_error e = {};
 	struct h2conn *c;
-	socklen_t len;
 	char timeout[48];
 	SSL *ssl;
 	int fd, err;
 
 	if (rm->n_conns == SW_TUNNEL_POOL_MAX || !t->tls)
 		return;
-	if (sw_resolve(&rm->cfg.gateway, &ss, &len, &why)) {
-		log_warn("remote %s: cannot resolve %s: %s", rm->cfg.name,
-			 rm->cfg.gateway.host, why);
-		rm->c.handshake_failures[SW_HS_connect]++;
-		probed(rm, false);
-		return;
-	}
-	fd = sw_agent_socket(ss.ss_family, t->bypass_mark);
+	fd = sw_agent_socket(ss->ss_family, t->bypass_mark);
 	if (fd < 0) {
 		log_error("remote %s: socket: %s", rm->cfg.name, strerror(-fd));
 		return;
@@ -486,7 +496,7 @@ static void open_connection(struct remote *rm)
 		log_error("remote %s: %s", rm->cfg.name, e.msg);
 		return;
 	}
-	c = h2_client(t->loop, fd, ssl, (struct sockaddr *)&ss, len,
+	c = h2_client(t->loop, fd, ssl, (const struct sockaddr *)ss, len,
 		      rm->cfg.connect_timeout_ns, t->cb, &conn_ops, rm);
 	if (!c) {
 		log_warn("remote %s: cannot connect to %s:%u: %s", rm->cfg.name,
@@ -500,6 +510,47 @@ static void open_connection(struct remote *rm)
 	log_debug("remote %s: connecting to %s, up within %s", rm->cfg.name,
 		  c->peer, sw_duration_format(rm->cfg.connect_timeout_ns, timeout,
 					      sizeof(timeout)));
+}
+
+static void gateway_resolved(struct sw_lookup *l,
+			     const struct sockaddr_storage *ss, socklen_t len,
+			     const char *err)
+{
+	struct remote *rm = l->owner;
+
+	if (ss)
+		connect_gateway(rm, ss, len);
+	else
+		resolve_failed(rm, err);
+}
+
+/*
+ * A new connection to the remote's gateway, once its name resolves (at
+ * once from the resolver's cache, or later: the connect timeout bounds the
+ * wait too, see tick).
+ */
+static void open_connection(struct remote *rm)
+{
+	struct sockaddr_storage ss;
+	const char *why = NULL;
+	socklen_t len;
+	int rc;
+
+	if (rm->n_conns == SW_TUNNEL_POOL_MAX || !rm->t->tls ||
+	    sw_lookup_pending(&rm->lookup))
+		return;
+	rm->lookup.done = gateway_resolved;
+	rm->lookup.owner = rm;
+	rc = sw_resolve(rm->t->resolver, rm->cfg.gateway.host,
+			rm->cfg.gateway.port, &rm->lookup, &ss, &len, &why);
+	if (rc == -EINPROGRESS) {
+		rm->lookup_deadline_ns = sw_now_ns() + rm->cfg.connect_timeout_ns;
+		wake_at(rm->t, rm->lookup_deadline_ns);
+	} else if (rc) {
+		resolve_failed(rm, why);
+	} else {
+		connect_gateway(rm, &ss, len);
+	}
 }
 
 /* ------------------------------------------------------------------------
@@ -637,6 +688,11 @@ static void tick(struct sw_tunnel *t, __u64 now)
 
 		for (int k = rm->n_conns - 1; k >= 0; k--)
 			h2_check_deadline(rm->conns[k], now);
+		if (sw_lookup_pending(&rm->lookup) &&
+		    now >= rm->lookup_deadline_ns) {
+			sw_lookup_cancel(&rm->lookup);
+			resolve_failed(rm, "no answer within the connect timeout");
+		}
 		if (now >= rm->next_probe_ns)
 			probe(rm, now);
 		judge(rm, now);		/* an ejection may have ended */
@@ -647,6 +703,8 @@ static void tick(struct sw_tunnel *t, __u64 now)
 		for (int k = 0; k < rm->n_conns; k++)
 			if (!rm->conns[k]->confirmed && rm->conns[k]->deadline_ns)
 				wake_at(t, rm->conns[k]->deadline_ns);
+		if (sw_lookup_pending(&rm->lookup))
+			wake_at(t, rm->lookup_deadline_ns);
 	}
 	wake_at(t, now + NS_PER_S);	/* idle spares close */
 }
@@ -695,7 +753,9 @@ static int make_callbacks(nghttp2_session_callbacks **cb)
 	return 0;
 }
 
-struct sw_tunnel *sw_tunnel_new(struct sw_loop *loop, struct sw_datapath *dp,
+struct sw_tunnel *sw_tunnel_new(struct sw_loop *loop,
+				struct sw_resolver *resolver,
+				struct sw_datapath *dp,
 				__u16 tunnel_port, __u32 bypass_mark,
 				struct sw_error *e)
 {
@@ -710,6 +770,7 @@ struct sw_tunnel *sw_tunnel_new(struct sw_loop *loop, struct sw_datapath *dp,
 		return NULL;
 	}
 	t->loop = loop;
+	t->resolver = resolver;
 	t->dp = dp;
 	t->bypass_mark = bypass_mark;
 	t->timer.fd = -1;
@@ -736,6 +797,7 @@ struct sw_tunnel *sw_tunnel_new(struct sw_loop *loop, struct sw_datapath *dp,
 
 static void remote_free(struct remote *rm)
 {
+	sw_lookup_cancel(&rm->lookup);
 	while (rm->n_conns)
 		h2_close(rm->conns[0], "the remote was removed from the "
 			 "configuration", CLOSE_REMOVED);

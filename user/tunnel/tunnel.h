@@ -21,13 +21,16 @@
 #include "datapath/datapath.h"
 #include "lib/error.h"
 #include "lib/loop.h"
+#include "lib/resolve.h"
 #include "tunnel/tls.h"
 #include "tunnel/tunnel_stats.h"
 
 struct sw_tunnel;
 
 /* Listen as the endpoint on tunnel_port (IPv4 and IPv6). */
-struct sw_tunnel *sw_tunnel_new(struct sw_loop *loop, struct sw_datapath *dp,
+struct sw_tunnel *sw_tunnel_new(struct sw_loop *loop,
+				struct sw_resolver *resolver,
+				struct sw_datapath *dp,
 				__u16 tunnel_port, __u32 bypass_mark,
 				struct sw_error *e);
 void sw_tunnel_free(struct sw_tunnel *t);
