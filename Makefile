@@ -28,19 +28,20 @@ USER_FLAGS := $(CFLAGS) $(WARN) -std=gnu11 -D_GNU_SOURCE \
               -Iinclude -Iuser -I$(BUILD) -DSW_VERSION='"$(VERSION)"'
 SANITIZE   := -fsanitize=address,undefined -fno-sanitize-recover=all \
               -fno-omit-frame-pointer
-LIBS       := -lbpf -lelf -lz -lyaml -lmicrohttpd -lnghttp2 -lssl -lcrypto -lcares \
-              -lpthread
+LIBS       := -lbpf -lelf -lz -lyaml -lmicrohttpd -lnghttp2 -lssl -lcrypto \
+              -lcares -ljson-c -lpthread
 BPF_FLAGS  := -O2 -g -target bpf -mcpu=v3 $(WARN) -I$(BUILD) -Ibpf -Iinclude
 
 BPF_HDRS   := $(wildcard bpf/*.h) $(wildcard include/spillway/*.h)
 USER_LIB   := user/lib/error.c user/lib/log.c user/lib/loop.c user/lib/json.c \
-              user/lib/jsonparse.c user/lib/netlink.c user/lib/addr.c \
-              user/lib/text.c user/lib/clock.c user/lib/resolve.c \
+              user/lib/netlink.c user/lib/addr.c user/lib/text.c \
+              user/lib/clock.c user/lib/resolve.c \
               user/datapath/datapath.c user/datapath/upgrade.c \
               user/datapath/control.c user/datapath/probe.c \
               user/datapath/route.c user/datapath/sysctl.c \
               user/config/config.c user/config/istio.c \
-              user/tunnel/tls.c user/tunnel/h2.c user/tunnel/relay.c \
+              user/tunnel/tls_cert.c user/tunnel/tls_ctx.c \
+              user/tunnel/tls_verify.c user/tunnel/h2.c user/tunnel/relay.c \
               user/tunnel/tunnel.c user/tunnel/tunnel_stats.c \
               user/tunnel/endpoint.c user/tunnel/fallback.c \
               user/tunnel/gateway.c user/tunnel/net.c \
@@ -63,9 +64,9 @@ LIB_SAN    := $(BUILD)/libspillway-san.a
 
 UNIT_TESTS := $(BUILD)/tests/test_config $(BUILD)/tests/test_request \
               $(BUILD)/tests/test_route $(BUILD)/tests/test_tls \
-              $(BUILD)/tests/test_jsonparse $(BUILD)/tests/test_top \
-              $(BUILD)/tests/test_sysctl $(BUILD)/tests/test_istio \
-              $(BUILD)/tests/test_loop $(BUILD)/tests/test_log
+              $(BUILD)/tests/test_top $(BUILD)/tests/test_sysctl \
+              $(BUILD)/tests/test_istio $(BUILD)/tests/test_loop \
+              $(BUILD)/tests/test_log
 TESTS      := $(UNIT_TESTS) $(BUILD)/tests/test_datapath $(BUILD)/tests/test_veth
 # The unit tests that need no root (the others make network namespaces).
 CHECK_TESTS := $(filter-out %/test_route %/test_sysctl,$(UNIT_TESTS)) \

@@ -11,6 +11,7 @@ packages=(
 	libbpf-dev libelf-dev zlib1g-dev     # libbpf and what it links
 	libyaml-dev                          # the agent's configuration
 	libmicrohttpd-dev                    # the agent's /metrics, /healthz, /readyz
+	libjson-c-dev                        # spillway top reads the agent's status JSON
 	libssl-dev libnghttp2-dev openssl    # the mTLS HTTP/2 tunnel, gen-certs.sh
 	libc-ares-dev                        # name resolution off the event loop
 	python3-h2                           # tunnel conformance tests (a client we did not write)

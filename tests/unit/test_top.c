@@ -2,13 +2,16 @@
 /*
  * spillway top's frames from given samples: rates between two samples, a
  * service added or re-created (its counters went back) shows "-", long
- * names are cut to fit the terminal, a reply that is not status is refused.
+ * names are cut to fit the terminal, a reply that is not status (or not
+ * JSON) is refused with where and why, and what the agent's JSON writer
+ * writes, top reads back the same.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "harness.h"
+#include "lib/json.h"
 #include "cli/top.h"
 
 #define LONG_NAME "a-very-long-service-name.with-a-namespace.svc.cluster.local"
@@ -95,27 +98,95 @@ static void test_fits_width(const void *arg)
 
 static void test_not_status(const void *arg)
 {
-	char text[] = "{\"flows\":[]}", bad[] = "{\"services\":[";
 	struct sw_top_sample s;
 	struct sw_error e = {};
 
 	(void)arg;
-	CHECK(sw_top_sample_parse(text, 0, &s, &e) < 0);
+	CHECK(sw_top_sample_parse("{\"flows\":[]}", 0, &s, &e) < 0);
 	CHECK(strstr(e.msg, "no services or remotes array"), "%s", e.msg);
-	CHECK(sw_top_sample_parse(bad, 0, &s, &e) < 0);
-	CHECK(strstr(e.msg, "JSON offset 13"), "%s", e.msg);
 }
 
-static const struct test_case cases[] = {
+/* Not JSON (RFC 8259): refused with the offset and what was wrong there. */
+static const struct bad_case {
+	const char *text, *error;
+} bad[] = {
+	{ "{\"services\":[", "JSON offset 13 (the end): unexpected end of data" },
+	{ "{\"services\":[],\"remotes\":[]} x",
+	  "JSON offset 29 (at 'x'): unexpected character" },
+	{ "{\"services\":[1,]}", "JSON offset 15 (at ']}'): unexpected character" },
+	{ "{\"services\" []}", "offset 12 (at '[]}'): object property name "
+	  "separator ':' expected" },
+	{ "{\"cluster\":\"\xff\"}", "offset 12 (at '\xff\"}'): invalid utf-8" },
+	{ "", "JSON offset 0 (the end): unexpected end of data" },
+};
+
+static void test_not_json(const void *arg)
+{
+	const struct bad_case *c = arg;
+	struct sw_top_sample s;
+	struct sw_error e = {};
+
+	CHECK(sw_top_sample_parse(c->text, 0, &s, &e) < 0, "accepted '%s'",
+	      c->text);
+	CHECK(strstr(e.msg, c->error), "'%s': error '%s' lacks '%s'", c->text,
+	      e.msg, c->error);
+}
+
+/* What the agent's writer writes (escapes, the largest counter), top reads. */
+static void test_round_trip(const void *arg)
+{
+	const char *name = "svc \"quoted\" \\ back\x01\x1f tab\t \xc3\xa9";
+	struct sw_top_sample s;
+	struct sw_error e = {};
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+	struct json j;
+
+	(void)arg;
+	CHECK(f);
+	json_init(&j, f);
+	json_object(&j);
+	json_field_str(&j, "cluster", name);
+	json_field_array(&j, "services");
+	json_object(&j);
+	json_field_str(&j, "name", name);
+	json_field_uint(&j, "local_total", 18446744073709551615ull);
+	json_end(&j);
+	json_end(&j);
+	json_field_array(&j, "remotes");
+	json_object(&j);
+	json_field_bool(&j, "healthy", true);
+	json_end(&j);
+	json_end(&j);
+	json_end(&j);
+	fclose(f);
+	CHECK(!sw_top_sample_parse(text, 0, &s, &e), "%s: %s", text, e.msg);
+	CHECK(!strcmp(s.cluster, name), "%s", s.cluster);
+	CHECK_EQ(s.n_services, 1);
+	CHECK(!strcmp(s.services[0].name, name), "%s", s.services[0].name);
+	CHECK(s.services[0].local_total == 18446744073709551615ull);
+	CHECK(s.remotes[0].healthy);
+	sw_top_sample_free(&s);
+	free(text);
+}
+
+#define N_BAD (sizeof(bad) / sizeof(bad[0]))
+static struct test_case cases[4 + N_BAD + 1] = {
 	{ "render/rates", test_rates, NULL },
 	{ "render/fits-width", test_fits_width, NULL },
 	{ "parse/not-status", test_not_status, NULL },
-	{ 0 },
+	{ "parse/round-trip-with-writer", test_round_trip, NULL },
 };
+static char names[N_BAD][32];
 
 int main(int argc, char **argv)
 {
 	struct test_suite s = { .name = "top", .cases = cases };
 
+	for (size_t i = 0; i < N_BAD; i++) {
+		snprintf(names[i], sizeof(names[i]), "parse/not-json/%zu", i);
+		cases[4 + i] = (struct test_case){ names[i], test_not_json, &bad[i] };
+	}
 	return test_main(&s, argc, argv);
 }

@@ -42,81 +42,54 @@ static void status_json(FILE *out, const struct sw_view *v)
 
 	json_init(&j, out);
 	json_object(&j);
-	json_key(&j, "cluster");
-	json_string(&j, v->cfg->cluster);
-	json_key(&j, "draining");
-	json_bool(&j, v->draining);
-	json_key(&j, "datapath");
-	json_object(&j);
-	json_key(&j, "loaded");
-	json_bool(&j, v->datapath);
-	json_key(&j, "xdp_handoff");
-	json_string(&j, v->xdp_handoff);
-	json_key(&j, "xdp_meta_refused");
-	json_bool(&j, v->xdp_meta_refused);
+	json_field_str(&j, "cluster", v->cfg->cluster);
+	json_field_bool(&j, "draining", v->draining);
+	json_field_object(&j, "datapath");
+	json_field_bool(&j, "loaded", v->datapath);
+	json_field_str(&j, "xdp_handoff", v->xdp_handoff);
+	json_field_bool(&j, "xdp_meta_refused", v->xdp_meta_refused);
 	json_end(&j);
-	json_key(&j, "resolver");
-	json_object(&j);
-	json_key(&j, "queries");
-	json_uint(&j, v->resolver.queries);
-	json_key(&j, "cached");
-	json_uint(&j, v->resolver.cached);
-	json_key(&j, "failed");
-	json_uint(&j, v->resolver.failed);
+	json_field_object(&j, "resolver");
+	json_field_uint(&j, "queries", v->resolver.queries);
+	json_field_uint(&j, "cached", v->resolver.cached);
+	json_field_uint(&j, "failed", v->resolver.failed);
 	json_end(&j);
-	json_key(&j, "services");
-	json_array(&j);
+	json_field_array(&j, "services");
 	for (int i = 0; i < v->cfg->n_services; i++) {
-		const struct sw_view_service *s = &v->services[i];
+		const struct sw_service_config_entry *c = v->services[i].cfg;
+		const struct sw_service *l = &v->services[i].live;
 
 		json_object(&j);
-		json_key(&j, "name");
-		json_string(&j, s->cfg->name);
-		json_key(&j, "vip");
-		json_string(&j, s->cfg->vip);
-		json_key(&j, "port");
-		json_uint(&j, s->cfg->key.port);
-		json_key(&j, "protocol");
-		json_string(&j, "tcp");
-		json_key(&j, "max_connections");
-		json_uint(&j, s->live.cfg.max_connections);
-		json_key(&j, "resume_below");
-		json_uint(&j, s->live.cfg.resume_below);
-		json_key(&j, "active_local");
-		json_uint(&j, s->live.active_local);
-		json_key(&j, "active_remote");
-		json_uint(&j, s->live.active_remote);
-		json_key(&j, "local_total");
-		json_uint(&j, s->live.local_total);
-		json_key(&j, "overflowed_total");
-		json_uint(&j, s->live.overflowed_total);
-		json_key(&j, "overflow_unavailable_total");
-		json_uint(&j, s->live.overflow_unavailable_total);
-		json_key(&j, "local_fallback_total");
-		json_uint(&j, s->live.local_fallback_total);
-		json_key(&j, "state");
-		json_string(&j, sw_service_state(&s->live));
+		json_field_str(&j, "name", c->name);
+		json_field_str(&j, "vip", c->vip);
+		json_field_uint(&j, "port", c->key.port);
+		json_field_str(&j, "protocol", "tcp");
+		json_field_uint(&j, "max_connections", l->cfg.max_connections);
+		json_field_uint(&j, "resume_below", l->cfg.resume_below);
+		json_field_uint(&j, "active_local", l->active_local);
+		json_field_uint(&j, "active_remote", l->active_remote);
+		json_field_uint(&j, "local_total", l->local_total);
+		json_field_uint(&j, "overflowed_total", l->overflowed_total);
+		json_field_uint(&j, "overflow_unavailable_total",
+				l->overflow_unavailable_total);
+		json_field_uint(&j, "local_fallback_total", l->local_fallback_total);
+		json_field_str(&j, "state", sw_service_state(l));
 		json_end(&j);
 	}
 	json_end(&j);
-	json_key(&j, "remotes");
-	json_array(&j);
+	json_field_array(&j, "remotes");
 	for (int i = 0; i < v->cfg->n_remotes; i++) {
-		sw_hostport_format(&v->remotes[i].cfg->gateway, gw, sizeof(gw));
+		const struct sw_view_remote *r = &v->remotes[i];
+
+		sw_hostport_format(&r->cfg->gateway, gw, sizeof(gw));
 		json_object(&j);
-		json_key(&j, "name");
-		json_string(&j, v->remotes[i].cfg->name);
-		json_key(&j, "gateway");
-		json_string(&j, gw);
-		json_key(&j, "healthy");
-		json_bool(&j, v->remotes[i].healthy);
-		json_key(&j, "ejected_ms");
-		json_uint(&j, v->remotes[i].ejected_ns / 1000000);
-		if (v->remotes[i].tunnel) {
-			json_key(&j, "connections");
-			json_uint(&j, v->remotes[i].tunnel->connections_open);
-			json_key(&j, "streams");
-			json_uint(&j, v->remotes[i].tunnel->streams_open);
+		json_field_str(&j, "name", r->cfg->name);
+		json_field_str(&j, "gateway", gw);
+		json_field_bool(&j, "healthy", r->healthy);
+		json_field_uint(&j, "ejected_ms", r->ejected_ns / 1000000);
+		if (r->tunnel) {
+			json_field_uint(&j, "connections", r->tunnel->connections_open);
+			json_field_uint(&j, "streams", r->tunnel->streams_open);
 		}
 		json_end(&j);
 	}
@@ -192,8 +165,7 @@ void report_flows_begin(FILE *out, bool json, struct json *j)
 	if (json) {
 		json_init(j, out);
 		json_object(j);
-		json_key(j, "flows");
-		json_array(j);
+		json_field_array(j, "flows");
 		return;
 	}
 	fprintf(out, "%-46s %-32s %-16s %-12s %8s %8s\n", "CLIENT", "SERVICE",
@@ -222,28 +194,20 @@ void report_flow(FILE *out, bool json, struct json *j,
 			 !remote && (f->state & SW_FLOW_UNAVAILABLE) ? " (kept)" : "");
 	if (json) {
 		json_object(j);
-		json_key(j, "client");
-		json_string(j, client);
-		json_key(j, "client_port");
-		json_uint(j, r->key->client_port);
-		json_key(j, "service");
-		json_string(j, r->service);
-		json_key(j, "port");
-		json_uint(j, r->key->svc.port);
-		json_key(j, "decision");
-		json_string(j, remote ? "remote" : "local");
-		json_key(j, "remote");
-		json_string(j, r->remote);
-		json_key(j, "unavailable");
-		json_bool(j, f->state & SW_FLOW_UNAVAILABLE);
-		json_key(j, "local_fallback");
-		json_bool(j, f->state & SW_FLOW_LOCAL_FALLBACK);
-		json_key(j, "state");
-		json_string(j, sw_flow_state(f->state));
-		json_key(j, "age_s");
-		json_uint(j, seconds_since(f->created_ns, r->now_ns));
-		json_key(j, "idle_s");
-		json_uint(j, seconds_since(f->last_seen_ns, r->now_ns));
+		json_field_str(j, "client", client);
+		json_field_uint(j, "client_port", r->key->client_port);
+		json_field_str(j, "service", r->service);
+		json_field_uint(j, "port", r->key->svc.port);
+		json_field_str(j, "decision", remote ? "remote" : "local");
+		json_field_str(j, "remote", r->remote);
+		json_field_bool(j, "unavailable", f->state & SW_FLOW_UNAVAILABLE);
+		json_field_bool(j, "local_fallback",
+				f->state & SW_FLOW_LOCAL_FALLBACK);
+		json_field_str(j, "state", sw_flow_state(f->state));
+		json_field_uint(j, "age_s",
+				seconds_since(f->created_ns, r->now_ns));
+		json_field_uint(j, "idle_s",
+				seconds_since(f->last_seen_ns, r->now_ns));
 		json_end(j);
 		return;
 	}
@@ -261,10 +225,8 @@ void report_flows_end(FILE *out, bool json, struct json *j, __u64 shown,
 {
 	if (json) {
 		json_end(j);
-		json_key(j, "shown");
-		json_uint(j, shown);
-		json_key(j, "matched");
-		json_uint(j, matched);
+		json_field_uint(j, "shown", shown);
+		json_field_uint(j, "matched", matched);
 		json_end(j);
 		fputc('\n', out);
 		return;

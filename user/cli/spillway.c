@@ -382,10 +382,8 @@ static int do_version(int argc, char **argv)
 	if (argc > 1 && !strcmp(argv[1], "--json")) {
 		json_init(&j, stdout);
 		json_object(&j);
-		json_key(&j, "version");
-		json_string(&j, SW_VERSION);
-		json_key(&j, "layout_version");
-		json_uint(&j, SW_LAYOUT_VERSION);
+		json_field_str(&j, "version", SW_VERSION);
+		json_field_uint(&j, "layout_version", SW_LAYOUT_VERSION);
 		json_end(&j);
 		putchar('\n');
 		return 0;

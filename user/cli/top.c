@@ -8,8 +8,8 @@
 #include <termios.h>
 #include <time.h>
 #include <unistd.h>
+#include <json-c/json.h>
 
-#include "lib/jsonparse.h"
 #include "agent/rpc.h"
 #include "cli/top.h"
 
@@ -21,69 +21,112 @@
 
 /* ---- reading a sample ---------------------------------------------------- */
 
-static void copy_string(char *dst, size_t len, const struct jv *v,
+/*
+ * The whole text as one JSON value (RFC 8259: json-c's strict mode, nothing
+ * after the value but white space), or NULL with e saying where and why.
+ */
+static json_object *parse_json(const char *text, struct sw_error *e)
+{
+	struct json_tokener *tok = json_tokener_new();
+	size_t len = strlen(text), at;
+	enum json_tokener_error err;
+	json_object *root;
+
+	if (!tok) {
+		sw_fail(e, -ENOMEM, "out of memory reading the agent's status");
+		return NULL;
+	}
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT |
+			       JSON_TOKENER_VALIDATE_UTF8);
+	/* With its NUL: the tokener then knows the text ends there. */
+	root = json_tokener_parse_ex(tok, text, len + 1);
+	err = json_tokener_get_error(tok);
+	at = json_tokener_get_parse_end(tok);
+	json_tokener_free(tok);
+	if (!root)
+		sw_fail(e, -EINVAL, "the agent's status: JSON offset %zu (%s%.12s%s): "
+			"%s", at, at < len ? "at '" : "the end", text + at,
+			at < len ? "'" : "", json_tokener_error_desc(err));
+	return root;
+}
+
+/* A member of a given type, or NULL (missing, another type). */
+static json_object *member(json_object *o, const char *key,
+			   enum json_type type)
+{
+	json_object *v;
+
+	return json_object_object_get_ex(o, key, &v) &&
+	       json_object_is_type(v, type) ? v : NULL;
+}
+
+static void copy_string(char *dst, size_t len, json_object *o,
 			const char *key)
 {
-	snprintf(dst, len, "%s", jv_get_string(v, key, ""));
+	json_object *v = member(o, key, json_type_string);
+
+	snprintf(dst, len, "%s", v ? json_object_get_string(v) : "");
 }
 
-static int count(const struct jv *array)
+/* A counter or limit: a whole number, 0 when missing or of another type. */
+static __u64 get_uint(json_object *o, const char *key)
 {
-	int n = 0;
+	json_object *v = member(o, key, json_type_int);
 
-	for (const struct jv *m = array ? array->child : NULL; m; m = m->next)
-		n++;
-	return n;
+	return v ? json_object_get_uint64(v) : 0;
 }
 
-int sw_top_sample_parse(char *json, double at, struct sw_top_sample *s,
+int sw_top_sample_parse(const char *json, double at, struct sw_top_sample *s,
 			struct sw_error *e)
 {
-	struct jv *root = jv_parse(json, e);
-	const struct jv *svcs, *rems, *m;
+	json_object *root = parse_json(json, e), *svcs, *rems, *m, *b;
 	int i;
 
 	memset(s, 0, sizeof(*s));
 	if (!root)
 		return -EINVAL;
-	svcs = jv_get(root, "services");
-	rems = jv_get(root, "remotes");
-	if (!svcs || svcs->type != JV_ARRAY || !rems || rems->type != JV_ARRAY) {
-		jv_free(root);
+	svcs = member(root, "services", json_type_array);
+	rems = member(root, "remotes", json_type_array);
+	if (!svcs || !rems) {
+		json_object_put(root);
 		return sw_fail(e, -EINVAL, "the agent's status has no services "
 			       "or remotes array (another version?)");
 	}
 	s->at = at;
 	copy_string(s->cluster, sizeof(s->cluster), root, "cluster");
-	s->n_services = count(svcs);
-	s->n_remotes = count(rems);
+	s->n_services = json_object_array_length(svcs);
+	s->n_remotes = json_object_array_length(rems);
 	s->services = calloc(s->n_services + 1, sizeof(*s->services));
 	s->remotes = calloc(s->n_remotes + 1, sizeof(*s->remotes));
 	if (!s->services || !s->remotes) {
-		jv_free(root);
+		json_object_put(root);
 		sw_top_sample_free(s);
 		return sw_fail(e, -ENOMEM, "out of memory");
 	}
-	for (i = 0, m = svcs->child; m; m = m->next, i++) {
+	for (i = 0; i < s->n_services; i++) {
 		struct sw_top_service *t = &s->services[i];
 
+		m = json_object_array_get_idx(svcs, i);
 		copy_string(t->name, sizeof(t->name), m, "name");
 		copy_string(t->state, sizeof(t->state), m, "state");
-		t->max = jv_get_uint(m, "max_connections", 0);
-		t->resume = jv_get_uint(m, "resume_below", 0);
-		t->local = jv_get_uint(m, "active_local", 0);
-		t->remote = jv_get_uint(m, "active_remote", 0);
-		t->local_total = jv_get_uint(m, "local_total", 0);
-		t->overflowed_total = jv_get_uint(m, "overflowed_total", 0);
-		t->unavailable_total = jv_get_uint(m, "overflow_unavailable_total", 0);
+		t->max = get_uint(m, "max_connections");
+		t->resume = get_uint(m, "resume_below");
+		t->local = get_uint(m, "active_local");
+		t->remote = get_uint(m, "active_remote");
+		t->local_total = get_uint(m, "local_total");
+		t->overflowed_total = get_uint(m, "overflowed_total");
+		t->unavailable_total = get_uint(m, "overflow_unavailable_total");
 	}
-	for (i = 0, m = rems->child; m; m = m->next, i++) {
-		copy_string(s->remotes[i].name, sizeof(s->remotes[i].name), m, "name");
-		copy_string(s->remotes[i].gateway, sizeof(s->remotes[i].gateway),
-			    m, "gateway");
-		s->remotes[i].healthy = jv_get_bool(m, "healthy", false);
+	for (i = 0; i < s->n_remotes; i++) {
+		struct sw_top_remote *r = &s->remotes[i];
+
+		m = json_object_array_get_idx(rems, i);
+		copy_string(r->name, sizeof(r->name), m, "name");
+		copy_string(r->gateway, sizeof(r->gateway), m, "gateway");
+		b = member(m, "healthy", json_type_boolean);
+		r->healthy = b && json_object_get_boolean(b);
 	}
-	jv_free(root);
+	json_object_put(root);
 	return 0;
 }
 

@@ -43,8 +43,8 @@ struct sw_top_sample {
 	struct sw_top_remote *remotes;
 };
 
-/* Read a `status --json` reply (json is modified). 0, or -EINVAL with e. */
-int sw_top_sample_parse(char *json, double at, struct sw_top_sample *s,
+/* Read a `status --json` reply. 0, or -EINVAL with e. */
+int sw_top_sample_parse(const char *json, double at, struct sw_top_sample *s,
 			struct sw_error *e);
 void sw_top_sample_free(struct sw_top_sample *s);
 

@@ -564,41 +564,28 @@ static void report_json(FILE *out, const char *release,
 
 	json_init(&j, out);
 	json_object(&j);
-	json_key(&j, "kernel");
-	json_string(&j, release);
-	json_key(&j, "features");
-	json_array(&j);
+	json_field_str(&j, "kernel", release);
+	json_field_array(&j, "features");
 	for (int f = 0; f < SW_FEATURE_COUNT; f++) {
 		json_object(&j);
-		json_key(&j, "name");
-		json_string(&j, features[f].name);
-		json_key(&j, "present");
-		json_string(&j, presence_name(sw_probe(f)));
-		json_key(&j, "since");
-		json_string(&j, features[f].since);
-		json_key(&j, "needed_by");
-		json_string(&j, needed_by(f));
-		json_key(&j, "without");
-		json_string(&j, features[f].without);
+		json_field_str(&j, "name", features[f].name);
+		json_field_str(&j, "present", presence_name(sw_probe(f)));
+		json_field_str(&j, "since", features[f].since);
+		json_field_str(&j, "needed_by", needed_by(f));
+		json_field_str(&j, "without", features[f].without);
 		json_end(&j);
 	}
 	json_end(&j);
-	json_key(&j, "interfaces");
-	json_array(&j);
+	json_field_array(&j, "interfaces");
 	for (int i = 0; i < n; i++) {
 		json_object(&j);
-		json_key(&j, "name");
-		json_string(&j, ifs[i].name);
-		json_key(&j, "exists");
-		json_bool(&j, !ifs[i].missing);
-		json_key(&j, "driver");
-		json_string(&j, ifs[i].driver);
-		json_key(&j, "xdp_native");
-		json_string(&j, presence_name(ifs[i].xdp_native));
-		json_key(&j, "xdp_attached");
-		json_string(&j, ifs[i].xdp);
-		json_key(&j, "tc_attached");
-		json_string(&j, ifs[i].tc);
+		json_field_str(&j, "name", ifs[i].name);
+		json_field_bool(&j, "exists", !ifs[i].missing);
+		json_field_str(&j, "driver", ifs[i].driver);
+		json_field_str(&j, "xdp_native",
+			       presence_name(ifs[i].xdp_native));
+		json_field_str(&j, "xdp_attached", ifs[i].xdp);
+		json_field_str(&j, "tc_attached", ifs[i].tc);
 		json_end(&j);
 	}
 	json_end(&j);

@@ -92,3 +92,33 @@ void json_bool(struct json *j, bool v)
 	value_start(j);
 	fputs(v ? "true" : "false", j->out);
 }
+
+void json_field_str(struct json *j, const char *key, const char *s)
+{
+	json_key(j, key);
+	json_string(j, s);
+}
+
+void json_field_uint(struct json *j, const char *key, __u64 v)
+{
+	json_key(j, key);
+	json_uint(j, v);
+}
+
+void json_field_bool(struct json *j, const char *key, bool v)
+{
+	json_key(j, key);
+	json_bool(j, v);
+}
+
+void json_field_object(struct json *j, const char *key)
+{
+	json_key(j, key);
+	json_object(j);
+}
+
+void json_field_array(struct json *j, const char *key)
+{
+	json_key(j, key);
+	json_array(j);
+}

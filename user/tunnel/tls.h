@@ -15,6 +15,10 @@
  * A set is validated as a whole when loaded (key matches the leaf, the
  * chain verifies, nothing expired): a reload builds a new set and swaps it
  * in only if it loads; live connections keep the SSL_CTX they started with.
+ *
+ * In three files: tls_cert.c reads and checks the certificate set,
+ * tls_ctx.c builds the SSL_CTXs and connections, tls_verify.c makes the
+ * checks of each handshake and says why one failed.
  */
 #ifndef SW_TUNNEL_TLS_H
 #define SW_TUNNEL_TLS_H
