@@ -330,19 +330,32 @@ static struct sw_flow flow(__u16 cport)
 	return f;
 }
 
+/* Count flows; stop (nonzero) once *stop_at have been seen, 0: never. */
+struct walked {
+	__u32 n, stop_at;
+	__u8 seen[65536 / 8];	/* client ports */
+};
+
+static int count_flow(void *arg, const struct sw_flow_key *key,
+		      const struct sw_flow *f)
+{
+	struct walked *w = arg;
+	__u16 port = key->client_port;
+	__u8 bit = 1 << (port & 7), *byte = &w->seen[port >> 3];
+
+	(void)f;
+	CHECK(!(*byte & bit), "port %u walked twice", port);
+	*byte |= bit;
+	return ++w->n == w->stop_at;
+}
+
 static __u32 flow_count(void)
 {
-	struct sw_flow_key k, next;
-	int fd = bpf_map__fd(skel()->maps.flows);
-	__u32 n = 0;
-	void *prev = NULL;
+	struct walked w = {};
+	struct sw_error e = {};
 
-	while (!bpf_map_get_next_key(fd, prev, &next)) {
-		k = next;
-		prev = &k;
-		n++;
-	}
-	return n;
+	CHECK(!sw_flows_walk(&fx.dp, count_flow, &w, &e), "%s", e.msg);
+	return w.n;
 }
 
 /* A first SYN: new connection from cport. */
@@ -853,6 +866,29 @@ static void test_table_overfill(const void *arg)
 	CHECK_EQ(connect_from(100), OUT_PASS);
 	check_counts(1, 0);
 	CHECK_EQ(flow_count(), 1);
+}
+
+/*
+ * The flow table read as `spillway flows` reads it: in batches, each flow
+ * once, and no further than the reader wants.
+ */
+static void test_flows_walk(const void *arg)
+{
+	enum { FLOWS = 3 * SW_FLOWS_WALK_BATCH + 17 };
+	struct sw_error e = {};
+	struct walked w = {};
+
+	start(arg, FLOWS, 0);
+	for (__u16 port = 1; port <= FLOWS; port++)
+		CHECK_EQ(syn(port), OUT_PASS);
+	CHECK_EQ(flow_count(), FLOWS);
+	CHECK_EQ(service().active_local, FLOWS);
+	for (__u32 stop_at = 1; stop_at <= FLOWS; stop_at += SW_FLOWS_WALK_BATCH - 1) {
+		memset(&w, 0, sizeof(w));
+		w.stop_at = stop_at;
+		CHECK(!sw_flows_walk(&fx.dp, count_flow, &w, &e), "%s", e.msg);
+		CHECK_EQ(w.n, stop_at);
+	}
 }
 
 /* ------------------------------------------------------------------------
@@ -1705,6 +1741,8 @@ static const struct test_case cases[] = {
 	VARIANTS("service-readded", test_service_readded),
 	VARIANTS("recycled-entry", test_recycled_entry),
 	VARIANTS("table-overfill", test_table_overfill),
+	{ "flows-walk/tc/ipv4", test_flows_walk, &tc4 },
+	{ "flows-walk/xdp/ipv6", test_flows_walk, &xdp6 },
 	VARIANTS("not-a-vip", test_not_a_vip),
 	VARIANTS("untracked", test_untracked),
 	VARIANTS("unusual-headers", test_unusual_headers),

@@ -434,7 +434,7 @@ def test_churn_leaves_no_leak(sb):
     # And the flow table empties once the closed flows have lingered
     # (closed_linger 10 s, collected every second).
     wait_until("the flow table to empty", lambda: json.loads(
-        sb.cli("flows", "--json", "--limit", "0").stdout)["matched"] == 0,
+        sb.cli("flows", "--json", "--limit", "0").stdout)["shown"] == 0,
         timeout=30)
 
 

@@ -5,8 +5,11 @@
     lib < datapath < config < tunnel < agent < cli
 
 (and the shared ABI, include/spillway/, under all of them). Every project
-include names its directory. This reads every file under user/ and fails on
-an include that points up, names no directory, or is not there."""
+include names its directory. Only user/datapath/ touches BPF: the skeleton
+and libbpf's headers are included nowhere else (the others go through its
+accessors). This reads every file under user/ and fails on an include that
+points up, names no directory, is not there, or reaches BPF from outside
+user/datapath/."""
 import glob
 import os
 import re
@@ -15,6 +18,7 @@ import sys
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 LAYERS = ["lib", "datapath", "config", "tunnel", "agent", "cli"]
 GENERATED = {"spillway.skel.h", "bench.skel.h"}   # build/, made from bpf/
+BPF_ONLY_IN = "datapath"
 
 
 def main():
@@ -27,6 +31,10 @@ def main():
             continue
         mine = LAYERS.index(parts[1])
         for n, line in enumerate(open(path), 1):
+            bpf = re.match(r'#include [<"](bpf/[^">]+|[a-z]+\.skel\.h)[">]', line)
+            if bpf and parts[1] != BPF_ONLY_IN:
+                problems.append(f"{rel}:{n}: '{bpf.group(1)}': only user/{BPF_ONLY_IN}/ "
+                                f"touches BPF (add an accessor there)")
             m = re.match(r'#include "([^"]+)"', line)
             if not m or m.group(1) in GENERATED:
                 continue

@@ -9,12 +9,9 @@
 #include <net/if.h>
 #include <stdio.h>
 #include <string.h>
-#include <bpf/bpf.h>
-#include <bpf/libbpf.h>
 
 #include "spillway/abi.h"
 #include "spillway/defaults.h"
-#include "spillway.skel.h"
 #include "agent/agent_priv.h"
 #include "datapath/control.h"
 #include "lib/log.h"
@@ -97,35 +94,16 @@ static void service_config(const struct sw_service_config_entry *s,
 				out->overflow_to[k] = remote_ids[r];
 }
 
-static bool configured(const struct sw_config *cfg,
-		       const struct sw_service_key *key)
+static bool configured(const struct sw_service_key *key, void *cfg)
 {
-	for (int i = 0; i < cfg->n_services; i++)
-		if (!memcmp(&cfg->services[i].key, key, sizeof(*key)))
-			return true;
-	return false;
+	return sw_config_service_by_key(cfg, key) != NULL;
 }
 
 /* Services in the map that the configuration no longer has go. */
 static int remove_unconfigured(struct agent *a, const struct sw_config *next,
 			       struct sw_error *e)
 {
-	int fd = bpf_map__fd(a->dp.skel->maps.services);
-	struct sw_service_key key, prev;
-	void *p = NULL;
-
-	while (!bpf_map_get_next_key(fd, p, &key)) {
-		if (!configured(next, &key)) {
-			int err = sw_service_delete(&a->dp, &key, e);
-
-			if (err)
-				return err;
-			continue;	/* key is gone: continue after prev */
-		}
-		prev = key;
-		p = &prev;
-	}
-	return 0;
+	return sw_services_prune(&a->dp, configured, (void *)next, e);
 }
 
 /*

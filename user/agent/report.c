@@ -221,20 +221,19 @@ void report_flow(FILE *out, bool json, struct json *j,
 }
 
 void report_flows_end(FILE *out, bool json, struct json *j, __u64 shown,
-		      __u64 matched)
+		      bool more)
 {
 	if (json) {
 		json_end(j);
 		json_field_uint(j, "shown", shown);
-		json_field_uint(j, "matched", matched);
+		json_field_bool(j, "more", more);
 		json_end(j);
 		fputc('\n', out);
 		return;
 	}
-	if (matched > shown)
-		fprintf(out, "(%" PRIu64 " of %" PRIu64 " flows shown; "
-			"--limit 0 shows all)\n", (uint64_t)shown,
-			(uint64_t)matched);
+	if (more)
+		fprintf(out, "(the first %" PRIu64 " flows shown, more match; "
+			"--limit 0 shows all)\n", (uint64_t)shown);
 }
 
 /* ---- metrics (Prometheus text exposition format 0.0.4) ---- */

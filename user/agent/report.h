@@ -66,8 +66,9 @@ struct sw_flow_row {
 void report_flows_begin(FILE *out, bool json, struct json *j);
 void report_flow(FILE *out, bool json, struct json *j,
 		 const struct sw_flow_row *row);
+/* more: a flow beyond the limit matched (the list is not complete). */
 void report_flows_end(FILE *out, bool json, struct json *j, __u64 shown,
-		      __u64 matched);
+		      bool more);
 
 /* The words `status` uses for a service's state and a flow's state. */
 const char *sw_service_state(const struct sw_service *s);

@@ -8,11 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <bpf/bpf.h>
-#include <bpf/libbpf.h>
 
 #include "spillway/abi.h"
-#include "spillway.skel.h"
 #include "agent/agent_priv.h"
 #include "datapath/control.h"
 #include "lib/clock.h"
@@ -142,15 +139,6 @@ static enum sw_rpc_status do_service_set(struct agent *a,
 	return SW_RPC_OK;
 }
 
-static const char *service_name(const struct sw_config *cfg,
-				const struct sw_service_key *key)
-{
-	for (int i = 0; i < cfg->n_services; i++)
-		if (!memcmp(&cfg->services[i].key, key, sizeof(*key)))
-			return cfg->services[i].name;
-	return "";
-}
-
 static const char *remote_name(const struct agent *a, __u32 id)
 {
 	for (int i = 0; i < a->cfg.n_remotes; i++)
@@ -159,41 +147,60 @@ static const char *remote_name(const struct agent *a, __u32 id)
 	return "";
 }
 
+/* Where flows are shown, as sw_flows_walk goes. */
+struct flows_shown {
+	struct agent *a;
+	const struct sw_request *r;
+	const struct sw_service_config_entry *only;	/* --service */
+	FILE *out;
+	struct json j;
+	__u64 shown;
+	bool more;		/* a match beyond --limit: the walk stopped */
+};
+
+static int show_flow(void *arg, const struct sw_flow_key *key,
+		     const struct sw_flow *f)
+{
+	struct flows_shown *fs = arg;
+	const struct sw_service_config_entry *svc;
+	struct sw_flow_row row = { .key = key, .flow = f,
+				   .now_ns = sw_now_ns() };
+
+	if (fs->only && memcmp(&fs->only->key, &key->svc, sizeof(key->svc)))
+		return 0;
+	if (fs->r->limit && fs->shown == fs->r->limit) {
+		fs->more = true;
+		return 1;
+	}
+	svc = sw_config_service_by_key(&fs->a->cfg, &key->svc);
+	row.service = svc ? svc->name : "";
+	row.remote = f->decision == SW_REMOTE ? remote_name(fs->a, f->remote) : "";
+	report_flow(fs->out, fs->r->json, &fs->j, &row);
+	fs->shown++;
+	return 0;
+}
+
+/*
+ * The flow table, read in batches and only as far as --limit needs (the
+ * table holds up to millions of flows, and this runs on the event loop).
+ */
 static enum sw_rpc_status do_flows(struct agent *a, const struct sw_request *r,
 				   FILE *out)
 {
-	const struct sw_service_config_entry *only = NULL;
-	/* No datapath: no flow table, an empty list. */
-	int fd = sw_datapath_loaded(&a->dp) ?
-		 bpf_map__fd(a->dp.skel->maps.flows) : -1;
-	struct sw_flow_key key, prev;
-	__u64 shown = 0, matched = 0;
-	struct sw_flow f;
-	struct json j;
-	void *p = NULL;
+	struct flows_shown fs = { .a = a, .r = r, .out = out };
+	struct sw_error e = {};
 
 	if (r->service[0]) {
-		only = sw_config_service(&a->cfg, r->service);
-		if (!only)
+		fs.only = sw_config_service(&a->cfg, r->service);
+		if (!fs.only)
 			return no_such_service(a, r->service, out);
 	}
-	report_flows_begin(out, r->json, &j);
-	for (; !bpf_map_get_next_key(fd, p, &key); prev = key, p = &prev) {
-		struct sw_flow_row row = { .key = &key, .flow = &f,
-					   .now_ns = sw_now_ns() };
-
-		if (bpf_map_lookup_elem(fd, &key, &f) ||
-		    (only && memcmp(&only->key, &key.svc, sizeof(key.svc))))
-			continue;
-		matched++;
-		if (r->limit && shown == r->limit)
-			continue;	/* counted, not shown */
-		row.service = service_name(&a->cfg, &key.svc);
-		row.remote = f.decision == SW_REMOTE ? remote_name(a, f.remote) : "";
-		report_flow(out, r->json, &j, &row);
-		shown++;
-	}
-	report_flows_end(out, r->json, &j, shown, matched);
+	report_flows_begin(out, r->json, &fs.j);
+	/* No datapath: no flow table, an empty list. */
+	if (sw_datapath_loaded(&a->dp) &&
+	    sw_flows_walk(&a->dp, show_flow, &fs, &e))
+		log_warn("flows: %s", e.msg);
+	report_flows_end(out, r->json, &fs.j, fs.shown, fs.more);
 	return SW_RPC_OK;
 }
 

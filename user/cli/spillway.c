@@ -482,7 +482,7 @@ static const struct cmd cmds[] = {
 	  "state, age and idle time.\n\n"
 	  "  --service NAME  only this service's flows\n"
 	  "  --limit N       show at most N flows (default 1000; 0: all)\n"
-	  "  --json          one JSON object: flows, shown, matched\n"
+	  "  --json          one JSON object: flows, shown, more\n"
 	  SOCKET_HELP },
 	{ "top", do_top,
 	  "[--interval SECONDS] [--iterations N] [--batch] [--socket PATH]",

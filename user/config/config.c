@@ -1653,6 +1653,16 @@ sw_config_service(const struct sw_config *cfg, const char *name)
 	return NULL;
 }
 
+const struct sw_service_config_entry *
+sw_config_service_by_key(const struct sw_config *cfg,
+			 const struct sw_service_key *key)
+{
+	for (int i = 0; i < cfg->n_services; i++)
+		if (!memcmp(&cfg->services[i].key, key, sizeof(*key)))
+			return &cfg->services[i];
+	return NULL;
+}
+
 /* ------------------------------------------------------------------------ */
 /* Writing: libyaml's emitter, so any path or identity is quoted right */
 

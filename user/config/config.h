@@ -158,6 +158,10 @@ const struct sw_remote_config *sw_config_remote(const struct sw_config *cfg,
 						const char *name);
 const struct sw_service_config_entry *
 sw_config_service(const struct sw_config *cfg, const char *name);
+/* The service at a VIP:port; NULL if none is configured there. */
+const struct sw_service_config_entry *
+sw_config_service_by_key(const struct sw_config *cfg,
+			 const struct sw_service_key *key);
 
 /*
  * Field paths as messages show them: "services[1]" and "services[1].vip";

@@ -84,6 +84,87 @@ int sw_service_delete(struct sw_datapath *dp, const struct sw_service_key *key,
 	return 0;
 }
 
+int sw_services_prune(struct sw_datapath *dp,
+		      bool (*keep)(const struct sw_service_key *key, void *arg),
+		      void *arg, struct sw_error *e)
+{
+	int fd = bpf_map__fd(dp->skel->maps.services);
+	struct sw_service_key key, prev;
+	void *p = NULL;
+
+	while (!bpf_map_get_next_key(fd, p, &key)) {
+		if (!keep(&key, arg)) {
+			int err = sw_service_delete(dp, &key, e);
+
+			if (err)
+				return err;
+			continue;	/* key is gone: continue after prev */
+		}
+		prev = key;
+		p = &prev;
+	}
+	return 0;
+}
+
+int sw_flow_get(struct sw_datapath *dp, const struct sw_flow_key *key,
+		struct sw_flow *out)
+{
+	if (bpf_map_lookup_elem(bpf_map__fd(dp->skel->maps.flows), key, out))
+		return -errno;
+	return 0;
+}
+
+int sw_flows_walk(struct sw_datapath *dp, sw_flow_visit visit, void *arg,
+		  struct sw_error *e)
+{
+	int fd = bpf_map__fd(dp->skel->maps.flows), err = 0, stop = 0;
+	__u32 n = SW_FLOWS_WALK_BATCH, batch, size = SW_FLOWS_WALK_BATCH;
+	struct sw_flow_key *keys = NULL;
+	struct sw_flow *flows = NULL;
+	bool first = true, last = false;
+
+	while (!last && !stop && !err) {
+		LIBBPF_OPTS(bpf_map_batch_opts, opts);
+
+		if (!keys && (!(keys = calloc(size, sizeof(*keys))) ||
+			      !(flows = calloc(size, sizeof(*flows))))) {
+			err = sw_fail(e, -ENOMEM, "out of memory");
+			break;
+		}
+		n = size;
+		if (bpf_map_lookup_batch(fd, first ? NULL : &batch, &batch,
+					 keys, flows, &n, &opts)) {
+			err = -errno;
+			/*
+			 * One hash bucket holds more entries than fit: a
+			 * bigger buffer, the same position.
+			 */
+			if (err == -ENOSPC && size < SW_FLOWS_WALK_BATCH_MAX) {
+				free(keys);
+				free(flows);
+				keys = NULL;
+				flows = NULL;
+				size *= 4;
+				err = 0;
+				continue;
+			}
+			if (err != -ENOENT) {
+				sw_fail(e, err, "cannot read the flow table: %s",
+					strerror(-err));
+				break;
+			}
+			err = 0;
+			last = true;	/* n entries, the table's last */
+		}
+		first = false;
+		for (__u32 i = 0; i < n && !stop; i++)
+			stop = visit(arg, &keys[i], &flows[i]);
+	}
+	free(keys);
+	free(flows);
+	return err;
+}
+
 int sw_remote_get(struct sw_datapath *dp, __u32 id, struct sw_remote *out)
 {
 	if (bpf_map_lookup_elem(bpf_map__fd(dp->skel->maps.remotes), &id, out))

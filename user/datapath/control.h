@@ -28,6 +28,29 @@ int sw_service_add(struct sw_datapath *dp, const struct sw_service_key *key,
 int sw_service_delete(struct sw_datapath *dp, const struct sw_service_key *key,
 		      struct sw_error *e);
 
+/* Remove every service keep() says no to (what a configuration dropped). */
+int sw_services_prune(struct sw_datapath *dp,
+		      bool (*keep)(const struct sw_service_key *key, void *arg),
+		      void *arg, struct sw_error *e);
+
+/* A flow's entry: 0, or -ENOENT when the table does not have it. */
+int sw_flow_get(struct sw_datapath *dp, const struct sw_flow_key *key,
+		struct sw_flow *out);
+
+/*
+ * Every flow, read SW_FLOWS_WALK_BATCH at a time (one BPF_MAP_LOOKUP_BATCH
+ * each, not two system calls a flow), handed to visit until it returns
+ * nonzero: the rest of the table is not read. A table that changes
+ * meanwhile may show a flow twice or not at all, as any walk of a live
+ * hash map. 0, or a negative errno (e says why).
+ */
+#define SW_FLOWS_WALK_BATCH 256
+#define SW_FLOWS_WALK_BATCH_MAX 16384	/* one hash bucket's worst case */
+typedef int (*sw_flow_visit)(void *arg, const struct sw_flow_key *key,
+			     const struct sw_flow *flow);
+int sw_flows_walk(struct sw_datapath *dp, sw_flow_visit visit, void *arg,
+		  struct sw_error *e);
+
 /* Name a remote id and set its health (name NULL: keep the name). */
 int sw_remote_set(struct sw_datapath *dp, __u32 id, const char *name,
 		  bool healthy, struct sw_error *e);

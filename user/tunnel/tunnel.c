@@ -8,11 +8,8 @@
 #include <sys/socket.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
-#include <bpf/bpf.h>
-#include <bpf/libbpf.h>
 
 #include "spillway/defaults.h"
-#include "spillway.skel.h"
 #include "lib/clock.h"
 #include "lib/addr.h"
 #include "datapath/control.h"
@@ -557,15 +554,6 @@ static void open_connection(struct remote *rm)
  * The endpoint: connections the datapath steered here
  */
 
-static const struct sw_service_config_entry *
-service_at(const struct sw_config *cfg, const struct sw_service_key *key)
-{
-	for (int i = 0; i < cfg->n_services; i++)
-		if (!memcmp(&cfg->services[i].key, key, sizeof(*key)))
-			return &cfg->services[i];
-	return NULL;
-}
-
 static struct remote *remote_by_id(struct sw_tunnel *t, __u32 id)
 {
 	for (int i = 0; i < t->n_remotes; i++)
@@ -591,7 +579,7 @@ static struct remote *remote_for(struct sw_tunnel *t,
 				return t->remotes[i];
 		return NULL;
 	}
-	if (!bpf_map_lookup_elem(bpf_map__fd(t->dp->skel->maps.flows), key, &f) &&
+	if (!sw_flow_get(t->dp, key, &f) &&
 	    f.decision == SW_REMOTE && remote_by_id(t, f.remote))
 		return remote_by_id(t, f.remote);
 	for (int k = 0; k < svc->n_overflow_to; k++)
@@ -611,7 +599,7 @@ static void steered(struct sw_tunnel *t, int fd)
 	struct remote *rm;
 
 	if (sw_endpoint_flow(fd, &key, NULL, client, sizeof(client)) || !t->cfg ||
-	    !(svc = service_at(t->cfg, &key.svc))) {
+	    !(svc = sw_config_service_by_key(t->cfg, &key.svc))) {
 		log_warn("endpoint: a connection from %s to no configured "
 			 "service: reset", client);
 		sw_close_reset(fd);
