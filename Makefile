@@ -29,7 +29,7 @@ USER_FLAGS := $(CFLAGS) $(WARN) -std=gnu11 -D_GNU_SOURCE \
 SANITIZE   := -fsanitize=address,undefined -fno-sanitize-recover=all \
               -fno-omit-frame-pointer
 LIBS       := -lbpf -lelf -lz -lyaml -lmicrohttpd -lnghttp2 -lssl -lcrypto \
-              -lcares -ljson-c -lpthread
+              -lcares -ljson-c -lnftables -lpthread
 BPF_FLAGS  := -O2 -g -target bpf -mcpu=v3 $(WARN) -I$(BUILD) -Ibpf -Iinclude
 
 BPF_HDRS   := $(wildcard bpf/*.h) $(wildcard include/spillway/*.h)
@@ -39,6 +39,7 @@ USER_LIB   := user/lib/error.c user/lib/log.c user/lib/loop.c user/lib/json.c \
               user/datapath/datapath.c user/datapath/upgrade.c \
               user/datapath/control.c user/datapath/probe.c \
               user/datapath/route.c user/datapath/sysctl.c \
+              user/datapath/notrack.c \
               user/config/config.c user/config/istio.c \
               user/tunnel/tls_cert.c user/tunnel/tls_ctx.c \
               user/tunnel/tls_verify.c user/tunnel/h2.c user/tunnel/relay.c \

@@ -14,6 +14,7 @@ packages=(
 	libjson-c-dev                        # spillway top reads the agent's status JSON
 	libssl-dev libnghttp2-dev openssl    # the mTLS HTTP/2 tunnel, gen-certs.sh
 	libc-ares-dev                        # name resolution off the event loop
+	libnftables-dev                      # steered packets kept out of conntrack (kube-proxy)
 	python3-h2                           # tunnel conformance tests (a client we did not write)
 	stunnel4                             # the tunnel benchmark's baseline
 	wrk haproxy                          # the spill benchmark and its baseline
@@ -22,6 +23,7 @@ packages=(
 	python3-yaml                         # the deployment manifests' test
 	bpftool                              # vmlinux.h, skeletons, map dumps
 	iproute2                             # ip netns / veth in tests
+	nftables iptables conntrack          # tests: the agent's nft table, kube-proxy's rules
 	linux-libc-dev
 	qemu-system-x86 busybox-static cpio  # tests under a second kernel (tests/vm)
 )

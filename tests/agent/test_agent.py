@@ -277,6 +277,9 @@ def test_down_leaves_nothing(w):
                                       "xdp_meta_refused": False}, w.status()
     assert f"datapath: loaded; XDP mode hands off by {handoff}" in w.cli("status").stdout
     assert ("attach: tc costs less here" in w.log_text()) == (handoff == "flow-table")
+    # Steered packets are kept out of conntrack (kube-proxy's NAT).
+    table = run(f"ip netns exec {w.node} nft list table inet spillway").stdout
+    assert "meta mark 0x00000053 notrack" in table, table
     down = ["nsenter", f"--net=/run/netns/{w.node}", SPILLWAY, "down",
             "--pin-dir", w.pin_dir, "--socket", w.socket]
     r = run(down, check=False)
@@ -292,6 +295,7 @@ def test_down_leaves_nothing(w):
     assert "0x53" not in run(f"ip -n {n} rule show").stdout
     assert "0x53" not in run(f"ip -n {n} -6 rule show").stdout
     assert run(f"ip -n {n} route show table 153").stdout.strip() == ""
+    assert "spillway" not in run(f"ip netns exec {n} nft list tables").stdout
     w.echo_ok(held)
 
 

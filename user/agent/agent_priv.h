@@ -53,6 +53,7 @@ struct agent {
 	bool ready, stop;
 	bool draining;				/* SIGTERM with spilled connections */
 	bool said_flow_table_handoff;		/* logged once */
+	bool said_notrack_failed;	/* warned: steered packets are tracked */
 	__u64 drain_deadline_ns;
 	__u64 next_collect_ns, flows_scanned;
 	__u64 reloads_ok, reloads_failed, cert_reloads_ok, cert_reloads_failed;

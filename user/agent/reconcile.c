@@ -15,6 +15,7 @@
 #include "agent/agent_priv.h"
 #include "datapath/control.h"
 #include "lib/log.h"
+#include "datapath/notrack.h"
 #include "datapath/route.h"
 #include "datapath/sysctl.h"
 
@@ -231,8 +232,29 @@ static int apply_maps(struct agent *a, const struct sw_config *next,
 }
 
 /*
+ * Steered packets out of conntrack (datapath/notrack.h). Without it
+ * spilled connections still work where nothing NATs the VIP on the node, so
+ * a failure is a warning, said once until it works again, not a refusal.
+ */
+static void keep_out_of_conntrack(struct agent *a)
+{
+	struct sw_error e = {};
+
+	if (!sw_notrack_ensure(SW_DEFAULT_STEER_MARK, &e)) {
+		a->said_notrack_failed = false;
+		return;
+	}
+	if (!a->said_notrack_failed)
+		log_warn("%s; where kube-proxy (or any NAT) rewrites a VIP on "
+			 "this node, connections spilled from it are reset",
+			 e.msg);
+	a->said_notrack_failed = true;
+}
+
+/*
  * Make the kernel match next: the datapath (loaded when interfaces first
- * appear), remotes, services, interfaces, the policy route. On success next
+ * appear), remotes, services, interfaces, the policy route, the notrack
+ * table. On success next
  * becomes a->cfg (and next is emptied).
  */
 int agent_apply(struct agent *a, struct sw_config *next, bool first,
@@ -257,6 +279,8 @@ int agent_apply(struct agent *a, struct sw_config *next, bool first,
 			err = sw_detach(a->dp.pin_dir, a->cfg.interfaces[i].name, e);
 	if (!err && next->n_interfaces)
 		err = sw_steer_route_ensure(&steer_route, e);
+	if (!err && next->n_interfaces)
+		keep_out_of_conntrack(a);
 	if (!err)
 		err = agent_finish_upgrade(a, e);
 	if (err)

@@ -23,6 +23,7 @@
 #include "lib/json.h"
 #include "datapath/probe.h"
 #include "agent/request.h"
+#include "datapath/notrack.h"
 #include "datapath/route.h"
 #include "agent/rpc.h"
 #include "cli/top.h"
@@ -323,10 +324,12 @@ static int do_down(int argc, char **argv)
 			    "socket): stop it first, or it would keep running "
 			    "without a datapath", 1);
 	}
-	if (sw_down(pin_dir, &e) || sw_steer_route_remove(&route, &e))
+	if (sw_down(pin_dir, &e) || sw_steer_route_remove(&route, &e) ||
+	    sw_notrack_remove(&e))
 		return fail("down", e.msg, 1);
 	printf("spillway is down: no program attached in this network "
-	       "namespace, nothing pinned in %s\n", pin_dir);
+	       "namespace, nothing pinned in %s, no policy route, no nft "
+	       "table\n", pin_dir);
 	return 0;
 }
 
