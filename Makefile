@@ -35,7 +35,7 @@ BPF_FLAGS  := -O2 -g -target bpf -mcpu=v3 $(WARN) -I$(BUILD) -Ibpf -Iinclude
 BPF_HDRS   := $(wildcard bpf/*.h) $(wildcard include/spillway/*.h)
 USER_LIB   := user/lib/error.c user/lib/log.c user/lib/loop.c user/lib/json.c \
               user/lib/netlink.c user/lib/addr.c user/lib/text.c \
-              user/lib/clock.c user/lib/resolve.c \
+              user/lib/clock.c user/lib/resolve.c user/lib/links.c \
               user/datapath/datapath.c user/datapath/upgrade.c \
               user/datapath/control.c user/datapath/probe.c \
               user/datapath/route.c user/datapath/sysctl.c \
@@ -47,6 +47,7 @@ USER_LIB   := user/lib/error.c user/lib/log.c user/lib/loop.c user/lib/json.c \
               user/tunnel/endpoint.c user/tunnel/fallback.c \
               user/tunnel/gateway.c user/tunnel/net.c \
               user/agent/agent.c user/agent/reconcile.c user/agent/serve.c \
+              user/agent/interfaces.c \
               user/agent/report.c user/agent/metrics.c user/agent/rpc.c \
               user/agent/request.c \
               user/cli/top.c

@@ -16,8 +16,8 @@ SVC4 = "echo.default.svc.cluster.local"
 SVC6 = "echo6.default.svc.cluster.local"
 
 
-def config(w, max4=5, resume4=None, attach="tc", extra=""):
-    iface = "n0" if attach == "tc" else "{name: n0, attach: xdp}"
+def config(w, max4=5, resume4=None, attach="tc", extra="", more_ifaces=""):
+    iface = ("n0" if attach == "tc" else "{name: n0, attach: xdp}") + more_ifaces
     resume = f"\n    resume_below: {resume4}" if resume4 else ""
     return f"""cluster: cluster1
 interfaces: [{iface}]
@@ -95,6 +95,89 @@ def test_status_counts_held_connections(w):
         w.echo_ok(s)
     w.hang_up(held4[0])
     w.wait_counts(SVC4, 2)
+
+
+def add_pod(w, link, n):
+    """A pod: a namespace whose eth0 pairs with the node's `link`, 10.0.N.2
+    behind 10.0.N.1, as a CNI would make it after the agent started."""
+    pod = f"{w.tag}-p{n}"
+    run(f"ip netns add {pod}")
+    w.pods = getattr(w, "pods", []) + [pod]
+    run(f"ip -n {pod} link add eth0 type veth peer name {link} netns {w.node}")
+    for cmd in (f"ip -n {pod} addr add 10.0.{n}.2/24 dev eth0", f"ip -n {pod} link set eth0 up",
+                f"ip -n {pod} link set lo up", f"ip -n {pod} route add default via 10.0.{n}.1",
+                f"ip -n {w.node} addr add 10.0.{n}.1/24 dev {link}",
+                f"ip -n {w.node} link set {link} up"):
+        run(cmd)
+    return pod
+
+
+def dial_from(w, pod):
+    import socket
+    from netns import netns
+    with netns(pod):
+        s = socket.create_connection(("10.96.0.10", 80), timeout=10)
+    w.conns.append(s)
+    assert s.recv(6) == b"local\n"
+    return s
+
+
+def attached(w):
+    return [(i["name"], i["attach"], i["matched"]) for i in w.status()["interfaces"]]
+
+
+def test_interfaces_by_pattern(w):
+    """Pods' host-side links (here pod*) appear and go after the agent
+    started: each matching one is attached as it appears, under the mode
+    its entry gives, counted from its first connection, and let go when it
+    goes; a link of the same name later is attached afresh (XDP too)."""
+    try:
+        for n, (entry, mode) in enumerate((('"pod*"', "tc"),
+                                           ("{name: 'pod*', attach: xdp}", "xdp")), 1):
+            w.write_config(config(w, more_ifaces=f", {entry}"))
+            if n == 1:
+                w.start_agent()
+            else:
+                run(["kill", "-HUP", str(w.agent.pid)])
+                wait_until("the reload", lambda: "reloaded" in w.log_text())
+            assert attached(w) == [("n0", "tc", "n0")], attached(w)
+            for k in range(2):                 # a second life, the same name
+                pod = add_pod(w, "podA", 10 + n)
+                wait_until("podA attached", lambda: ("podA", mode, "pod*") in attached(w))
+                assert f"interface podA appeared (matches pod*): attached, {mode} mode" \
+                    in w.log_text()
+                if mode == "xdp":
+                    assert "xdp" in run(f"ip -n {w.node} link show podA").stdout
+                held = dial_from(w, pod)
+                w.wait_counts(SVC4, 1)
+                held.close()
+                w.conns.remove(held)
+                w.wait_counts(SVC4, 0)
+                run(f"ip netns del {pod}")     # the pod goes, its veth with it
+                w.pods.remove(pod)
+                wait_until("podA let go", lambda: attached(w) == [("n0", "tc", "n0")])
+                assert "interface podA (matched pod*) is gone" in w.log_text()
+        # Gone while the agent was down, back under the same name: the XDP
+        # link pinned for the first is defunct; the second gets a fresh one.
+        pod = add_pod(w, "podA", 30)
+        wait_until("podA attached", lambda: ("podA", "xdp", "pod*") in attached(w))
+        w.kill_agent()
+        run(f"ip netns del {pod}")
+        w.pods.remove(pod)
+        pod = add_pod(w, "podA", 31)
+        w.start_agent()
+        assert ("podA", "xdp", "pod*") in attached(w), attached(w)
+        assert "xdp" in run(f"ip -n {w.node} link show podA").stdout
+        run(f"ip netns del {pod}")
+        w.pods.remove(pod)
+        wait_until("podA let go", lambda: attached(w) == [("n0", "tc", "n0")])
+        text = w.cli("status").stdout
+        assert "interfaces: n0 (tc)" in text, text
+        status, body = w.http("/metrics")
+        assert "spillway_interfaces_attached 1" in body, body
+    finally:
+        for pod in getattr(w, "pods", []):
+            run(f"ip netns del {pod}", check=False)
 
 
 def test_service_set_live(w):

@@ -35,6 +35,7 @@
 #include "agent/agent_priv.h"
 #include "datapath/control.h"
 #include "lib/clock.h"
+#include "lib/links.h"
 #include "lib/log.h"
 #include "datapath/probe.h"
 #include "agent/rpc.h"
@@ -504,6 +505,19 @@ static int add(struct agent *a, struct sw_io *io, int fd,
 	return 0;
 }
 
+static void on_links(struct sw_io *io, uint32_t events)
+{
+	(void)events;
+	agent_ifaces_changed(AGENT_OF(io, links_io));
+}
+
+static int watch_links(struct agent *a, struct sw_error *e)
+{
+	int fd = sw_links_watch(e);
+
+	return fd < 0 ? fd : add(a, &a->links_io, fd, on_links, e);
+}
+
 static int setup_events(struct agent *a, struct sw_error *e)
 {
 	sigset_t sigs;
@@ -607,6 +621,9 @@ static int start(struct agent *a, struct sw_error *e)
 	if (fd < 0)
 		return fd;
 	err = add(a, &a->ctl_io, fd, on_control, e);
+	/* Before the first look at the links, so none is missed between. */
+	if (!err)
+		err = watch_links(a, e);
 	if (!err)
 		err = sw_config_read(a->o.config, &a->cfg_text, &a->cfg_len, e);
 	if (!err)
@@ -644,7 +661,8 @@ static int start(struct agent *a, struct sw_error *e)
 
 /* The agent's own handlers (the control socket is closed apart). */
 #define AGENT_IOS(a) { &(a)->sig_io, &(a)->ino_io, &(a)->tick_io, \
-		       &(a)->reload_io, &(a)->http_io, &(a)->ctl_io }
+		       &(a)->reload_io, &(a)->http_io, &(a)->ctl_io, \
+		       &(a)->links_io }
 
 static void stop(struct agent *a)
 {
@@ -667,6 +685,7 @@ static void stop(struct agent *a)
 		sw_datapath_close(&a->dp);
 	sw_config_free(&a->cfg);
 	free(a->cfg_text);
+	free(a->ifaces);
 	if (a->lockfd >= 0)
 		close(a->lockfd);	/* releases the pin directory's lock */
 }

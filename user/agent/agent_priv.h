@@ -47,6 +47,9 @@ struct agent {
 	struct sw_loop *loop;
 	struct sw_resolver *resolver;	/* for the tunnel and the gateway */
 	struct sw_io sig_io, ctl_io, ino_io, tick_io, reload_io, http_io;
+	struct sw_io links_io;			/* links come and go */
+	struct sw_attached *ifaces;		/* attached now */
+	int n_ifaces;
 	int lockfd;
 	struct watched config_watch, certs_watch;
 
@@ -70,6 +73,16 @@ int agent_apply(struct agent *a, struct sw_config *next, bool first,
 void agent_service_config(const struct agent *a,
 			  const struct sw_service_config_entry *s,
 			  struct sw_service_config *out);
+
+/* interfaces.c */
+/*
+ * Attach to every link next names or matches now, and detach from those
+ * attached before that it no longer wants. On failure nothing is forgotten.
+ */
+int agent_ifaces_apply(struct agent *a, const struct sw_config *next,
+		       struct sw_error *e);
+/* Links came or went (links_io is readable): attach, or forget. */
+void agent_ifaces_changed(struct agent *a);
 
 /* serve.c */
 void agent_serve_request(struct agent *a);

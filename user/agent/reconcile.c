@@ -16,6 +16,7 @@
 #include "datapath/control.h"
 #include "lib/log.h"
 #include "datapath/notrack.h"
+#include "lib/links.h"
 #include "datapath/route.h"
 #include "datapath/sysctl.h"
 
@@ -64,8 +65,10 @@ static int assign_remote_ids(struct agent *a, const struct sw_config *next,
 static int check_host(struct agent *a, const struct sw_config *next,
 		      bool first, struct sw_error *e)
 {
+	/* A name given exactly must be there; a pattern may match none. */
 	for (int i = 0; i < next->n_interfaces; i++)
-		if (!if_nametoindex(next->interfaces[i].name))
+		if (!sw_ifname_is_pattern(next->interfaces[i].name) &&
+		    !if_nametoindex(next->interfaces[i].name))
 			return sw_fail(e, -ENODEV, "%s: interfaces[%d]: no "
 				       "interface '%s' in this network "
 				       "namespace (see 'ip link')", next->path,
@@ -182,14 +185,6 @@ static int ensure_node_settings(const struct sw_config *cfg,
 	return 0;
 }
 
-static bool has_interface(const struct sw_config *cfg, const char *name)
-{
-	for (int i = 0; i < cfg->n_interfaces; i++)
-		if (!strcmp(cfg->interfaces[i].name, name))
-			return true;
-	return false;
-}
-
 /* Remotes (names first, so services can point at them), then services. */
 static int apply_maps(struct agent *a, const struct sw_config *next,
 		      const __u32 *ids, bool first, struct sw_error *e)
@@ -271,12 +266,8 @@ int agent_apply(struct agent *a, struct sw_config *next, bool first,
 		err = ensure_node_settings(next, e);
 	if (!err && sw_datapath_loaded(&a->dp))
 		err = apply_maps(a, next, ids, first, e);
-	for (int i = 0; !err && i < next->n_interfaces; i++)
-		err = sw_datapath_attach(&a->dp, next->interfaces[i].name,
-					 next->interfaces[i].attach, e);
-	for (int i = 0; !err && !first && i < a->cfg.n_interfaces; i++)
-		if (!has_interface(next, a->cfg.interfaces[i].name))
-			err = sw_detach(a->dp.pin_dir, a->cfg.interfaces[i].name, e);
+	if (!err && sw_datapath_loaded(&a->dp))
+		err = agent_ifaces_apply(a, next, e);
 	if (!err && next->n_interfaces)
 		err = sw_steer_route_ensure(&steer_route, e);
 	if (!err && next->n_interfaces)

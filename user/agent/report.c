@@ -49,6 +49,16 @@ static void status_json(FILE *out, const struct sw_view *v)
 	json_field_str(&j, "xdp_handoff", v->xdp_handoff);
 	json_field_bool(&j, "xdp_meta_refused", v->xdp_meta_refused);
 	json_end(&j);
+	json_field_array(&j, "interfaces");
+	for (int i = 0; i < v->n_ifaces; i++) {
+		json_object(&j);
+		json_field_str(&j, "name", v->ifaces[i].name);
+		json_field_str(&j, "attach",
+			       sw_attach_mode_name(v->ifaces[i].attach));
+		json_field_str(&j, "matched", v->ifaces[i].matched);
+		json_end(&j);
+	}
+	json_end(&j);
 	json_field_object(&j, "resolver");
 	json_field_uint(&j, "queries", v->resolver.queries);
 	json_field_uint(&j, "cached", v->resolver.cached);
@@ -114,6 +124,20 @@ static void status_text(FILE *out, const struct sw_view *v)
 			"refused metadata: by the flow table since)" : "");
 	else
 		fprintf(out, "datapath: loaded\n");
+	if (v->datapath) {
+		fprintf(out, "interfaces:");
+		for (int i = 0; i < v->n_ifaces; i++) {
+			const struct sw_attached *f = &v->ifaces[i];
+			bool matched = strcmp(f->name, f->matched);
+
+			fprintf(out, " %s (%s%s%s)", f->name,
+				sw_attach_mode_name(f->attach),
+				matched ? ", matches " : "",
+				matched ? f->matched : "");
+		}
+		fprintf(out, "%s\n", v->n_ifaces ? "" : " none yet (no link "
+			"matches the configured patterns)");
+	}
 	fputc('\n', out);
 	fprintf(out, "%-32s %-24s %6s %6s %6s %6s %10s %11s  %s\n", "SERVICE",
 		"VIP:PORT", "MAX", "RESUME", "LOCAL", "REMOTE", "OVERFLOWED",
@@ -510,6 +534,10 @@ void report_metrics(FILE *out, const struct sw_view *v)
 		datapath_metrics(out, v);
 	tunnel_metrics(out, v);
 
+	help(out, "spillway_interfaces_attached", "gauge",
+	     "Interfaces the datapath is attached to (named, or matching a "
+	     "pattern such as cali*).");
+	fprintf(out, "spillway_interfaces_attached %d\n", v->n_ifaces);
 	help(out, "spillway_resolver_queries_total", "counter",
 	     "DNS questions asked for gateways' and export targets' names "
 	     "(one per name at a time, shared by whoever waits for it).");

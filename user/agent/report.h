@@ -49,6 +49,8 @@ struct sw_view {
 	const char *xdp_handoff;	/* "": XDP mode not loaded */
 	bool xdp_meta_refused;		/* a driver refused XDP metadata */
 	struct sw_resolver_stats resolver;	/* names looked up */
+	const struct sw_attached *ifaces;	/* attached now */
+	int n_ifaces;
 };
 
 void report_status(FILE *out, bool json, const struct sw_view *v);

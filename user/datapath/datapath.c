@@ -693,6 +693,8 @@ static int tc_detach(int ifindex, const char *ifname,
 	return 0;
 }
 
+static int xdp_unpin(const char *path, struct sw_error *e);
+
 static int xdp_attach(struct sw_datapath *dp, int ifindex, const char *ifname,
 		      struct sw_error *e)
 {
@@ -707,8 +709,17 @@ static int xdp_attach(struct sw_datapath *dp, int ifindex, const char *ifname,
 		/* Our link from an earlier run: swap the program in place. */
 		err = bpf_link__update_program(link, prog);
 		bpf_link__destroy(link);
-		return err ? sw_fail(e, err, "cannot update the XDP program on %s: %s",
-				     ifname, strerror(-err)) : 0;
+		/*
+		 * -ENOLINK: that interface was deleted (a pod's veth) and this
+		 * is another of the same name: a fresh link replaces the pin.
+		 */
+		if (err != -ENOLINK)
+			return err ? sw_fail(e, err, "cannot update the XDP "
+					     "program on %s: %s", ifname,
+					     strerror(-err)) : 0;
+		err = xdp_unpin(path, e);
+		if (err)
+			return err;
 	}
 	link = bpf_program__attach_xdp(prog, ifindex);
 	if (!link) {

@@ -11,6 +11,7 @@
 #define SW_DATAPATH_DATAPATH_H
 
 #include <limits.h>
+#include <net/if.h>
 #include <stdbool.h>
 #include <linux/types.h>
 
@@ -55,6 +56,14 @@ struct sw_datapath {
 enum sw_attach_mode {
 	SW_ATTACH_TC,		/* spill_tc_in + spill_tc_out */
 	SW_ATTACH_XDP,		/* spill_xdp + spill_tc_steer + spill_tc_out */
+};
+
+/* An interface the datapath is attached to, and the entry that chose it. */
+struct sw_attached {
+	char name[IF_NAMESIZE];
+	int ifindex;
+	enum sw_attach_mode attach;
+	char matched[IF_NAMESIZE];	/* the name or pattern configured */
 };
 
 /* Route libbpf's messages to stderr: warnings always, debug if verbose. */
