@@ -10,7 +10,8 @@
  *  - flow_fall_back moves a spilled flow's slot to local when the agent
  *    serves it here, racing safely with its release;
  *  - service_add adds to a service's counters while packets count too (a
- *    layout upgrade carries over what the old programs counted).
+ *    layout upgrade carries over what the old programs counted);
+ *  - link_gone releases the flows of clients behind a link that went.
  */
 #ifndef SW_BPF_CONTROL_H
 #define SW_BPF_CONTROL_H
@@ -151,6 +152,48 @@ static long collect_one(struct bpf_map *map, const struct sw_flow_key *key,
 	if ((s & SW_FLOW_RELEASED) && !(s & SW_FLOW_CLAIMED) &&
 	    flow_claim(f, tag, s, s | SW_FLOW_CLAIMED))
 		bpf_map_delete_elem(map, key);
+	return 0;
+}
+
+struct link_gone_ctx {
+	__u32 ifindex;
+	__u32 released;
+	struct sw_stats *st;
+};
+
+static long release_if_from(struct bpf_map *map, const struct sw_flow_key *key,
+			    struct sw_flow *f, struct link_gone_ctx *c)
+{
+	struct sw_client_key ck;
+	__u32 *ifindex;
+
+	(void)map;
+	if (f->tag != flow_tag(key) ||
+	    (f->state & (SW_FLOW_RELEASED | SW_FLOW_CLAIMED)))
+		return 0;
+	client_key(&ck, key);
+	ifindex = bpf_map_lookup_elem(&clients, &ck);
+	if (ifindex && *ifindex == c->ifindex &&
+	    release_flow_once(key, f, flow_tag(key), c->st))
+		c->released++;
+	return 0;
+}
+
+/*
+ * A link went (a pod deleted: its connections vanished with its network
+ * namespace, no FIN or RST need come): release the flows of the clients
+ * last seen on it now, not at the idle timeout. The collector removes them
+ * after closed_ns, as any released flow.
+ */
+static __always_inline int link_gone(struct sw_ctl *req)
+{
+	struct link_gone_ctx c = { .ifindex = req->link.ifindex };
+
+	c.st = stats_this_cpu();
+	if (!c.st || !c.ifindex)
+		return -EINVAL;
+	bpf_for_each_map_elem(&flows, release_if_from, &c, 0);
+	req->link.released = c.released;
 	return 0;
 }
 

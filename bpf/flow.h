@@ -175,6 +175,31 @@ static __always_inline void new_flow(struct sw_flow *f, struct sw_service *svc,
 	admit(svc, f, ctx, p, st);
 }
 
+static __always_inline void client_key(struct sw_client_key *c,
+				       const struct sw_flow_key *key)
+{
+	__builtin_memset(c, 0, sizeof(*c));
+	__builtin_memcpy(c->addr, key->client, sizeof(c->addr));
+	c->family = key->svc.family;
+}
+
+/*
+ * Remember the link a client opens flows through (a lookup; a write only
+ * when it changed), so the flows go when the link goes (link_gone).
+ */
+static __always_inline void note_client_link(const struct packet *p)
+{
+	struct sw_client_key c;
+	__u32 *seen;
+
+	if (!p->ifindex)
+		return;
+	client_key(&c, &p->key);
+	seen = bpf_map_lookup_elem(&clients, &c);
+	if (!seen || *seen != p->ifindex)
+		bpf_map_update_elem(&clients, &c, &p->ifindex, BPF_ANY);
+}
+
 /* First SYN of a connection: decide, take the slot, insert. */
 static __always_inline int open_flow(void *ctx, const struct packet *p,
 				     struct sw_service *svc, __u32 tag,
@@ -193,6 +218,7 @@ static __always_inline int open_flow(void *ctx, const struct packet *p,
 		return PASS;
 	}
 	count_admitted(svc, &f, st);
+	note_client_link(p);
 	return verdict_of(&f);
 }
 
@@ -219,6 +245,7 @@ static __always_inline int reopen_flow(void *ctx, const struct packet *p,
 	/* Last, and as a barrier: the entry is open again once this lands. */
 	__sync_lock_test_and_set(state_tag_of(f), state_tag(fresh.state, tag));
 	count_admitted(svc, &fresh, st);
+	note_client_link(p);
 	return verdict_of(&fresh);
 }
 

@@ -56,6 +56,19 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } flows SEC(".maps");
 
+/*
+ * The link each client address opened its last flow through (abi.h,
+ * sw_client_key). An LRU: a forgotten client costs only the prompt release
+ * of its flows when its link goes; the idle timeout still releases them.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, SW_MAX_CLIENTS);
+	__type(key, struct sw_client_key);
+	__type(value, __u32);		/* ifindex */
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} clients SEC(".maps");
+
 /* Remote clusters by id (1..SW_MAX_REMOTES-1): health set by the agent. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);

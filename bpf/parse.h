@@ -46,6 +46,7 @@ struct packet {
 	struct sw_flow_key key;
 	__u8 tcp_flags;
 	__u8 unusual;		/* PKT_* */
+	__u32 ifindex;		/* the link it came in on (set by the program) */
 };
 
 static __always_inline void copy_addrs(struct packet *p, const void *src,

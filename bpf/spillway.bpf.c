@@ -167,6 +167,7 @@ int spill_xdp(struct xdp_md *ctx)
 				     (void *)(long)ctx->data_end, FROM_CLIENT,
 				     &p), &p))
 		return XDP_PASS;
+	p.ifindex = ctx->ingress_ifindex;
 	v = process_from_client(ctx, &p, st);
 	if (v != PASS)
 		xdp_signal(ctx, v);
@@ -186,6 +187,7 @@ int spill_tc_in(struct __sk_buff *skb)
 	if (agent_bypass(skb, st) ||
 	    !parsed(st, parse_skb(skb, FROM_CLIENT, &p), &p))
 		return TC_ACT_OK;
+	p.ifindex = skb->ingress_ifindex;
 	v = process_from_client(skb, &p, st);
 	if (v != PASS)
 		steer_and_count(skb, &p, v, st);
@@ -243,6 +245,9 @@ int spill_ctl(struct sw_ctl *req)
 		break;
 	case SW_CTL_SERVICE_ADD:
 		req->err = service_add(&req->add.key, &req->add.delta);
+		break;
+	case SW_CTL_LINK_GONE:
+		req->err = link_gone(req);
 		break;
 	default:
 		req->err = -EINVAL;

@@ -26,6 +26,12 @@
 #define SW_MAX_OVERFLOW_REMOTES 4
 /* Size of the remotes map; remote id 0 is never used and means "none". */
 #define SW_MAX_REMOTES 256
+/*
+ * Client addresses the clients map remembers (an LRU: beyond this, the
+ * least recently seen are forgotten, and a link that goes then releases
+ * only the flows of the clients still remembered).
+ */
+#define SW_MAX_CLIENTS 65536
 /* Size of the services map. */
 #define SW_MAX_SERVICES 65536
 /*
@@ -212,6 +218,7 @@ enum sw_ctl_op {
 	SW_CTL_COLLECT = 2,	/* expire flows and release their slots */
 	SW_CTL_FLOW_FALLBACK = 3, /* a spilled flow's slot moves to local (SW_FLOW_LOCAL_FALLBACK) */
 	SW_CTL_SERVICE_ADD = 4,	/* add to a service's live counters (layout upgrades) */
+	SW_CTL_LINK_GONE = 5,	/* release the flows of clients last seen on a link */
 };
 
 /*
@@ -242,6 +249,18 @@ struct sw_collect_result {
 	__u64 removed_closed;
 };
 
+/*
+ * clients map: the interface each client address opened its last flow
+ * through. A pod's address arrives on the pod's host-side link; when that
+ * link goes (the pod was deleted, and its connections with its namespace,
+ * with no FIN or RST) SW_CTL_LINK_GONE releases the flows of its clients.
+ */
+struct sw_client_key {
+	__u8 addr[16];
+	__u8 family;		/* enum sw_family */
+	__u8 pad[3];		/* always zero */
+};
+
 struct sw_ctl {
 	__u32 op;		/* enum sw_ctl_op */
 	__s32 err;		/* out: 0 or a negative errno */
@@ -261,6 +280,10 @@ struct sw_ctl {
 			struct sw_service_key key;
 			struct sw_service_delta delta;
 		} add;
+		struct {
+			__u32 ifindex;
+			__u32 released;	/* out: flows released */
+		} link;
 	};
 };
 

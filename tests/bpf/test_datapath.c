@@ -66,6 +66,7 @@ static struct {
 	struct sw_datapath dp;
 	bool loaded;
 	struct sw_service_key svc;
+	__u32 ingress_ifindex;	/* the link client packets come in on (0: none) */
 } fx;
 
 /* What came out of the ingress hook for one packet. */
@@ -224,7 +225,10 @@ static enum outcome run_frame(int fd, enum hook hook, const __u8 *frame,
 {
 	struct sw_stats before = stats(), after;
 	__u8 out[PKT_MAX + 64];
-	struct __sk_buff skb = { .mark = mark };
+	struct __sk_buff skb = { .mark = mark,
+				 .ingress_ifindex = fx.ingress_ifindex };
+	struct xdp_md md = { .data_end = len,
+			     .ingress_ifindex = fx.ingress_ifindex };
 	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = frame, .data_size_in = len,
 		    .data_out = out, .data_size_out = sizeof(out));
 	__u32 meta = 0, meta_len;
@@ -234,6 +238,9 @@ static enum outcome run_frame(int fd, enum hook hook, const __u8 *frame,
 		o.ctx_size_in = sizeof(skb);
 		o.ctx_out = &skb;
 		o.ctx_size_out = sizeof(skb);
+	} else if (fx.ingress_ifindex) {
+		o.ctx_in = &md;		/* the device must exist: lo */
+		o.ctx_size_in = sizeof(md);
 	}
 	CHECK(!bpf_prog_test_run_opts(fd, &o), "test_run: %s", strerror(errno));
 	CHECK_EQ(o.retval, hook == HOOK_XDP ? XDP_PASS : TC_ACT_OK);
@@ -889,6 +896,38 @@ static void test_flows_walk(const void *arg)
 		CHECK(!sw_flows_walk(&fx.dp, count_flow, &w, &e), "%s", e.msg);
 		CHECK_EQ(w.n, stop_at);
 	}
+}
+
+/*
+ * A pod is deleted: its connections vanish with its network namespace and
+ * no FIN or RST reaches the datapath. When its link goes, the flows of the
+ * clients last seen on that link are released at once; a link that went
+ * with other clients releases nothing of these.
+ */
+static void test_release_link_gone(const void *arg)
+{
+	struct sw_error e = {};
+	__u32 released = 7;
+
+	start(arg, 4, 0);
+	fx.ingress_ifindex = 1;		/* lo: XDP's test run wants a device */
+	for (__u16 port = 1; port <= 6; port++)
+		syn(port);
+	check_counts(4, 2);
+	CHECK(!sw_link_gone(&fx.dp, 2, &released, &e), "%s", e.msg);
+	CHECK_EQ(released, 0);
+	check_counts(4, 2);
+	CHECK(!sw_link_gone(&fx.dp, 1, &released, &e), "%s", e.msg);
+	CHECK_EQ(released, 6);
+	check_counts(0, 0);
+	CHECK(flow(1).state & SW_FLOW_RELEASED);
+	CHECK(!sw_link_gone(&fx.dp, 1, &released, &e), "%s", e.msg);
+	CHECK_EQ(released, 0);			/* once */
+	check_counts(0, 0);
+	/* The service is back to normal: the next connection is local. */
+	CHECK_EQ(syn(7), OUT_PASS);
+	check_counts(1, 0);
+	fx.ingress_ifindex = 0;
 }
 
 /* ------------------------------------------------------------------------
@@ -1733,6 +1772,7 @@ static const struct test_case cases[] = {
 	VARIANTS("release/fin", test_release_fin),
 	VARIANTS("release/rst", test_release_rst),
 	VARIANTS("release/exactly-once", test_release_exactly_once),
+	VARIANTS("release/link-gone", test_release_link_gone),
 	VARIANTS("local-fallback", test_local_fallback),
 	VARIANTS("expire/half-open", test_expire_half_open),
 	VARIANTS("expire/idle", test_expire_idle),

@@ -60,6 +60,7 @@ struct agent {
 	__u64 drain_deadline_ns;
 	__u64 next_collect_ns, flows_scanned;
 	__u64 reloads_ok, reloads_failed, cert_reloads_ok, cert_reloads_failed;
+	__u64 flows_released_link_gone;	/* their clients' link went */
 };
 
 /* agent.c */

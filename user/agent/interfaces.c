@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "agent/agent_priv.h"
+#include "datapath/control.h"
 #include "datapath/datapath.h"
 #include "lib/links.h"
 #include "lib/log.h"
@@ -135,12 +136,19 @@ static void link_gone(struct agent *a, const struct sw_link_event *ev)
 	struct sw_attached *f = attached(a, ev->ifindex);
 	struct sw_error e = {};
 
+	__u32 released = 0;
+
 	if (!f)
 		return;
 	/* Its filters went with it; an XDP link's pin stays until removed. */
 	if (sw_detach(a->dp.pin_dir, f->name, &e))
 		log_warn("%s", e.msg);
-	log_info("interface %s (matched %s) is gone", f->name, f->matched);
+	/* Its clients' connections vanished with them: free their slots. */
+	if (sw_link_gone(&a->dp, f->ifindex, &released, &e))
+		log_warn("%s", e.msg);
+	a->flows_released_link_gone += released;
+	log_info("interface %s (matched %s) is gone: %u flow(s) of its clients "
+		 "released", f->name, f->matched, released);
 	forget(a, f);
 }
 

@@ -538,6 +538,11 @@ void report_metrics(FILE *out, const struct sw_view *v)
 	     "Interfaces the datapath is attached to (named, or matching a "
 	     "pattern such as cali*).");
 	fprintf(out, "spillway_interfaces_attached %d\n", v->n_ifaces);
+	help(out, "spillway_interface_gone_flows_released_total", "counter",
+	     "Flows released because the link their client came through went "
+	     "away (a deleted pod's connections), since the agent started.");
+	fprintf(out, "spillway_interface_gone_flows_released_total %" PRIu64
+		"\n", (uint64_t)v->flows_released_link_gone);
 	help(out, "spillway_resolver_queries_total", "counter",
 	     "DNS questions asked for gateways' and export targets' names "
 	     "(one per name at a time, shared by whoever waits for it).");

@@ -51,6 +51,7 @@ struct sw_view {
 	struct sw_resolver_stats resolver;	/* names looked up */
 	const struct sw_attached *ifaces;	/* attached now */
 	int n_ifaces;
+	__u64 flows_released_link_gone;
 };
 
 void report_status(FILE *out, bool json, const struct sw_view *v);

@@ -39,6 +39,7 @@ static int build_view(struct agent *a, struct sw_view *v, struct sw_error *e)
 	v->resolver = *sw_resolver_stats(a->resolver);
 	v->ifaces = a->ifaces;
 	v->n_ifaces = a->n_ifaces;
+	v->flows_released_link_gone = a->flows_released_link_gone;
 	v->services = calloc(a->cfg.n_services + 1, sizeof(*v->services));
 	v->remotes = calloc(a->cfg.n_remotes + 1, sizeof(*v->remotes));
 	if (!v->services || !v->remotes)

@@ -165,6 +165,21 @@ int sw_flows_walk(struct sw_datapath *dp, sw_flow_visit visit, void *arg,
 	return err;
 }
 
+int sw_link_gone(struct sw_datapath *dp, int ifindex, __u32 *released,
+		 struct sw_error *e)
+{
+	struct sw_ctl req = { .op = SW_CTL_LINK_GONE };
+	int err;
+
+	req.link.ifindex = ifindex;
+	err = run_ctl(dp, &req, e);
+	*released = req.link.released;
+	if (err < 0)
+		return sw_fail(e, err, "cannot release the flows of link %d: %s",
+			       ifindex, strerror(-err));
+	return 0;
+}
+
 int sw_remote_get(struct sw_datapath *dp, __u32 id, struct sw_remote *out)
 {
 	if (bpf_map_lookup_elem(bpf_map__fd(dp->skel->maps.remotes), &id, out))

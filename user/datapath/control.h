@@ -51,6 +51,13 @@ typedef int (*sw_flow_visit)(void *arg, const struct sw_flow_key *key,
 int sw_flows_walk(struct sw_datapath *dp, sw_flow_visit visit, void *arg,
 		  struct sw_error *e);
 
+/*
+ * A link went: release the flows of the clients last seen on it (a deleted
+ * pod's connections), *released saying how many.
+ */
+int sw_link_gone(struct sw_datapath *dp, int ifindex, __u32 *released,
+		 struct sw_error *e);
+
 /* Name a remote id and set its health (name NULL: keep the name). */
 int sw_remote_set(struct sw_datapath *dp, __u32 id, const char *name,
 		  bool healthy, struct sw_error *e);
