@@ -1105,38 +1105,6 @@ static void test_missing_file(const void *arg)
 	      fx.e.msg);
 }
 
-static const struct {
-	const char *text;
-	__u64 ns;	/* 0: not a duration */
-} durations[] = {
-	{ "10s", 10 * NS_PER_S }, { "1.5s", 1500 * NS_PER_MS },
-	{ "100ms", 100 * NS_PER_MS }, { "1h", 3600 * NS_PER_S },
-	{ "1m30s", 90 * NS_PER_S }, { "0.100s", 100 * NS_PER_MS },
-	{ ".5s", 500 * NS_PER_MS }, { "2us", 2000 }, { "2\xc2\xb5s", 2000 },
-	{ "7ns", 7 }, { "1.0000000009s", NS_PER_S }, { "1h0.5m", 3630 * NS_PER_S },
-	{ "", 0 }, { "s", 0 }, { "10", 0 }, { "1x", 0 }, { "-1s", 0 },
-	{ "1.s5", 0 }, { ".s", 0 }, { "99999999999999999999s", 0 },
-};
-
-static void test_duration_parse(const void *arg)
-{
-	(void)arg;
-	for (size_t i = 0; i < sizeof(durations) / sizeof(durations[0]); i++) {
-		__u64 ns = 12345;
-		int err = sw_istio_duration_parse(durations[i].text, &ns);
-
-		if (!durations[i].ns) {
-			CHECK(err == -EINVAL, "'%s' accepted: %llu",
-			      durations[i].text, (unsigned long long)ns);
-			continue;
-		}
-		CHECK(!err, "'%s': %d", durations[i].text, err);
-		CHECK(ns == durations[i].ns, "'%s': %llu != %llu",
-		      durations[i].text, (unsigned long long)ns,
-		      (unsigned long long)durations[i].ns);
-	}
-}
-
 /* ------------------------------------------------------------------------ */
 
 static const struct test_case other_cases[] = {
@@ -1164,7 +1132,6 @@ static const struct test_case other_cases[] = {
 	{ "unsupported-fields-warned", test_unsupported_fields, NULL },
 	{ "bad/options", test_bad_options, NULL },
 	{ "bad/missing-file", test_missing_file, NULL },
-	{ "duration-parse", test_duration_parse, NULL },
 };
 
 #define N_OTHER (int)(sizeof(other_cases) / sizeof(other_cases[0]))

@@ -583,7 +583,7 @@ static bool read_duration(struct parser *p, const yaml_node_t *n,
 
 	if (!s)
 		return false;
-	if (sw_duration_parse(s, ns)) {
+	if (sw_duration_parse(s, SW_DURATION_SPILLWAY, ns)) {
 		problem(p, n, field,
 			"'%s' is not a duration; expected whole numbers with "
 			"units h, m, s, ms, us or ns, largest first, such as "

@@ -248,52 +248,6 @@ static int number(struct importer *im, const struct object *o,
 	return 0;
 }
 
-int sw_istio_duration_parse(const char *s, __u64 *ns)
-{
-	static const struct { const char *name; __u64 ns; } units[] = {
-		{ "ns", 1 }, { "us", 1000 }, { "\xc2\xb5s", 1000 },
-		{ "ms", 1000000 }, { "s", NS_PER_S }, { "m", 60 * NS_PER_S },
-		{ "h", 3600 * NS_PER_S },
-	};
-	__u64 total = 0;
-
-	if (!*s)
-		return -EINVAL;
-	while (*s) {
-		__u64 whole = 0, frac = 0, scale = 1, v;
-		size_t len;
-		int i, n;
-
-		if ((*s < '0' || *s > '9') && *s != '.')
-			return -EINVAL;
-		for (n = 0; *s >= '0' && *s <= '9'; s++, n++)
-			if (__builtin_mul_overflow(whole, 10, &whole) ||
-			    __builtin_add_overflow(whole, *s - '0', &whole))
-				return -EINVAL;
-		if (*s == '.')
-			for (s++; *s >= '0' && *s <= '9'; s++, n++)
-				if (scale < NS_PER_S) {
-					frac = frac * 10 + (*s - '0');
-					scale *= 10;
-				}
-		if (!n)
-			return -EINVAL;
-		len = strspn(s, "abcdefghijklmnopqrstuvwxyz\xc2\xb5");
-		for (i = 0; i < (int)(sizeof(units) / sizeof(units[0])); i++)
-			if (strlen(units[i].name) == len &&
-			    !strncmp(s, units[i].name, len))
-				break;
-		if (i == (int)(sizeof(units) / sizeof(units[0])) ||
-		    __builtin_mul_overflow(whole, units[i].ns, &v) ||
-		    __builtin_add_overflow(v, frac * units[i].ns / scale, &v) ||
-		    __builtin_add_overflow(total, v, &total))
-			return -EINVAL;
-		s += len;
-	}
-	*ns = total;
-	return 0;
-}
-
 /* A duration for the spillway setting key, which takes max at most. */
 static int duration(struct importer *im, const struct object *o,
 		    const yaml_node_t *n, const char *field, const char *key,
@@ -304,7 +258,7 @@ static int duration(struct importer *im, const struct object *o,
 
 	if (!s)
 		return -EINVAL;
-	if (sw_istio_duration_parse(s, ns) || !*ns)
+	if (sw_duration_parse(s, SW_DURATION_GO, ns) || !*ns)
 		return fail(im, o, n, field, "'%s' is not a duration; expected "
 			    "one greater than 0 such as 10s, 1.5s, 100ms or 1h",
 			    s);
