@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "spillway/defaults.h"
+#include "lib/util.h"
 #include "config/config.h"
 #include "harness.h"
 
@@ -741,7 +742,7 @@ static const struct bad_config bad_configs[] = {
 	    3, "agent.drain_timeout", "'20' is not a duration"),
 };
 
-#define N_BAD (int)(sizeof(bad_configs) / sizeof(bad_configs[0]))
+#define N_BAD (int)ARRAY_SIZE(bad_configs)
 
 static void test_bad(const void *arg)
 {
@@ -1153,7 +1154,7 @@ static const struct good_config good_configs[] = {
 	  check_remote_settings },
 };
 
-#define N_GOOD (int)(sizeof(good_configs) / sizeof(good_configs[0]))
+#define N_GOOD (int)ARRAY_SIZE(good_configs)
 
 static void compare_configs(const struct sw_config *a, const struct sw_config *b)
 {
@@ -1399,7 +1400,7 @@ static const struct test_case other_cases[] = {
 	{ "tls/dir-relative-to-relative-path", test_tls_dir_relative_path, NULL },
 };
 
-#define N_OTHER (int)(sizeof(other_cases) / sizeof(other_cases[0]))
+#define N_OTHER (int)ARRAY_SIZE(other_cases)
 
 int main(int argc, char **argv)
 {

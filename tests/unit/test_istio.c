@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "spillway/defaults.h"
+#include "lib/util.h"
 #include "config/config.h"
 #include "harness.h"
 #include "config/istio.h"
@@ -909,12 +910,12 @@ static void test_unsupported_fields(const void *arg)
 		    "  workloadSelector: {labels: {app: echo}}\n"
 		    "  location: MESH_INTERNAL\n"
 		    "  resolution: STATIC\n");
-	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+	for (size_t i = 0; i < ARRAY_SIZE(fields); i++) {
 		snprintf(want, sizeof(want), "warning: document %d, %s",
 			 fields[i][0] == 'D' ? 1 : 2, fields[i]);
 		check_notes(want);
 	}
-	CHECK_EQ(count_lines("warning: "), (int)(sizeof(fields) / sizeof(fields[0])));
+	CHECK_EQ(count_lines("warning: "), (int)ARRAY_SIZE(fields));
 	CHECK_EQ(service("echo.default.svc.cluster.local")->max_connections, 5);
 	CHECK_EQ(fx.back.n_services, 1);	/* UDP left out */
 }
@@ -1048,7 +1049,7 @@ static const struct bad_input bad_inputs[] = {
 	    "imported first"),
 };
 
-#define N_BAD (int)(sizeof(bad_inputs) / sizeof(bad_inputs[0]))
+#define N_BAD (int)ARRAY_SIZE(bad_inputs)
 
 static void test_bad(const void *arg)
 {
@@ -1134,7 +1135,7 @@ static const struct test_case other_cases[] = {
 	{ "bad/missing-file", test_missing_file, NULL },
 };
 
-#define N_OTHER (int)(sizeof(other_cases) / sizeof(other_cases[0]))
+#define N_OTHER (int)ARRAY_SIZE(other_cases)
 
 int main(int argc, char **argv)
 {

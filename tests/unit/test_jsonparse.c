@@ -11,6 +11,7 @@
 #include "harness.h"
 #include "lib/json.h"
 #include "lib/jsonparse.h"
+#include "lib/util.h"
 
 static char *copy(const char *s)
 {
@@ -161,7 +162,7 @@ static void test_bad(const void *arg)
 	free(t);
 }
 
-#define N_BAD (sizeof(bad) / sizeof(bad[0]))
+#define N_BAD ARRAY_SIZE(bad)
 static struct test_case cases[4 + N_BAD + 1] = {
 	{ "read/scalars", test_scalars, NULL },
 	{ "read/nesting", test_nesting, NULL },

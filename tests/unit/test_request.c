@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "spillway/defaults.h"
+#include "lib/util.h"
 #include "harness.h"
 #include "agent/request.h"
 
@@ -91,7 +92,7 @@ static void test_parse(const void *arg)
 		CHECK_EQ(r.limit, c->want.limit);
 }
 
-#define N (sizeof(cases) / sizeof(cases[0]))
+#define N ARRAY_SIZE(cases)
 static struct test_case suite_cases[N + 1];
 static char names[N][96];
 

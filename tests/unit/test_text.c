@@ -9,6 +9,7 @@
 
 #include "spillway/defaults.h"
 #include "lib/text.h"
+#include "lib/util.h"
 #include "harness.h"
 
 #define NS_PER_MS 1000000ull
@@ -106,7 +107,7 @@ static void check_duration(const char *text, enum sw_duration_syntax syntax,
 static void test_duration_parse(const void *arg)
 {
 	(void)arg;
-	for (size_t i = 0; i < sizeof(durations) / sizeof(durations[0]); i++) {
+	for (size_t i = 0; i < ARRAY_SIZE(durations); i++) {
 		check_duration(durations[i].text, SW_DURATION_SPILLWAY,
 			       &durations[i].spillway);
 		check_duration(durations[i].text, SW_DURATION_GO,
@@ -122,7 +123,7 @@ static void test_duration_format(const void *arg)
 	char buf[64];
 
 	(void)arg;
-	for (size_t i = 0; i < sizeof(values) / sizeof(values[0]); i++) {
+	for (size_t i = 0; i < ARRAY_SIZE(values); i++) {
 		struct duration_result want = NS(values[i]);
 
 		sw_duration_format(values[i], buf, sizeof(buf));
@@ -184,7 +185,7 @@ static const struct {
 static void test_hostport_parse(const void *arg)
 {
 	(void)arg;
-	for (size_t i = 0; i < sizeof(hostports) / sizeof(hostports[0]); i++) {
+	for (size_t i = 0; i < ARRAY_SIZE(hostports); i++) {
 		struct sw_hostport hp = { "untouched", 7 };
 		int err = sw_hostport_parse(hostports[i].text, &hp);
 

@@ -8,6 +8,7 @@
 
 #include "spillway/defaults.h"
 #include "lib/text.h"
+#include "lib/util.h"
 #include "agent/request.h"
 
 /* The options a verb takes. */
@@ -104,7 +105,7 @@ static int parse_options(int argc, char *const argv[], int first,
 		}
 		eq = strchr(arg, '=');
 		len = eq ? (size_t)(eq - arg) : strlen(arg);
-		for (size_t k = 0; k < sizeof(options) / sizeof(options[0]); k++)
+		for (size_t k = 0; k < ARRAY_SIZE(options); k++)
 			if (strlen(options[k].name) == len &&
 			    !strncmp(options[k].name, arg, len) &&
 			    (allowed & options[k].opt))

@@ -22,6 +22,7 @@
 
 #include "spillway/defaults.h"
 #include "lib/addr.h"
+#include "lib/util.h"
 #include "config/config.h"
 
 /* Far above any real configuration; a larger file is a mistake. */
@@ -145,7 +146,7 @@ static bool is_null_text(const char *s)
 {
 	static const char *const nulls[] = { "", "~", "null", "Null", "NULL" };
 
-	for (size_t i = 0; i < sizeof(nulls) / sizeof(nulls[0]); i++)
+	for (size_t i = 0; i < ARRAY_SIZE(nulls); i++)
 		if (!strcmp(s, nulls[i]))
 			return true;
 	return false;
@@ -770,7 +771,7 @@ static void check_cert_dir(struct parser *p, const yaml_node_t *n,
 			"cert-chain.pem and key.pem", dir, strerror(err));
 		return;
 	}
-	for (size_t i = 0; i < sizeof(cert_files) / sizeof(cert_files[0]); i++) {
+	for (size_t i = 0; i < ARRAY_SIZE(cert_files); i++) {
 		if (!readable_file(dir, cert_files[i])) {
 			problem(p, n, field, "%s has no readable %s; expected "
 				"root-cert.pem, cert-chain.pem and key.pem there",
@@ -1265,7 +1266,7 @@ static const struct setting {
 #undef FIELD
 };
 
-#define N_SETTINGS (int)(sizeof(settings) / sizeof(settings[0]))
+#define N_SETTINGS (int)ARRAY_SIZE(settings)
 
 static void setting_set(struct sw_config *cfg, const struct setting *k, __u64 v)
 {

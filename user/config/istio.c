@@ -21,6 +21,7 @@
 #include "spillway/defaults.h"
 #include "lib/addr.h"
 #include "lib/text.h"
+#include "lib/util.h"
 #include "config/istio.h"
 
 #define KEEPALIVE_MAX_NS (SW_KEEPALIVE_MAX_S * NS_PER_S)
@@ -317,8 +318,6 @@ static int walk(struct importer *im, const struct object *o,
 	return 0;
 }
 
-#define N(keys) (int)(sizeof(keys) / sizeof(keys[0]))
-
 /* ------------------------------------------------------------------------ */
 /* DestinationRule */
 
@@ -434,11 +433,11 @@ static int read_keepalive(struct importer *im, struct rule *r,
 			  const yaml_node_t *n, const char *field)
 {
 	struct sw_keepalive_config *k = &r->tunnel.keepalive;
-	const yaml_node_t *v[N(keepalive_keys)];
+	const yaml_node_t *v[ARRAY_SIZE(keepalive_keys)];
 	char f[FIELD_MAX];
 	__u64 ns;
 
-	if (walk(im, &r->obj, n, field, keepalive_keys, N(keepalive_keys),
+	if (walk(im, &r->obj, n, field, keepalive_keys, ARRAY_SIZE(keepalive_keys),
 		 NULL, v))
 		return -EINVAL;
 	k->enabled = r->has_tunnel = true;
@@ -469,10 +468,10 @@ static int read_keepalive(struct importer *im, struct rule *r,
 static int read_pool(struct importer *im, struct rule *r, const yaml_node_t *n,
 		     const char *field, __u32 *max, bool top)
 {
-	const yaml_node_t *v[N(pool_keys)], *t[N(tcp_keys)];
+	const yaml_node_t *v[ARRAY_SIZE(pool_keys)], *t[ARRAY_SIZE(tcp_keys)];
 	char f[FIELD_MAX], tcp[FIELD_MAX];
 
-	if (walk(im, &r->obj, n, field, pool_keys, N(pool_keys), NULL, v))
+	if (walk(im, &r->obj, n, field, pool_keys, ARRAY_SIZE(pool_keys), NULL, v))
 		return -EINVAL;
 	if (v[POOL_HTTP] &&
 	    read_http(im, &r->obj, v[POOL_HTTP], sw_field_key(f, field, "http")))
@@ -480,10 +479,10 @@ static int read_pool(struct importer *im, struct rule *r, const yaml_node_t *n,
 	if (!v[POOL_TCP])
 		return 0;
 	sw_field_key(tcp, field, "tcp");
-	if (top ? walk(im, &r->obj, v[POOL_TCP], tcp, tcp_keys, N(tcp_keys),
+	if (top ? walk(im, &r->obj, v[POOL_TCP], tcp, tcp_keys, ARRAY_SIZE(tcp_keys),
 		       NULL, t) :
 		  walk(im, &r->obj, v[POOL_TCP], tcp, port_tcp_keys,
-		       N(port_tcp_keys), PER_REMOTE, t))
+		       ARRAY_SIZE(port_tcp_keys), PER_REMOTE, t))
 		return -EINVAL;
 	if (t[TCP_MAX] && number(im, &r->obj, t[TCP_MAX],
 				 sw_field_key(f, tcp, "maxConnections"), 1,
@@ -512,11 +511,11 @@ static int read_pool(struct importer *im, struct rule *r, const yaml_node_t *n,
 static int read_outlier(struct importer *im, struct rule *r,
 			const yaml_node_t *n, const char *field)
 {
-	const yaml_node_t *v[N(outlier_keys)];
+	const yaml_node_t *v[ARRAY_SIZE(outlier_keys)];
 	__u32 failures = 0;
 	char f[FIELD_MAX];
 
-	if (walk(im, &r->obj, n, field, outlier_keys, N(outlier_keys),
+	if (walk(im, &r->obj, n, field, outlier_keys, ARRAY_SIZE(outlier_keys),
 		 NO_EJECT_SHARE, v))
 		return -EINVAL;
 	for (int i = OD_5XX; i <= OD_GATEWAY; i++) {
@@ -558,17 +557,17 @@ static int read_outlier(struct importer *im, struct rule *r,
 static int read_lb(struct importer *im, struct rule *r, const yaml_node_t *n,
 		   const char *field)
 {
-	const yaml_node_t *v[N(lb_keys)], *l[N(locality_keys)];
+	const yaml_node_t *v[ARRAY_SIZE(lb_keys)], *l[ARRAY_SIZE(locality_keys)];
 	char f[FIELD_MAX], g[FIELD_MAX];
 	const char *enabled;
 
-	if (walk(im, &r->obj, n, field, lb_keys, N(lb_keys), ONE_AT_A_TIME, v))
+	if (walk(im, &r->obj, n, field, lb_keys, ARRAY_SIZE(lb_keys), ONE_AT_A_TIME, v))
 		return -EINVAL;
 	if (!v[LB_LOCALITY])
 		return 0;
 	sw_field_key(f, field, "localityLbSetting");
 	if (walk(im, &r->obj, v[LB_LOCALITY], f, locality_keys,
-		 N(locality_keys), NULL, l))
+		 ARRAY_SIZE(locality_keys), NULL, l))
 		return -EINVAL;
 	if (l[LOC_ENABLED]) {
 		enabled = text(im, &r->obj, l[LOC_ENABLED],
@@ -601,12 +600,12 @@ static int read_port_level(struct importer *im, struct rule *r,
 		return out_of_memory(im);
 	for (int i = 0; i < count; i++) {
 		const yaml_node_t *item = node(&r->obj, items[i]);
-		const yaml_node_t *v[N(pls_keys)], *p[N(port_keys)];
+		const yaml_node_t *v[ARRAY_SIZE(pls_keys)], *p[ARRAY_SIZE(port_keys)];
 		struct port_max *pm = &r->ports[r->n_ports];
 		__u32 port;
 
 		sw_field_item(f, field, i);
-		if (walk(im, &r->obj, item, f, pls_keys, N(pls_keys),
+		if (walk(im, &r->obj, item, f, pls_keys, ARRAY_SIZE(pls_keys),
 			 "per port, spillway takes only "
 			 "connectionPool.tcp.maxConnections", v))
 			return -EINVAL;
@@ -614,7 +613,7 @@ static int read_port_level(struct importer *im, struct rule *r,
 			return fail(im, &r->obj, item, f, "missing 'port'; "
 				    "expected port: {number: N}");
 		if (walk(im, &r->obj, v[PLS_PORT], sw_field_key(g, f, "port"),
-			 port_keys, N(port_keys), NULL, p))
+			 port_keys, ARRAY_SIZE(port_keys), NULL, p))
 			return -EINVAL;
 		if (!p[PORT_NUMBER])
 			return fail(im, &r->obj, v[PLS_PORT], g, "missing "
@@ -659,12 +658,12 @@ static int read_host(struct importer *im, struct rule *r, const yaml_node_t *n,
 static int read_rule(struct importer *im, struct rule *r,
 		     const yaml_node_t *spec, const char *ns)
 {
-	const yaml_node_t *v[N(dr_keys)], *t[N(tp_keys)];
+	const yaml_node_t *v[ARRAY_SIZE(dr_keys)], *t[ARRAY_SIZE(tp_keys)];
 	const char *field = "spec.trafficPolicy";
 	char f[FIELD_MAX];
 
 	sw_remote_defaults(&r->tunnel);
-	if (walk(im, &r->obj, spec, "spec", dr_keys, N(dr_keys), NULL, v))
+	if (walk(im, &r->obj, spec, "spec", dr_keys, ARRAY_SIZE(dr_keys), NULL, v))
 		return -EINVAL;
 	if (!v[DR_HOST])
 		return fail(im, &r->obj, spec, "spec.host", "missing; expected "
@@ -676,7 +675,7 @@ static int read_rule(struct importer *im, struct rule *r,
 			    "Pool.tcp.maxConnections", "missing; expected the "
 			    "connection threshold (here or per port in "
 			    "spec.trafficPolicy.portLevelSettings)");
-	if (walk(im, &r->obj, v[DR_POLICY], field, tp_keys, N(tp_keys), NULL, t) ||
+	if (walk(im, &r->obj, v[DR_POLICY], field, tp_keys, ARRAY_SIZE(tp_keys), NULL, t) ||
 	    (t[TP_POOL] && read_pool(im, r, t[TP_POOL],
 				     sw_field_key(f, field, "connectionPool"),
 				     &r->max, true)) ||
@@ -792,13 +791,13 @@ static int read_se_ports(struct importer *im, struct entry *s,
 	if (!s->ports)
 		return out_of_memory(im);
 	for (int i = 0; i < count; i++) {
-		const yaml_node_t *item = node(&s->obj, items[i]), *v[N(se_port_keys)];
+		const yaml_node_t *item = node(&s->obj, items[i]), *v[ARRAY_SIZE(se_port_keys)];
 		struct se_port *p = &s->ports[s->n_ports];
 		const char *proto = "TCP";
 		__u32 number_;
 
 		sw_field_item(f, field, i);
-		if (walk(im, &s->obj, item, f, se_port_keys, N(se_port_keys),
+		if (walk(im, &s->obj, item, f, se_port_keys, ARRAY_SIZE(se_port_keys),
 			 NULL, v))
 			return -EINVAL;
 		if (!v[SP_NUMBER] || !v[SP_NAME])
@@ -861,11 +860,11 @@ static int read_endpoints(struct importer *im, struct entry *s,
 	if (!s->endpoints)
 		return out_of_memory(im);
 	for (int i = 0; i < count; i++) {
-		const yaml_node_t *item = node(&s->obj, items[i]), *v[N(endpoint_keys)];
+		const yaml_node_t *item = node(&s->obj, items[i]), *v[ARRAY_SIZE(endpoint_keys)];
 		struct se_endpoint *ep = &s->endpoints[i];
 
 		sw_field_item(f, field, i);
-		if (walk(im, &s->obj, item, f, endpoint_keys, N(endpoint_keys),
+		if (walk(im, &s->obj, item, f, endpoint_keys, ARRAY_SIZE(endpoint_keys),
 			 NULL, v))
 			return -EINVAL;
 		if (!v[EP_ADDRESS])
@@ -895,9 +894,9 @@ static int read_endpoints(struct importer *im, struct entry *s,
 static int read_entry(struct importer *im, struct entry *s,
 		      const yaml_node_t *spec)
 {
-	const yaml_node_t *v[N(se_keys)];
+	const yaml_node_t *v[ARRAY_SIZE(se_keys)];
 
-	if (walk(im, &s->obj, spec, "spec", se_keys, N(se_keys), NULL, v))
+	if (walk(im, &s->obj, spec, "spec", se_keys, ARRAY_SIZE(se_keys), NULL, v))
 		return -EINVAL;
 	if (read_strings(im, &s->obj, spec, v[SE_HOSTS], "spec.hosts",
 			 "the service's host names", &s->hosts, NULL,
@@ -977,7 +976,7 @@ static int read_object(struct importer *im, const struct object *base,
 		return read_list(im, base, root);
 	o.kind = kind;
 	snprintf(o.name, sizeof(o.name), "%s/%s", ns, name);
-	for (size_t i = 0; i < N(api_versions); i++)
+	for (size_t i = 0; i < ARRAY_SIZE(api_versions); i++)
 		known |= !strcmp(api, api_versions[i]);
 	if (!known || (strcmp(kind, "DestinationRule") &&
 		       strcmp(kind, "ServiceEntry"))) {

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "spillway/defaults.h"
+#include "lib/util.h"
 #include "lib/text.h"
 
 /* The digits at s as *v; where they end, or NULL if *v would overflow. */
@@ -101,8 +102,6 @@ static const struct duration_unit {
 	{ "ns", 1 },
 };
 
-#define N_DURATION_UNITS (int)(sizeof(duration_units) / sizeof(duration_units[0]))
-
 /* Go spells microseconds "µs" too: the micro sign in UTF-8, then 's'. */
 #define MICRO_SIGN "\xc2\xb5"
 #define MICROSECONDS_GO MICRO_SIGN "s"
@@ -116,7 +115,7 @@ static int duration_unit(const char *s, size_t len,
 		s = "us";
 		len = strlen(s);
 	}
-	for (int i = 0; i < N_DURATION_UNITS; i++) {
+	for (size_t i = 0; i < ARRAY_SIZE(duration_units); i++) {
 		if (strlen(duration_units[i].name) == len &&
 		    !strncmp(s, duration_units[i].name, len))
 			return i;
@@ -189,7 +188,7 @@ const char *sw_duration_format(__u64 ns, char *buf, size_t size)
 	if (!ns)
 		return strcpy(buf, "0s");
 	buf[0] = '\0';
-	for (int i = 0; i < N_DURATION_UNITS && len < size; i++) {
+	for (size_t i = 0; i < ARRAY_SIZE(duration_units) && len < size; i++) {
 		__u64 n = ns / duration_units[i].ns;
 
 		ns %= duration_units[i].ns;

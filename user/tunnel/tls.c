@@ -32,6 +32,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include "lib/util.h"
 #include "tunnel/tls.h"
 
 #define ROOT_FILE "root-cert.pem"
@@ -1047,7 +1048,7 @@ const char *sw_tls_failure(SSL *ssl, char *detail, size_t len)
 			label = verify_failure(verify, note, detail, len);
 			continue;
 		}
-		for (size_t i = 0; i < sizeof(reasons) / sizeof(reasons[0]); i++) {
+		for (size_t i = 0; i < ARRAY_SIZE(reasons); i++) {
 			if (ERR_GET_REASON(err) == reasons[i].reason) {
 				label = reasons[i].label;
 				snprintf(detail, len, "%s", reasons[i].detail);
