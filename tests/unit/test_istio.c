@@ -964,7 +964,7 @@ static const struct bad_input bad_inputs[] = {
 	    "connectionPool.tcp.maxConnections: missing"),
 	BAD("dr-max-zero", DR_MAX(0),
 	    "8:29: document 1, DestinationRule default/echo: spec.trafficPolicy."
-	    "connectionPool.tcp.maxConnections: '0' is not allowed; expected a "
+	    "connectionPool.tcp.maxConnections: 0 is not allowed; expected a "
 	    "whole number from 1 to 4294967295"),
 	BAD("dr-wildcard-host",
 	    "apiVersion: networking.istio.io/v1\nkind: DestinationRule\n"
@@ -976,19 +976,32 @@ static const struct bad_input bad_inputs[] = {
 	    "connectTimeout: 10}}\n",
 	    "7:63: document 1, DestinationRule default/echo: spec.trafficPolicy."
 	    "connectionPool.tcp.connectTimeout: '10' is not a duration; expected "
-	    "one greater than 0 such as 10s, 1.5s, 100ms or 1h"),
+	    "a number and a unit (h, m, s, ms, us or ns), such as 10s, 1.5s, "
+	    "100ms or 1h"),
 	BAD("dr-interval-below-spillway",
 	    DR_MAX(5) "    outlierDetection: {interval: 10ms}\n" SE_ONE_REMOTE,
 	    "9:34: document 1, DestinationRule default/echo: spec.trafficPolicy."
 	    "outlierDetection.interval: 10ms is not allowed: it becomes "
-	    "remotes[].health.interval, which takes 100ms to 1h; expected a "
-	    "duration in that range"),
+	    "remotes[].health.interval; expected a duration from 100ms to 1h"),
 	BAD("dr-keepalive-too-long",
 	    DR_HEAD("v1") "    connectionPool: {tcp: {maxConnections: 5, "
 	    "tcpKeepalive: {time: 10h}}}\n",
 	    "7:68: document 1, DestinationRule default/echo: spec.trafficPolicy."
 	    "connectionPool.tcp.tcpKeepalive.time: 10h is not allowed: it "
-	    "becomes remotes[].keepalive.time, which takes 1s to 9h6m7s"),
+	    "becomes remotes[].keepalive.time; expected a duration from 1s to "
+	    "9h6m7s"),
+	BAD("dr-key-twice",
+	    DR_HEAD("v1") "    connectionPool: {tcp: {maxConnections: 5}}\n"
+	    "    connectionPool: {tcp: {maxConnections: 6}}\n",
+	    "8:5: document 1, DestinationRule default/echo: spec.trafficPolicy: "
+	    "key 'connectionPool' is written twice (first on line 7); expected "
+	    "each key once"),
+	BAD("se-empty-network",
+	    DR_MAX(5) SE_HEAD("v1") "  addresses: [10.96.0.10]\n"
+	    "  ports: [{number: 80, name: tcp}]\n"
+	    "  endpoints: [{address: 203.0.113.7, network: }]\n",
+	    "17:47: document 2, ServiceEntry default/echo: "
+	    "spec.endpoints[0].network: found an empty value; expected a string"),
 	BAD("dr-failover-no-to",
 	    DR_MAX(5) "    loadBalancer: {localityLbSetting: {failover: "
 	    "[{from: region1}]}}\n" SE_ONE_REMOTE,
@@ -1020,7 +1033,7 @@ static const struct bad_input bad_inputs[] = {
 	    DR_MAX(5) SE_HEAD("v1") "  addresses: [10.96.0.10]\n"
 	    "  ports: [{number: 65536, name: x}]\n",
 	    "16:20: document 2, ServiceEntry default/echo: spec.ports[0].number: "
-	    "'65536' is not allowed; expected a whole number from 1 to 65535"),
+	    "65536 is not allowed; expected a whole number from 1 to 65535"),
 	BAD("se-endpoint-no-address",
 	    DR_MAX(5) SE_HEAD("v1") "  addresses: [10.96.0.10]\n"
 	    "  ports: [{number: 80, name: tcp}]\n"
