@@ -9,6 +9,7 @@
 #include "spillway/defaults.h"
 #include "lib/text.h"
 #include "lib/util.h"
+#include "datapath/control.h"
 #include "agent/request.h"
 
 /* The options a verb takes. */
@@ -169,10 +170,7 @@ int sw_request_parse(int argc, char *const argv[], struct sw_request *r,
 	if (!r->max_connections)
 		return bad(e, "service", "'service set' needs "
 			   "--max-connections N%s", "");
-	if (r->resume_below > r->max_connections)
-		return sw_fail(e, -EINVAL, "service: --resume-below %u is above "
-			       "--max-connections %u; expected 1..%u",
-			       r->resume_below, r->max_connections,
-			       r->max_connections);
-	return 0;
+	err = sw_service_resume_below(r->max_connections, &r->resume_below,
+				      "--max-connections", e);
+	return err ? sw_prefix(e, err, "service: --resume-below ") : 0;
 }

@@ -20,6 +20,7 @@
 #include "spillway/defaults.h"
 #include "lib/addr.h"
 #include "lib/util.h"
+#include "datapath/control.h"
 #include "config/config.h"
 #include "config/yaml.h"
 
@@ -689,9 +690,9 @@ static void parse_service(struct parser *p, const yaml_node_t *n,
 {
 	char f[SW_FIELD_MAX], addr[SW_ADDR_STRLEN];
 	const yaml_node_t *v[SVC_N];
+	struct sw_error e;
 	bool max_ok = false;
 	__u16 port = 0;
-	__u32 resume;
 
 	if (sw_yaml_mapping(&p->y, n, field, service_keys, SVC_N, NULL, v) < 0)
 		return;
@@ -712,18 +713,15 @@ static void parse_service(struct parser *p, const yaml_node_t *n,
 		max_ok = !sw_yaml_u32(&p->y, v[SVC_MAX],
 				      sw_field_key(f, field, "max_connections"),
 				      1, UINT32_MAX, &s->max_connections);
-	s->resume_below = s->max_connections;
-	if (v[SVC_RESUME] &&
-	    !sw_yaml_u32(&p->y, v[SVC_RESUME],
-			 sw_field_key(f, field, "resume_below"), 1, UINT32_MAX,
-			 &resume)) {
-		if (max_ok && resume > s->max_connections)
-			sw_yaml_error(&p->y, v[SVC_RESUME], f, "%u is more "
-				      "than max_connections (%u); expected a "
-				      "whole number from 1 to %u", resume,
-				      s->max_connections, s->max_connections);
-		s->resume_below = resume;
-	}
+	if (v[SVC_RESUME])
+		sw_yaml_u32(&p->y, v[SVC_RESUME],
+			    sw_field_key(f, field, "resume_below"), 1,
+			    UINT32_MAX, &s->resume_below);
+	/* Only a written resume_below can be wrong; v[SVC_RESUME], f name it. */
+	if (max_ok && sw_service_resume_below(s->max_connections,
+					      &s->resume_below,
+					      "max_connections", &e))
+		sw_yaml_error(&p->y, v[SVC_RESUME], f, "%s", e.msg);
 	if (v[SVC_OVERFLOW])
 		parse_overflow_to(p, v[SVC_OVERFLOW],
 				  sw_field_key(f, field, "overflow_to"), s);
