@@ -39,6 +39,7 @@ USER_LIB   := user/lib/error.c user/lib/log.c user/lib/loop.c user/lib/json.c \
               user/datapath/datapath.c user/datapath/upgrade.c \
               user/datapath/control.c user/datapath/probe.c \
               user/datapath/route.c user/datapath/sysctl.c \
+              user/datapath/attach.c \
               user/config/yaml.c user/config/config.c user/config/istio.c \
               user/tunnel/tls.c user/tunnel/h2.c user/tunnel/relay.c \
               user/tunnel/tunnel.c user/tunnel/tunnel_stats.c \

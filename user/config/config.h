@@ -19,7 +19,7 @@
 #include <linux/types.h>
 
 #include "spillway/abi.h"
-#include "datapath/datapath.h"
+#include "datapath/attach.h"
 #include "lib/error.h"
 #include "lib/text.h"
 

@@ -582,27 +582,6 @@ void sw_datapath_close(struct sw_datapath *dp)
 	dp->upgrade = NULL;
 }
 
-static const char *const mode_names[] = {
-	[SW_ATTACH_TC] = "tc",
-	[SW_ATTACH_XDP] = "xdp",
-};
-
-int sw_attach_mode_parse(const char *s, enum sw_attach_mode *mode)
-{
-	for (size_t i = 0; i < ARRAY_SIZE(mode_names); i++) {
-		if (!strcmp(s, mode_names[i])) {
-			*mode = i;
-			return 0;
-		}
-	}
-	return -EINVAL;
-}
-
-const char *sw_attach_mode_name(enum sw_attach_mode mode)
-{
-	return mode_names[mode];
-}
-
 static int ifindex_of(const char *ifname, struct sw_error *e)
 {
 	unsigned int ifindex = if_nametoindex(ifname);
