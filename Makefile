@@ -39,8 +39,8 @@ USER_LIB   := user/lib/error.c user/lib/log.c user/lib/loop.c user/lib/json.c \
               user/datapath/datapath.c user/datapath/upgrade.c \
               user/datapath/control.c user/datapath/probe.c \
               user/datapath/route.c user/datapath/sysctl.c \
-              user/datapath/notrack.c \
-              user/config/config.c user/config/istio.c \
+              user/datapath/notrack.c user/datapath/attach.c \
+              user/config/yaml.c user/config/config.c user/config/istio.c \
               user/tunnel/tls_cert.c user/tunnel/tls_ctx.c \
               user/tunnel/tls_verify.c user/tunnel/h2.c user/tunnel/relay.c \
               user/tunnel/tunnel.c user/tunnel/tunnel_stats.c \
@@ -68,7 +68,7 @@ UNIT_TESTS := $(BUILD)/tests/test_config $(BUILD)/tests/test_request \
               $(BUILD)/tests/test_route $(BUILD)/tests/test_tls \
               $(BUILD)/tests/test_top $(BUILD)/tests/test_sysctl \
               $(BUILD)/tests/test_istio $(BUILD)/tests/test_loop \
-              $(BUILD)/tests/test_log
+              $(BUILD)/tests/test_log $(BUILD)/tests/test_text
 TESTS      := $(UNIT_TESTS) $(BUILD)/tests/test_datapath $(BUILD)/tests/test_veth
 # The unit tests that need no root (the others make network namespaces).
 CHECK_TESTS := $(filter-out %/test_route %/test_sysctl,$(UNIT_TESTS)) \

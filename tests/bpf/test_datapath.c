@@ -28,6 +28,7 @@
 #include "spillway.skel.h"
 #include "lib/clock.h"
 #include "lib/addr.h"
+#include "lib/util.h"
 #include "datapath/control.h"
 #include "datapath/datapath.h"
 #include "harness.h"
@@ -1205,7 +1206,7 @@ static void check_passed_and_counted(const struct pkt *p, size_t stat,
 		{ skel()->progs.spill_tc_out, HOOK_TC },
 	};
 
-	for (size_t i = 0; i < sizeof(progs) / sizeof(progs[0]); i++) {
+	for (size_t i = 0; i < ARRAY_SIZE(progs); i++) {
 		struct sw_stats before = stats(), after;
 
 		if (progs[i].hook == HOOK_TC && tc_test_run_refuses(p->data, p->len)) {
@@ -1237,7 +1238,7 @@ static void test_malformed(const void *arg)
 	s = (struct tcp_spec){ .family = fx.v->family, .src = client(),
 			       .dst = vip(), .sport = 1, .dport = PORT,
 			       .flags = TH_SYN };
-	for (size_t i = 0; i < sizeof(malformed) / sizeof(malformed[0]); i++) {
+	for (size_t i = 0; i < ARRAY_SIZE(malformed); i++) {
 		const struct malformed *m = &malformed[i];
 		size_t stat = m->stat;
 

@@ -34,6 +34,7 @@
 #include "spillway/defaults.h"
 #include "spillway.skel.h"
 #include "lib/addr.h"
+#include "lib/util.h"
 #include "datapath/control.h"
 #include "datapath/datapath.h"
 #include "tunnel/endpoint.h"
@@ -210,7 +211,7 @@ static void serve(int l4, int l6, bool endpoint)
 			c = accept4(p[i].fd, NULL, NULL, SOCK_CLOEXEC);
 			if (c < 0)
 				continue;
-			if (n == (int)(sizeof(p) / sizeof(p[0]))) {
+			if (n == (int)ARRAY_SIZE(p)) {
 				close(c);
 				continue;
 			}

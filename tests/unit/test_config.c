@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "spillway/defaults.h"
+#include "lib/util.h"
 #include "config/config.h"
 #include "harness.h"
 
@@ -741,7 +742,7 @@ static const struct bad_config bad_configs[] = {
 	    3, "agent.drain_timeout", "'20' is not a duration"),
 };
 
-#define N_BAD (int)(sizeof(bad_configs) / sizeof(bad_configs[0]))
+#define N_BAD (int)ARRAY_SIZE(bad_configs)
 
 static void test_bad(const void *arg)
 {
@@ -1153,7 +1154,7 @@ static const struct good_config good_configs[] = {
 	  check_remote_settings },
 };
 
-#define N_GOOD (int)(sizeof(good_configs) / sizeof(good_configs[0]))
+#define N_GOOD (int)ARRAY_SIZE(good_configs)
 
 static void compare_configs(const struct sw_config *a, const struct sw_config *b)
 {
@@ -1386,124 +1387,6 @@ static void test_tls_dir_relative_path(const void *arg)
 }
 
 /* ------------------------------------------------------------------------ */
-/* sw_duration_parse, sw_hostport_parse */
-
-static const struct {
-	const char *text;
-	int err;
-	__u64 ns;
-} durations[] = {
-	{ "10s", 0, 10 * NS_PER_S },
-	{ "500ms", 0, 500000000 },
-	{ "2m", 0, 120 * NS_PER_S },
-	{ "1h", 0, 3600 * NS_PER_S },
-	{ "1h30m", 0, 5400 * NS_PER_S },
-	{ "1h05m", 0, 3900 * NS_PER_S },
-	{ "1m30s250ms", 0, 90250000000ull },
-	{ "7us", 0, 7000 },
-	{ "3ns", 0, 3 },
-	{ "0s", 0, 0 },		/* a duration; the config refuses 0 itself */
-	{ "18446744073709551615ns", 0, 18446744073709551615ull },
-	{ "5124095h34m33s709ms551us615ns", 0, 18446744073709551615ull },
-	{ "", -EINVAL, 0 },
-	{ "10", -EINVAL, 0 },
-	{ "s", -EINVAL, 0 },
-	{ "ms", -EINVAL, 0 },
-	{ "1.5s", -EINVAL, 0 },
-	{ "-1s", -EINVAL, 0 },
-	{ "+1s", -EINVAL, 0 },
-	{ "10x", -EINVAL, 0 },
-	{ "10d", -EINVAL, 0 },
-	{ "1S", -EINVAL, 0 },
-	{ "1 s", -EINVAL, 0 },
-	{ " 1s", -EINVAL, 0 },
-	{ "1s ", -EINVAL, 0 },
-	{ "30m1h", -EINVAL, 0 },
-	{ "1s1s", -EINVAL, 0 },
-	{ "1h30", -EINVAL, 0 },
-	{ "18446744073709551616ns", -EINVAL, 0 },
-	{ "5124096h", -EINVAL, 0 },
-	{ "5124095h34m33s709ms551us616ns", -EINVAL, 0 },
-};
-
-static void test_duration_parse(const void *arg)
-{
-	(void)arg;
-	for (size_t i = 0; i < sizeof(durations) / sizeof(durations[0]); i++) {
-		__u64 ns = 12345;
-		int err = sw_duration_parse(durations[i].text, &ns);
-
-		CHECK(err == durations[i].err, "'%s': %d", durations[i].text, err);
-		CHECK(ns == (err ? 12345 : durations[i].ns), "'%s': %llu",
-		      durations[i].text, (unsigned long long)ns);
-	}
-}
-
-static const char long_host[] =	/* 254 characters: one too many */
-	"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa."
-	"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa."
-	"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa."
-	"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa:80";
-
-static const struct {
-	const char *text;
-	const char *host;	/* NULL: -EINVAL */
-	__u16 port;
-} hostports[] = {
-	{ "203.0.113.7:15008", "203.0.113.7", 15008 },
-	{ "0.0.0.0:1", "0.0.0.0", 1 },
-	{ "[2001:db8::1]:443", "2001:db8::1", 443 },
-	{ "[::]:15008", "::", 15008 },
-	{ "[::ffff:10.0.0.1]:80", "::ffff:10.0.0.1", 80 },
-	{ "gw.example.com:65535", "gw.example.com", 65535 },
-	{ "localhost:80", "localhost", 80 },
-	{ "1gw.example-2.com:80", "1gw.example-2.com", 80 },
-	{ "", NULL, 0 },
-	{ ":80", NULL, 0 },
-	{ "gw.example.com", NULL, 0 },
-	{ "gw.example.com:", NULL, 0 },
-	{ "gw.example.com:0", NULL, 0 },
-	{ "gw.example.com:65536", NULL, 0 },
-	{ "gw.example.com:080", NULL, 0 },
-	{ "gw.example.com:-1", NULL, 0 },
-	{ "gw.example.com:http", NULL, 0 },
-	{ "gw.example.com:80 ", NULL, 0 },
-	{ "2001:db8::1:443", NULL, 0 },
-	{ "[2001:db8::1]", NULL, 0 },
-	{ "[2001:db8::1]443", NULL, 0 },
-	{ "[2001:db8::1:443", NULL, 0 },
-	{ "[]:80", NULL, 0 },
-	{ "[10.0.0.1]:80", NULL, 0 },
-	{ "[gw.example.com]:80", NULL, 0 },
-	{ "300.0.113.7:80", NULL, 0 },
-	{ "10.0.1:80", NULL, 0 },
-	{ "GW.example.com:80", NULL, 0 },
-	{ "gw_1.example.com:80", NULL, 0 },
-	{ "-gw.example.com:80", NULL, 0 },
-	{ "gw..example.com:80", NULL, 0 },
-	{ "gw.example.com.:80", NULL, 0 },
-	{ "gw example:80", NULL, 0 },
-	{ long_host, NULL, 0 },
-};
-
-static void test_hostport_parse(const void *arg)
-{
-	(void)arg;
-	for (size_t i = 0; i < sizeof(hostports) / sizeof(hostports[0]); i++) {
-		struct sw_hostport hp = { "untouched", 7 };
-		int err = sw_hostport_parse(hostports[i].text, &hp);
-
-		if (!hostports[i].host) {
-			CHECK(err == -EINVAL, "'%s': %d", hostports[i].text, err);
-			continue;
-		}
-		CHECK(!err, "'%s': %d", hostports[i].text, err);
-		CHECK_STR(hp.host, hostports[i].host);
-		CHECK_EQ(hp.port, hostports[i].port);
-	}
-}
-
-/* ------------------------------------------------------------------------ */
 
 static const struct test_case other_cases[] = {
 	{ "bad/first-of-many", test_first_of_many, NULL },
@@ -1515,11 +1398,9 @@ static const struct test_case other_cases[] = {
 	{ "load/directory", test_load_directory, NULL },
 	{ "load/too-large", test_load_too_large, NULL },
 	{ "tls/dir-relative-to-relative-path", test_tls_dir_relative_path, NULL },
-	{ "duration-parse", test_duration_parse, NULL },
-	{ "hostport-parse", test_hostport_parse, NULL },
 };
 
-#define N_OTHER (int)(sizeof(other_cases) / sizeof(other_cases[0]))
+#define N_OTHER (int)ARRAY_SIZE(other_cases)
 
 int main(int argc, char **argv)
 {

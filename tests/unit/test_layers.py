@@ -9,7 +9,13 @@ include names its directory. Only user/datapath/ touches BPF: the skeleton
 and libbpf's headers are included nowhere else (the others go through its
 accessors). This reads every file under user/ and fails on an include that
 points up, names no directory, is not there, or reaches BPF from outside
-user/datapath/."""
+user/datapath/.
+
+Every header's guard is made from its path, so no two can clash:
+user/LAYER/NAME.h is SW_LAYER_NAME_H, bpf/NAME.h SW_BPF_NAME_H,
+include/spillway/NAME.h SPILLWAY_NAME_H, tests/lib/NAME.h SW_TEST_NAME_H.
+It fails on a header whose #ifndef/#define do not open it with that guard,
+and on any guard two headers share."""
 import glob
 import os
 import re
@@ -19,6 +25,37 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 LAYERS = ["lib", "datapath", "config", "tunnel", "agent", "cli"]
 GENERATED = {"spillway.skel.h", "bench.skel.h"}   # build/, made from bpf/
 BPF_ONLY_IN = "datapath"
+# Where headers are, and how their guards begin ("SW_" + LAYER for user/).
+GUARD_PREFIXES = {"user": "SW_", "bpf": "SW_BPF_",
+                  "include/spillway": "SPILLWAY_", "tests/lib": "SW_TEST_"}
+
+
+def expected_guard(rel):
+    top = next(t for t in GUARD_PREFIXES if rel.startswith(t + "/"))
+    name = rel[len(top) + 1:-len(".h")]
+    return re.sub(r"[^A-Z0-9]", "_", (GUARD_PREFIXES[top] + name).upper()) + "_H"
+
+
+def check_guards():
+    """Problems with header guards, and how many headers were read."""
+    problems, seen = [], {}
+    headers = sorted(h for top in GUARD_PREFIXES
+                     for h in glob.glob(f"{ROOT}/{top}/**/*.h", recursive=True))
+    for path in headers:
+        rel = os.path.relpath(path, ROOT)
+        want = expected_guard(rel)
+        lines = [l.strip() for l in open(path) if l.startswith("#")]
+        got = lines[0].split()[1] if lines and lines[0].startswith("#ifndef ") \
+            and len(lines[0].split()) == 2 else None
+        if lines[:2] != [f"#ifndef {want}", f"#define {want}"]:
+            found = " / ".join(lines[:2]) or "no preprocessor line"
+            problems.append(f"{rel}: opens with {found}; expected #ifndef "
+                            f"{want} / #define {want} before any other "
+                            f"preprocessor line")
+        if got and got in seen:
+            problems.append(f"{rel}: guard {got} is also {seen[got]}'s")
+        seen.setdefault(got, rel)
+    return problems, len(headers)
 
 
 def main():
@@ -49,10 +86,13 @@ def main():
                                 f"include only {', '.join(LAYERS[:mine + 1])})")
             elif not os.path.exists(f"{ROOT}/user/{inc}"):
                 problems.append(f"{rel}:{n}: '{inc}' does not exist")
+    guard_problems, n_headers = check_guards()
+    problems += guard_problems
     for p in problems:
         print(p)
-    print(f"layers: {len(files)} files, {len(problems)} problems")
-    return 1 if problems or not files else 0
+    print(f"layers: {len(files)} files, {n_headers} header guards, "
+          f"{len(problems)} problems")
+    return 1 if problems or not files or not n_headers else 0
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "spillway/defaults.h"
+#include "lib/util.h"
 #include "harness.h"
 #include "agent/request.h"
 
@@ -29,12 +30,14 @@ static const struct parse_case {
 	  { .verb = SW_VERB_FLOWS, .service = "echo.default", .json = true } },
 	{ .args = { "flows", "--limit=25" }, .want = { .verb = SW_VERB_FLOWS, .limit = 25 } },
 	{ .args = { "service", "set", "echo", "--max-connections", "10" }, .want =
-	  { .verb = SW_VERB_SERVICE_SET, .service = "echo", .max_connections = 10 } },
+	  { .verb = SW_VERB_SERVICE_SET, .service = "echo", .max_connections = 10,
+	    .resume_below = 10 } },
 	{ .args = { "service", "set", "echo", "--max-connections=10", "--resume-below", "7" }, .want =
 	  { .verb = SW_VERB_SERVICE_SET, .service = "echo", .max_connections = 10,
 	    .resume_below = 7 } },
 	{ .args = { "service", "set", "echo", "--max-connections", "4294967295" }, .want =
-	  { .verb = SW_VERB_SERVICE_SET, .service = "echo", .max_connections = 4294967295u } },
+	  { .verb = SW_VERB_SERVICE_SET, .service = "echo", .max_connections = 4294967295u,
+	    .resume_below = 4294967295u } },
 	/* errors: each names what is wrong */
 	{ .args = { "status", "--bogus" }, .error = "unknown option '--bogus'" },
 	{ .args = { "status", "extra" }, .error = "unexpected argument 'extra'" },
@@ -53,7 +56,8 @@ static const struct parse_case {
 	{ .args = { "service", "set", "echo", "--max-connections", "4294967296" }, .error = "--max-connections '4294967296'" },
 	{ .args = { "service", "set", "echo", "--max-connections", " 5" }, .error = "--max-connections ' 5'" },
 	{ .args = { "service", "set", "echo", "--max-connections", "5", "--resume-below", "6" },
-	  .error = "--resume-below 6 is above --max-connections 5" },
+	  .error = "--resume-below 6 is more than --max-connections (5); expected a "
+		   "whole number from 1 to 5" },
 	{ .args = { "service", "set", "a", "b", "--max-connections", "5" }, .error = "unexpected argument 'b'" },
 	{ .args = { "service", "set", "echo", "--max-connections", "5", "--json" }, .error = "unknown option '--json'" },
 	{ .args = { "bogus" }, .error = "'bogus' is not a verb the agent serves" },
@@ -91,7 +95,7 @@ static void test_parse(const void *arg)
 		CHECK_EQ(r.limit, c->want.limit);
 }
 
-#define N (sizeof(cases) / sizeof(cases[0]))
+#define N ARRAY_SIZE(cases)
 static struct test_case suite_cases[N + 1];
 static char names[N][96];
 

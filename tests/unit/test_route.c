@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "spillway/defaults.h"
+#include "lib/util.h"
 #include "harness.h"
 #include "datapath/route.h"
 
@@ -402,7 +403,7 @@ static void test_invalid(const void *arg)
 	bool yes;
 
 	(void)arg;
-	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
 		e.msg[0] = '\0';
 		CHECK_EQ(sw_steer_route_ensure(&bad[i], &e), -EINVAL);
 		CHECK(e.msg[0], "bad[%zu]: no message", i);

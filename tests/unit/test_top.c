@@ -12,6 +12,7 @@
 
 #include "harness.h"
 #include "lib/json.h"
+#include "lib/util.h"
 #include "cli/top.h"
 
 #define LONG_NAME "a-very-long-service-name.with-a-namespace.svc.cluster.local"
@@ -171,7 +172,7 @@ static void test_round_trip(const void *arg)
 	free(text);
 }
 
-#define N_BAD (sizeof(bad) / sizeof(bad[0]))
+#define N_BAD ARRAY_SIZE(bad)
 static struct test_case cases[4 + N_BAD + 1] = {
 	{ "render/rates", test_rates, NULL },
 	{ "render/fits-width", test_fits_width, NULL },

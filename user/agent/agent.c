@@ -37,6 +37,7 @@
 #include "lib/clock.h"
 #include "lib/links.h"
 #include "lib/log.h"
+#include "lib/util.h"
 #include "datapath/probe.h"
 #include "agent/rpc.h"
 #include "datapath/upgrade.h"
@@ -676,7 +677,7 @@ static void stop(struct agent *a)
 		sw_loop_close(a->loop, &a->ctl_io);
 		unlink(a->o.socket);
 	}
-	for (size_t i = 0; i < sizeof(ios) / sizeof(ios[0]); i++)
+	for (size_t i = 0; i < ARRAY_SIZE(ios); i++)
 		if (ios[i]->fd >= 0)
 			sw_loop_close(a->loop, ios[i]);	/* ctl_io: closed above */
 	sw_loop_free(a->loop);
@@ -697,7 +698,7 @@ int sw_agent_run(const struct sw_agent_opts *opts)
 	struct sw_error e = {};
 	int status = 0;
 
-	for (size_t i = 0; i < sizeof(ios) / sizeof(ios[0]); i++)
+	for (size_t i = 0; i < ARRAY_SIZE(ios); i++)
 		ios[i]->fd = -1;
 	a.config_watch.dir_wd = a.config_watch.target_wd = -1;
 	a.certs_watch.dir_wd = a.certs_watch.target_wd = -1;

@@ -17,6 +17,7 @@
 #include "lib/log.h"
 #include "datapath/notrack.h"
 #include "lib/links.h"
+#include "lib/util.h"
 #include "datapath/route.h"
 #include "datapath/sysctl.h"
 
@@ -165,7 +166,7 @@ static const struct node_setting node_settings[] = {
 static int ensure_node_settings(const struct sw_config *cfg,
 				struct sw_error *e)
 {
-	for (size_t i = 0; i < sizeof(node_settings) / sizeof(node_settings[0]);
+	for (size_t i = 0; i < ARRAY_SIZE(node_settings);
 	     i++) {
 		const struct node_setting *n = &node_settings[i];
 		bool changed;

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "lib/addr.h"
+#include "lib/util.h"
 #include "agent/report.h"
 
 const char *sw_service_state(const struct sw_service *s)
@@ -349,7 +350,7 @@ static void datapath_metrics(FILE *out, const struct sw_view *v)
 {
 	const char *last = "";
 
-	for (size_t i = 0; i < sizeof(stat_metrics) / sizeof(stat_metrics[0]); i++) {
+	for (size_t i = 0; i < ARRAY_SIZE(stat_metrics); i++) {
 		const struct stat_metric *m = &stat_metrics[i];
 		__u64 value;
 

@@ -8,6 +8,8 @@
 
 #include "spillway/defaults.h"
 #include "lib/text.h"
+#include "lib/util.h"
+#include "datapath/control.h"
 #include "agent/request.h"
 
 /* The options a verb takes. */
@@ -104,7 +106,7 @@ static int parse_options(int argc, char *const argv[], int first,
 		}
 		eq = strchr(arg, '=');
 		len = eq ? (size_t)(eq - arg) : strlen(arg);
-		for (size_t k = 0; k < sizeof(options) / sizeof(options[0]); k++)
+		for (size_t k = 0; k < ARRAY_SIZE(options); k++)
 			if (strlen(options[k].name) == len &&
 			    !strncmp(options[k].name, arg, len) &&
 			    (allowed & options[k].opt))
@@ -168,10 +170,7 @@ int sw_request_parse(int argc, char *const argv[], struct sw_request *r,
 	if (!r->max_connections)
 		return bad(e, "service", "'service set' needs "
 			   "--max-connections N%s", "");
-	if (r->resume_below > r->max_connections)
-		return sw_fail(e, -EINVAL, "service: --resume-below %u is above "
-			       "--max-connections %u; expected 1..%u",
-			       r->resume_below, r->max_connections,
-			       r->max_connections);
-	return 0;
+	err = sw_service_resume_below(r->max_connections, &r->resume_below,
+				      "--max-connections", e);
+	return err ? sw_prefix(e, err, "service: --resume-below ") : 0;
 }

@@ -28,7 +28,7 @@ struct sw_request {
 	const char *socket;			/* --socket, else the default */
 	char service[SW_NAME_MAX + 1];		/* service set NAME / flows --service */
 	__u32 max_connections;
-	__u32 resume_below;			/* 0: not given (= max_connections) */
+	__u32 resume_below;			/* = max_connections if not given */
 	__u32 limit;				/* flows --limit; 0: no limit */
 };
 

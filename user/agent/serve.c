@@ -129,7 +129,7 @@ static enum sw_rpc_status do_service_set(struct agent *a,
 	}
 	agent_service_config(a, s, &c);
 	c.max_connections = r->max_connections;
-	c.resume_below = r->resume_below ? r->resume_below : r->max_connections;
+	c.resume_below = r->resume_below;
 	if (sw_service_set(&a->dp, &s->key, &c, &e)) {
 		fprintf(out, "%s\n", e.msg);
 		return SW_RPC_FAILED;

@@ -19,7 +19,7 @@
 #include <linux/types.h>
 
 #include "spillway/abi.h"
-#include "datapath/datapath.h"
+#include "datapath/attach.h"
 #include "lib/error.h"
 #include "lib/text.h"
 
@@ -163,25 +163,7 @@ const struct sw_service_config_entry *
 sw_config_service_by_key(const struct sw_config *cfg,
 			 const struct sw_service_key *key);
 
-/*
- * Field paths as messages show them: "services[1]" and "services[1].vip";
- * one that does not fit ends in "...".
- */
-#define SW_FIELD_MAX 96
-const char *sw_field_key(char buf[SW_FIELD_MAX], const char *parent,
-			 const char *key);
-const char *sw_field_item(char buf[SW_FIELD_MAX], const char *parent, int i);
-
 /* Set what has a default (datapath:) as when the file does not write it. */
 void sw_config_defaults(struct sw_config *cfg);
-
-/*
- * libyaml's complaint about text as "FILE:LINE:COLUMN: invalid YAML: ...;
- * expected ..." (with "document N: " before "invalid" when document > 0).
- */
-struct yaml_parser_s;
-int sw_yaml_syntax_error(const char *path, int document,
-			 const struct yaml_parser_s *y, const char *text,
-			 size_t len, struct sw_error *e);
 
 #endif /* SW_CONFIG_CONFIG_H */

@@ -81,10 +81,4 @@ int sw_istio_import_files(const struct sw_istio_opts *o,
 			  struct sw_config *cfg, FILE *notes,
 			  struct sw_error *e);
 
-/*
- * An Istio (Go) duration: "10s", "1.5s", "100ms", "1h", "1m30s" -> ns,
- * fractions below a nanosecond dropped; -EINVAL if it is not one.
- */
-int sw_istio_duration_parse(const char *s, __u64 *ns);
-
 #endif /* SW_CONFIG_ISTIO_H */

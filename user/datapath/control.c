@@ -27,6 +27,18 @@ static int run_ctl(struct sw_datapath *dp, struct sw_ctl *req,
 	return req->err;
 }
 
+int sw_service_resume_below(__u32 max_connections, __u32 *resume_below,
+			    const char *max_name, struct sw_error *e)
+{
+	if (!*resume_below)
+		*resume_below = max_connections;
+	if (*resume_below <= max_connections)
+		return 0;
+	return sw_fail(e, -EINVAL, "%u is more than %s (%u); expected a whole "
+		       "number from 1 to %u", *resume_below, max_name,
+		       max_connections, max_connections);
+}
+
 int sw_service_set(struct sw_datapath *dp, const struct sw_service_key *key,
 		   const struct sw_service_config *cfg, struct sw_error *e)
 {
@@ -35,13 +47,11 @@ int sw_service_set(struct sw_datapath *dp, const struct sw_service_key *key,
 
 	req.service.key = *key;
 	req.service.cfg = *cfg;
-	if (!req.service.cfg.resume_below)
-		req.service.cfg.resume_below = cfg->max_connections;
-	if (req.service.cfg.resume_below > cfg->max_connections)
-		return sw_fail(e, -EINVAL,
-			       "resume_below %u is above max_connections %u: "
-			       "it must be between 1 and max_connections",
-			       cfg->resume_below, cfg->max_connections);
+	err = sw_service_resume_below(cfg->max_connections,
+				      &req.service.cfg.resume_below,
+				      "max_connections", e);
+	if (err)
+		return sw_prefix(e, err, "resume_below ");
 	err = run_ctl(dp, &req, e);
 	if (err == -E2BIG)
 		return sw_fail(e, err, "the services map is full (%u services)",

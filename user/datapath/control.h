@@ -13,6 +13,18 @@
 #include "datapath/datapath.h"
 #include "lib/error.h"
 
+/*
+ * The rule for a service's thresholds, wherever they are set (the
+ * configuration, `spillway service set`, sw_service_set): resume_below
+ * from 1 to max_connections, 0 standing for max_connections. Sets
+ * *resume_below to what applies. -EINVAL if it is above max_connections,
+ * and e says "R is more than MAX_NAME (M); expected ...", max_name being
+ * how the caller's user writes max_connections; the caller puts the name
+ * of resume_below in front. The kernel clamps it too (bpf/service.h).
+ */
+int sw_service_resume_below(__u32 max_connections, __u32 *resume_below,
+			    const char *max_name, struct sw_error *e);
+
 /* Create a service or change it in place; resume_below 0 means "= max". */
 int sw_service_set(struct sw_datapath *dp, const struct sw_service_key *key,
 		   const struct sw_service_config *cfg, struct sw_error *e);

@@ -16,6 +16,7 @@
 #include "spillway/abi.h"
 #include "spillway/defaults.h"
 #include "spillway.skel.h"
+#include "lib/util.h"
 #include "datapath/datapath.h"
 #include "datapath/probe.h"
 #include "datapath/upgrade.h"
@@ -139,7 +140,7 @@ static void verifier_reason(const char *log, char *out, size_t len)
 		const char *start = line_start(log, p - 1);
 		bool skip = false;
 
-		for (size_t i = 0; i < sizeof(summary) / sizeof(summary[0]); i++)
+		for (size_t i = 0; i < ARRAY_SIZE(summary); i++)
 			skip |= !strncmp(start, summary[i], strlen(summary[i]));
 		if (!skip && p - start > 1) {
 			snprintf(out, len, "%.*s", (int)(p - 1 - start), start);
@@ -579,27 +580,6 @@ void sw_datapath_close(struct sw_datapath *dp)
 	dp->skel = NULL;
 	sw_upgrade_free(dp->upgrade);
 	dp->upgrade = NULL;
-}
-
-static const char *const mode_names[] = {
-	[SW_ATTACH_TC] = "tc",
-	[SW_ATTACH_XDP] = "xdp",
-};
-
-int sw_attach_mode_parse(const char *s, enum sw_attach_mode *mode)
-{
-	for (size_t i = 0; i < sizeof(mode_names) / sizeof(mode_names[0]); i++) {
-		if (!strcmp(s, mode_names[i])) {
-			*mode = i;
-			return 0;
-		}
-	}
-	return -EINVAL;
-}
-
-const char *sw_attach_mode_name(enum sw_attach_mode mode)
-{
-	return mode_names[mode];
 }
 
 static int ifindex_of(const char *ifname, struct sw_error *e)

@@ -16,6 +16,7 @@
 #include <linux/types.h>
 
 #include "lib/error.h"
+#include "datapath/attach.h"
 
 struct spillway_bpf;
 struct sw_upgrade;
@@ -51,11 +52,6 @@ struct sw_datapath {
 	char pin_dir[SW_PIN_DIR_MAX];
 	bool adopted;		/* pinned maps existed and were reused */
 	struct sw_upgrade *upgrade; /* pinned maps of an older layout: upgrading */
-};
-
-enum sw_attach_mode {
-	SW_ATTACH_TC,		/* spill_tc_in + spill_tc_out */
-	SW_ATTACH_XDP,		/* spill_xdp + spill_tc_steer + spill_tc_out */
 };
 
 /* An interface the datapath is attached to, and the entry that chose it. */
@@ -111,9 +107,6 @@ bool sw_datapath_meta_refused(const struct sw_datapath *dp);
  * SW_PIN_DIR_MAX (checked when the datapath opens), so these never truncate.
  */
 void sw_pin_path(char *buf, size_t len, const char *dir, const char *name);
-
-int sw_attach_mode_parse(const char *s, enum sw_attach_mode *mode);
-const char *sw_attach_mode_name(enum sw_attach_mode mode);
 
 /*
  * Attach to an interface of the current network namespace, or switch its

@@ -23,9 +23,8 @@
 #include "spillway/defaults.h"
 #include "lib/json.h"
 #include "lib/netlink.h"
+#include "lib/util.h"
 #include "datapath/probe.h"
-
-#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
 static const struct sw_feature_info features[SW_FEATURE_COUNT] = {
 	[SW_FEATURE_BTF] = {

@@ -13,6 +13,7 @@
 
 #include "spillway/abi.h"
 #include "spillway.skel.h"
+#include "lib/util.h"
 #include "datapath/control.h"
 #include "datapath/upgrade.h"
 
@@ -60,7 +61,7 @@ struct sw_upgrade {
 
 static const struct layout *layout_of(__u32 version)
 {
-	for (size_t i = 0; i < sizeof(layouts) / sizeof(layouts[0]); i++)
+	for (size_t i = 0; i < ARRAY_SIZE(layouts); i++)
 		if (layouts[i].version == version)
 			return &layouts[i];
 	return NULL;

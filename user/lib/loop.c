@@ -4,6 +4,7 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
+#include "lib/util.h"
 #include "lib/loop.h"
 
 #define BATCH 64
@@ -119,7 +120,7 @@ void sw_loop_cancel(struct sw_loop *l, struct sw_task *t)
 
 	if (!t->queued)
 		return;
-	for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++)
+	for (size_t i = 0; i < ARRAY_SIZE(lists); i++)
 		for (struct sw_task **p = lists[i]; *p; p = &(*p)->next)
 			if (*p == t) {
 				*p = t->next;

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "spillway/defaults.h"
+#include "lib/util.h"
 #include "lib/text.h"
 
 /* The digits at s as *v; where they end, or NULL if *v would overflow. */
@@ -101,11 +102,20 @@ static const struct duration_unit {
 	{ "ns", 1 },
 };
 
-#define N_DURATION_UNITS (int)(sizeof(duration_units) / sizeof(duration_units[0]))
+/* Go spells microseconds "µs" too: the micro sign in UTF-8, then 's'. */
+#define MICRO_SIGN "\xc2\xb5"
+#define MICROSECONDS_GO MICRO_SIGN "s"
 
-static int duration_unit(const char *s, size_t len)
+/* The unit of len characters at s, as an index of duration_units; -1 if none. */
+static int duration_unit(const char *s, size_t len,
+			 enum sw_duration_syntax syntax)
 {
-	for (int i = 0; i < N_DURATION_UNITS; i++) {
+	if (syntax == SW_DURATION_GO && len == strlen(MICROSECONDS_GO) &&
+	    !strncmp(s, MICROSECONDS_GO, len)) {
+		s = "us";
+		len = strlen(s);
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(duration_units); i++) {
 		if (strlen(duration_units[i].name) == len &&
 		    !strncmp(s, duration_units[i].name, len))
 			return i;
@@ -113,29 +123,57 @@ static int duration_unit(const char *s, size_t len)
 	return -1;
 }
 
-int sw_duration_parse(const char *s, __u64 *ns)
+/*
+ * Digits after a decimal point as frac / scale; those past a nanosecond's
+ * worth (nine) are dropped, as Go drops them. Where they end.
+ */
+static const char *read_fraction(const char *s, __u64 *frac, __u64 *scale)
 {
+	for (*frac = 0, *scale = 1; *s >= '0' && *s <= '9'; s++) {
+		if (*scale < NS_PER_S) {
+			*frac = *frac * 10 + (*s - '0');
+			*scale *= 10;
+		}
+	}
+	return s;
+}
+
+int sw_duration_parse(const char *s, enum sw_duration_syntax syntax, __u64 *ns)
+{
+	bool go = syntax == SW_DURATION_GO;
 	__u64 total = 0;
 	int prev = -1;
 
 	if (!*s)
 		return -EINVAL;
 	while (*s) {
-		const char *unit;
-		__u64 n;
+		const char *number = s, *unit;
+		__u64 whole, frac = 0, scale = 1, part;
+		bool digits;
 		int i;
 
-		if (*s < '0' || *s > '9')
-			return -EINVAL;
-		s = read_digits(s, &n);
+		s = read_digits(s, &whole);
 		if (!s)
 			return -EINVAL;
-		for (unit = s; *s >= 'a' && *s <= 'z'; s++)
-			;
-		i = duration_unit(unit, s - unit);
-		if (i < 0 || i <= prev ||
-		    __builtin_mul_overflow(n, duration_units[i].ns, &n) ||
-		    __builtin_add_overflow(total, n, &total))
+		digits = s > number;
+		if (go && *s == '.') {
+			unit = s + 1;
+			s = read_fraction(unit, &frac, &scale);
+			digits |= s > unit;
+		}
+		if (!digits)
+			return -EINVAL;
+		unit = s;
+		s += strspn(s, go ? "abcdefghijklmnopqrstuvwxyz" MICRO_SIGN :
+				    "abcdefghijklmnopqrstuvwxyz");
+		i = duration_unit(unit, s - unit, syntax);
+		/* frac < scale: frac * ns / scale is below ns, so it fits. */
+		if (i < 0 || (!go && i <= prev) ||
+		    __builtin_mul_overflow(whole, duration_units[i].ns, &part) ||
+		    __builtin_add_overflow(part, (__u64)((unsigned __int128)frac *
+							 duration_units[i].ns / scale),
+					   &part) ||
+		    __builtin_add_overflow(total, part, &total))
 			return -EINVAL;
 		prev = i;
 	}
@@ -150,7 +188,7 @@ const char *sw_duration_format(__u64 ns, char *buf, size_t size)
 	if (!ns)
 		return strcpy(buf, "0s");
 	buf[0] = '\0';
-	for (int i = 0; i < N_DURATION_UNITS && len < size; i++) {
+	for (size_t i = 0; i < ARRAY_SIZE(duration_units) && len < size; i++) {
 		__u64 n = ns / duration_units[i].ns;
 
 		ns %= duration_units[i].ns;

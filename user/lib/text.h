@@ -28,9 +28,22 @@ int sw_decimal_parse(const char *s, __u64 max, __u64 *out);
 /* A number from min to max, as the CLI takes it; -EINVAL otherwise. */
 int sw_parse_u32(const char *s, __u32 min, __u32 max, __u32 *out);
 
-/* "10s", "1h", "500ms", "2m", "1h30m" -> ns; -EINVAL if not a duration. */
-int sw_duration_parse(const char *s, __u64 *ns);
-/* The shortest text sw_duration_parse reads back as ns: "1h30m"; returns buf. */
+/*
+ * Durations, as ns, in one of two spellings:
+ *  - SW_DURATION_SPILLWAY, the configuration's: whole numbers with units h,
+ *    m, s, ms, us or ns, largest first, each once: "10s", "500ms", "1h30m";
+ *  - SW_DURATION_GO, Go's time.ParseDuration (Istio's YAML): that, and
+ *    fractions ("1.5s", ".5s"), "µs", units in any order or repeated
+ *    ("1h0.5m"); digits finer than a nanosecond are dropped.
+ * Neither takes a sign, spaces or a number without a unit. -EINVAL if s
+ * is not a duration (or is more than 2^64-1 ns).
+ */
+enum sw_duration_syntax {
+	SW_DURATION_SPILLWAY,
+	SW_DURATION_GO,
+};
+int sw_duration_parse(const char *s, enum sw_duration_syntax syntax, __u64 *ns);
+/* The shortest text either syntax reads back as ns: "1h30m"; returns buf. */
 const char *sw_duration_format(__u64 ns, char *buf, size_t size);
 
 /* "host:port" / "[v6]:port"; -EINVAL if malformed or port not 1..65535. */

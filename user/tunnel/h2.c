@@ -11,6 +11,7 @@
 #include "lib/addr.h"
 #include "lib/text.h"
 #include "lib/clock.h"
+#include "lib/util.h"
 #include "tunnel/h2.h"
 #include "tunnel/tls.h"
 
@@ -314,7 +315,7 @@ static int open_session(struct h2conn *c)
 	if (err)
 		return err;
 	err = nghttp2_submit_settings(c->session, NGHTTP2_FLAG_NONE, settings,
-				      sizeof(settings) / sizeof(settings[0]));
+				      ARRAY_SIZE(settings));
 	if (!err)
 		err = nghttp2_session_set_local_window_size(c->session,
 			NGHTTP2_FLAG_NONE, 0, H2_CONNECTION_WINDOW);

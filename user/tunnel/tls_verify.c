@@ -21,6 +21,7 @@
 #include <openssl/err.h>
 #include <openssl/x509.h>
 
+#include "lib/util.h"
 #include "tunnel/tls.h"
 #include "tunnel/tls_cert.h"
 #include "tunnel/tls_verify.h"
@@ -509,7 +510,7 @@ const char *sw_tls_failure(SSL *ssl, char *detail, size_t len)
 			label = verify_failure(verify, note, detail, len);
 			continue;
 		}
-		for (size_t i = 0; i < sizeof(reasons) / sizeof(reasons[0]); i++) {
+		for (size_t i = 0; i < ARRAY_SIZE(reasons); i++) {
 			if (ERR_GET_REASON(err) == reasons[i].reason) {
 				label = reasons[i].label;
 				snprintf(detail, len, "%s", reasons[i].detail);

@@ -17,6 +17,7 @@
 #include "tunnel/fallback.h"
 #include "tunnel/h2.h"
 #include "lib/log.h"
+#include "lib/util.h"
 #include "tunnel/net.h"
 #include "tunnel/relay.h"
 #include "tunnel/tunnel.h"
@@ -242,7 +243,7 @@ static void open_stream(struct remote *rm, struct h2conn *conn, int fd,
 	};
 	prd = relay_provider(r);
 	id = nghttp2_submit_request(conn->session, NULL, hdrs,
-				    sizeof(hdrs) / sizeof(hdrs[0]), &prd, r);
+				    ARRAY_SIZE(hdrs), &prd, r);
 	if (id < 0) {
 		log_warn("remote %s: cannot open a stream for %s: %s", rm->cfg.name,
 			 authority, nghttp2_strerror(id));
