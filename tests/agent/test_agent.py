@@ -148,15 +148,26 @@ def test_interfaces_by_pattern(w):
                     in w.log_text()
                 if mode == "xdp":
                     assert "xdp" in run(f"ip -n {w.node} link show podA").stdout
-                held = dial_from(w, pod)
-                w.wait_counts(SVC4, 1)
-                held.close()
-                w.conns.remove(held)
-                w.wait_counts(SVC4, 0)
-                run(f"ip netns del {pod}")     # the pod goes, its veth with it
+                held = [dial_from(w, pod) for _ in range(2)]
+                w.wait_counts(SVC4, 2)
+                if k == 0:                     # closed as usual: FINs
+                    for c in held:
+                        c.close()
+                        w.conns.remove(c)
+                    w.wait_counts(SVC4, 0)
+                # The pod goes: CNI DEL deletes its veth, and with k == 1 its
+                # two connections are open: no FIN or RST reaches the
+                # datapath. (This test's sockets keep the namespace alive,
+                # as the pod's processes would not: the link goes first.)
+                run(f"ip -n {w.node} link del podA")
+                run(f"ip netns del {pod}")
                 w.pods.remove(pod)
                 wait_until("podA let go", lambda: attached(w) == [("n0", "tc", "n0")])
-                assert "interface podA (matched pod*) is gone" in w.log_text()
+                w.wait_counts(SVC4, 0)
+                assert (f"interface podA (matched pod*) is gone: {2 * k} flow(s) of "
+                        f"its clients released") in w.log_text(), w.log_text()
+        status, body = w.http("/metrics")
+        assert "spillway_interface_gone_flows_released_total 4" in body, body
         # Gone while the agent was down, back under the same name: the XDP
         # link pinned for the first is defunct; the second gets a fresh one.
         pod = add_pod(w, "podA", 30)
