@@ -80,7 +80,8 @@ KERNEL_TESTS := $(BUILD)/tests/test_datapath $(BUILD)/tests/test_veth \
 TEST_SCRIPTS := tests/unit/test_layers.py tests/unit/test_docs.py \
                 tests/agent/test_agent.py tests/agent/test_top.py \
                 tests/agent/test_tunnel.py tests/e2e/test_e2e.py \
-                tests/e2e/test_istio_e2e.py tests/deploy/test_manifests.py
+                tests/e2e/test_istio_e2e.py tests/deploy/test_manifests.py \
+                tests/k8s/test_k8s.py
 
 .PHONY: all demo check test test-kernels bench clean
 .DELETE_ON_ERROR:

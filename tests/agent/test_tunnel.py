@@ -23,7 +23,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 from netns import (ROOT, SPILLWAY, World, netns, run, run_cases,  # noqa: E402
-                   start_dns, start_echo, wait_until, with_resolv_conf)
+                   spillway_down, start_dns, start_echo, start_spillway, wait_until)
 
 import h2.config  # noqa: E402
 import h2.connection  # noqa: E402
@@ -67,8 +67,7 @@ class TunnelWorld(World):
             p.kill()
             p.wait()
         if getattr(self, "gw", None):
-            run(["nsenter", f"--net=/run/netns/{self.gw}", SPILLWAY, "down",
-                 "--pin-dir", self.gw_pin, "--socket", self.gw_socket], check=False)
+            spillway_down(self.gw, self.gw_pin, self.gw_socket)
             run(f"ip netns del {self.gw}", check=False)
         super().down()
 
@@ -121,21 +120,10 @@ exports:
         Deployment runs it (deploy/gateway). resolv_conf: the gateway's
         /etc/resolv.conf (with_resolv_conf)."""
         self.write_config(config or self.gw_config_text(), self.gw_config)
-        log = open(self.gw_log, "a")
-        import subprocess
         drop = ["setpriv", "--inh-caps=-all", "--bounding-set=-all",
                 "--no-new-privs", "--"] if no_caps else []
-        cmd = [*drop, SPILLWAY, "agent", "--config", self.gw_config,
-               "--pin-dir", self.gw_pin, "--socket", self.gw_socket]
-        if resolv_conf:
-            cmd = with_resolv_conf(resolv_conf, cmd)
-        self.gw_agent = subprocess.Popen(
-            ["nsenter", f"--net=/run/netns/{self.gw}", *cmd], stdout=log, stderr=log)
-        wait_until("the gateway to answer",
-                   lambda: self.gw_agent.poll() is not None or
-                   run([SPILLWAY, "status", "--socket", self.gw_socket],
-                       check=False).returncode == 0)
-        assert self.gw_agent.poll() is None, self.gw_log_text()
+        self.gw_agent = start_spillway(self.gw, self.gw_config, self.gw_pin, self.gw_socket,
+                                       self.gw_log, resolv_conf=resolv_conf, wrap=drop)
 
     def gw_status(self):
         return json.loads(run([SPILLWAY, "status", "--json", "--socket",

@@ -12,11 +12,11 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
-from netns import PREFIX, ROOT, SPILLWAY, netns, run, run_cases, wait_until  # noqa: E402
+from netns import (PREFIX, ROOT, SPILLWAY, Watch, netns, run, run_cases,  # noqa: E402
+                   wait_until)
 
 SANDBOX = os.path.join(ROOT, "scripts", "sandbox.sh")
 TCPLOAD = os.path.join(ROOT, "build", "tcpload")
@@ -153,29 +153,6 @@ class Sandbox:
         s.close()
 
 
-class Watch:
-    """Samples active_local all along a case: it must never pass the max."""
-
-    def __init__(self, sb, v6=False):
-        self.sb, self.v6, self.peak, self.samples = sb, v6, 0, 0
-        self.stop = threading.Event()
-        self.t = threading.Thread(target=self.run, daemon=True)
-        self.t.start()
-
-    def run(self):
-        while not self.stop.is_set():
-            s = self.sb.service(self.v6)
-            self.peak = max(self.peak, s["active_local"])
-            self.samples += 1
-            time.sleep(0.02)
-
-    def end(self):
-        self.stop.set()
-        self.t.join()
-        assert self.samples > 10, self.samples
-        return self.peak
-
-
 # ---------------------------------------------------------------------------
 
 def test_below_threshold_all_local(sb):
@@ -189,7 +166,7 @@ def test_below_threshold_all_local(sb):
 
 def spill_past_threshold(sb, v6):
     sb.start(max_conns=5)
-    watch = Watch(sb, v6)
+    watch = Watch(lambda: sb.service(v6)["active_local"])
     answered = []
     for _ in range(30):                     # paced: the watch sees it all
         answered.append(sb.dial(v6)[1])

@@ -17,8 +17,8 @@ import yaml
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "lib"))
 sys.path.insert(0, HERE)
-from netns import SPILLWAY, run, run_cases, wait_until  # noqa: E402
-from test_e2e import Sandbox, Watch  # noqa: E402
+from netns import SPILLWAY, Watch, run, run_cases, wait_until  # noqa: E402
+from test_e2e import Sandbox  # noqa: E402
 
 MAX = 5
 
@@ -159,7 +159,7 @@ def test_imported_config_spills_like_the_seed(sb):
     assert sb.service()["max_connections"] == MAX, sb.service()
 
     # The seed's scenario.
-    watch = Watch(sb)
+    watch = Watch(lambda: sb.service()["active_local"])
     answered = []
     for _ in range(MAX + 10):
         answered.append(sb.dial()[1])

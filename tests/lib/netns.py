@@ -154,6 +154,65 @@ def with_resolv_conf(conf, cmd):
             'mount --bind "$0" /etc/resolv.conf && exec "$@"', conf, *cmd]
 
 
+def add_netns(name):
+    """A network namespace whose IPv6 addresses are usable at once (no
+    duplicate address detection)."""
+    run(f"ip netns add {name}")
+    run(f"ip netns exec {name} sysctl -qw net.ipv6.conf.all.accept_dad=0 "
+        f"net.ipv6.conf.default.accept_dad=0")
+
+
+def start_spillway(ns, config, pin_dir, sock, log, *extra, resolv_conf=None, wrap=()):
+    """`spillway agent` in namespace ns, its output appended to the file log;
+    returns the process once its control socket answers. Entered with
+    `nsenter --net`, never `ip netns exec`, which hides the host's bpffs
+    (design.md 6). wrap: a command that runs it (setpriv ...); resolv_conf:
+    its /etc/resolv.conf (with_resolv_conf)."""
+    cmd = [*wrap, SPILLWAY, "agent", "--config", config, "--pin-dir", pin_dir,
+           "--socket", sock, *extra]
+    if resolv_conf:
+        cmd = with_resolv_conf(resolv_conf, cmd)
+    out = open(log, "a")
+    p = subprocess.Popen(["nsenter", f"--net=/run/netns/{ns}", *cmd], stdout=out, stderr=out)
+    out.close()
+    wait_until(f"the agent in {ns} to answer",
+               lambda: p.poll() is not None or
+               run([SPILLWAY, "status", "--socket", sock], check=False).returncode == 0)
+    assert p.poll() is None, f"the agent in {ns} exited: {open(log).read()}"
+    return p
+
+
+def spillway_down(ns, pin_dir, sock):
+    """`spillway down` in namespace ns, if the agent there pinned anything."""
+    if os.path.exists(pin_dir):
+        run(["nsenter", f"--net=/run/netns/{ns}", SPILLWAY, "down",
+             "--pin-dir", pin_dir, "--socket", sock], check=False)
+
+
+class Watch:
+    """Samples a number (sample(): active_local, say) all along a case, in a
+    thread; end() returns the highest it saw."""
+
+    def __init__(self, sample):
+        import threading
+        self.sample, self.peak, self.samples = sample, 0, 0
+        self.stop = threading.Event()
+        self.t = threading.Thread(target=self.run, daemon=True)
+        self.t.start()
+
+    def run(self):
+        while not self.stop.is_set():
+            self.peak = max(self.peak, self.sample())
+            self.samples += 1
+            time.sleep(0.02)
+
+    def end(self):
+        self.stop.set()
+        self.t.join()
+        assert self.samples > 10, self.samples
+        return self.peak
+
+
 class World:
     """Namespaces, the echo service, and an agent on node."""
 
@@ -161,6 +220,7 @@ class World:
         self.tag = f"{PREFIX}-{tag}-{os.getpid()}"
         self.client, self.node, self.svc = (f"{self.tag}-c", f"{self.tag}-n",
                                             f"{self.tag}-s")
+        self.namespaces = [self.client, self.node, self.svc]   # removed by down()
         self.dir = f"/tmp/{self.tag}"
         self.pin_dir = f"/sys/fs/bpf/{self.tag}"
         self.socket = f"{self.dir}/run/spillway.sock"
@@ -171,17 +231,19 @@ class World:
         self.conns = []
 
     # -- setup and teardown --------------------------------------------
-    def up(self):
+    def prepare(self):
+        """The world's directory, and certificates from a common root, one
+        leaf per cluster (tls.dir: certs/CLUSTER)."""
         os.makedirs(f"{self.dir}/etc")
-        # A common root and one leaf per cluster (tls.dir: certs/CLUSTER).
         self.certs = f"{self.dir}/pki"
         run([os.path.join(ROOT, "scripts", "gen-certs.sh"), self.certs,
              "cluster1", "cluster2"])
+
+    def up(self):
+        self.prepare()
         c, n, s = self.client, self.node, self.svc
         for ns in (c, n, s):
-            run(f"ip netns add {ns}")
-            run(f"ip netns exec {ns} sysctl -qw net.ipv6.conf.all.accept_dad=0 "
-                f"net.ipv6.conf.default.accept_dad=0")
+            add_netns(ns)
         run(f"ip -n {c} link add c0 type veth peer name n0 netns {n}")
         run(f"ip -n {n} link add n1 type veth peer name s0 netns {s}")
         for cmd in (
@@ -222,10 +284,8 @@ class World:
         if self.echo:
             self.echo.kill()
             self.echo.wait()
-        if os.path.exists(self.pin_dir):
-            run(["nsenter", f"--net=/run/netns/{self.node}", SPILLWAY, "down",
-                 "--pin-dir", self.pin_dir, "--socket", self.socket], check=False)
-        for ns in (self.client, self.node, self.svc):
+        spillway_down(self.node, self.pin_dir, self.socket)
+        for ns in self.namespaces:
             run(f"ip netns del {ns}", check=False)
         run(["rm", "-rf", self.dir], check=False)
 
@@ -239,18 +299,8 @@ class World:
 
     def start_agent(self, *extra, resolv_conf=None):
         """resolv_conf: the agent's /etc/resolv.conf (with_resolv_conf)."""
-        log = open(self.log, "a")
-        cmd = [SPILLWAY, "agent", "--config", self.config, "--pin-dir", self.pin_dir,
-               "--socket", self.socket, *extra]
-        if resolv_conf:
-            cmd = with_resolv_conf(resolv_conf, cmd)
-        self.agent = subprocess.Popen(
-            ["nsenter", f"--net=/run/netns/{self.node}", *cmd],
-            stdout=log, stderr=log)
-        wait_until("the agent to answer",
-                   lambda: self.agent.poll() is not None or
-                   self.cli("status", check=False).returncode == 0)
-        assert self.agent.poll() is None, f"the agent exited: {self.log_text()}"
+        self.agent = start_spillway(self.node, self.config, self.pin_dir, self.socket,
+                                    self.log, *extra, resolv_conf=resolv_conf)
         return self.agent
 
     def kill_agent(self, sig=signal.SIGKILL):

@@ -1,0 +1,581 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+"""spillway on a simulated Kubernetes node, built only from what a node has:
+
+   client-0  client-1   echo-0   echo-1   coredns-0      (pods: network namespaces,
+      |eth0     |eth0     |eth0    |eth0     |eth0        eth0 to a host-side veth)
+   cali...   cali...   cali...  cali...   cali...        Calico: /32 routes, proxy ARP
+      (or veth... ports of a cni0 bridge, pods on a /24: flannel, bridge CNI)
+   +---------------------------------------------------------------+
+   | node: kube-proxy's rules (iptables, or nftables mode),        |
+   |       spillway agent (datapath on every pod veth and eth0)    |
+   +--- eth0 172.18.0.2 -----------------------------eth1 ---------+
+          |                                            |  10.2.0.0/24
+   external 172.18.0.1 (router, client)           gateway 10.2.0.2 (remote cluster:
+     LoadBalancer IP 172.18.255.200 via node        spillway gateway agent,
+                                                    export target "remote")
+
+Service A is `echo` in `default`: ClusterIP 10.96.120.15 / fd00:10:96::7815,
+port 80 to the pods' 8080, LoadBalancer IP 172.18.255.200, NodePort 30080;
+its two pods answer with their names. kube-dns (10.96.0.10, UDP 53) is a
+CoreDNS pod running tests/lib/dns_server.py; the agent resolves through it
+(ClusterFirstWithHostNet), the remote gateway's name included. The agent
+spills service A past max_connections to the gateway: spilled connections
+are answered "remote". Each case is a world of its own; run one case:
+test_k8s.py NAME"""
+import hashlib
+import os
+import signal
+import socket
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "lib"))
+sys.path.insert(0, HERE)
+from netns import (WAIT_S, Watch, World, add_netns, netns, run, run_cases,  # noqa: E402
+                   spillway_down, start_dns, start_echo, start_spillway, wait_until,
+                   with_resolv_conf)
+from kube import Family, Service, iptables_chains, iptables_rules, nftables_rules  # noqa: E402
+
+SVC = "echo.default.svc.cluster.local"
+IDENTITY = "spiffe://cluster.local/ns/spillway/sa/spillway"
+MAX = 3                                  # service A's max_connections
+GATEWAY_NAME, GATEWAY_IP, GATEWAY_PORT = "gateway.cluster2.example", "10.2.0.2", 15008
+CLUSTER_IP = {4: "10.96.120.15", 6: "fd00:10:96::7815"}
+DNS_IP = "10.96.0.10"
+LB_IP, NODE_PORT = "172.18.255.200", 30080
+NODE_UPLINK = {4: "172.18.0.2", 6: "fd00:18::2"}
+ROUTER = {4: "172.18.0.1", 6: "fd00:18::1"}           # the external namespace
+POD_NET = {4: "10.244.1.", 6: "fd00:10:244:1::"}      # this node's podCIDR
+CALICO_GW = {4: "169.254.1.1", 6: "fe80::ecee:eeff:feee:eeee"}
+CALICO_MAC = "ee:ee:ee:ee:ee:ee"
+FAMILIES = {4: Family(4, "10.244.0.0/16", "10.96.0.0/12", [NODE_UPLINK[4]]),
+            6: Family(6, "fd00:10:244::/56", "fd00:10:96::/112", [NODE_UPLINK[6]])}
+CLIENTS = ("client-0", "client-1")
+BACKENDS = ("echo-0", "echo-1")
+
+
+class Pod:
+    def __init__(self, name, ns, host_if, ips):
+        self.name, self.ns, self.host_if, self.ips = name, ns, host_if, ips
+        self.procs = []
+
+
+class K8sWorld(World):
+    """A node, its pods and kube-proxy, the external network, the remote
+    cluster's gateway; start() builds them, the methods below change them
+    as a cluster would."""
+
+    def __init__(self, tag):
+        super().__init__(tag)
+        self.ext, self.gw = f"{self.tag}-ext", f"{self.tag}-gw"
+        self.namespaces = [self.node, self.ext, self.gw]
+        self.pods = {}
+        self.procs = []
+        self.services = []
+        self.stale_chains = {4: set(), 6: set()}
+        self.synced = False                 # kube-proxy's first sync done
+        self.last_ip = 1                    # .1 is the bridge's
+        self.gw_agent = self.dns = None
+
+    def up(self):
+        self.prepare()
+        self.gw_pin, self.gw_socket = f"{self.pin_dir}-gw", f"{self.dir}/run/gw.sock"
+        self.gw_log = f"{self.dir}/gw-agent.log"
+        return self              # cases call start() with the node they want
+
+    def down(self):
+        for p in [self.gw_agent, self.dns] + self.procs + [
+                q for pod in self.pods.values() for q in pod.procs]:
+            if p and p.poll() is None:
+                p.kill()
+                p.wait()
+        if hasattr(self, "gw_pin"):
+            spillway_down(self.gw, self.gw_pin, self.gw_socket)
+        super().down()
+
+    # -- building the node ----------------------------------------------------
+    def start(self, cni="calico", proxy="iptables", family=4, vip=None):
+        """The whole world, then both agents. cni: calico or bridge; proxy:
+        kube-proxy's mode, iptables or nftables; family: the ClusterIP
+        service A's VIP is taken from (vip: another VIP instead)."""
+        self.cni, self.proxy = cni, proxy
+        n, e, g = self.node, self.ext, self.gw
+        for ns in (n, e, g):
+            add_netns(ns)
+        # kube-proxy sets route_localnet; kubelet wants bridged traffic to
+        # pass iptables (br_netfilter) for bridge CNIs.
+        run(f"ip netns exec {n} sysctl -qw net.ipv4.ip_forward=1 "
+            f"net.ipv6.conf.all.forwarding=1 net.ipv4.conf.all.route_localnet=1 "
+            f"net.bridge.bridge-nf-call-iptables=1 net.bridge.bridge-nf-call-ip6tables=1")
+        run(f"ip -n {e} link add eth0 type veth peer name eth0 netns {n}")
+        run(f"ip -n {g} link add eth0 type veth peer name eth1 netns {n}")
+        for cmd in (
+            f"ip -n {n} link set lo up",
+            f"ip -n {n} addr add {NODE_UPLINK[4]}/24 dev eth0",
+            f"ip -n {n} addr add {NODE_UPLINK[6]}/64 dev eth0 nodad",
+            f"ip -n {n} link set eth0 up",
+            f"ip -n {n} route add default via {ROUTER[4]}",
+            f"ip -n {n} -6 route add default via {ROUTER[6]}",
+            f"ip -n {n} addr add 10.2.0.1/24 dev eth1", f"ip -n {n} link set eth1 up",
+            f"ip -n {e} link set lo up",
+            f"ip -n {e} addr add {ROUTER[4]}/24 dev eth0",
+            f"ip -n {e} addr add {ROUTER[6]}/64 dev eth0 nodad",
+            f"ip -n {e} link set eth0 up",
+            f"ip -n {e} route add {LB_IP}/32 via {NODE_UPLINK[4]}",   # BGP-announced
+            f"ip -n {g} link set lo up",
+            f"ip -n {g} addr add {GATEWAY_IP}/24 dev eth0", f"ip -n {g} link set eth0 up",
+        ):
+            run(cmd)
+        if cni == "bridge":
+            for cmd in (f"ip -n {n} link add cni0 type bridge",
+                        f"ip -n {n} addr add {POD_NET[4]}1/24 dev cni0",
+                        f"ip -n {n} addr add {POD_NET[6]}1/64 dev cni0 nodad",
+                        f"ip -n {n} link set cni0 up"):
+                run(cmd)
+        self.services = [
+            Service("default", "echo", "http", "tcp", 80, 8080, CLUSTER_IP,
+                    lb_ips=[LB_IP], node_port=NODE_PORT),
+            Service("kube-system", "kube-dns", "dns", "udp", 53, 53, {4: DNS_IP}),
+        ]
+        self.add_pod("coredns-0", namespace="kube-system", backend_of="kube-dns")
+        for name in BACKENDS:
+            self.add_pod(name, backend_of="echo")
+        for name in CLIENTS:
+            self.add_pod(name)
+        self.sync_kube_proxy()
+        self.start_coredns()
+        self.procs.append(start_echo(g, "remote", f"{self.dir}/remote.log", "127.0.0.1:8080"))
+        self.write_config(self.gateway_config(), f"{self.dir}/etc/gw.yaml")
+        self.gw_agent = start_spillway(g, f"{self.dir}/etc/gw.yaml", self.gw_pin,
+                                       self.gw_socket, self.gw_log)
+        self.write_config(self.node_config(vip or CLUSTER_IP[family]))
+        self.resolv_conf = f"{self.dir}/etc/resolv.conf"
+        with open(self.resolv_conf, "w") as f:     # dnsPolicy: ClusterFirstWithHostNet
+            f.write(f"nameserver {DNS_IP}\nsearch spillway.svc.cluster.local "
+                    "svc.cluster.local cluster.local\noptions ndots:5\n")
+        self.start_agent(resolv_conf=self.resolv_conf)
+        wait_until("cluster2 healthy", lambda: self.status()["remotes"][0]["healthy"])
+        return self
+
+    def add_pod(self, name, namespace="default", backend_of=None):
+        """A pod on this node, wired as the CNI would; backend_of: the
+        Service whose endpoints it joins (it then serves the Service's
+        target port, greeting with its name, and kube-proxy syncs)."""
+        self.last_ip += 1                           # IPAM: never reused here
+        ips = {f: POD_NET[f] + str(self.last_ip) for f in (4, 6)}
+        digest = hashlib.sha1(f"{namespace}.{name}".encode()).hexdigest()
+        # Calico's veth name: "cali" + 11 hex digits of SHA-1("ns.pod"); the
+        # bridge plugin's: "veth" + 8 random hex digits.
+        host_if = f"cali{digest[:11]}" if self.cni == "calico" else f"veth{digest[:8]}"
+        pod = Pod(name, f"{self.tag}-{name}", host_if, ips)
+        n, p = self.node, pod.ns
+        add_netns(p)
+        self.namespaces.append(p)
+        run(f"ip -n {n} link add {host_if} type veth peer name eth0 netns {p}")
+        cmds = [f"ip -n {p} link set lo up", f"ip -n {p} link set eth0 up"]
+        if self.cni == "calico":
+            # Felix's settings for a workload interface, strict rp_filter
+            # included.
+            cmds += [f"ip -n {n} link set {host_if} address {CALICO_MAC}",
+                     f"ip -n {n} link set {host_if} up",
+                     f"ip netns exec {n} sysctl -qw net.ipv4.conf.{host_if}.proxy_arp=1 "
+                     f"net.ipv4.neigh.{host_if}.proxy_delay=0 "
+                     f"net.ipv4.conf.{host_if}.rp_filter=1 "
+                     f"net.ipv4.conf.{host_if}.route_localnet=1 "
+                     f"net.ipv6.conf.{host_if}.proxy_ndp=1 "
+                     f"net.ipv6.conf.{host_if}.accept_ra=0",
+                     f"ip -n {n} route add {ips[4]}/32 dev {host_if} scope link",
+                     f"ip -n {n} -6 route add {ips[6]}/128 dev {host_if}",
+                     f"ip -n {p} addr add {ips[4]}/32 dev eth0",
+                     f"ip -n {p} addr add {ips[6]}/128 dev eth0 nodad",
+                     f"ip -n {p} route add {CALICO_GW[4]} dev eth0 scope link",
+                     f"ip -n {p} route add default via {CALICO_GW[4]} dev eth0",
+                     f"ip -n {p} -6 route add default via {CALICO_GW[6]} dev eth0"]
+        else:
+            cmds += [f"ip -n {n} link set {host_if} master cni0",
+                     f"ip -n {n} link set {host_if} type bridge_slave hairpin on",
+                     f"ip -n {n} link set {host_if} up",
+                     f"ip -n {p} addr add {ips[4]}/24 dev eth0",
+                     f"ip -n {p} addr add {ips[6]}/64 dev eth0 nodad",
+                     f"ip -n {p} route add default via {POD_NET[4]}1",
+                     f"ip -n {p} -6 route add default via {POD_NET[6]}1"]
+        for cmd in cmds:
+            run(cmd)
+        self.pods[name] = pod
+        svc = self.service_named(backend_of) if backend_of else None
+        if svc and svc.protocol == "tcp":
+            pod.procs.append(start_echo(p, name, self.echo_log(name),
+                                        f"{ips[4]}:{svc.target_port}",
+                                        f"[{ips[6]}]:{svc.target_port}"))
+        if svc:
+            svc.backends.append(name)
+            self.update_endpoints()
+        return pod
+
+    def delete_pod(self, name):
+        """As the kubelet deletes a pod: its processes killed, CNI DEL (the
+        host-side veth deleted, and with it the pair and its routes,
+        whatever still holds the namespace), its endpoints withdrawn."""
+        pod = self.pods.pop(name)
+        for p in pod.procs:
+            p.kill()
+            p.wait()
+        run(f"ip -n {self.node} link del {pod.host_if}")
+        run(f"ip netns del {pod.ns}")
+        self.namespaces.remove(pod.ns)
+        for svc in self.services:
+            if name in svc.backends:
+                svc.backends.remove(name)
+                self.update_endpoints()
+
+    def set_cluster_ip(self, old, new):
+        """A Service re-created with a new ClusterIP: kube-proxy's rules and
+        kube-dns follow."""
+        svc = next(s for s in self.services if old in s.cluster_ips.values())
+        family = 6 if ":" in old else 4
+        svc.cluster_ips[family] = new
+        self.sync_kube_proxy()
+        self.start_coredns()
+
+    def service_named(self, name):
+        return next(s for s in self.services if s.name == name)
+
+    def update_endpoints(self):
+        for svc in self.services:
+            svc.endpoints = {f: [self.pods[b].ips[f] for b in svc.backends] for f in (4, 6)}
+        if self.synced:
+            self.sync_kube_proxy()
+
+    # -- kube-proxy and kube-dns ------------------------------------------------
+    def sync_kube_proxy(self):
+        """A full sync of kube-proxy's rules, both families."""
+        first = not self.synced
+        for family, fam in FAMILIES.items():
+            if self.proxy == "nftables":
+                run(["ip", "netns", "exec", self.node, "nft", "-f", "-"],
+                    input=nftables_rules(self.services, fam))
+                continue
+            chains = set(iptables_chains(self.services, fam))
+            restore = "iptables-restore" if family == 4 else "ip6tables-restore"
+            run(["ip", "netns", "exec", self.node, restore, "--noflush"],
+                input=iptables_rules(self.services, fam, self.stale_chains[family] - chains,
+                                     first))
+            self.stale_chains[family] = chains
+        self.synced = True
+
+    def start_coredns(self):
+        """(Re)start kube-dns's answers: every Service's name -> its
+        ClusterIP, and the remote gateway's name."""
+        if self.dns:
+            self.dns.kill()
+            self.dns.wait()
+        records = {s.dns_name: s.cluster_ips[4] for s in self.services if 4 in s.cluster_ips}
+        records[GATEWAY_NAME] = GATEWAY_IP
+        pod = self.pods[self.service_named("kube-dns").backends[0]]
+        log = f"{self.dir}/coredns.log"
+        if os.path.exists(log):
+            os.remove(log)
+        self.dns = start_dns(pod.ns, log, f"{pod.ips[4]}:53", 0, records)
+
+    # -- the agents --------------------------------------------------------------
+    def interfaces(self):
+        """What the agent is told to attach to: every pod's host-side veth
+        (by name, as they are now) and the uplink."""
+        return [pod.host_if for pod in self.pods.values()] + ["eth0"]
+
+    def node_config(self, vip):
+        return f"""cluster: cluster1
+interfaces: [{", ".join(self.interfaces())}]
+tls:
+  dir: {self.certs}/cluster1
+  allow_identities: [{IDENTITY}]
+remotes:
+  - name: cluster2
+    gateway: {GATEWAY_NAME}:{GATEWAY_PORT}
+    health: {{interval: 500ms}}
+services:
+  - name: {SVC}
+    vip: {vip}
+    port: 80
+    max_connections: {MAX}
+    overflow_to: [cluster2]
+metrics:
+  listen: 127.0.0.1:15020
+"""
+
+    def gateway_config(self):
+        return f"""cluster: cluster2
+tls:
+  dir: {self.certs}/cluster2
+  allow_identities: [{IDENTITY}]
+tunnel:
+  listen: {GATEWAY_IP}:{GATEWAY_PORT}
+exports:
+  - name: {SVC}
+    port: 80
+    target: 127.0.0.1:8080
+metrics:
+  listen: 127.0.0.1:15021
+"""
+
+    def gw_log_text(self):
+        return open(self.gw_log).read() if os.path.exists(self.gw_log) else ""
+
+    # -- clients ------------------------------------------------------------------
+    def dial_from(self, ns, addr, port=80):
+        """A connection from namespace ns to addr:port; returns (socket, who
+        answered: a backend pod's name, or "remote")."""
+        with netns(ns):
+            s = socket.socket(socket.AF_INET6 if ":" in addr else socket.AF_INET)
+        s.settimeout(WAIT_S)
+        self.conns.append(s)
+        s.connect((addr, port))
+        who = b""
+        while not who.endswith(b"\n"):
+            chunk = s.recv(1)
+            assert chunk, f"{addr}:{port} closed before saying who it is"
+            who += chunk
+        return s, who.decode().strip()
+
+    def dial(self, client, addr):
+        return self.dial_from(self.pods[client].ns, addr)
+
+    def echo_log(self, pod):
+        return f"{self.dir}/{pod}.log"
+
+    def accepted_from(self, pod):
+        """The client addresses a backend pod's echo server accepted."""
+        return [line.split()[1] for line in open(self.echo_log(pod))
+                if line.startswith("accept ")]
+
+    def remote_accepts(self):
+        return open(f"{self.dir}/remote.log").read().count("accept ")
+
+    def resolve(self, name):
+        """The IPv4 addresses the node's resolver (kube-dns, reached through
+        kube-proxy's rules) gives for name."""
+        r = run(["nsenter", f"--net=/run/netns/{self.node}",
+                 *with_resolv_conf(self.resolv_conf, ["getent", "ahostsv4", name])],
+                check=False)
+        return sorted({line.split()[0] for line in r.stdout.splitlines()})
+
+    def conntrack_count(self, vip):
+        """Conntrack entries on the node for connections to vip:80."""
+        r = run(f"ip netns exec {self.node} conntrack -L -f "
+                f"{'ipv6' if ':' in vip else 'ipv4'} -p tcp --orig-dst {vip} "
+                f"--orig-port-dst 80")
+        return len(r.stdout.splitlines())
+
+
+def log_of(w):
+    return (f"---- node agent log:\n{w.log_text()}---- gateway log:\n{w.gw_log_text()}----"
+            f"\n---- node rules:\n" +
+            run(f"ip netns exec {w.node} nft list ruleset", check=False).stdout)
+
+
+# ---------------------------------------------------------------------------
+
+def spill_from_pods(w, vip, n=9):
+    """Hold n connections to service A's ClusterIP vip from the client pods:
+    the first MAX answered by its pods through kube-proxy's DNAT, the rest
+    by the remote cluster, none failing, local active never above MAX;
+    closing local ones makes room for new local ones."""
+    family = 6 if ":" in vip else 4
+    watch = Watch(lambda: w.service(SVC)["active_local"])
+    conns = []
+    for i in range(n):                          # paced: the watch sees it all
+        conns.append(w.dial(CLIENTS[i % 2], vip))
+        time.sleep(0.1)
+    answered = [who for _, who in conns]
+    assert set(answered[:MAX]) <= set(BACKENDS), answered
+    assert answered[MAX:] == ["remote"] * (n - MAX), answered
+    w.wait_counts(SVC, MAX, n - MAX)
+    for s, _ in conns:
+        w.echo_ok(s)
+    # The pods saw the client pods' own addresses (DNAT, no SNAT inside the
+    # cluster); conntrack holds the local connections and none of the
+    # spilled ones, which never met kube-proxy's NAT.
+    clients = {w.pods[c].ips[family] for c in CLIENTS}
+    seen = [a for b in BACKENDS for a in w.accepted_from(b)]
+    assert len(seen) == MAX and set(seen) <= clients, seen
+    assert w.remote_accepts() == n - MAX
+    assert w.conntrack_count(vip) == MAX, run(f"ip netns exec {w.node} conntrack -L").stdout
+    # Two local connections close: two new ones are local again.
+    local = [s for s, who in conns if who != "remote"]
+    for s in local[:2]:
+        w.hang_up(s)
+    w.wait_counts(SVC, MAX - 2, n - MAX)
+    for i in range(2):
+        s, who = w.dial(CLIENTS[i], vip)
+        assert who in BACKENDS, who
+        w.echo_ok(s)
+    w.wait_counts(SVC, MAX, n - MAX)
+    # kube-proxy spreads local connections over both pods: cycle one local
+    # connection until both have answered (1 in 2^29 to miss by chance).
+    whom = set(answered[:MAX])
+    for _ in range(30):
+        if whom == set(BACKENDS):
+            break
+        w.hang_up(s)
+        w.wait_counts(SVC, MAX - 1, n - MAX)
+        s, who = w.dial(CLIENTS[0], vip)
+        whom.add(who)
+    assert whom == set(BACKENDS), whom
+    assert watch.end() <= MAX, "local active passed the threshold"
+    st = w.service(SVC)
+    assert (st["active_local"], st["active_remote"], st["overflowed_total"]) == (
+        MAX, n - MAX, n - MAX), st
+
+
+def test_iptables_calico(w):
+    w.start(cni="calico", proxy="iptables")
+    spill_from_pods(w, CLUSTER_IP[4])
+
+
+def test_nftables_calico(w):
+    w.start(cni="calico", proxy="nftables")
+    spill_from_pods(w, CLUSTER_IP[4])
+
+
+def test_ip6tables_calico(w):
+    w.start(cni="calico", proxy="iptables", family=6)
+    spill_from_pods(w, CLUSTER_IP[6])
+
+
+def test_nftables_calico_ipv6(w):
+    w.start(cni="calico", proxy="nftables", family=6)
+    spill_from_pods(w, CLUSTER_IP[6])
+
+
+def test_bridge_spill_not_yet(w):
+    """A bridge CNI (cni0, veth ports, br_netfilter): local connections go
+    through kube-proxy and are counted at the veth ports; a spilled one is
+    steered there but does not reach the tunnel endpoint: the socket the
+    datapath assigns at the port's TC ingress is gone by the time the SYN
+    reaches TCP past the bridge (NO_SOCKET drop in tcp_v4_rcv, seen with
+    br_netfilter on and off, attach tc and xdp). This case asserts that
+    gap, so that it fails
+    the day spills work through a bridge: then make it
+    `spill_from_pods(w, CLUSTER_IP[4])`, as the Calico cases are."""
+    w.start(cni="bridge", proxy="iptables")
+    vip = CLUSTER_IP[4]
+    for i in range(MAX):
+        s, who = w.dial(CLIENTS[i % 2], vip)
+        assert who in BACKENDS, who
+        w.echo_ok(s)
+    w.wait_counts(SVC, MAX, 0)
+    assert w.conntrack_count(vip) == MAX
+    with netns(w.pods[CLIENTS[0]].ns):
+        s = socket.socket(socket.AF_INET)
+    w.conns.append(s)
+    s.settimeout(2)
+    try:
+        s.connect((vip, 80))
+    except OSError:             # here: no answer (timed out)
+        pass
+    else:
+        raise AssertionError("a spilled connection through the bridge connected: "
+                             "spills work there now, assert them (spill_from_pods)")
+    st = w.service(SVC)
+    assert (st["overflowed_total"], w.remote_accepts()) == (1, 0), st
+
+
+def test_loadbalancer_ip_from_outside(w):
+    """A client outside the cluster reaches service A by its LoadBalancer
+    IP on the node's uplink: kube-proxy masquerades and DNATs it to the
+    pods; past the threshold it spills."""
+    w.start(cni="calico", proxy="iptables", vip=LB_IP)
+    watch = Watch(lambda: w.service(SVC)["active_local"])
+    answered = []
+    for _ in range(MAX + 3):
+        s, who = w.dial_from(w.ext, LB_IP)
+        w.echo_ok(s)
+        answered.append(who)
+        time.sleep(0.1)
+    assert set(answered[:MAX]) <= set(BACKENDS), answered
+    assert answered[MAX:] == ["remote"] * 3, answered
+    w.wait_counts(SVC, MAX, 3)
+    assert watch.end() <= MAX
+    # Masqueraded (KUBE-EXT- marks external traffic): the pods saw a node
+    # address, not the client's.
+    seen = [a for b in BACKENDS for a in w.accepted_from(b)]
+    assert len(seen) == MAX and ROUTER[4] not in seen, seen
+    # The NodePort of the same Service answers through kube-proxy too
+    # (the agent is not told about it: not counted).
+    s, who = w.dial_from(w.ext, NODE_UPLINK[4], NODE_PORT)
+    assert who in BACKENDS, who
+    w.echo_ok(s)
+    w.wait_counts(SVC, MAX, 3)
+
+
+def notrack_bites(w, family):
+    """The negative control: with the agent's nf_tables table gone, kube-
+    proxy's DNAT catches the steered SYN (conntrack shows it) and the
+    spilled connection is reset; a reload puts the table back and spills
+    work again. So the other cases pass because the table keeps steered
+    packets out of NAT."""
+    vip = CLUSTER_IP[family]
+    for i in range(MAX):
+        w.dial(CLIENTS[i % 2], vip)
+    held, who = w.dial(CLIENTS[0], vip)
+    assert who == "remote", who
+    run(f"ip netns exec {w.node} nft delete table inet spillway")
+    for _ in range(3):
+        try:
+            s, who = w.dial(CLIENTS[1], vip)
+            raise AssertionError(f"answered by {who} with no notrack table")
+        except ConnectionResetError:
+            pass
+    assert w.conntrack_count(vip) == MAX + 3      # the spilled SYNs met NAT
+    assert w.service(SVC)["overflowed_total"] == 4
+    w.agent.send_signal(signal.SIGHUP)           # a reload installs it again
+    wait_until("the notrack table back", lambda: run(
+        f"ip netns exec {w.node} nft list table inet spillway", check=False).returncode == 0)
+    s, who = w.dial(CLIENTS[1], vip)
+    assert who == "remote", who
+    for c in (held, s):
+        w.echo_ok(c)
+    assert w.remote_accepts() == 2
+
+
+def test_without_notrack_iptables_resets(w):
+    w.start(cni="calico", proxy="iptables")
+    notrack_bites(w, 4)
+
+
+def test_without_notrack_nftables_ipv6_resets(w):
+    w.start(cni="calico", proxy="nftables", family=6)
+    notrack_bites(w, 6)
+
+
+def test_backend_pod_deleted(w):
+    """A backend pod deleted: kube-proxy withdraws its endpoint (its chain
+    gone), new local connections all go to the other pod, spilling goes on."""
+    w.start(cni="calico", proxy="iptables")
+    gone = w.pods["echo-1"].ips[4]
+    w.delete_pod("echo-1")
+    rules = run(f"ip netns exec {w.node} iptables-save -t nat").stdout
+    assert gone not in rules and rules.count(":KUBE-SEP-") == 2, rules  # echo-0, coredns-0
+    answered = [w.dial(CLIENTS[i % 2], CLUSTER_IP[4])[1] for i in range(MAX + 2)]
+    assert answered == ["echo-0"] * MAX + ["remote"] * 2, answered
+    w.wait_counts(SVC, MAX, 2)
+
+
+def test_service_recreated_new_cluster_ip(w):
+    """Service A re-created with a new ClusterIP: kube-proxy's rules and
+    kube-dns follow; with the agent's vip edited to it (until VIPs follow
+    DNS), spilling follows it."""
+    w.start(cni="calico", proxy="nftables")
+    new = "10.96.7.7"
+    assert w.resolve(SVC) == [CLUSTER_IP[4]]
+    w.set_cluster_ip(CLUSTER_IP[4], new)
+    assert w.resolve(SVC) == [new]
+    w.write_config(w.node_config(new))
+    wait_until("the new VIP applied", lambda: w.service(SVC)["vip"] == new)
+    spill_from_pods(w, new)
+
+
+if __name__ == "__main__":
+    sys.exit(run_cases("k8s", globals(), K8sWorld, log_of))
