@@ -34,6 +34,7 @@
 #define SW_MAX_CLIENTS 65536
 /* Size of the services map. */
 #define SW_MAX_SERVICES 65536
+#define SW_MAX_VIPS_PER_NAME 8	/* addresses a service's name may give it */
 /*
  * svc_filter map: 2^20 bits (128 KiB), 64 to a word. With 10,000 services
  * about 1% of other traffic passes it and pays a flow and service lookup.

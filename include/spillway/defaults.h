@@ -74,6 +74,12 @@
  * grace period (30 s) minus the DaemonSet's preStop pause (5 s).
  */
 #define SW_DRAIN_TIMEOUT_S 20
+/*
+ * A service without a vip takes its VIPs from its name: looked up again this
+ * often (agent.resolve_interval), so a Service re-created with a new
+ * ClusterIP is followed. CoreDNS answers Services with a TTL of 5 s.
+ */
+#define SW_RESOLVE_INTERVAL_S 10
 #define SW_TUNNEL_MAX_HEADER_BYTES 8192	/* a CONNECT request's headers */
 /*
  * A gateway's open streams per peer identity, over all its connections

@@ -10,7 +10,8 @@ import signal
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
-from netns import SPILLWAY, World, run, run_cases, wait_until  # noqa: E402
+from netns import (SPILLWAY, World, netns, run, run_cases,  # noqa: E402
+                   start_dns, start_echo, wait_until)
 
 SVC4 = "echo.default.svc.cluster.local"
 SVC6 = "echo6.default.svc.cluster.local"
@@ -189,6 +190,80 @@ def test_interfaces_by_pattern(w):
     finally:
         for pod in getattr(w, "pods", []):
             run(f"ip netns del {pod}", check=False)
+
+
+def dial_to(w, addr):
+    import socket
+    with netns(w.client):
+        s = socket.create_connection((addr, 80), timeout=10)
+    w.conns.append(s)
+    assert s.recv(6) == b"local\n"
+    return s
+
+
+def vips(w, name):
+    return sorted((x["vip"], x["active_local"]) for x in w.status()["services"]
+                  if x["name"] == name)
+
+
+def test_vips_from_name(w):
+    """A service with no vip takes its VIPs from its name, as the node's
+    resolver answers it (A and AAAA: a dual-stack Service has both), looked
+    up again every resolve_interval: a Service re-created with a new
+    ClusterIP is followed without a restart, the connection already open
+    keeps working, and a name that stops resolving keeps its last VIPs."""
+    records = f"{w.dir}/etc/records"
+    with open(records, "w") as f:
+        f.write(f"{SVC4}=10.96.0.10,fd00:96::10\n")
+    resolv = f"{w.dir}/etc/resolv.conf"
+    with open(resolv, "w") as f:
+        f.write("nameserver 127.0.0.1\noptions timeout:1 attempts:1\n")
+    w.dns = start_dns(w.node, f"{w.dir}/dns.log", "127.0.0.1:53", 0, records)
+    try:
+        text = config(w).replace("    vip: 10.96.0.10\n", "")
+        six = text.index(f"  - name: {SVC6}")          # its VIP is the name's now
+        text = text[:six] + text[text.index("metrics:"):]
+        w.write_config(text + "agent:\n  resolve_interval: 1s\n")
+        w.start_agent(resolv_conf=resolv)
+        wait_until("the name's VIPs", lambda: vips(w, SVC4) == [
+            ("10.96.0.10", 0), ("fd00:96::10", 0)])
+        held = [w.dial(4), w.dial(6)]
+        wait_until("both counted", lambda: vips(w, SVC4) == [
+            ("10.96.0.10", 1), ("fd00:96::10", 1)])
+        # Both VIPs take the CLI's threshold; flows --service finds both.
+        assert "max_connections 3" in w.cli("service", "set", SVC4,
+                                            "--max-connections", "3").stdout
+        assert {x["max_connections"] for x in w.status()["services"]
+                if x["name"] == SVC4} == {3}
+        flows = json.loads(w.cli("flows", "--json", "--service", SVC4).stdout)
+        assert flows["shown"] == 2, flows
+        # The Service is re-created with a new ClusterIP, IPv4 only.
+        run(f"ip -n {w.svc} addr add 10.96.0.11/32 dev lo")
+        run(f"ip -n {w.node} route add 10.96.0.11/32 via 10.1.0.2")
+        w.echo2 = start_echo(w.svc, "local", f"{w.dir}/echo2.log", "10.96.0.11:80")
+        with open(records, "w") as f:
+            f.write(f"{SVC4}=10.96.0.11\n")
+        wait_until("the new VIP", lambda: vips(w, SVC4) == [("10.96.0.11", 0)])
+        assert (f"service {SVC4}: VIPs 10.96.0.11 (were 10.96.0.10, fd00:96::10)"
+                in w.log_text()), w.log_text()
+        for s in held:                     # open connections keep working
+            w.echo_ok(s)
+        dial_to(w, "10.96.0.11")
+        wait_until("counted on the new VIP", lambda: vips(w, SVC4) == [("10.96.0.11", 1)])
+        # The name stops resolving: its last VIPs stay.
+        with open(records, "w") as f:
+            f.write("")
+        wait_until("the warning", lambda: f"service {SVC4}: the name does not "
+                   "resolve" in w.log_text())
+        assert "keeping its VIPs" in w.log_text()
+        assert vips(w, SVC4) == [("10.96.0.11", 1)]
+        st = w.status()
+        assert st["resolver"]["queries"] >= 3 and st["resolver"]["failed"] >= 1, st
+    finally:
+        for p in (w.dns, getattr(w, "echo2", None)):
+            if p:
+                p.kill()
+                p.wait()
 
 
 def test_service_set_live(w):

@@ -2,11 +2,15 @@
 # SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 """A DNS server for tests, as slow as asked: every answer leaves DELAY
 seconds after its question (each on its own timer, so questions do not queue
-behind each other). A and AAAA for the names given, NXDOMAIN for the others.
-Each question is logged ("query NAME TYPE") to LOG, then "ready" once it
-listens.
+behind each other). A and AAAA for the names given (each with its IPv4 and
+IPv6 addresses), NXDOMAIN for the others. Each question is logged ("query
+NAME TYPE") to LOG, then "ready" once it listens.
 
-  dns_server.py LOG ADDRESS:PORT DELAY_S NAME=IPV4 [NAME=IPV4 ...]
+  dns_server.py LOG ADDRESS:PORT DELAY_S NAME=ADDR[,ADDR...] ...
+  dns_server.py LOG ADDRESS:PORT DELAY_S @FILE
+
+With @FILE the records are read from FILE (lines NAME=ADDR[,ADDR...]) at
+each question, so a test changes them as a re-created Service would.
 """
 import socket
 import struct
@@ -29,22 +33,34 @@ def question(msg):
     return qid, flags, ".".join(labels).lower(), qtype, msg[12:i + 5]
 
 
+def parse_records(args):
+    """{name: [address, ...]} from NAME=ADDR[,ADDR...] strings."""
+    records = {}
+    for arg in args:
+        name, addrs = arg.strip().lower().split("=", 1)
+        records[name] = [a for a in addrs.split(",") if a]
+    return records
+
+
 def answer(msg, records):
     qid, flags, name, qtype, q = question(msg)
-    addr = records.get(name)
-    rcode = 0 if addr else 3                     # NXDOMAIN
-    rrs = b""
-    if addr and qtype == A:
-        # The name by pointer to the question (offset 12), IN, TTL, 4 bytes.
-        rrs = struct.pack("!HHHIH", 0xC00C, A, 1, TTL, 4) + socket.inet_aton(addr)
+    addrs = records.get(name)
+    rcode = 0 if addrs else 3                    # NXDOMAIN
+    rrs = []
+    for addr in addrs or []:
+        family = socket.AF_INET6 if ":" in addr else socket.AF_INET
+        if (qtype, family) in ((A, socket.AF_INET), (AAAA, socket.AF_INET6)):
+            raw = socket.inet_pton(family, addr)
+            # The name by pointer to the question (offset 12), IN, TTL.
+            rrs.append(struct.pack("!HHHIH", 0xC00C, qtype, 1, TTL, len(raw)) + raw)
     header = struct.pack("!HHHHHH", qid, 0x8180 | (flags & 0x0100) | rcode, 1,
-                         1 if rrs else 0, 0, 0)
-    return header + q + rrs
+                         len(rrs), 0, 0)
+    return header + q + b"".join(rrs)
 
 
 def main():
     log_path, listen, delay = sys.argv[1], sys.argv[2], float(sys.argv[3])
-    records = dict(arg.lower().split("=", 1) for arg in sys.argv[4:])
+    source = sys.argv[4:]
     host, port = listen.rsplit(":", 1)
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sock.bind((host, int(port)))
@@ -54,7 +70,9 @@ def main():
         msg, peer = sock.recvfrom(4096)
         try:
             _, _, name, qtype, _ = question(msg)
-            reply = answer(msg, records)
+            lines = (open(source[0][1:]).read().split() if source and
+                     source[0].startswith("@") else source)
+            reply = answer(msg, parse_records(lines))
         except (IndexError, struct.error, UnicodeDecodeError):
             continue
         log.write(f"query {name} {TYPES.get(qtype, qtype)}\n")

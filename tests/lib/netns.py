@@ -137,10 +137,13 @@ def start_echo(ns, banner, log, *listen):
 
 def start_dns(ns, log, listen, delay_s, records):
     """tests/lib/dns_server.py in namespace ns, answering after delay_s;
-    records: {name: IPv4}. Returns once it listens."""
+    records: {name: address or [addresses]}, or the path of a file of
+    NAME=ADDR[,ADDR] lines read at each question. Returns once it listens."""
     server = os.path.join(os.path.dirname(os.path.abspath(__file__)), "dns_server.py")
+    args = ([f"@{records}"] if isinstance(records, str) else
+            [f"{n}={a if isinstance(a, str) else ','.join(a)}" for n, a in records.items()])
     p = subprocess.Popen(["ip", "netns", "exec", ns, "/usr/bin/python3", server, log,
-                          listen, str(delay_s), *(f"{n}={a}" for n, a in records.items())])
+                          listen, str(delay_s), *args])
     wait_until(f"the DNS server in {ns}",
                lambda: os.path.exists(log) and "ready" in open(log).read())
     return p

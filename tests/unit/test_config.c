@@ -19,6 +19,7 @@
 #include "spillway/defaults.h"
 #include "lib/util.h"
 #include "config/config.h"
+#include "lib/addr.h"
 #include "harness.h"
 
 #define NS_PER_S 1000000000ull
@@ -569,14 +570,13 @@ static const struct bad_config bad_configs[] = {
 	    "    protocol: udp\n"
 	    "    max_connections: 1\n",
 	    6, "services[0].protocol", "'udp' is not supported; expected tcp"),
-	BAD("services/missing-vip",
+	BAD("services/missing-port",
 	    "cluster: c1\n"
 	    "services:\n"
 	    "  - name: echo\n"
-	    "    port: 80\n"
+	    "    vip: 10.96.0.10\n"
 	    "    max_connections: 1\n",
-	    3, "services[0]", "missing required key 'vip'; expected all of "
-	    "name, vip, port and max_connections"),
+	    3, "services[0]", "missing required key 'port'"),
 	BAD("services/unknown-key",
 	    SERVICE_AT_PORT "80\n    portt: 81\n    max_connections: 1\n",
 	    6, "services[0]", "unknown key 'portt'"),
@@ -734,7 +734,8 @@ static const struct bad_config bad_configs[] = {
 	BAD("agent/not-a-mapping", "cluster: c1\nagent: 20s\n", 2, "agent",
 	    "found a string; expected a mapping"),
 	BAD("agent/unknown-key", "cluster: c1\nagent:\n  drain: 20s\n", 3,
-	    "agent", "unknown key 'drain'; expected drain_timeout"),
+	    "agent", "unknown key 'drain'; expected one of drain_timeout or "
+	    "resolve_interval"),
 	BAD("agent/drain-timeout-0", "cluster: c1\nagent:\n  drain_timeout: 0s\n",
 	    3, "agent.drain_timeout",
 	    "0s is not allowed; expected a duration greater than 0"),
@@ -831,6 +832,7 @@ static void check_default_datapath(const struct sw_config *cfg)
 	CHECK_EQ(cfg->closed_linger_ns, SW_DEFAULT_CLOSED_LINGER_S * NS_PER_S);
 	CHECK_EQ(cfg->collect_interval_ns, SW_DEFAULT_COLLECT_INTERVAL_S * NS_PER_S);
 	CHECK_EQ(cfg->drain_timeout_ns, SW_DRAIN_TIMEOUT_S * NS_PER_S);
+	CHECK_EQ(cfg->resolve_interval_ns, SW_RESOLVE_INTERVAL_S * NS_PER_S);
 	CHECK_EQ(cfg->max_streams_per_peer, SW_TUNNEL_MAX_STREAMS_PER_PEER);
 }
 
@@ -929,6 +931,73 @@ static void check_minimal(const struct sw_config *cfg)
 	CHECK(!cfg->has_tls && !cfg->has_tunnel && !cfg->has_metrics);
 	CHECK(!cfg->n_remotes && !cfg->n_services && !cfg->n_exports);
 	check_default_datapath(cfg);
+}
+
+/* No vip: the name's addresses will be its VIPs; the key has the port. */
+static void check_vip_from_name(const struct sw_config *cfg)
+{
+	const struct sw_service_config_entry *s = &cfg->services[0];
+
+	CHECK_EQ(cfg->n_services, 1);
+	CHECK_STR(s->vip, "");
+	CHECK_EQ(s->key.port, 80);
+	CHECK_EQ(s->key.proto, IPPROTO_TCP);
+	CHECK_EQ(s->key.family, 0);
+	CHECK_EQ(cfg->resolve_interval_ns, 30 * NS_PER_S);
+}
+
+/* What a resolver answered, for sw_config_expand_vips. */
+static int fake_vips(void *arg, const char *name, char (*out)[INET6_ADDRSTRLEN],
+		     int max)
+{
+	static const char *const answers[] = { "10.96.0.10", "10.96.0.12",
+						 "fd00::1" };
+	int n = 0;
+
+	(void)arg;
+	if (strcmp(name, "b.default.svc.cluster.local"))
+		return 0;		/* c's name does not resolve (yet) */
+	for (; n < max && n < 3; n++)
+		snprintf(out[n], INET6_ADDRSTRLEN, "%s", answers[n]);
+	return n;
+}
+
+/*
+ * Services without a vip become one entry per address of their name; an
+ * address another service has on that port is left out and said; a name
+ * without addresses leaves its service out.
+ */
+static void test_expand_vips(const void *arg)
+{
+	struct sw_error e = { "" };
+	char why[256] = "";
+	char vip[SW_ADDR_STRLEN];
+
+	(void)arg;
+	CHECK(!parse("cluster: c1\n"
+		     "services:\n"
+		     "  - {name: b.default.svc.cluster.local, port: 80,"
+		     " max_connections: 2}\n"
+		     "  - {name: a.default.svc.cluster.local, vip: 10.96.0.10,"
+		     " port: 80, max_connections: 1}\n"
+		     "  - {name: c.default.svc.cluster.local, port: 80,"
+		     " max_connections: 3}\n", &fx.a, &e), "%s", e.msg);
+	CHECK_EQ(sw_config_expand_vips(&fx.a, fake_vips, NULL, why,
+				       sizeof(why)), 1);
+	CHECK(strstr(why, "services[0] (b.default.svc.cluster.local): "
+		     "10.96.0.10 port 80 is another service's VIP"), "%s", why);
+	CHECK_EQ(fx.a.n_services, 3);
+	CHECK_STR(fx.a.services[0].name, "a.default.svc.cluster.local");
+	CHECK_STR(fx.a.services[1].vip, "10.96.0.12");
+	CHECK_STR(fx.a.services[2].vip, "fd00::1");
+	for (int i = 1; i < 3; i++) {
+		CHECK_STR(fx.a.services[i].name, "b.default.svc.cluster.local");
+		CHECK_EQ(fx.a.services[i].max_connections, 2);
+		CHECK_EQ(fx.a.services[i].key.port, 80);
+		CHECK_STR(sw_addr_format(fx.a.services[i].key.vip,
+					 fx.a.services[i].key.family, vip),
+			  fx.a.services[i].vip);
+	}
 }
 
 static void check_ipv6(const struct sw_config *cfg)
@@ -1080,6 +1149,15 @@ static const struct good_config good_configs[] = {
 	  "agent:\n"
 	  "  drain_timeout: 1h\n",
 	  check_mixed },
+	{ "good/vip-from-name",
+	  "cluster: c1\n"
+	  "agent:\n"
+	  "  resolve_interval: 30s\n"
+	  "services:\n"
+	  "  - name: echo.default.svc.cluster.local\n"
+	  "    port: 80\n"
+	  "    max_connections: 5\n",
+	  check_vip_from_name },
 	{ "good/gateway-only",
 	  "cluster: gw\n"
 	  "interfaces: []\n"
@@ -1221,6 +1299,7 @@ static void compare_configs(const struct sw_config *a, const struct sw_config *b
 	CHECK_EQ(a->closed_linger_ns, b->closed_linger_ns);
 	CHECK_EQ(a->collect_interval_ns, b->collect_interval_ns);
 	CHECK_EQ(a->drain_timeout_ns, b->drain_timeout_ns);
+	CHECK_EQ(a->resolve_interval_ns, b->resolve_interval_ns);
 	CHECK_EQ(a->max_streams_per_peer, b->max_streams_per_peer);
 }
 
@@ -1393,6 +1472,7 @@ static const struct test_case other_cases[] = {
 	{ "write/explicit-defaults", test_write_explicit_defaults, NULL },
 	{ "write/remote-settings", test_write_remote_settings, NULL },
 	{ "remote-defaults", test_remote_defaults, NULL },
+	{ "expand-vips", test_expand_vips, NULL },
 	{ "load/file", test_load_file, NULL },
 	{ "load/missing", test_load_missing, NULL },
 	{ "load/directory", test_load_directory, NULL },

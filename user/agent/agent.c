@@ -436,12 +436,33 @@ static void on_tick(struct sw_io *io, uint32_t events)
 		collect(a);
 		a->next_collect_ns = now + a->cfg.collect_interval_ns;
 	}
+	if (now >= a->next_resolve_ns) {
+		agent_vips_resolve(a, true);
+		a->next_resolve_ns = now + a->cfg.resolve_interval_ns;
+	}
 	if (a->gateway)
 		sw_gateway_tick(a->gateway, now);
 	if (a->http)
 		sw_http_run(a->http);
 	if (a->draining)
 		drain_tick(a, now);
+}
+
+int agent_reapply(struct agent *a, struct sw_error *e)
+{
+	struct sw_config next = {};
+	int err = sw_config_parse(a->o.config, a->cfg_text, a->cfg_len, &next,
+				  e);
+
+	if (!err)
+		err = agent_apply(a, &next, false, e);
+	sw_config_free(&next);
+	return err ? err : apply_tunnel(a, false, e);
+}
+
+static void run_vips_task(struct sw_task *t)
+{
+	agent_vips_resolve(AGENT_OF(t, vips_task), false);
 }
 
 static void on_signal(struct sw_io *io, uint32_t events)
@@ -671,6 +692,7 @@ static void stop(struct agent *a)
 
 	sw_tunnel_free(a->tunnel);
 	sw_gateway_free(a->gateway);
+	agent_vips_free(a);		/* its lookups before the resolver */
 	sw_resolver_free(a->resolver);
 	sw_http_stop(a->http);
 	if (a->ctl_io.fd >= 0) {
@@ -693,7 +715,8 @@ static void stop(struct agent *a)
 
 int sw_agent_run(const struct sw_agent_opts *opts)
 {
-	struct agent a = { .o = *opts, .lockfd = -1 };
+	struct agent a = { .o = *opts, .lockfd = -1,
+			   .vips_task = { .run = run_vips_task } };
 	struct sw_io *ios[] = AGENT_IOS(&a);
 	struct sw_error e = {};
 	int status = 0;

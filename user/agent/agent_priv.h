@@ -61,6 +61,10 @@ struct agent {
 	__u64 next_collect_ns, flows_scanned;
 	__u64 reloads_ok, reloads_failed, cert_reloads_ok, cert_reloads_failed;
 	__u64 flows_released_link_gone;	/* their clients' link went */
+	struct agent_vip_name **vip_names;	/* services named, not VIP'd */
+	int n_vip_names;
+	struct sw_task vips_task;		/* ask about new names */
+	__u64 next_resolve_ns;
 };
 
 /* agent.c */
@@ -84,6 +88,21 @@ int agent_ifaces_apply(struct agent *a, const struct sw_config *next,
 		       struct sw_error *e);
 /* Links came or went (links_io is readable): attach, or forget. */
 void agent_ifaces_changed(struct agent *a);
+
+/* vips.c: services whose VIPs are their name's addresses */
+/* The names of cfg's services without a vip (free() it; NULL: no memory). */
+char (*agent_vips_named(const struct sw_config *cfg, int *n))[SW_NAME_MAX + 1];
+/* Follow these names from now on (new ones are asked about at once). */
+void agent_vips_track(struct agent *a, char (*names)[SW_NAME_MAX + 1], int n);
+/* A name's known addresses (sw_vips_fn, arg the agent). */
+int agent_vips_of(void *arg, const char *name, char (*out)[INET6_ADDRSTRLEN],
+		  int max);
+/* Look the names up again: all, or those never answered yet. */
+void agent_vips_resolve(struct agent *a, bool all);
+void agent_vips_free(struct agent *a);
+
+/* agent.c: apply the file's text again (the VIPs of a name changed). */
+int agent_reapply(struct agent *a, struct sw_error *e);
 
 /* serve.c */
 void agent_serve_request(struct agent *a);

@@ -257,7 +257,20 @@ int agent_apply(struct agent *a, struct sw_config *next, bool first,
 		struct sw_error *e)
 {
 	__u32 ids[SW_MAX_REMOTES] = {};
-	int err = check_host(a, next, first, e);
+	int n_named, left_out, err;
+	char (*named)[SW_NAME_MAX + 1] = agent_vips_named(next, &n_named);
+	char why[SW_NAME_MAX + 128];
+
+	/* Services named, not VIP'd: their name's addresses, as known now. */
+	left_out = named ? sw_config_expand_vips(next, agent_vips_of, a, why,
+						 sizeof(why)) : -ENOMEM;
+	if (left_out < 0) {
+		free(named);
+		return sw_fail(e, -ENOMEM, "out of memory");
+	}
+	if (left_out)
+		log_warn("%s: %s", next->path, why);
+	err = check_host(a, next, first, e);
 
 	if (!err && next->n_interfaces)
 		err = agent_load_datapath(a, next, e);
@@ -275,8 +288,12 @@ int agent_apply(struct agent *a, struct sw_config *next, bool first,
 		keep_out_of_conntrack(a);
 	if (!err)
 		err = agent_finish_upgrade(a, e);
-	if (err)
+	if (err) {
+		free(named);
 		return err;
+	}
+	agent_vips_track(a, named, n_named);
+	free(named);
 	if (next->n_services && !sw_datapath_loaded(&a->dp))
 		log_warn("%s: %d service(s) but no interfaces: nothing counts "
 			 "their connections until an interface is configured",

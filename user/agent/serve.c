@@ -127,12 +127,17 @@ static enum sw_rpc_status do_service_set(struct agent *a,
 			a->cfg.path, s->name);
 		return SW_RPC_FAILED;
 	}
-	agent_service_config(a, s, &c);
-	c.max_connections = r->max_connections;
-	c.resume_below = r->resume_below;
-	if (sw_service_set(&a->dp, &s->key, &c, &e)) {
-		fprintf(out, "%s\n", e.msg);
-		return SW_RPC_FAILED;
+	/* Every VIP of the name (a Service resolved by name may have two). */
+	for (int i = 0; i < a->cfg.n_services; i++) {
+		if (strcmp(a->cfg.services[i].name, s->name))
+			continue;
+		agent_service_config(a, &a->cfg.services[i], &c);
+		c.max_connections = r->max_connections;
+		c.resume_below = r->resume_below;
+		if (sw_service_set(&a->dp, &a->cfg.services[i].key, &c, &e)) {
+			fprintf(out, "%s\n", e.msg);
+			return SW_RPC_FAILED;
+		}
 	}
 	log_info("service %s: max_connections %u, resume_below %u (set from "
 		 "the CLI; the next configuration reload restores the file's "
@@ -165,17 +170,18 @@ static int show_flow(void *arg, const struct sw_flow_key *key,
 		     const struct sw_flow *f)
 {
 	struct flows_shown *fs = arg;
-	const struct sw_service_config_entry *svc;
+	const struct sw_service_config_entry *svc =
+		sw_config_service_by_key(&fs->a->cfg, &key->svc);
 	struct sw_flow_row row = { .key = key, .flow = f,
 				   .now_ns = sw_now_ns() };
 
-	if (fs->only && memcmp(&fs->only->key, &key->svc, sizeof(key->svc)))
+	/* By name: a service resolved from its name may have several VIPs. */
+	if (fs->only && (!svc || strcmp(svc->name, fs->only->name)))
 		return 0;
 	if (fs->r->limit && fs->shown == fs->r->limit) {
 		fs->more = true;
 		return 1;
 	}
-	svc = sw_config_service_by_key(&fs->a->cfg, &key->svc);
 	row.service = svc ? svc->name : "";
 	row.remote = f->decision == SW_REMOTE ? remote_name(fs->a, f->remote) : "";
 	report_flow(fs->out, fs->r->json, &fs->j, &row);

@@ -605,7 +605,7 @@ enum {
 };
 static const struct sw_yaml_key service_keys[SVC_N] = {
 	[SVC_NAME] = { "name", true },
-	[SVC_VIP] = { "vip", true },
+	[SVC_VIP] = { "vip", false },	/* none: the name's addresses */
 	[SVC_PORT] = { "port", true },
 	[SVC_PROTOCOL] = { "protocol", false },
 	[SVC_MAX] = { "max_connections", true },
@@ -728,6 +728,8 @@ static void parse_service(struct parser *p, const yaml_node_t *n,
 	if (s->vip[0] && port && !sw_service_key_make(&s->key, s->vip, port))
 		unique_add(&u->keys, index, n, "vip %s port %u",
 			   sw_addr_format(s->key.vip, s->key.family, addr), port);
+	s->key.port = port;	/* without a vip: the VIPs come from the name */
+	s->key.proto = IPPROTO_TCP;
 }
 
 static void parse_services(struct parser *p, const yaml_node_t *n)
@@ -849,6 +851,8 @@ static const struct setting {
 	  SW_DEFAULT_COLLECT_INTERVAL_S * NS_PER_S },
 	{ "agent", "drain_timeout", true, FIELD(drain_timeout_ns), 0,
 	  SW_DRAIN_TIMEOUT_S * NS_PER_S },
+	{ "agent", "resolve_interval", true, FIELD(resolve_interval_ns), 0,
+	  SW_RESOLVE_INTERVAL_S * NS_PER_S },
 	{ "tunnel", "max_streams_per_peer", false, FIELD(max_streams_per_peer),
 	  SW_TUNNEL_MAX_STREAMS_PER_PEER_MAX, SW_TUNNEL_MAX_STREAMS_PER_PEER },
 #undef FIELD
@@ -1180,6 +1184,58 @@ sw_config_service(const struct sw_config *cfg, const char *name)
 	return NULL;
 }
 
+/* Append s with vip (made into its key); false if that VIP:port is taken. */
+static bool add_vip(struct sw_service_config_entry *list, int *n,
+		    const struct sw_service_config_entry *s, const char *vip)
+{
+	struct sw_service_config_entry e = *s;
+
+	snprintf(e.vip, sizeof(e.vip), "%s", vip);
+	if (sw_service_key_make(&e.key, e.vip, s->key.port))
+		return false;
+	for (int i = 0; i < *n; i++)
+		if (!memcmp(&list[i].key, &e.key, sizeof(e.key)))
+			return false;
+	list[(*n)++] = e;
+	return true;
+}
+
+int sw_config_expand_vips(struct sw_config *cfg, sw_vips_fn vips, void *arg,
+			  char *why, size_t why_len)
+{
+	char addrs[SW_MAX_VIPS_PER_NAME][INET6_ADDRSTRLEN];
+	struct sw_service_config_entry *list;
+	int n = 0, left_out = 0;
+
+	list = calloc((size_t)cfg->n_services * SW_MAX_VIPS_PER_NAME + 1,
+		      sizeof(*list));
+	if (!list)
+		return -ENOMEM;
+	/* Written VIPs first: they are never the ones left out. */
+	for (int i = 0; i < cfg->n_services; i++)
+		if (cfg->services[i].vip[0])
+			add_vip(list, &n, &cfg->services[i], cfg->services[i].vip);
+	for (int i = 0; i < cfg->n_services; i++) {
+		const struct sw_service_config_entry *s = &cfg->services[i];
+		int count = s->vip[0] ? 0 : vips(arg, s->name, addrs,
+						 SW_MAX_VIPS_PER_NAME);
+
+		for (int k = 0; k < count; k++) {
+			if (n < SW_MAX_SERVICES && add_vip(list, &n, s, addrs[k]))
+				continue;
+			if (!left_out++)
+				snprintf(why, why_len, "services[%d] (%s): %s "
+					 "port %u is another service's VIP, or "
+					 "one too many: left out", i, s->name,
+					 addrs[k], s->key.port);
+		}
+	}
+	free(cfg->services);
+	cfg->services = list;
+	cfg->n_services = n;
+	return left_out;
+}
+
 const struct sw_service_config_entry *
 sw_config_service_by_key(const struct sw_config *cfg,
 			 const struct sw_service_key *key)
@@ -1369,7 +1425,8 @@ static void write_service(struct writer *w,
 {
 	w_map(w);
 	w_key_str(w, "name", s->name);
-	w_key_str(w, "vip", s->vip);
+	if (s->vip[0])
+		w_key_str(w, "vip", s->vip);
 	w_key_u64(w, "port", s->key.port);
 	w_key_str(w, "protocol", "tcp");
 	w_key_u64(w, "max_connections", s->max_connections);

@@ -73,7 +73,11 @@ struct sw_remote_config {
 
 struct sw_service_config_entry {
 	char name[SW_NAME_MAX + 1];
-	char vip[INET6_ADDRSTRLEN];	/* as written */
+	/*
+	 * As written; "" when not: then the name's addresses are its VIPs
+	 * (sw_config_expand_vips), key holding only port and protocol.
+	 */
+	char vip[INET6_ADDRSTRLEN];
 	struct sw_service_key key;	/* vip, port, protocol (tcp) */
 	__u32 max_connections;
 	__u32 resume_below;		/* = max_connections when not written */
@@ -126,6 +130,7 @@ struct sw_config {
 
 	/* agent: (an extension too) */
 	__u64 drain_timeout_ns;		/* SW_DRAIN_TIMEOUT_S */
+	__u64 resolve_interval_ns;	/* SW_RESOLVE_INTERVAL_S */
 	__u32 max_streams_per_peer;	/* tunnel.: SW_TUNNEL_MAX_STREAMS_PER_PEER */
 };
 
@@ -158,6 +163,18 @@ const struct sw_remote_config *sw_config_remote(const struct sw_config *cfg,
 						const char *name);
 const struct sw_service_config_entry *
 sw_config_service(const struct sw_config *cfg, const char *name);
+/*
+ * Give the services without a written vip their VIPs: each becomes one
+ * entry per address vips() has for its name (none: left out until its name
+ * resolves). An address whose VIP:port another entry has already is left
+ * out, and said in why (the first such). Returns how many were left out, or
+ * -ENOMEM (cfg unchanged).
+ */
+typedef int (*sw_vips_fn)(void *arg, const char *name,
+			  char (*out)[INET6_ADDRSTRLEN], int max);
+int sw_config_expand_vips(struct sw_config *cfg, sw_vips_fn vips, void *arg,
+			  char *why, size_t why_len);
+
 /* The service at a VIP:port; NULL if none is configured there. */
 const struct sw_service_config_entry *
 sw_config_service_by_key(const struct sw_config *cfg,

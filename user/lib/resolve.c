@@ -331,6 +331,64 @@ void sw_resolver_free(struct sw_resolver *r)
 	free(r);
 }
 
+/* One question for every address of a name; l NULL once cancelled. */
+struct sw_all_query {
+	struct sw_lookup_all *l;
+	struct sw_resolver *r;
+};
+
+static void on_all_answer(void *arg, int status, int timeouts,
+			  struct ares_addrinfo *res)
+{
+	struct sw_all_query *q = arg;
+	struct sw_lookup_all *l = q->l;
+	struct sw_addr_list list = {};
+	const char *err = NULL;
+
+	(void)timeouts;
+	for (struct ares_addrinfo_node *n = res ? res->nodes : NULL;
+	     n && list.n < SW_RESOLVE_ALL_MAX; n = n->ai_next)
+		if (n->ai_addrlen <= sizeof(list.addr[0]))
+			memcpy(&list.addr[list.n++], n->ai_addr, n->ai_addrlen);
+	ares_freeaddrinfo(res);
+	if (status != ARES_SUCCESS)
+		err = ares_strerror(status);
+	else if (!list.n)
+		err = "no address";
+	if (err && status != ARES_EDESTRUCTION)
+		q->r->stats.failed++;
+	free(q);
+	if (!l || status == ARES_EDESTRUCTION)
+		return;
+	l->q = NULL;
+	l->done(l, &list, err);
+}
+
+int sw_resolve_all(struct sw_resolver *r, const char *host,
+		   struct sw_lookup_all *l)
+{
+	struct ares_addrinfo_hints hints = { .ai_family = AF_UNSPEC,
+					     .ai_socktype = SOCK_STREAM };
+	struct sw_all_query *q = calloc(1, sizeof(*q));
+
+	if (!q)
+		return -ENOMEM;
+	q->l = l;
+	q->r = r;
+	l->q = q;
+	r->stats.queries++;
+	ares_getaddrinfo(r->channel, host, NULL, &hints, on_all_answer, q);
+	arm_timer(r);
+	return 0;
+}
+
+void sw_lookup_all_cancel(struct sw_lookup_all *l)
+{
+	if (l->q)
+		l->q->l = NULL;
+	l->q = NULL;
+}
+
 const struct sw_resolver_stats *sw_resolver_stats(const struct sw_resolver *r)
 {
 	return &r->stats;

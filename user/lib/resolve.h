@@ -73,4 +73,29 @@ void sw_lookup_cancel(struct sw_lookup *l);
 
 const struct sw_resolver_stats *sw_resolver_stats(const struct sw_resolver *r);
 
+/*
+ * Every address of a name (A and AAAA), asked afresh (a Service's VIPs,
+ * looked at periodically: no cache, no sharing). done runs once, from the
+ * loop or, for an answer at hand (/etc/hosts), before sw_resolve_all
+ * returns; with n 0, err says why. Pending until then or the cancel.
+ */
+#define SW_RESOLVE_ALL_MAX 8		/* addresses kept of one name */
+
+struct sw_addr_list {
+	int n;
+	struct sockaddr_storage addr[SW_RESOLVE_ALL_MAX];	/* port 0 */
+};
+
+struct sw_lookup_all {
+	void (*done)(struct sw_lookup_all *l, const struct sw_addr_list *addrs,
+		     const char *err);
+	void *owner;
+	struct sw_all_query *q;		/* the resolver's; set while pending */
+};
+
+/* 0, or -ENOMEM (nothing asked, done not called). */
+int sw_resolve_all(struct sw_resolver *r, const char *host,
+		   struct sw_lookup_all *l);
+void sw_lookup_all_cancel(struct sw_lookup_all *l);
+
 #endif /* SW_LIB_RESOLVE_H */
