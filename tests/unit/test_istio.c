@@ -490,6 +490,27 @@ static void test_ipv6_and_dual_stack(const void *arg)
 		    "counts connections to one VIP");
 }
 
+/*
+ * No addresses (a ServiceEntry for a Kubernetes Service often has none):
+ * one service per port named after the host, without a vip: the agent
+ * takes its VIPs from that name.
+ */
+static void test_no_addresses(const void *arg)
+{
+	const struct sw_service_config_entry *s;
+
+	(void)arg;
+	import_yaml(DR_MAX(5) SE_HEAD("v1")
+		    "  ports: [{number: 80, name: tcp}]\n"
+		    "  endpoints: [{address: 203.0.113.7, network: network2}]\n");
+	CHECK_EQ(fx.back.n_services, 1);
+	s = service("echo.default.svc.cluster.local");
+	CHECK_STR(s->vip, "");
+	CHECK_EQ(s->key.port, 80);
+	CHECK_EQ(s->max_connections, 5);
+	check_overflow(s, "network2");
+}
+
 /* Three remote networks; the local endpoint says this cluster is region1. */
 #define SE_THREE_REMOTES                                                     \
 	SE_HEAD("v1")                                                        \
@@ -1007,10 +1028,6 @@ static const struct bad_input bad_inputs[] = {
 	    "[{from: region1}]}}\n" SE_ONE_REMOTE,
 	    "9:51: document 1, DestinationRule default/echo: spec.trafficPolicy."
 	    "loadBalancer.localityLbSetting.failover[0]: missing 'to'"),
-	BAD("se-no-addresses",
-	    DR_MAX(5) SE_HEAD("v1") "  ports: [{number: 80, name: tcp}]\n",
-	    "14:3: document 2, ServiceEntry default/echo: spec.addresses: "
-	    "missing; expected the service's VIPs"),
 	BAD("se-empty-addresses",
 	    DR_MAX(5) SE_HEAD("v1") "  addresses: []\n",
 	    "15:14: document 2, ServiceEntry default/echo: spec.addresses: "
@@ -1129,6 +1146,7 @@ static const struct test_case other_cases[] = {
 	{ "port-level-settings", test_port_level, NULL },
 	{ "port-level-only", test_port_level_only, NULL },
 	{ "ipv6-and-dual-stack", test_ipv6_and_dual_stack, NULL },
+	{ "no-addresses", test_no_addresses, NULL },
 	{ "order/file", test_order_file, NULL },
 	{ "order/failover", test_order_failover, NULL },
 	{ "order/failover-locality-option", test_order_failover_locality_option, NULL },

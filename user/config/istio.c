@@ -89,9 +89,10 @@ struct entry {
 	struct object obj;
 	const char **hosts;
 	int n_hosts;
-	const char **addresses;
+	const char **addresses;		/* none: VIPs from spec.hosts[0] */
 	const yaml_node_t **address_nodes;
 	int n_addresses;
+	const yaml_node_t *spec;
 	struct se_port *ports;
 	int n_ports;
 	struct se_endpoint *endpoints;
@@ -767,13 +768,16 @@ static int read_entry(struct importer *im, struct entry *s,
 	if (sw_yaml_mapping(&s->obj.y, spec, "spec", se_keys,
 			    ARRAY_SIZE(se_keys), UNKNOWN_FIELD, v))
 		return -EINVAL;
+	s->spec = spec;
+	/* No addresses: the agent takes the VIPs from the host's name. */
 	if (read_strings(im, &s->obj, spec, v[SE_HOSTS], "spec.hosts",
 			 "the service's host names", &s->hosts, NULL,
 			 &s->n_hosts) ||
-	    read_strings(im, &s->obj, spec, v[SE_ADDRESSES], "spec.addresses",
-			 "the service's VIPs (spillway counts connections to "
-			 "VIP:port)", &s->addresses, &s->address_nodes,
-			 &s->n_addresses) ||
+	    (v[SE_ADDRESSES] &&
+	     read_strings(im, &s->obj, spec, v[SE_ADDRESSES], "spec.addresses",
+			  "the service's VIPs (spillway counts connections to "
+			  "VIP:port)", &s->addresses, &s->address_nodes,
+			  &s->n_addresses)) ||
 	    read_se_ports(im, s, spec, v[SE_PORTS]))
 		return -EINVAL;
 	return v[SE_ENDPOINTS] ? read_endpoints(im, s, v[SE_ENDPOINTS]) : 0;
@@ -1304,6 +1308,12 @@ static __u32 max_for(const struct rule *r, __u16 port)
 	return r->max;
 }
 
+/* Where an entry's address a is written (a < 0: no addresses, the spec). */
+static const yaml_node_t *address_node(const struct entry *s, int a)
+{
+	return a >= 0 && a < s->n_addresses ? s->address_nodes[a] : s->spec;
+}
+
 /*
  * HOST for an entry of one address and one port. With several ports each
  * service is PORT-NAME.HOST (port-NUMBER.HOST if the name is no DNS label);
@@ -1318,11 +1328,11 @@ static int service_name(const struct entry *s, int a, const struct se_port *p,
 		snprintf(port, sizeof(port), "%s.", p->name);
 	else if (s->n_ports > 1)
 		snprintf(port, sizeof(port), "port-%u.", p->number);
-	if (a)
+	if (a > 0)
 		snprintf(addr, sizeof(addr), "a%d.", a);
 	snprintf(name, sizeof(name), "%s%s%s", port, addr, s->hosts[0]);
 	if (!sw_is_dns_name(name))
-		return sw_yaml_error(&s->obj.y, s->address_nodes[a],
+		return sw_yaml_error(&s->obj.y, address_node(s, a),
 				     "spec.hosts[0]", "'%s' cannot name a "
 				     "spillway service ('%s'); expected a DNS "
 				     "name of at most %d characters "
@@ -1342,11 +1352,14 @@ static int add_service(struct importer *im, const struct entry *s, int a,
 	char f[SW_FIELD_MAX], name[SW_NAME_MAX + 1];
 	int n = cfg->n_services;
 
-	sw_field_item(f, "spec.addresses", a);
+	if (a >= 0)
+		sw_field_item(f, "spec.addresses", a);
+	else
+		snprintf(f, sizeof(f), "spec.hosts[0]");
 	if (service_name(s, a, p, name))
 		return -EINVAL;
 	if (n >= SW_MAX_SERVICES)
-		return sw_yaml_error(&s->obj.y, s->address_nodes[a], f, "more "
+		return sw_yaml_error(&s->obj.y, address_node(s, a), f, "more "
 				     "than %d services; expected at most %d "
 				     "(the size of the datapath's services "
 				     "map)", n, n);
@@ -1355,8 +1368,13 @@ static int add_service(struct importer *im, const struct entry *s, int a,
 	svc = &cfg->services[n];
 	memset(svc, 0, sizeof(*svc));
 	strcpy(svc->name, name);
-	strcpy(svc->vip, s->addresses[a]);
-	sw_service_key_make(&svc->key, svc->vip, p->number);
+	if (a >= 0) {
+		strcpy(svc->vip, s->addresses[a]);
+		sw_service_key_make(&svc->key, svc->vip, p->number);
+	} else {		/* the agent resolves the name */
+		svc->key.port = p->number;
+		svc->key.proto = IPPROTO_TCP;
+	}
 	svc->max_connections = svc->resume_below = max;
 	svc->n_overflow_to = n_remotes;
 	memcpy(svc->overflow_to, remotes, sizeof(svc->overflow_to));
@@ -1364,14 +1382,17 @@ static int add_service(struct importer *im, const struct entry *s, int a,
 		const struct sw_service_config_entry *o = &cfg->services[i];
 
 		if (!strcmp(o->name, name) ||
-		    !memcmp(&o->key, &svc->key, sizeof(o->key)))
-			return sw_yaml_error(&s->obj.y, s->address_nodes[a], f,
+		    (o->vip[0] && svc->vip[0] &&
+		     !memcmp(&o->key, &svc->key, sizeof(o->key))))
+			return sw_yaml_error(&s->obj.y, address_node(s, a), f,
 					     "%s port %u would be service %s, "
 					     "but service %s (%s port %u) was "
 					     "imported first; expected each "
 					     "VIP, port and name once",
-					     svc->vip, p->number, name, o->name,
-					     o->vip, o->key.port);
+					     svc->vip[0] ? svc->vip : "no vip",
+					     p->number, name, o->name,
+					     o->vip[0] ? o->vip : "no vip",
+					     o->key.port);
 	}
 	cfg->n_services++;
 	return 0;
@@ -1385,22 +1406,24 @@ static int add_services(struct importer *im, const struct entry *s,
 	int n_remotes = 0;
 
 	for (int h = 1; h < s->n_hosts; h++)
-		sw_yaml_warn(&s->obj.y, s->address_nodes[0],
+		sw_yaml_warn(&s->obj.y, address_node(s, 0),
 			     sw_field_item(f, "spec.hosts", h), "'%s' not "
 			     "imported: spillway names the service after "
 			     "spec.hosts[0]", s->hosts[h]);
 	if (overflow_to(im, s, r, remotes, &n_remotes))
 		return -EINVAL;
 	if (!n_remotes)
-		sw_yaml_warn(&s->obj.y, s->address_nodes[0], "spec.endpoints",
+		sw_yaml_warn(&s->obj.y, address_node(s, 0), "spec.endpoints",
 			     "no endpoint in another network: the service is "
 			     "imported but cannot spill (connections over "
 			     "maxConnections stay local)");
-	for (int a = 0; a < s->n_addresses; a++) {
+	/* a -1: no addresses, one service by name (its VIPs resolved). */
+	for (int a = s->n_addresses ? 0 : -1; a < s->n_addresses; a++) {
 		__u8 addr[16], family;
 
-		sw_field_item(f, "spec.addresses", a);
-		if (sw_addr_parse(s->addresses[a], addr, &family)) {
+		if (a >= 0)
+			sw_field_item(f, "spec.addresses", a);
+		if (a >= 0 && sw_addr_parse(s->addresses[a], addr, &family)) {
 			sw_yaml_warn(&s->obj.y, s->address_nodes[a], f, "'%s' "
 				     "not imported: spillway counts "
 				     "connections to one VIP, an IPv4 or IPv6 "
@@ -1454,7 +1477,7 @@ static int build(struct importer *im)
 		const struct rule *r = rule_for(im, s);
 
 		if (!r) {
-			sw_yaml_warn(&s->obj.y, s->address_nodes[0],
+			sw_yaml_warn(&s->obj.y, address_node(s, 0),
 				     "spec.hosts", "skipped: no "
 				     "DestinationRule for '%s' among the "
 				     "inputs; a spillway service needs its "
