@@ -96,10 +96,11 @@ class K8sWorld(World):
         super().down()
 
     # -- building the node ----------------------------------------------------
-    def start(self, cni="calico", proxy="iptables", family=4, vip=None):
+    def start(self, cni="calico", proxy="iptables", family=4, vip=None, by_name=False):
         """The whole world, then both agents. cni: calico or bridge; proxy:
         kube-proxy's mode, iptables or nftables; family: the ClusterIP
-        service A's VIP is taken from (vip: another VIP instead)."""
+        service A's VIP is taken from (vip: another VIP instead; by_name:
+        none written, the agent resolves service A's name)."""
         self.cni, self.proxy = cni, proxy
         n, e, g = self.node, self.ext, self.gw
         for ns in (n, e, g):
@@ -150,7 +151,7 @@ class K8sWorld(World):
         self.write_config(self.gateway_config(), f"{self.dir}/etc/gw.yaml")
         self.gw_agent = start_spillway(g, f"{self.dir}/etc/gw.yaml", self.gw_pin,
                                        self.gw_socket, self.gw_log)
-        self.write_config(self.node_config(vip or CLUSTER_IP[family]))
+        self.write_config(self.node_config(None if by_name else vip or CLUSTER_IP[family]))
         self.resolv_conf = f"{self.dir}/etc/resolv.conf"
         with open(self.resolv_conf, "w") as f:     # dnsPolicy: ClusterFirstWithHostNet
             f.write(f"nameserver {DNS_IP}\nsearch spillway.svc.cluster.local "
@@ -271,7 +272,7 @@ class K8sWorld(World):
         if self.dns:
             self.dns.kill()
             self.dns.wait()
-        records = {s.dns_name: s.cluster_ips[4] for s in self.services if 4 in s.cluster_ips}
+        records = {s.dns_name: list(s.cluster_ips.values()) for s in self.services}
         records[GATEWAY_NAME] = GATEWAY_IP
         pod = self.pods[self.service_named("kube-dns").backends[0]]
         log = f"{self.dir}/coredns.log"
@@ -281,11 +282,14 @@ class K8sWorld(World):
 
     # -- the agents --------------------------------------------------------------
     def interfaces(self):
-        """What the agent is told to attach to: every pod's host-side veth
-        (by name, as they are now) and the uplink."""
-        return [pod.host_if for pod in self.pods.values()] + ["eth0"]
+        """What the agent is told to attach to, as the shipped ConfigMap
+        says for this CNI: the pods' host-side veths by pattern (those of
+        pods started later too), and the uplink."""
+        return ['"cali*"' if self.cni == "calico" else '"veth*"', "eth0"]
 
     def node_config(self, vip):
+        """vip None: service A without one, its VIPs from its name."""
+        vip_line = f"    vip: {vip}\n" if vip else ""
         return f"""cluster: cluster1
 interfaces: [{", ".join(self.interfaces())}]
 tls:
@@ -297,12 +301,13 @@ remotes:
     health: {{interval: 500ms}}
 services:
   - name: {SVC}
-    vip: {vip}
-    port: 80
+{vip_line}    port: 80
     max_connections: {MAX}
     overflow_to: [cluster2]
 metrics:
   listen: 127.0.0.1:15020
+agent:
+  resolve_interval: 1s
 """
 
     def gateway_config(self):
@@ -563,18 +568,56 @@ def test_backend_pod_deleted(w):
     w.wait_counts(SVC, MAX, 2)
 
 
+def vips(w):
+    return sorted(s["vip"] for s in w.status()["services"] if s["name"] == SVC)
+
+
 def test_service_recreated_new_cluster_ip(w):
-    """Service A re-created with a new ClusterIP: kube-proxy's rules and
-    kube-dns follow; with the agent's vip edited to it (until VIPs follow
-    DNS), spilling follows it."""
-    w.start(cni="calico", proxy="nftables")
+    """Service A configured by name only: the agent takes its VIPs from
+    kube-dns (reached through kube-proxy's rules, search domains and ndots
+    as ClusterFirstWithHostNet sets them), both families; re-created with a
+    new ClusterIP, kube-proxy's rules and kube-dns follow, and so does the
+    agent, without a restart or an edit: spilling goes on at the new IP."""
+    w.start(cni="calico", proxy="nftables", by_name=True)
+    wait_until("both ClusterIPs", lambda: vips(w) == sorted(CLUSTER_IP.values()))
     new = "10.96.7.7"
     assert w.resolve(SVC) == [CLUSTER_IP[4]]
     w.set_cluster_ip(CLUSTER_IP[4], new)
     assert w.resolve(SVC) == [new]
-    w.write_config(w.node_config(new))
-    wait_until("the new VIP applied", lambda: w.service(SVC)["vip"] == new)
+    wait_until("the new VIP followed", lambda: vips(w) == sorted([new, CLUSTER_IP[6]]))
+    assert f"service {SVC}: VIPs" in w.log_text()
     spill_from_pods(w, new)
+
+
+def test_pods_started_later(w):
+    """A client pod started after the agent: its veth matches cali*, is
+    attached within a second, and its connections are counted and spill."""
+    w.start(cni="calico", proxy="iptables")
+    pod = w.add_pod("client-late")
+    wait_until("its veth attached", lambda: pod.host_if in
+               [i["name"] for i in w.status()["interfaces"]], timeout=1)
+    assert f"interface {pod.host_if} appeared (matches cali*)" in w.log_text()
+    answered = [w.dial("client-late", CLUSTER_IP[4])[1] for _ in range(MAX + 2)]
+    assert set(answered[:MAX]) <= set(BACKENDS), answered
+    assert answered[MAX:] == ["remote"] * 2, answered
+    w.wait_counts(SVC, MAX, 2)
+
+
+def test_client_pod_deleted(w):
+    """A client pod deleted with local and spilled connections open: no FIN
+    or RST reaches the node, yet its slots come back within seconds (its
+    veth went) and the service is back to normal: new connections local."""
+    w.start(cni="calico", proxy="iptables")
+    held = [w.dial("client-0", CLUSTER_IP[4]) for _ in range(MAX + 2)]
+    assert [who for _, who in held][MAX:] == ["remote"] * 2
+    w.wait_counts(SVC, MAX, 2)
+    w.delete_pod("client-0")
+    w.conns = [c for c in w.conns if c not in [s for s, _ in held]]
+    w.wait_counts(SVC, 0, 0)
+    assert f"is gone: {MAX + 2} flow(s) of its clients released" in w.log_text()
+    answered = [w.dial("client-1", CLUSTER_IP[4])[1] for _ in range(MAX)]
+    assert set(answered) <= set(BACKENDS), answered
+    w.wait_counts(SVC, MAX, 0)
 
 
 if __name__ == "__main__":
