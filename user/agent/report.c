@@ -269,6 +269,14 @@ static void help(FILE *out, const char *name, const char *type,
 	fprintf(out, "# HELP %s %s\n# TYPE %s %s\n", name, text, name, type);
 }
 
+/* A family of one sample without labels. */
+static void single(FILE *out, const char *name, const char *type,
+		   const char *text, __u64 value)
+{
+	help(out, name, type, text);
+	fprintf(out, "%s %" PRIu64 "\n", name, (uint64_t)value);
+}
+
 static void service_labels(FILE *out, const struct sw_view_service *s)
 {
 	fprintf(out, "{service=\"%s\",vip=\"%s\",port=\"%u\"", s->cfg->name,
@@ -515,61 +523,48 @@ void report_metrics(FILE *out, const struct sw_view *v)
 		fprintf(out, "spillway_remote_healthy{remote=\"%s\"} %d\n",
 			v->remotes[i].cfg->name, v->remotes[i].healthy);
 
-	help(out, "spillway_datapath_loaded", "gauge", "1 if this agent runs "
-	     "the datapath (its configuration has interfaces); 0 on a "
-	     "gateway-only agent.");
-	fprintf(out, "spillway_datapath_loaded %d\n", v->datapath);
+	single(out, "spillway_datapath_loaded", "gauge", "1 if this agent runs "
+	       "the datapath (its configuration has interfaces); 0 on a "
+	       "gateway-only agent.", v->datapath);
 	if (v->xdp_handoff[0]) {
 		help(out, "spillway_datapath_xdp_handoff", "gauge",
 		     "1 for how XDP mode hands decisions to TC: metadata, or "
 		     "flow-table where the kernel refuses XDP metadata.");
 		fprintf(out, "spillway_datapath_xdp_handoff{handoff=\"%s\"} 1\n",
 			v->xdp_handoff);
-		help(out, "spillway_datapath_xdp_meta_refused", "gauge",
-		     "1 once a driver refused XDP metadata at run time: XDP mode "
-		     "reads decisions from the flow table since.");
-		fprintf(out, "spillway_datapath_xdp_meta_refused %d\n",
-			v->xdp_meta_refused);
+		single(out, "spillway_datapath_xdp_meta_refused", "gauge",
+		       "1 once a driver refused XDP metadata at run time: XDP "
+		       "mode reads decisions from the flow table since.",
+		       v->xdp_meta_refused);
 	}
 	if (v->datapath)
 		datapath_metrics(out, v);
 	tunnel_metrics(out, v);
 
-	help(out, "spillway_interfaces_attached", "gauge",
-	     "Interfaces the datapath is attached to (named, or matching a "
-	     "pattern such as cali*).");
-	fprintf(out, "spillway_interfaces_attached %d\n", v->n_ifaces);
-	help(out, "spillway_interface_gone_flows_released_total", "counter",
-	     "Flows released because the link their client came through went "
-	     "away (a deleted pod's connections), since the agent started.");
-	fprintf(out, "spillway_interface_gone_flows_released_total %" PRIu64
-		"\n", (uint64_t)v->flows_released_link_gone);
-	help(out, "spillway_resolver_queries_total", "counter",
-	     "DNS questions asked for gateways' and export targets' names "
-	     "(one per name at a time, shared by whoever waits for it).");
-	fprintf(out, "spillway_resolver_queries_total %" PRIu64 "\n",
-		(uint64_t)v->resolver.queries);
-	help(out, "spillway_resolver_failures_total", "counter",
-	     "DNS questions that got no address.");
-	fprintf(out, "spillway_resolver_failures_total %" PRIu64 "\n",
-		(uint64_t)v->resolver.failed);
-	help(out, "spillway_resolver_cache_hits_total", "counter",
-	     "Names answered from an earlier answer within its TTL.");
-	fprintf(out, "spillway_resolver_cache_hits_total %" PRIu64 "\n",
-		(uint64_t)v->resolver.cached);
-	help(out, "spillway_flows_tracked", "gauge",
-	     "Entries in the flow table at the last collection.");
-	fprintf(out, "spillway_flows_tracked %" PRIu64 "\n",
-		(uint64_t)v->flows_scanned);
+	single(out, "spillway_interfaces_attached", "gauge", "Interfaces the "
+	       "datapath is attached to (named, or matching a pattern such as "
+	       "cali*).", v->n_ifaces);
+	single(out, "spillway_interface_gone_flows_released_total", "counter",
+	       "Flows released because the link their client came through went "
+	       "away (a deleted pod's connections), since the agent started.",
+	       v->flows_released_link_gone);
+	single(out, "spillway_resolver_queries_total", "counter", "DNS questions "
+	       "asked for gateways' and export targets' names and services' "
+	       "VIPs.", v->resolver.queries);
+	single(out, "spillway_resolver_failures_total", "counter",
+	       "DNS questions that got no address.", v->resolver.failed);
+	single(out, "spillway_resolver_cache_hits_total", "counter", "Names "
+	       "answered from an earlier answer within its TTL.",
+	       v->resolver.cached);
+	single(out, "spillway_flows_tracked", "gauge", "Entries in the flow "
+	       "table at the last collection.", v->flows_scanned);
 	help(out, "spillway_config_reloads_total", "counter",
 	     "Configuration reloads, by result.");
 	fprintf(out, "spillway_config_reloads_total{result=\"ok\"} %" PRIu64 "\n"
 		"spillway_config_reloads_total{result=\"rejected\"} %" PRIu64 "\n",
 		(uint64_t)v->reloads_ok, (uint64_t)v->reloads_failed);
-	help(out, "spillway_ready", "gauge", "1 once the datapath is attached "
-	     "and the configuration applied.");
-	fprintf(out, "spillway_ready %d\n", v->ready);
-	help(out, "spillway_draining", "gauge", "1 while stopping: spilled "
-	     "connections finish, new connections stay local.");
-	fprintf(out, "spillway_draining %d\n", v->draining);
+	single(out, "spillway_ready", "gauge", "1 once the datapath is attached "
+	       "and the configuration applied.", v->ready);
+	single(out, "spillway_draining", "gauge", "1 while stopping: spilled "
+	       "connections finish, new connections stay local.", v->draining);
 }
