@@ -32,10 +32,12 @@ import socket
 import sys
 import time
 
+import yaml
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "lib"))
 sys.path.insert(0, HERE)
-from netns import (WAIT_S, Watch, World, add_netns, netns, run, run_cases,  # noqa: E402
+from netns import (ROOT, WAIT_S, Watch, World, add_netns, netns, run, run_cases,  # noqa: E402
                    spillway_down, start_dns, start_echo, start_spillway, wait_until,
                    with_resolv_conf)
 from kube import Family, Service, iptables_chains, iptables_rules, nftables_rules  # noqa: E402
@@ -398,6 +400,18 @@ def log_of(w):
             run(f"ip netns exec {w.node} nft list ruleset", check=False).stdout)
 
 
+def shipped_interfaces():
+    """The interfaces of the ConfigMap deploy/cluster1 ships, unedited."""
+    with open(os.path.join(ROOT, "deploy", "cluster1", "configmap.yaml")) as f:
+        cm = yaml.safe_load(f)
+    return yaml.safe_load(cm["data"]["config.yaml"])["interfaces"]
+
+
+def attached(w):
+    """The links the node agent has attached now (status)."""
+    return sorted(i["name"] for i in w.status()["interfaces"])
+
+
 # ---------------------------------------------------------------------------
 
 def spill_from_pods(w, vip, n=9):
@@ -476,6 +490,35 @@ def test_iptables_ptp(w):
     """kindnet and the ptp plugin: routed veth* links, no bridge."""
     w.start(cni="ptp", proxy="iptables")
     spill_from_pods(w, CLUSTER_IP[4])
+
+
+def test_shipped_interfaces_pod_comes_and_goes(w):
+    """The shipped ConfigMap's interfaces, unedited, on a Calico node: every
+    pod's link and the node's eth* links attached, nothing else. A client
+    pod created after the agent started is attached as it appears, its
+    connections counted and spilled past the threshold; deleted with both
+    kinds open, its slots come back and the service is back to normal."""
+    w.start(cni="calico", proxy="iptables", interfaces=shipped_interfaces())
+    assert attached(w) == sorted([p.host_if for p in w.pods.values()] + ["eth0", "eth1"]), \
+        attached(w)
+    late = w.add_pod("client-late")
+    wait_until("the new pod's link attached", lambda: late.host_if in attached(w), timeout=1)
+    assert f"interface {late.host_if} appeared (matches cali*): attached" in w.log_text()
+    conns = [w.dial("client-late", CLUSTER_IP[4]) for _ in range(MAX + 2)]
+    answered = [who for _, who in conns]
+    assert set(answered[:MAX]) <= set(BACKENDS) and answered[MAX:] == ["remote"] * 2, answered
+    w.wait_counts(SVC, MAX, 2)
+    for s, _ in conns:
+        w.echo_ok(s)
+    w.delete_pod("client-late")
+    wait_until("the deleted pod's link let go", lambda: late.host_if not in attached(w))
+    w.wait_counts(SVC, 0, 0)
+    assert f"interface {late.host_if} (matched cali*) is gone: {MAX + 2} flow(s)" \
+        in w.log_text()
+    # The next connection is local, and the service no longer overflowing.
+    s, who = w.dial(CLIENTS[0], CLUSTER_IP[4])
+    assert who in BACKENDS, who
+    assert w.service(SVC)["state"] == "normal", w.service(SVC)
 
 
 def test_node_clients_not_counted(w):
