@@ -2,6 +2,7 @@
 #
 # vmlinux.h -> *.bpf.o -> *.skel.h -> userspace. `make V=1` shows commands.
 #   make demo     install what is missing, build, show it spill (root)
+#                 (K8S=1: on a simulated Kubernetes node, tests/k8s)
 #   make          build everything (binary, BPF objects, tests, bench)
 #   make check    the tests that need no root (userspace units)
 #   make test     run every test (root; see doc/testing.md), then the BPF tests

@@ -8,9 +8,15 @@
 # live who serves them. Ends with a summary and a plot, and tears the
 # sandbox down unless KEEP=1.
 #
+# make demo K8S=1: the same on the simulated Kubernetes node of tests/k8s
+# instead (scripts/demo_k8s.py): the clients are a pod, service A's
+# ClusterIP is DNATed by kube-proxy's rules to two pods, the spill goes to
+# a remote cluster's gateway.
+#
 # Environment: MAX_CONNECTIONS (default 20), KEEP=1 (leave the sandbox up
-# to explore it), OUT (default build/demo: the plot and its data),
-# DEMO_NAME (default spillway-demo: the sandbox's name).
+# to explore it; with K8S=1, the node stays up until Ctrl-C), OUT (default
+# build/demo: the plot and its data), DEMO_NAME (default spillway-demo: the
+# sandbox's name, or the start of every name of the simulated node's).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -18,38 +24,29 @@ NAME=${DEMO_NAME:-spillway-demo}
 OUT=${OUT:-build/demo}
 export MAX_CONNECTIONS=${MAX_CONNECTIONS:-20}
 
-[ "$(id -u)" -eq 0 ] || { echo "make demo: run as root (namespaces, BPF)" >&2; exit 1; }
-if [ -e "/run/spillway-sandbox/$NAME" ]; then
-	echo "make demo: a demo sandbox is still up (KEEP=1 earlier?);" \
-		"remove it with: scripts/sandbox.sh down --name $NAME" >&2
-	exit 1
-fi
-
 step() { printf '\n== %s\n' "$*"; }
 
-step "dependencies and build"
-scripts/deps.sh
-tests/preflight.sh
-make -s all
+# The ramp, what the agent says and the plot, on the node the SANDBOX_*
+# variables describe (scripts/sandbox.sh env, or scripts/demo_k8s.py);
+# DEMO_LOCAL and DEMO_REMOTE: who answers in each cluster, if not the
+# sandbox's cluster1 and cluster2. Exit status 1 if a connection failed.
+ramp_and_plot() {
+	local status=0
+	step "ramp: connections to $SANDBOX_VIP4:80 from 0 to $((2 * MAX_CONNECTIONS)) and back"
+	mkdir -p "$OUT"
+	ip netns exec "$SANDBOX_CLIENT_NS" scripts/demo_ramp.py --vip "$SANDBOX_VIP4" \
+		--service "$SANDBOX_SERVICE" --socket "$SANDBOX_C1_SOCKET" \
+		--local "${DEMO_LOCAL:-cluster1}" --remote "${DEMO_REMOTE:-cluster2}" \
+		--spillway build/spillway --data "$OUT/demo.tsv" || status=$?
 
-step "two clusters in network namespaces"
-if [ "${KEEP:-0}" != 1 ]; then
-	trap 'step "teardown"; scripts/sandbox.sh down --name $NAME' EXIT
-fi
-scripts/sandbox.sh up --name "$NAME"
-eval "$(scripts/sandbox.sh env --name "$NAME")"
+	step "what the agent says now"
+	build/spillway status --socket "$SANDBOX_C1_SOCKET"
+	plot
+	return $status
+}
 
-step "ramp: connections to $SANDBOX_VIP4:80 from 0 to $((2 * MAX_CONNECTIONS)) and back"
-mkdir -p "$OUT"
-status=0
-ip netns exec "$SANDBOX_CLIENT_NS" scripts/demo_ramp.py --vip "$SANDBOX_VIP4" \
-	--service "$SANDBOX_SERVICE" --socket "$SANDBOX_C1_SOCKET" \
-	--spillway build/spillway --data "$OUT/demo.tsv" || status=$?
-
-step "what the agent says now"
-build/spillway status --socket "$SANDBOX_C1_SOCKET"
-
-gnuplot <<EOF
+plot() {
+	gnuplot <<EOF
 set terminal png size 800,400 noenhanced
 set output "$OUT/demo.png"
 set title "spillway demo: $SANDBOX_SERVICE, max_connections $MAX_CONNECTIONS"
@@ -63,8 +60,41 @@ plot "$OUT/demo.tsv" using 1:2 with lines lc "gray" title "held by the client", 
      "" using 1:4 with lines lw 2 title "remote (cluster2)", \
      "" using 1:5 with lines dt 2 lc "black" title "max_connections"
 EOF
-echo
-echo "plot: $OUT/demo.png (data: $OUT/demo.tsv)"
+	echo
+	echo "plot: $OUT/demo.png (data: $OUT/demo.tsv)"
+}
+
+# scripts/demo_k8s.py runs this with its node up.
+if [ "${1:-}" = ramp ]; then
+	ramp_and_plot
+	exit
+fi
+
+[ "$(id -u)" -eq 0 ] || { echo "make demo: run as root (namespaces, BPF)" >&2; exit 1; }
+if [ "${K8S:-0}" != 1 ] && [ -e "/run/spillway-sandbox/$NAME" ]; then
+	echo "make demo: a demo sandbox is still up (KEEP=1 earlier?);" \
+		"remove it with: scripts/sandbox.sh down --name $NAME" >&2
+	exit 1
+fi
+
+step "dependencies and build"
+scripts/deps.sh
+tests/preflight.sh
+make -s all
+
+if [ "${K8S:-0}" = 1 ]; then
+	step "a simulated Kubernetes node, its pods and kube-proxy, a remote cluster"
+	exec scripts/demo_k8s.py --name "$NAME" -- scripts/demo.sh ramp
+fi
+
+step "two clusters in network namespaces"
+if [ "${KEEP:-0}" != 1 ]; then
+	trap 'step "teardown"; scripts/sandbox.sh down --name $NAME' EXIT
+fi
+scripts/sandbox.sh up --name "$NAME"
+eval "$(scripts/sandbox.sh env --name "$NAME")"
+status=0
+ramp_and_plot || status=$?
 
 if [ "${KEEP:-0}" = 1 ]; then
 	cat <<EOF

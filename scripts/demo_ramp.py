@@ -6,9 +6,11 @@ step with what the cluster1 agent reports and who answered. Run inside the
 sandbox's client namespace by scripts/demo.sh; writes the series for the
 plot to --data. Exit status 1 if any connection failed.
 
-Every connection reads the answering echo server's name ("cluster1" or
-"cluster2") when it opens and must echo a line when it closes: a
-connection that fails to open, or breaks while held, counts as failed."""
+Every connection reads the answering echo server's name when it opens
+("cluster1" or "cluster2" in the sandbox; --local and --remote give other
+names, as the pods of the simulated Kubernetes node answer) and must echo
+a line when it closes: a connection that fails to open, or breaks while
+held, or is answered by a name neither list has, counts as failed."""
 import argparse
 import json
 import socket
@@ -29,6 +31,10 @@ class Ramp:
         self.held = []                      # (socket, who), oldest first
         self.opened = 0
         self.by = {"cluster1": 0, "cluster2": 0}
+        # Who may answer, and which cluster that is.
+        self.cluster_of = {n: c for c, names in (("cluster1", args.local),
+                                                 ("cluster2", args.remote))
+                           for n in names.split(",")}
         self.failed = []
         self.peak_local = 0
         self.t0 = time.monotonic()
@@ -42,12 +48,12 @@ class Ramp:
         try:
             s = socket.create_connection((self.args.vip, 80), timeout=TIMEOUT_S)
             who = s.makefile("rb").readline().decode().strip()
-            if who not in self.by:
+            if who not in self.cluster_of:
                 raise OSError(f"answered {who!r}")
         except OSError as e:
             self.failed.append(f"connection {self.opened}: {e}")
             return
-        self.by[who] += 1
+        self.by[self.cluster_of[who]] += 1
         self.held.append((s, who))
 
     def close_oldest(self):
@@ -139,6 +145,10 @@ def main():
     p.add_argument("--socket", required=True)
     p.add_argument("--spillway", required=True)
     p.add_argument("--data", required=True)
+    p.add_argument("--local", default="cluster1",
+                   help="the names cluster1's servers answer with, comma-separated")
+    p.add_argument("--remote", default="cluster2",
+                   help="the names cluster2's servers answer with, comma-separated")
     args = p.parse_args()
     ramp = Ramp(args)
     return ramp.summary(ramp.run())

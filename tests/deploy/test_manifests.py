@@ -579,6 +579,7 @@ def test_configs_match_mounts_probes_and_check(w):
         assert bool(cfg.get("interfaces")) == (which == "node"), (cluster, cfg)
         if which == "node":
             assert cfg.get("datapath", {}).get("tunnel_port", 15001) in ports
+            shipped_interfaces_fit_every_node(cluster, cfg["interfaces"])
         # The agent's own check, with the Secret's files where tls.dir says.
         tls = f"{w.dir}/{cluster}/certs"
         os.makedirs(tls)
@@ -589,6 +590,19 @@ def test_configs_match_mounts_probes_and_check(w):
             f.write(cm["data"]["config.yaml"].replace(secret_mount, tls))
         r = run([SPILLWAY, "check", "--config", path], check=False)
         assert r.returncode == 0 and "ok: cluster " + cluster in r.stdout, (cluster, r)
+
+
+def shipped_interfaces_fit_every_node(cluster, interfaces):
+    """The ConfigMap goes to every node: an exact name a node lacks fails
+    the apply there, a pattern may match none. So patterns only, and the
+    list deploy/README.md and doc/deployment.md show is this one."""
+    names = [i if isinstance(i, str) else i["name"] for i in interfaces]
+    exact = [n for n in names if not any(c in n for c in "*?[")]
+    assert not exact, f"{cluster}: interfaces {exact}: not a pattern, and a node " \
+        "without that link refuses the whole configuration"
+    shown = json.dumps(interfaces)
+    for doc in (os.path.join(DEPLOY, "README.md"), os.path.join(ROOT, "doc", "deployment.md")):
+        assert shown in open(doc).read(), f"{doc} does not show the shipped {shown}"
 
 
 # -- the agent as its container runs it ----------------------------------------

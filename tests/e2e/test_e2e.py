@@ -415,10 +415,12 @@ def test_churn_leaves_no_leak(sb):
         timeout=30)
 
 
-def test_make_demo(sb):
-    """The README's first command, as a newcomer runs it (smaller)."""
+def run_demo(sb, **env):
+    """scripts/demo.sh as `make demo` runs it, smaller (MAX_CONNECTIONS 6,
+    env added): it ends clean, with the summary, the plot, and nothing of
+    its own left behind. Returns its output."""
     out = f"{ROOT}/build/{sb.name}"
-    env = dict(os.environ, DEMO_NAME=sb.name, MAX_CONNECTIONS="6", OUT=out)
+    env = dict(os.environ, DEMO_NAME=sb.name, MAX_CONNECTIONS="6", OUT=out, **env)
     try:
         r = run([os.path.join(ROOT, "scripts", "demo.sh")], env=env, check=False,
                 timeout=120)
@@ -430,8 +432,33 @@ def test_make_demo(sb):
         assert not os.path.exists(f"/run/spillway-sandbox/{sb.name}"), "not torn down"
         assert not [n for n in run(["ip", "netns", "list"]).stdout.split()
                     if n.startswith(sb.name)], "namespaces left"
+        assert not [p for p in os.listdir("/sys/fs/bpf") if p.startswith(sb.name)], \
+            "pins left"
+        return r.stdout
     finally:
         run(["rm", "-rf", out])
+
+
+def test_make_demo(sb):
+    """The README's first command, as a newcomer runs it (smaller)."""
+    run_demo(sb)
+
+
+def test_make_demo_k8s(sb):
+    """`make demo K8S=1`: the same ramp on the simulated Kubernetes node
+    (tests/k8s): a client pod's connections to service A's ClusterIP, the
+    local ones answered by its two pods through kube-proxy's DNAT, the
+    spilled ones by the remote cluster; the agent runs the shipped
+    ConfigMap's interfaces."""
+    out = run_demo(sb, K8S="1")
+    m = re.search(r"^node \S+: pods .*; the agent attached to (.*); "
+                  r"echo.default.svc.cluster.local at (\S+):80, kube-proxy \(iptables\) "
+                  r"DNATs it to echo-0, echo-1$", out, re.M)
+    assert m, out
+    links = m.group(1).split(", ")
+    assert len([i for i in links if i.startswith("cali")]) == 5 and "eth0" in links, links
+    assert re.search(r"^echo.default.svc.cluster.local +" + re.escape(m.group(2)) +
+                     r":80 +6 +6 +0 +0 +[1-9]", out, re.M), out
 
 
 def test_make_demo_failing_says_why(sb):

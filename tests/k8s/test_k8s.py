@@ -5,7 +5,8 @@
    client-0  client-1   echo-0   echo-1   coredns-0      (pods: network namespaces,
       |eth0     |eth0     |eth0    |eth0     |eth0        eth0 to a host-side veth)
    cali...   cali...   cali...  cali...   cali...        Calico: /32 routes, proxy ARP
-      (or veth... ports of a cni0 bridge, pods on a /24: flannel, bridge CNI)
+      (or veth... ports of a cni0 bridge, pods on a /24: flannel, bridge CNI;
+       or routed veth... with the gateway address on each: kindnet, ptp)
    +---------------------------------------------------------------+
    | node: kube-proxy's rules (iptables, or nftables mode),        |
    |       spillway agent (datapath on every pod veth and eth0)    |
@@ -24,16 +25,19 @@ spills service A past max_connections to the gateway: spilled connections
 are answered "remote". Each case is a world of its own; run one case:
 test_k8s.py NAME"""
 import hashlib
+import json
 import os
 import signal
 import socket
 import sys
 import time
 
+import yaml
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "lib"))
 sys.path.insert(0, HERE)
-from netns import (WAIT_S, Watch, World, add_netns, netns, run, run_cases,  # noqa: E402
+from netns import (ROOT, WAIT_S, Watch, World, add_netns, netns, run, run_cases,  # noqa: E402
                    spillway_down, start_dns, start_echo, start_spillway, wait_until,
                    with_resolv_conf)
 from kube import Family, Service, iptables_chains, iptables_rules, nftables_rules  # noqa: E402
@@ -76,8 +80,10 @@ class K8sWorld(World):
         self.services = []
         self.stale_chains = {4: set(), 6: set()}
         self.synced = False                 # kube-proxy's first sync done
-        self.last_ip = 1                    # .1 is the bridge's
+        self.last_ip = 1                    # .1 is the bridge's, or ptp's gateway
         self.gw_agent = self.dns = None
+        self.max = MAX                      # service A's max_connections
+        self.patterns = None                # the agent's interfaces, if not every link by name
 
     def up(self):
         self.prepare()
@@ -96,12 +102,15 @@ class K8sWorld(World):
         super().down()
 
     # -- building the node ----------------------------------------------------
-    def start(self, cni="calico", proxy="iptables", family=4, vip=None, by_name=False):
-        """The whole world, then both agents. cni: calico or bridge; proxy:
-        kube-proxy's mode, iptables or nftables; family: the ClusterIP
-        service A's VIP is taken from (vip: another VIP instead; by_name:
-        none written, the agent resolves service A's name)."""
-        self.cni, self.proxy = cni, proxy
+    def start(self, cni="calico", proxy="iptables", family=4, vip=None, interfaces=None,
+              by_name=False):
+        """The whole world, then both agents. cni: calico, ptp or bridge;
+        proxy: kube-proxy's mode, iptables or nftables; family: the
+        ClusterIP service A's VIP is taken from (vip: another VIP instead;
+        by_name: none written, the agent resolves service A's name);
+        interfaces: the agent's list, instead of the pattern for this CNI's
+        links and the uplink."""
+        self.cni, self.proxy, self.patterns = cni, proxy, interfaces
         n, e, g = self.node, self.ext, self.gw
         for ns in (n, e, g):
             add_netns(ns)
@@ -168,7 +177,7 @@ class K8sWorld(World):
         ips = {f: POD_NET[f] + str(self.last_ip) for f in (4, 6)}
         digest = hashlib.sha1(f"{namespace}.{name}".encode()).hexdigest()
         # Calico's veth name: "cali" + 11 hex digits of SHA-1("ns.pod"); the
-        # bridge plugin's: "veth" + 8 random hex digits.
+        # bridge and ptp plugins': "veth" + 8 random hex digits.
         host_if = f"cali{digest[:11]}" if self.cni == "calico" else f"veth{digest[:8]}"
         pod = Pod(name, f"{self.tag}-{name}", host_if, ips)
         n, p = self.node, pod.ns
@@ -194,6 +203,22 @@ class K8sWorld(World):
                      f"ip -n {p} route add {CALICO_GW[4]} dev eth0 scope link",
                      f"ip -n {p} route add default via {CALICO_GW[4]} dev eth0",
                      f"ip -n {p} -6 route add default via {CALICO_GW[6]} dev eth0"]
+        elif self.cni == "ptp":
+            # The ptp plugin (kindnet uses it): no bridge; the podCIDR's
+            # gateway address on every host-side veth (/32), a host route to
+            # the pod; in the pod, the gateway on-link and everything via it.
+            gw = {f: POD_NET[f] + "1" for f in (4, 6)}
+            cmds += [f"ip -n {n} addr add {gw[4]}/32 dev {host_if}",
+                     f"ip -n {n} addr add {gw[6]}/128 dev {host_if} nodad",
+                     f"ip -n {n} link set {host_if} up",
+                     f"ip -n {n} route add {ips[4]}/32 dev {host_if} src {gw[4]}",
+                     f"ip -n {n} -6 route add {ips[6]}/128 dev {host_if} src {gw[6]}",
+                     f"ip -n {p} addr add {ips[4]}/24 dev eth0 noprefixroute",
+                     f"ip -n {p} addr add {ips[6]}/64 dev eth0 nodad noprefixroute",
+                     f"ip -n {p} route add {gw[4]} dev eth0 scope link",
+                     f"ip -n {p} -6 route add {gw[6]} dev eth0",
+                     f"ip -n {p} route add default via {gw[4]} src {ips[4]}",
+                     f"ip -n {p} -6 route add default via {gw[6]}"]
         else:
             cmds += [f"ip -n {n} link set {host_if} master cni0",
                      f"ip -n {n} link set {host_if} type bridge_slave hairpin on",
@@ -282,16 +307,16 @@ class K8sWorld(World):
 
     # -- the agents --------------------------------------------------------------
     def interfaces(self):
-        """What the agent is told to attach to, as the shipped ConfigMap
-        says for this CNI: the pods' host-side veths by pattern (those of
-        pods started later too), and the uplink."""
-        return ['"cali*"' if self.cni == "calico" else '"veth*"', "eth0"]
+        """What the agent is told to attach to, unless start() was given a
+        list: the pods' host-side veths by pattern (those of pods started
+        later too), and the uplink."""
+        return ["cali*" if self.cni == "calico" else "veth*", "eth0"]
 
     def node_config(self, vip):
         """vip None: service A without one, its VIPs from its name."""
         vip_line = f"    vip: {vip}\n" if vip else ""
         return f"""cluster: cluster1
-interfaces: [{", ".join(self.interfaces())}]
+interfaces: {json.dumps(self.patterns or self.interfaces())}
 tls:
   dir: {self.certs}/cluster1
   allow_identities: [{IDENTITY}]
@@ -302,7 +327,7 @@ remotes:
 services:
   - name: {SVC}
 {vip_line}    port: 80
-    max_connections: {MAX}
+    max_connections: {self.max}
     overflow_to: [cluster2]
 metrics:
   listen: 127.0.0.1:15020
@@ -380,6 +405,18 @@ def log_of(w):
             run(f"ip netns exec {w.node} nft list ruleset", check=False).stdout)
 
 
+def shipped_interfaces():
+    """The interfaces of the ConfigMap deploy/cluster1 ships, unedited."""
+    with open(os.path.join(ROOT, "deploy", "cluster1", "configmap.yaml")) as f:
+        cm = yaml.safe_load(f)
+    return yaml.safe_load(cm["data"]["config.yaml"])["interfaces"]
+
+
+def attached(w):
+    """The links the node agent has attached now (status)."""
+    return sorted(i["name"] for i in w.status()["interfaces"])
+
+
 # ---------------------------------------------------------------------------
 
 def spill_from_pods(w, vip, n=9):
@@ -454,6 +491,54 @@ def test_nftables_calico_ipv6(w):
     spill_from_pods(w, CLUSTER_IP[6])
 
 
+def test_iptables_ptp(w):
+    """kindnet and the ptp plugin: routed veth* links, no bridge."""
+    w.start(cni="ptp", proxy="iptables")
+    spill_from_pods(w, CLUSTER_IP[4])
+
+
+def test_shipped_interfaces_pod_comes_and_goes(w):
+    """The shipped ConfigMap's interfaces, unedited, on a Calico node: every
+    pod's link and the node's eth* links attached, nothing else. A client
+    pod created after the agent started is attached as it appears, its
+    connections counted and spilled past the threshold; deleted with both
+    kinds open, its slots come back and the service is back to normal."""
+    w.start(cni="calico", proxy="iptables", interfaces=shipped_interfaces())
+    assert attached(w) == sorted([p.host_if for p in w.pods.values()] + ["eth0", "eth1"]), \
+        attached(w)
+    late = w.add_pod("client-late")
+    wait_until("the new pod's link attached", lambda: late.host_if in attached(w), timeout=1)
+    assert f"interface {late.host_if} appeared (matches cali*): attached" in w.log_text()
+    conns = [w.dial("client-late", CLUSTER_IP[4]) for _ in range(MAX + 2)]
+    answered = [who for _, who in conns]
+    assert set(answered[:MAX]) <= set(BACKENDS) and answered[MAX:] == ["remote"] * 2, answered
+    w.wait_counts(SVC, MAX, 2)
+    for s, _ in conns:
+        w.echo_ok(s)
+    w.delete_pod("client-late")
+    wait_until("the deleted pod's link let go", lambda: late.host_if not in attached(w))
+    w.wait_counts(SVC, 0, 0)
+    assert f"interface {late.host_if} (matched cali*) is gone: {MAX + 2} flow(s)" \
+        in w.log_text()
+    # The next connection is local, and the service no longer overflowing.
+    s, who = w.dial(CLIENTS[0], CLUSTER_IP[4])
+    assert who in BACKENDS, who
+    assert w.service(SVC)["state"] == "normal", w.service(SVC)
+
+
+def test_node_clients_not_counted(w):
+    """Clients on the node itself (hostNetwork pods, the node's processes):
+    their packets leave through the egress of the pods' links, never an
+    attached link's TC ingress. kube-proxy serves them, all locally,
+    however many; the agent neither counts nor spills them."""
+    w.start(cni="calico", proxy="iptables")
+    answered = [w.dial_from(w.node, CLUSTER_IP[4])[1] for _ in range(MAX + 3)]
+    assert set(answered) <= set(BACKENDS), answered
+    st = w.service(SVC)
+    assert (st["active_local"], st["active_remote"], st["overflowed_total"]) == (0, 0, 0), st
+    assert w.remote_accepts() == 0
+
+
 def test_bridge_spill_not_yet(w):
     """A bridge CNI (cni0, veth ports, br_netfilter): local connections go
     through kube-proxy and are counted at the veth ports; a spilled one is
@@ -485,6 +570,30 @@ def test_bridge_spill_not_yet(w):
                              "spills work there now, assert them (spill_from_pods)")
     st = w.service(SVC)
     assert (st["overflowed_total"], w.remote_accepts()) == (1, 0), st
+
+
+def test_tc_program_ahead_not_yet(w):
+    """Another TC program on a pod's link that runs first and passes the
+    packet with a final verdict, as Cilium's does on lxc* links (priority
+    1, or through tcx, which runs before every TC filter): spillway's
+    filter never sees that pod's packets. kube-proxy serves them all, none
+    counted, none spilled. The stand-in is a u32 filter at priority 1
+    without an action (its verdict: pass, the chain ends). This case
+    asserts today's gap, so that it fails the day spillway runs ahead of
+    such a program and passes packets on: then say so in deploy/README.md
+    ("Which interfaces")."""
+    w.start(cni="calico", proxy="iptables")
+    pod = w.pods[CLIENTS[0]]
+    run(f"ip netns exec {w.node} tc filter add dev {pod.host_if} ingress prio 1 "
+        "u32 match u32 0 0 flowid 1:1")
+    held = [w.dial(CLIENTS[0], CLUSTER_IP[4]) for _ in range(MAX + 2)]
+    assert {who for _, who in held} <= set(BACKENDS), held
+    st = w.service(SVC)
+    assert (st["active_local"], st["overflowed_total"]) == (0, 0), st
+    # The other client pod's link has spillway's filter first: counted.
+    s, who = w.dial(CLIENTS[1], CLUSTER_IP[4])
+    assert who in BACKENDS, who
+    w.wait_counts(SVC, 1, 0)
 
 
 def test_loadbalancer_ip_from_outside(w):
@@ -587,37 +696,6 @@ def test_service_recreated_new_cluster_ip(w):
     wait_until("the new VIP followed", lambda: vips(w) == sorted([new, CLUSTER_IP[6]]))
     assert f"service {SVC}: VIPs" in w.log_text()
     spill_from_pods(w, new)
-
-
-def test_pods_started_later(w):
-    """A client pod started after the agent: its veth matches cali*, is
-    attached within a second, and its connections are counted and spill."""
-    w.start(cni="calico", proxy="iptables")
-    pod = w.add_pod("client-late")
-    wait_until("its veth attached", lambda: pod.host_if in
-               [i["name"] for i in w.status()["interfaces"]], timeout=1)
-    assert f"interface {pod.host_if} appeared (matches cali*)" in w.log_text()
-    answered = [w.dial("client-late", CLUSTER_IP[4])[1] for _ in range(MAX + 2)]
-    assert set(answered[:MAX]) <= set(BACKENDS), answered
-    assert answered[MAX:] == ["remote"] * 2, answered
-    w.wait_counts(SVC, MAX, 2)
-
-
-def test_client_pod_deleted(w):
-    """A client pod deleted with local and spilled connections open: no FIN
-    or RST reaches the node, yet its slots come back within seconds (its
-    veth went) and the service is back to normal: new connections local."""
-    w.start(cni="calico", proxy="iptables")
-    held = [w.dial("client-0", CLUSTER_IP[4]) for _ in range(MAX + 2)]
-    assert [who for _, who in held][MAX:] == ["remote"] * 2
-    w.wait_counts(SVC, MAX, 2)
-    w.delete_pod("client-0")
-    w.conns = [c for c in w.conns if c not in [s for s, _ in held]]
-    w.wait_counts(SVC, 0, 0)
-    assert f"is gone: {MAX + 2} flow(s) of its clients released" in w.log_text()
-    answered = [w.dial("client-1", CLUSTER_IP[4])[1] for _ in range(MAX)]
-    assert set(answered) <= set(BACKENDS), answered
-    w.wait_counts(SVC, MAX, 0)
 
 
 if __name__ == "__main__":
