@@ -11,6 +11,7 @@
 #define ETH_P_8021Q	0x8100
 #define ETH_P_8021AD	0x88A8
 
+#define TC_ACT_UNSPEC	(-1)	/* no verdict: the next filter decides */
 #define TC_ACT_OK	0
 #define TC_ACT_SHOT	2
 

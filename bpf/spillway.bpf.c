@@ -8,6 +8,7 @@
  *   tc:  spill_tc_in (ingress) + spill_tc_out (egress)
  *   xdp: spill_xdp + spill_tc_steer (ingress) + spill_tc_out (egress)
  * spill_tc_out sees the service's side of each connection (its FIN, RST).
+ * spill_tc_bridge: at the ingress of a bridge whose ports are attached.
  * spill_ctl is run by userspace (BPF_PROG_TEST_RUN), never attached.
  * The loader loads spill_xdp and spill_tc_steer only for xdp mode.
  */
@@ -211,6 +212,37 @@ int spill_tc_steer(struct __sk_buff *skb)
 		v = recorded_verdict(&p);
 	if (v != PASS)
 		steer_and_count(skb, &p, v, st);
+	return TC_ACT_OK;
+}
+
+/*
+ * At a bridge above attached ports (a bridge CNI's cni0): a packet a port
+ * steered comes up through the bridge, where br_netfilter (the bridge-nf-
+ * call-iptables Kubernetes requires) drops the socket the port assigned
+ * (setup_pre_routing: skb_orphan, "because of tproxy"). Its mark survives:
+ * assign it again here, past br_netfilter, on the bridge's way to TCP.
+ * Other packets go on to the bridge's next filter, if any.
+ */
+SEC("tc")
+int spill_tc_bridge(struct __sk_buff *skb)
+{
+	struct sw_stats *st;
+	struct packet p;
+
+	if (skb->mark != steer_mark)
+		return TC_ACT_UNSPEC;
+	st = stats_this_cpu();
+	if (!st || parse_skb(skb, FROM_CLIENT, &p) != PARSE_OK)
+		return TC_ACT_OK;
+	/* The port counted it steered; count only what fails now. */
+	switch (tc_steer(skb, &p, false)) {
+	case STEER_NO_ENDPOINT:
+		st->steer_no_endpoint++;
+		break;
+	case STEER_REFUSED:
+		st->steer_refused++;
+		break;
+	}
 	return TC_ACT_OK;
 }
 

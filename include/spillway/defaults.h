@@ -96,5 +96,10 @@
 /* TC filter identity on clsact, so we only ever touch our own filters. */
 #define SW_TC_HANDLE 0x5370
 #define SW_TC_PRIORITY 0x5370
+/*
+ * spill_tc_bridge's, at a bridge above attached ports: one less, so that it
+ * runs first where the bridge is attached itself too (lower runs first).
+ */
+#define SW_TC_BRIDGE_PRIORITY (SW_TC_PRIORITY - 1)
 
 #endif /* SPILLWAY_DEFAULTS_H */

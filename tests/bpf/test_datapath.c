@@ -1020,6 +1020,45 @@ static void test_agent_bypass_mark(const void *arg)
 	CHECK_EQ(flow_count(), 0);
 }
 
+/*
+ * spill_tc_bridge, at a bridge above attached ports, acts on what a port
+ * steered (the steer mark) and nothing else: other packets go on to the
+ * bridge's next filter (TC_ACT_UNSPEC), uncounted; a steered one is assigned
+ * again (refused here, as run_frame says) and ends there (TC_ACT_OK). It
+ * opens no flow and changes no count: the port did both.
+ */
+static int bridge_run(const struct pkt *p, __u32 mark)
+{
+	struct __sk_buff skb = { .mark = mark };
+	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = p->data,
+		    .data_size_in = p->len, .ctx_in = &skb,
+		    .ctx_size_in = sizeof(skb));
+
+	CHECK(!bpf_prog_test_run_opts(fd_of(skel()->progs.spill_tc_bridge), &o),
+	      "test_run: %s", strerror(errno));
+	return (int)o.retval;
+}
+
+static void test_bridge_steered_only(const void *arg)
+{
+	struct sw_stats before, after;
+	struct pkt p;
+
+	start(arg, 0, 0);
+	conn_packet(&p, 1, TH_SYN, false);
+	before = stats();
+	CHECK_EQ(bridge_run(&p, 0), TC_ACT_UNSPEC);
+	after = stats();
+	CHECK(!memcmp(&before, &after, sizeof(before)), "counted");
+	CHECK_EQ(bridge_run(&p, SW_DEFAULT_STEER_MARK), TC_ACT_OK);
+	after = stats();
+	CHECK_EQ(after.steer_refused, before.steer_refused + 1);
+	after.steer_refused = before.steer_refused;
+	CHECK(!memcmp(&before, &after, sizeof(before)), "counted more");
+	CHECK_EQ(flow_count(), 0);
+	check_counts(0, 0);
+}
+
 static void test_unusual_headers(const void *arg)
 {
 	struct tcp_spec s;
@@ -1798,6 +1837,8 @@ static const struct test_case cases[] = {
 	{ "meta-refused/xdp/ipv6", test_meta_refused, &xdp6 },
 	{ "agent-bypass-mark/tc/ipv4", test_agent_bypass_mark, &tc4 },
 	{ "agent-bypass-mark/tc/ipv6", test_agent_bypass_mark, &tc6 },
+	{ "bridge-steered-only/ipv4", test_bridge_steered_only, &tc4 },
+	{ "bridge-steered-only/ipv6", test_bridge_steered_only, &tc6 },
 	{ "loader/adopt-pinned", test_adopt_pinned, &tc4 },
 	{ "loader/refuse-other-layout", test_refuse_other_layout, &tc4 },
 	{ "loader/upgrade-layout-1", test_upgrade_layout_1, &tc4 },

@@ -10,6 +10,8 @@
  * The VIP is routed through node. Connections over the threshold must reach
  * the endpoint on node with the VIP:port the client dialled as their local
  * address and the client as their peer; the client must never notice.
+ * Bridge variants make n0 a port of a bridge br0 that holds node's
+ * addresses, br_netfilter on, as a bridge CNI's cni0 and veth* are.
  * Each case builds its own namespaces (names with a per-run prefix) and
  * removes them, whatever happens.
  */
@@ -34,6 +36,7 @@
 #include "spillway/defaults.h"
 #include "spillway.skel.h"
 #include "lib/addr.h"
+#include "lib/links.h"
 #include "lib/util.h"
 #include "datapath/control.h"
 #include "datapath/datapath.h"
@@ -54,6 +57,7 @@ struct variant {
 	enum sw_attach_mode mode;
 	int family;
 	enum sw_handoff handoff;	/* xdp mode */
+	bool bridge;			/* n0 a port of br0 */
 };
 
 static struct {
@@ -163,6 +167,32 @@ static void make_namespaces(void)
 	    "ip -n %s route add default via 10.1.0.1 && "
 	    "ip -n %s -6 route add default via fd00:2::1",
 	    fx.svc, fx.svc, fx.svc, fx.svc, fx.svc, fx.svc, fx.svc, fx.svc);
+}
+
+/* Where node's addresses on the client's side are: n0, or its bridge. */
+static const char *client_side(void)
+{
+	return fx.v->bridge ? "br0" : "n0";
+}
+
+/*
+ * A case's variant; a bridge variant's n0 becomes a port of br0, which
+ * takes node's addresses there, with br_netfilter on: a bridge CNI's cni0.
+ */
+static void begin(const struct variant *v)
+{
+	fx.v = v;
+	if (!v->bridge)
+		return;
+	run("ip -n %s addr flush dev n0 && "
+	    "ip -n %s link add br0 type bridge && "
+	    "ip -n %s link set n0 master br0 && "
+	    "ip -n %s addr add 10.0.0.1/24 dev br0 && "
+	    "ip -n %s addr add fd00:1::1/64 dev br0 nodad && "
+	    "ip -n %s link set br0 up && "
+	    "ip netns exec %s sysctl -qw net.bridge.bridge-nf-call-iptables=1 "
+	    "net.bridge.bridge-nf-call-ip6tables=1",
+	    fx.node, fx.node, fx.node, fx.node, fx.node, fx.node, fx.node);
 }
 
 static void wait_io(int fd, short events);
@@ -419,6 +449,7 @@ static void attach(__u32 max)
 	struct sw_datapath_opts o;
 	struct sw_error e = {};
 	char dir[SW_PIN_DIR_MAX];
+	int bridge;
 
 	sw_datapath_opts_init(&o);
 	snprintf(dir, sizeof(dir), "/sys/fs/bpf/%s", test_unique("dp"));
@@ -428,6 +459,11 @@ static void attach(__u32 max)
 	CHECK(!sw_datapath_open(&fx.dp, &o, &e), "%s", e.msg);
 	fx.loaded = true;
 	CHECK(!sw_datapath_attach(&fx.dp, "n0", fx.v->mode, &e), "%s", e.msg);
+	bridge = sw_link_bridge(if_nametoindex("n0"), &e);
+	CHECK(bridge >= 0, "%s", e.msg);
+	CHECK_EQ(bridge, fx.v->bridge ? (int)if_nametoindex("br0") : 0);
+	if (bridge)
+		CHECK(!sw_datapath_attach_bridge(&fx.dp, bridge, &e), "%s", e.msg);
 	leave();
 	CHECK(!sw_service_key_make(&fx.key, vip(), PORT));
 	CHECK(!sw_service_set(&fx.dp, &fx.key, &cfg, &e), "%s", e.msg);
@@ -542,7 +578,7 @@ static void test_spill(const void *arg)
 	int before, local[3], spilled[2];
 	struct sw_stats st;
 
-	fx.v = arg;
+	begin(arg);
 	/* A connection from before the datapath: it must keep working. */
 	before = dial_expect(false);
 
@@ -604,7 +640,7 @@ static void test_orphan(const void *arg)
 	struct sw_flow_key key, next;
 	int fd, flows;
 
-	fx.v = arg;
+	begin(arg);
 	attach(0);				/* every connection spills */
 	fd = dial_expect(true);
 	flows = bpf_map__fd(fx.dp.skel->maps.flows);
@@ -622,7 +658,7 @@ static void test_no_endpoint(const void *arg)
 {
 	int fd;
 
-	fx.v = arg;
+	begin(arg);
 	attach(1);
 	dial_expect(false);
 	stop(&fx.endpoint_pid);
@@ -651,7 +687,7 @@ static void test_down(const void *arg)
 	char dir[SW_PIN_DIR_MAX], cmd[512];
 	int fd;
 
-	fx.v = arg;
+	begin(arg);
 	attach(5);
 	fd = dial_expect(false);
 	snprintf(dir, sizeof(dir), "%s", fx.dp.pin_dir);
@@ -664,19 +700,24 @@ static void test_down(const void *arg)
 	snprintf(cmd, sizeof(cmd),
 		 "! ip -n %s link show n0 | grep -q xdp && "
 		 "! ip netns exec %s tc filter show dev n0 ingress | grep -q spill_ && "
-		 "! ip netns exec %s tc filter show dev n0 egress | grep -q spill_",
-		 fx.node, fx.node, fx.node);
+		 "! ip netns exec %s tc filter show dev n0 egress | grep -q spill_ && "
+		 "! ip netns exec %s tc filter show dev %s ingress | grep -q spill_",
+		 fx.node, fx.node, fx.node, fx.node, client_side());
 	run("%s", cmd);
 	echo(fd);
 }
 
 /* xdp: the handoff the kernel offers; xdp-flow: the flow table forced. */
-static const struct variant tc4 = { SW_ATTACH_TC, 4, SW_HANDOFF_AUTO },
-			    tc6 = { SW_ATTACH_TC, 6, SW_HANDOFF_AUTO };
-static const struct variant xdp4 = { SW_ATTACH_XDP, 4, SW_HANDOFF_AUTO },
-			    xdp6 = { SW_ATTACH_XDP, 6, SW_HANDOFF_AUTO };
-static const struct variant xdpflow4 = { SW_ATTACH_XDP, 4, SW_HANDOFF_FLOW_TABLE },
-			    xdpflow6 = { SW_ATTACH_XDP, 6, SW_HANDOFF_FLOW_TABLE };
+static const struct variant tc4 = { SW_ATTACH_TC, 4, SW_HANDOFF_AUTO, false },
+			    tc6 = { SW_ATTACH_TC, 6, SW_HANDOFF_AUTO, false };
+static const struct variant xdp4 = { SW_ATTACH_XDP, 4, SW_HANDOFF_AUTO, false },
+			    xdp6 = { SW_ATTACH_XDP, 6, SW_HANDOFF_AUTO, false };
+static const struct variant xdpflow4 = { SW_ATTACH_XDP, 4, SW_HANDOFF_FLOW_TABLE, false },
+			    xdpflow6 = { SW_ATTACH_XDP, 6, SW_HANDOFF_FLOW_TABLE, false };
+/* bridge-*: n0 a port of br0, br_netfilter on. */
+static const struct variant brtc4 = { SW_ATTACH_TC, 4, SW_HANDOFF_AUTO, true },
+			    brtc6 = { SW_ATTACH_TC, 6, SW_HANDOFF_AUTO, true },
+			    brxdp4 = { SW_ATTACH_XDP, 4, SW_HANDOFF_AUTO, true };
 
 static const struct test_case cases[] = {
 	{ "spill/tc/ipv4", test_spill, &tc4 },
@@ -685,6 +726,9 @@ static const struct test_case cases[] = {
 	{ "spill/xdp/ipv6", test_spill, &xdp6 },
 	{ "spill/xdp-flow/ipv4", test_spill, &xdpflow4 },
 	{ "spill/xdp-flow/ipv6", test_spill, &xdpflow6 },
+	{ "spill/bridge-tc/ipv4", test_spill, &brtc4 },
+	{ "spill/bridge-tc/ipv6", test_spill, &brtc6 },
+	{ "spill/bridge-xdp/ipv4", test_spill, &brxdp4 },
 	{ "orphan/tc/ipv4", test_orphan, &tc4 },
 	{ "orphan/xdp/ipv6", test_orphan, &xdp6 },
 	{ "orphan/xdp-flow/ipv4", test_orphan, &xdpflow4 },
@@ -693,6 +737,7 @@ static const struct test_case cases[] = {
 	{ "no-endpoint/xdp-flow/ipv4", test_no_endpoint, &xdpflow4 },
 	{ "down/tc/ipv4", test_down, &tc4 },
 	{ "down/xdp/ipv6", test_down, &xdp6 },
+	{ "down/bridge-tc/ipv4", test_down, &brtc4 },
 	{ 0 },
 };
 

@@ -5,7 +5,8 @@
    client-0  client-1   echo-0   echo-1   coredns-0      (pods: network namespaces,
       |eth0     |eth0     |eth0    |eth0     |eth0        eth0 to a host-side veth)
    cali...   cali...   cali...  cali...   cali...        Calico: /32 routes, proxy ARP
-      (or veth... ports of a cni0 bridge, pods on a /24: flannel, bridge CNI;
+      (or veth... ports of a cni0 bridge, pods on a /24: flannel, bridge CNI:
+       cni0's ingress then steers again what the ports steered;
        or routed veth... with the gateway address on each: kindnet, ptp)
    +---------------------------------------------------------------+
    | node: kube-proxy's rules (iptables, or nftables mode),        |
@@ -54,6 +55,8 @@ ROUTER = {4: "172.18.0.1", 6: "fd00:18::1"}           # the external namespace
 POD_NET = {4: "10.244.1.", 6: "fd00:10:244:1::"}      # this node's podCIDR
 CALICO_GW = {4: "169.254.1.1", 6: "fe80::ecee:eeff:feee:eeee"}
 CALICO_MAC = "ee:ee:ee:ee:ee:ee"
+CNI0_MAC = "0a:58:0a:f4:01:01"                       # 0a:58 + 10.244.1.1, as CNI makes them
+SPILL_TC_BRIDGE_PREF = 0x5370 - 1                     # SW_TC_BRIDGE_PRIORITY
 FAMILIES = {4: Family(4, "10.244.0.0/16", "10.96.0.0/12", [NODE_UPLINK[4]]),
             6: Family(6, "fd00:10:244::/56", "fd00:10:96::/112", [NODE_UPLINK[6]])}
 CLIENTS = ("client-0", "client-1")
@@ -139,7 +142,10 @@ class K8sWorld(World):
         ):
             run(cmd)
         if cni == "bridge":
+            # The bridge plugin sets cni0's MAC to itself: else a bridge
+            # takes its lowest port's, which changes as pods come and go.
             for cmd in (f"ip -n {n} link add cni0 type bridge",
+                        f"ip -n {n} link set cni0 address {CNI0_MAC}",
                         f"ip -n {n} addr add {POD_NET[4]}1/24 dev cni0",
                         f"ip -n {n} addr add {POD_NET[6]}1/64 dev cni0 nodad",
                         f"ip -n {n} link set cni0 up"):
@@ -539,37 +545,61 @@ def test_node_clients_not_counted(w):
     assert w.remote_accepts() == 0
 
 
-def test_bridge_spill_not_yet(w):
-    """A bridge CNI (cni0, veth ports, br_netfilter): local connections go
-    through kube-proxy and are counted at the veth ports; a spilled one is
-    steered there but does not reach the tunnel endpoint: the socket the
-    datapath assigns at the port's TC ingress is gone by the time the SYN
-    reaches TCP past the bridge (NO_SOCKET drop in tcp_v4_rcv, seen with
-    br_netfilter on and off, attach tc and xdp). This case asserts that
-    gap, so that it fails
-    the day spills work through a bridge: then make it
-    `spill_from_pods(w, CLUSTER_IP[4])`, as the Calico cases are."""
+def bridge_ports_steer(w):
+    """Every pod's veth is attached as a port of cni0, and cni0 carries
+    spill_tc_bridge: a port's steering does not survive br_netfilter (it
+    drops the socket the port assigned), cni0 assigns again past it."""
+    ports = {i["name"]: i["bridge"] for i in w.status()["interfaces"]}
+    assert ports == {**{p.host_if: "cni0" for p in w.pods.values()}, "eth0": ""}, ports
+    filters = run(f"ip netns exec {w.node} tc filter show dev cni0 ingress").stdout
+    assert "spill_tc_bridge" in filters, filters
+
+
+def test_iptables_bridge(w):
+    """A bridge CNI (cni0, veth ports, br_netfilter on as kubelet wants):
+    local connections go through kube-proxy and are counted at the veth
+    ports; spilled ones are steered there and again at cni0."""
+    w.start(cni="bridge", proxy="iptables")
+    bridge_ports_steer(w)
+    spill_from_pods(w, CLUSTER_IP[4])
+
+
+def test_nftables_bridge_ipv6(w):
+    w.start(cni="bridge", proxy="nftables", family=6)
+    bridge_ports_steer(w)
+    spill_from_pods(w, CLUSTER_IP[6])
+
+
+def test_bridge_without_spill_tc_bridge_times_out(w):
+    """The negative control, and a pod added later: with cni0's
+    spill_tc_bridge gone, a spilled connection is steered at its port and
+    lost past br_netfilter (the client times out); a pod's veth that appears
+    and then joins cni0, as the bridge plugin makes it, puts it back."""
     w.start(cni="bridge", proxy="iptables")
     vip = CLUSTER_IP[4]
     for i in range(MAX):
-        s, who = w.dial(CLIENTS[i % 2], vip)
-        assert who in BACKENDS, who
-        w.echo_ok(s)
-    w.wait_counts(SVC, MAX, 0)
-    assert w.conntrack_count(vip) == MAX
+        w.dial(CLIENTS[i % 2], vip)
+    run(f"ip netns exec {w.node} tc filter del dev cni0 ingress pref {SPILL_TC_BRIDGE_PREF}")
     with netns(w.pods[CLIENTS[0]].ns):
         s = socket.socket(socket.AF_INET)
     w.conns.append(s)
     s.settimeout(2)
     try:
         s.connect((vip, 80))
-    except OSError:             # here: no answer (timed out)
-        pass
-    else:
-        raise AssertionError("a spilled connection through the bridge connected: "
-                             "spills work there now, assert them (spill_from_pods)")
-    st = w.service(SVC)
-    assert (st["overflowed_total"], w.remote_accepts()) == (1, 0), st
+        raise AssertionError("a spilled connection connected without spill_tc_bridge")
+    except TimeoutError:
+        w.hang_up(s)            # else a SYN retransmitted later gets through
+    assert (w.service(SVC)["overflowed_total"], w.remote_accepts()) == (1, 0)
+    pod = w.add_pod("client-2")
+    wait_until(f"{pod.host_if} attached as a port of cni0", lambda: any(
+        i["name"] == pod.host_if and i["bridge"] == "cni0"
+        for i in w.status()["interfaces"]))
+    bridge_ports_steer(w)
+    for c in ("client-2", CLIENTS[0]):
+        s, who = w.dial(c, vip)
+        assert who == "remote", who
+        w.echo_ok(s)
+    assert w.remote_accepts() == 2
 
 
 def test_tc_program_ahead_not_yet(w):

@@ -3,7 +3,8 @@
  * The interfaces the datapath is attached to: those the configuration
  * names, and every link that matches one of its patterns (cali*, lxc*,
  * veth*), now and as pods come and go. The first entry a link matches says
- * how it is attached.
+ * how it is attached. A link that is a bridge's port (a bridge CNI's veth
+ * under cni0) has the bridge steer too (sw_datapath_attach_bridge).
  */
 #include <errno.h>
 #include <fnmatch.h>
@@ -39,8 +40,17 @@ static struct sw_attached *attached(struct agent *a, int ifindex)
 	return NULL;
 }
 
+/* A bridge port's bridge; the name as it is now, for status. */
+static void set_bridge(struct sw_attached *f, int bridge)
+{
+	f->bridge = bridge;
+	if (!bridge || !if_indextoname(bridge, f->bridge_name))
+		f->bridge_name[0] = '\0';
+}
+
 static int remember(struct sw_attached **list, int *n, int ifindex,
-		    const char *name, const struct sw_iface_config *entry)
+		    const char *name, const struct sw_iface_config *entry,
+		    int bridge)
 {
 	struct sw_attached *more = realloc(*list, (*n + 1) * sizeof(**list));
 
@@ -52,8 +62,21 @@ static int remember(struct sw_attached **list, int *n, int ifindex,
 	snprintf(more[*n].name, sizeof(more[*n].name), "%s", name);
 	snprintf(more[*n].matched, sizeof(more[*n].matched), "%s",
 		 entry->name);
+	set_bridge(&more[*n], bridge);
 	(*n)++;
 	return 0;
+}
+
+/*
+ * Attach to a link as entry says, its bridge (0: none) first: a port must
+ * never steer what its bridge would not deliver.
+ */
+static int attach_link(struct agent *a, const char *name, int bridge,
+		       const struct sw_iface_config *entry, struct sw_error *e)
+{
+	int err = bridge ? sw_datapath_attach_bridge(&a->dp, bridge, e) : 0;
+
+	return err ? err : sw_datapath_attach(&a->dp, name, entry->attach, e);
 }
 
 static void forget(struct agent *a, struct sw_attached *f)
@@ -73,12 +96,15 @@ int agent_ifaces_apply(struct agent *a, const struct sw_config *next,
 			       "links: %s", strerror(errno));
 	for (l = links; !err && l->if_index; l++) {
 		const struct sw_iface_config *entry = entry_for(next, l->if_name);
+		int bridge;
 
 		if (!entry)
 			continue;
-		err = sw_datapath_attach(&a->dp, l->if_name, entry->attach, e);
+		bridge = sw_link_bridge(l->if_index, e);
+		err = bridge < 0 ? bridge :
+				   attach_link(a, l->if_name, bridge, entry, e);
 		if (!err && remember(&want, &n_want, l->if_index, l->if_name,
-				     entry))
+				     entry, bridge))
 			err = sw_fail(e, -ENOMEM, "out of memory");
 	}
 	if_freenameindex(links);
@@ -101,6 +127,34 @@ int agent_ifaces_apply(struct agent *a, const struct sw_config *next,
 	return 0;
 }
 
+/*
+ * An attached link joined a bridge (a bridge CNI makes the veth, then puts
+ * it under cni0): the bridge steers too from now on, or the link lets go.
+ * Or it left one (bridge 0).
+ */
+static void bridge_changed(struct agent *a, struct sw_attached *f, int bridge)
+{
+	struct sw_error e = {}, d = {};
+
+	if (!bridge) {
+		set_bridge(f, 0);
+		return;
+	}
+	if (sw_datapath_attach_bridge(&a->dp, bridge, &e)) {
+		if (sw_detach(a->dp.pin_dir, f->name, &d))
+			log_warn("%s", d.msg);
+		log_warn("interface %s joined a bridge that cannot steer its "
+			 "spilled connections: detached from %s (its clients' "
+			 "connections are neither counted nor spilled): %s",
+			 f->name, f->name, e.msg);
+		forget(a, f);
+		return;
+	}
+	set_bridge(f, bridge);
+	log_info("interface %s joined bridge %s: %s steers its spilled "
+		 "connections too", f->name, f->bridge_name, f->bridge_name);
+}
+
 /* A link that exists now: attach it if a pattern wants it. */
 static void link_here(struct agent *a, const struct sw_link_event *ev)
 {
@@ -108,8 +162,11 @@ static void link_here(struct agent *a, const struct sw_link_event *ev)
 	const struct sw_iface_config *entry = entry_for(&a->cfg, ev->name);
 	struct sw_error e = {};
 
-	if (f && !strcmp(f->name, ev->name))
-		return;			/* a change of state */
+	if (f && !strcmp(f->name, ev->name)) {	/* a change of state */
+		if (ev->bridge != f->bridge)
+			bridge_changed(a, f, ev->bridge);
+		return;
+	}
 	if (f) {			/* renamed: its XDP pin has the old name */
 		log_info("interface %s is now %s", f->name, ev->name);
 		if (sw_detach(a->dp.pin_dir, f->name, &e))
@@ -118,17 +175,20 @@ static void link_here(struct agent *a, const struct sw_link_event *ev)
 	}
 	if (!entry)
 		return;
-	if (sw_datapath_attach(&a->dp, ev->name, entry->attach, &e)) {
+	if (attach_link(a, ev->name, ev->bridge, entry, &e)) {
 		log_warn("interface %s appeared (matches %s) but cannot be "
 			 "attached: %s", ev->name, entry->name, e.msg);
 		return;
 	}
-	if (remember(&a->ifaces, &a->n_ifaces, ev->ifindex, ev->name, entry)) {
+	if (remember(&a->ifaces, &a->n_ifaces, ev->ifindex, ev->name, entry,
+		     ev->bridge)) {
 		log_error("interface %s: out of memory", ev->name);
 		return;
 	}
-	log_info("interface %s appeared (matches %s): attached, %s mode",
-		 ev->name, entry->name, sw_attach_mode_name(entry->attach));
+	f = &a->ifaces[a->n_ifaces - 1];
+	log_info("interface %s appeared (matches %s): attached, %s mode%s%s",
+		 ev->name, entry->name, sw_attach_mode_name(entry->attach),
+		 f->bridge ? ", a port of bridge " : "", f->bridge_name);
 }
 
 static void link_gone(struct agent *a, const struct sw_link_event *ev)

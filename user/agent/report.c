@@ -57,6 +57,7 @@ static void status_json(FILE *out, const struct sw_view *v)
 		json_field_str(&j, "attach",
 			       sw_attach_mode_name(v->ifaces[i].attach));
 		json_field_str(&j, "matched", v->ifaces[i].matched);
+		json_field_str(&j, "bridge", v->ifaces[i].bridge_name);
 		json_end(&j);
 	}
 	json_end(&j);
@@ -131,10 +132,12 @@ static void status_text(FILE *out, const struct sw_view *v)
 			const struct sw_attached *f = &v->ifaces[i];
 			bool matched = strcmp(f->name, f->matched);
 
-			fprintf(out, " %s (%s%s%s)", f->name,
+			fprintf(out, " %s (%s%s%s%s%s)", f->name,
 				sw_attach_mode_name(f->attach),
 				matched ? ", matches " : "",
-				matched ? f->matched : "");
+				matched ? f->matched : "",
+				f->bridge_name[0] ? ", port of " : "",
+				f->bridge_name);
 		}
 		fprintf(out, "%s\n", v->n_ifaces ? "" : " none yet (no link "
 			"matches the configured patterns)");

@@ -610,13 +610,13 @@ static void xdp_link_path(char *buf, size_t len, const char *dir,
 }
 
 static int tc_attach(int ifindex, const char *ifname,
-		     enum bpf_tc_attach_point point, struct bpf_program *prog,
-		     struct sw_error *e)
+		     enum bpf_tc_attach_point point, __u32 priority,
+		     struct bpf_program *prog, struct sw_error *e)
 {
 	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex,
 		    .attach_point = point);
 	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = SW_TC_HANDLE,
-		    .priority = SW_TC_PRIORITY, .prog_fd = bpf_program__fd(prog),
+		    .priority = priority, .prog_fd = bpf_program__fd(prog),
 		    .flags = BPF_TC_F_REPLACE);
 	int err;
 
@@ -635,12 +635,13 @@ static int tc_attach(int ifindex, const char *ifname,
 
 /* Remove our filter (by handle, priority and program name) if present. */
 static int tc_detach(int ifindex, const char *ifname,
-		     enum bpf_tc_attach_point point, struct sw_error *e)
+		     enum bpf_tc_attach_point point, __u32 priority,
+		     struct sw_error *e)
 {
 	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex,
 		    .attach_point = point);
 	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = SW_TC_HANDLE,
-		    .priority = SW_TC_PRIORITY);
+		    .priority = priority);
 	struct bpf_prog_info info = {};
 	__u32 len = sizeof(info);
 	int fd, err;
@@ -766,7 +767,8 @@ int sw_datapath_attach(struct sw_datapath *dp, const char *ifname,
 	if (ifindex < 0)
 		return ifindex;
 	/* Egress first: replies are tracked before any flow can be opened. */
-	err = tc_attach(ifindex, ifname, BPF_TC_EGRESS, s->progs.spill_tc_out, e);
+	err = tc_attach(ifindex, ifname, BPF_TC_EGRESS, SW_TC_PRIORITY,
+			s->progs.spill_tc_out, e);
 	if (err)
 		return err;
 	if (mode == SW_ATTACH_XDP) {
@@ -774,11 +776,26 @@ int sw_datapath_attach(struct sw_datapath *dp, const char *ifname,
 		/* The TC half first, so no decision is ever dropped. */
 		if (!err)
 			err = tc_attach(ifindex, ifname, BPF_TC_INGRESS,
+					SW_TC_PRIORITY,
 					dp->xdp->progs.spill_tc_steer, e);
 		return err ? err : xdp_attach(dp, ifindex, ifname, e);
 	}
-	err = tc_attach(ifindex, ifname, BPF_TC_INGRESS, s->progs.spill_tc_in, e);
+	err = tc_attach(ifindex, ifname, BPF_TC_INGRESS, SW_TC_PRIORITY,
+			s->progs.spill_tc_in, e);
 	return err ? err : xdp_detach(dp->pin_dir, ifname, e);
+}
+
+int sw_datapath_attach_bridge(struct sw_datapath *dp, int ifindex,
+			      struct sw_error *e)
+{
+	char name[IF_NAMESIZE];
+
+	if (!if_indextoname(ifindex, name))
+		return sw_fail(e, -errno, "no bridge with index %d in this "
+			       "network namespace: %s", ifindex,
+			       strerror(errno));
+	return tc_attach(ifindex, name, BPF_TC_INGRESS, SW_TC_BRIDGE_PRIORITY,
+			 dp->skel->progs.spill_tc_bridge, e);
 }
 
 int sw_detach(const char *pin_dir, const char *ifname, struct sw_error *e)
@@ -790,8 +807,9 @@ int sw_detach(const char *pin_dir, const char *ifname, struct sw_error *e)
 		err = xdp_detach(pin_dir, ifname, e);
 	if (err || !ifindex)
 		return err;
-	err = tc_detach(ifindex, ifname, BPF_TC_INGRESS, e);
-	return err ? err : tc_detach(ifindex, ifname, BPF_TC_EGRESS, e);
+	err = tc_detach(ifindex, ifname, BPF_TC_INGRESS, SW_TC_PRIORITY, e);
+	return err ? err : tc_detach(ifindex, ifname, BPF_TC_EGRESS,
+				     SW_TC_PRIORITY, e);
 }
 
 /*
@@ -861,9 +879,14 @@ int sw_down(const char *pin_dir, struct sw_error *e)
 		return err;
 	ifs = if_nameindex();
 	for (i = ifs; i && i->if_index && !err; i++) {
-		err = tc_detach(i->if_index, i->if_name, BPF_TC_INGRESS, e);
+		err = tc_detach(i->if_index, i->if_name, BPF_TC_INGRESS,
+				SW_TC_PRIORITY, e);
 		if (!err)
-			err = tc_detach(i->if_index, i->if_name, BPF_TC_EGRESS, e);
+			err = tc_detach(i->if_index, i->if_name, BPF_TC_EGRESS,
+					SW_TC_PRIORITY, e);
+		if (!err)
+			err = tc_detach(i->if_index, i->if_name, BPF_TC_INGRESS,
+					SW_TC_BRIDGE_PRIORITY, e);
 	}
 	if (ifs)
 		if_freenameindex(ifs);

@@ -60,6 +60,8 @@ struct sw_attached {
 	int ifindex;
 	enum sw_attach_mode attach;
 	char matched[IF_NAMESIZE];	/* the name or pattern configured */
+	int bridge;			/* the bridge it is a port of; 0: none */
+	char bridge_name[IF_NAMESIZE];
 };
 
 /* Route libbpf's messages to stderr: warnings always, debug if verbose. */
@@ -115,14 +117,28 @@ void sw_pin_path(char *buf, size_t len, const char *dir, const char *name);
 int sw_datapath_attach(struct sw_datapath *dp, const char *ifname,
 		       enum sw_attach_mode mode, struct sw_error *e);
 
-/* Remove our programs from one interface (needs no loaded datapath). */
+/*
+ * A bridge whose ports the datapath is attached to (sw_link_bridge tells):
+ * attach spill_tc_bridge to its ingress. A port's steering does not survive
+ * the bridge where br_netfilter runs (bpf/spillway.bpf.c says why);
+ * spill_tc_bridge steers the port's steered packets again, past it. It stays
+ * until 'spillway down': it only acts on packets a port steered.
+ */
+int sw_datapath_attach_bridge(struct sw_datapath *dp, int ifindex,
+			      struct sw_error *e);
+
+/*
+ * Remove our programs from one interface (needs no loaded datapath); a
+ * bridge keeps spill_tc_bridge.
+ */
 int sw_detach(const char *pin_dir, const char *ifname, struct sw_error *e);
 
 /*
  * Take the datapath down: our TC filters on every interface of the current
- * network namespace, every pinned XDP link (whatever namespace its interface
- * is in), every pinned map, then pin_dir itself. TC filters on interfaces of
- * other namespaces have to be removed from there.
+ * network namespace (bridges' spill_tc_bridge too), every pinned XDP link
+ * (whatever namespace its interface is in), every pinned map, then pin_dir
+ * itself. TC filters on interfaces of other namespaces have to be removed
+ * from there.
  */
 int sw_down(const char *pin_dir, struct sw_error *e);
 

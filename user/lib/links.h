@@ -18,13 +18,21 @@ bool sw_ifname_is_pattern(const char *name);
 
 /*
  * A link as an event names it. gone: deleted (or moved to another network
- * namespace), else it exists now (created, renamed or changed state).
+ * namespace), else it exists now (created, renamed or changed state: a
+ * bridge CNI's veth joins its bridge after it appears).
  */
 struct sw_link_event {
 	int ifindex;
 	char name[IF_NAMESIZE];
+	int bridge;		/* the bridge it is a port of; 0: none */
 	bool gone;
 };
+
+/*
+ * The bridge (its ifindex) a link of this network namespace is a port of:
+ * 0 if it is a port of none, -errno if the link cannot be looked at.
+ */
+int sw_link_bridge(int ifindex, struct sw_error *e);
 
 /* A non-blocking socket that hears of every link change: fd or -errno. */
 int sw_links_watch(struct sw_error *e);

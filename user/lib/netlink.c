@@ -46,17 +46,11 @@ void sw_nl_put(struct nlmsghdr *msg, size_t cap, __u16 type, const void *data,
 	msg->nlmsg_len = off + RTA_SPACE(len);
 }
 
-bool sw_nl_parse(const struct nlmsghdr *nh, size_t hdrlen,
-		 const struct rtattr **tb, int max)
+/* The len bytes of attributes from a, by type. */
+static void parse_attrs(const struct rtattr *a, long len,
+			const struct rtattr **tb, int max)
 {
-	const struct rtattr *a;
-	long len;
-
-	if (nh->nlmsg_len < NLMSG_LENGTH(hdrlen))
-		return false;
 	memset(tb, 0, sizeof(*tb) * (max + 1));
-	a = (const void *)((const char *)NLMSG_DATA(nh) + NLMSG_ALIGN(hdrlen));
-	len = nh->nlmsg_len - NLMSG_SPACE(hdrlen);
 	for (; RTA_OK(a, len); a = RTA_NEXT(a, len)) {
 		/* Generic netlink sets flag bits above the type. */
 		__u16 type = a->rta_type & NLA_TYPE_MASK;
@@ -64,7 +58,23 @@ bool sw_nl_parse(const struct nlmsghdr *nh, size_t hdrlen,
 		if (type <= max)
 			tb[type] = a;
 	}
+}
+
+bool sw_nl_parse(const struct nlmsghdr *nh, size_t hdrlen,
+		 const struct rtattr **tb, int max)
+{
+	if (nh->nlmsg_len < NLMSG_LENGTH(hdrlen))
+		return false;
+	parse_attrs((const void *)((const char *)NLMSG_DATA(nh) +
+				   NLMSG_ALIGN(hdrlen)),
+		    nh->nlmsg_len - NLMSG_SPACE(hdrlen), tb, max);
 	return true;
+}
+
+void sw_nl_parse_nested(const struct rtattr *nest, const struct rtattr **tb,
+			int max)
+{
+	parse_attrs(RTA_DATA(nest), RTA_PAYLOAD(nest), tb, max);
 }
 
 /* Copy len bytes of the attribute's value into v, if it has them. */

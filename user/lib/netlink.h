@@ -51,6 +51,10 @@ void sw_nl_put(struct nlmsghdr *msg, size_t cap, __u16 type, const void *data,
 bool sw_nl_parse(const struct nlmsghdr *nh, size_t hdrlen,
 		 const struct rtattr **tb, int max);
 
+/* The attributes nested in attribute nest, by type (as sw_nl_parse). */
+void sw_nl_parse_nested(const struct rtattr *nest, const struct rtattr **tb,
+			int max);
+
 /* The attribute's value, or dflt if it is absent or too short. */
 __u32 sw_nl_u32(const struct rtattr *a, __u32 dflt);
 __u64 sw_nl_u64(const struct rtattr *a, __u64 dflt);
