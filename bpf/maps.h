@@ -78,7 +78,7 @@ struct {
 	__uint(max_entries, SW_MAX_NODE_ADDRS);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, struct sw_node_addr_key);
-	__type(value, __u32);		/* ifindex of a link that has it */
+	__type(value, __u32);		/* 1: the node has it */
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } node_addrs SEC(".maps");
 
