@@ -396,8 +396,8 @@ def test_upgrade_from_layout_1(w):
     assert "upgraded from layout version 1 to 2: 2 services" in log, log
     assert w.service(SVC4) == before, (before, w.service(SVC4))
     assert sorted(os.listdir(w.pin_dir)) == sorted(
-        ["agent", "clients", "flows", "layout", "links", "remotes", "services",
-         "stats", "svc_filter"]), os.listdir(w.pin_dir)
+        ["agent", "clients", "flows", "layout", "links", "node_addrs", "remotes",
+         "services", "stats", "svc_filter"]), os.listdir(w.pin_dir)
     dump = run(["bpftool", "map", "dump", "pinned", f"{w.pin_dir}/services"]).stdout
     assert "local_fallback_total" in dump, dump
     for s in held:
