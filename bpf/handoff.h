@@ -20,6 +20,7 @@
 
 #include "config.h"
 #include "flow.h"
+#include "nodeport.h"
 
 /*
  * Set by spill_xdp the first time a driver refuses metadata; read by
@@ -71,11 +72,11 @@ static __always_inline bool verdict_in_flow_table(void)
  * same client port, in that instant) gives this packet the new decision;
  * TCP retransmits the one packet that goes astray.
  */
-static __always_inline int recorded_verdict(const struct packet *p)
+static __always_inline int recorded_verdict(struct packet *p)
 {
 	struct sw_flow *f;
 
-	if (!maybe_service(&p->key.svc))
+	if (!service_key(p))
 		return PASS;
 	f = lookup_flow(&p->key, flow_tag(&p->key));
 	if (f)

@@ -69,6 +69,19 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } clients SEC(".maps");
 
+/*
+ * The node's own addresses, for NodePorts (bpf/nodeport.h): written by the
+ * agent from rtnetlink address events, read by the datapath.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, SW_MAX_NODE_ADDRS);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct sw_node_addr_key);
+	__type(value, __u32);		/* 1: the node has it */
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} node_addrs SEC(".maps");
+
 /* Remote clusters by id (1..SW_MAX_REMOTES-1): health set by the agent. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);

@@ -43,7 +43,12 @@ enum direction {
 };
 
 struct packet {
+	/*
+	 * The flow key: the service's VIP:port and the client. For a NodePort
+	 * the VIP is all zero (bpf/nodeport.h): svc_addr keeps the address.
+	 */
 	struct sw_flow_key key;
+	__u8 svc_addr[16];	/* the service side's address on the wire */
 	__u8 tcp_flags;
 	__u8 unusual;		/* PKT_* */
 	__u32 ifindex;		/* the link it came in on (set by the program) */
@@ -56,9 +61,11 @@ static __always_inline void copy_addrs(struct packet *p, const void *src,
 	if (dir == FROM_CLIENT) {
 		__builtin_memcpy(p->key.client, src, len);
 		__builtin_memcpy(p->key.svc.vip, dst, len);
+		__builtin_memcpy(p->svc_addr, dst, len);
 	} else {
 		__builtin_memcpy(p->key.client, dst, len);
 		__builtin_memcpy(p->key.svc.vip, src, len);
+		__builtin_memcpy(p->svc_addr, src, len);
 	}
 }
 

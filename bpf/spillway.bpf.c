@@ -22,6 +22,7 @@
 #include "parse.h"
 #include "stats.h"
 #include "service.h"
+#include "nodeport.h"
 #include "flow.h"
 #include "steer.h"
 #include "control.h"
@@ -41,8 +42,7 @@ static __always_inline void touch(struct sw_flow *f, __u64 now)
  * established packet needs only its flow; the service is looked up for
  * packets without one (and for a SYN reusing a released flow's port).
  */
-static __always_inline int process_from_client(void *ctx,
-					       const struct packet *p,
+static __always_inline int process_from_client(void *ctx, struct packet *p,
 					       struct sw_stats *st)
 {
 	bool new_syn = (p->tcp_flags & (TCP_SYN | TCP_ACK)) == TCP_SYN;
@@ -51,7 +51,7 @@ static __always_inline int process_from_client(void *ctx,
 	__u32 tag, s = 0;
 	__u64 now;
 
-	if (!maybe_service(&p->key.svc))
+	if (!service_key(p))
 		return PASS;
 	now = bpf_ktime_get_coarse_ns();
 	tag = flow_tag(&p->key);
@@ -78,13 +78,13 @@ static __always_inline int process_from_client(void *ctx,
 }
 
 /* A packet from the service (or the endpoint) back to a client. */
-static __always_inline void process_from_service(const struct packet *p,
+static __always_inline void process_from_service(struct packet *p,
 						 struct sw_stats *st)
 {
 	struct sw_flow *f;
 	__u32 tag;
 
-	if (!maybe_service(&p->key.svc))
+	if (!service_key(p))
 		return;
 	tag = flow_tag(&p->key);
 	f = lookup_flow(&p->key, tag);

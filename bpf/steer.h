@@ -18,7 +18,10 @@
 #include "config.h"
 #include "parse.h"
 
-/* The packet's own tuple as bpf_sk_lookup wants it (network order). */
+/*
+ * The packet's own tuple as bpf_sk_lookup wants it (network order): its
+ * address on the wire, not the key's (a NodePort's key has none).
+ */
 static __always_inline __u32 socket_tuple(const struct packet *p,
 					  struct bpf_sock_tuple *t)
 {
@@ -26,13 +29,13 @@ static __always_inline __u32 socket_tuple(const struct packet *p,
 
 	if (k->svc.family == SW_INET) {
 		__builtin_memcpy(&t->ipv4.saddr, k->client, 4);
-		__builtin_memcpy(&t->ipv4.daddr, k->svc.vip, 4);
+		__builtin_memcpy(&t->ipv4.daddr, p->svc_addr, 4);
 		t->ipv4.sport = bpf_htons(k->client_port);
 		t->ipv4.dport = bpf_htons(k->svc.port);
 		return sizeof(t->ipv4);
 	}
 	__builtin_memcpy(t->ipv6.saddr, k->client, 16);
-	__builtin_memcpy(t->ipv6.daddr, k->svc.vip, 16);
+	__builtin_memcpy(t->ipv6.daddr, p->svc_addr, 16);
 	t->ipv6.sport = bpf_htons(k->client_port);
 	t->ipv6.dport = bpf_htons(k->svc.port);
 	return sizeof(t->ipv6);

@@ -262,6 +262,20 @@ struct sw_client_key {
 	__u8 pad[3];		/* always zero */
 };
 
+/*
+ * node_addrs map: the node's own addresses (every address of every link in
+ * the agent's network namespace), kept by the agent. A NodePort matches
+ * its port on any of them (bpf/nodeport.h).
+ */
+struct sw_node_addr_key {
+	__u8 addr[16];
+	__u8 family;		/* enum sw_family */
+	__u8 pad[3];		/* always zero */
+};
+/* Size of the node_addrs map: a node has an IPv6 link-local address on
+ * every pod's host-side veth, so hundreds are common. */
+#define SW_MAX_NODE_ADDRS 16384
+
 struct sw_ctl {
 	__u32 op;		/* enum sw_ctl_op */
 	__s32 err;		/* out: 0 or a negative errno */

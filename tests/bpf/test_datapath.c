@@ -60,6 +60,10 @@ static const struct variant xdpflow4 = { HOOK_XDP, 4, SW_HANDOFF_FLOW_TABLE },
 #define OTHER6 "fd00:96::99"
 #define PORT 80
 #define REMOTE 1
+/* A NodePort: NODE_PORT on the node's addresses (node_addrs: NODE4, NODE6). */
+#define NODE4 "192.168.7.10"
+#define NODE6 "fd00:7::10"
+#define NODE_PORT 30080
 
 /* Everything one case made; torn down after every case, failed or not. */
 static struct {
@@ -68,6 +72,8 @@ static struct {
 	bool loaded;
 	struct sw_service_key svc;
 	__u32 ingress_ifindex;	/* the link client packets come in on (0: none) */
+	const char *addr;	/* the service side's address (NULL: vip()) */
+	__u16 port;		/* the service side's port (0: PORT) */
 } fx;
 
 /* What came out of the ingress hook for one packet. */
@@ -85,6 +91,22 @@ static const char *vip(void)
 static const char *client(void)
 {
 	return fx.v->family == 4 ? CLIENT4 : CLIENT6;
+}
+
+static const char *node_addr(void)
+{
+	return fx.v->family == 4 ? NODE4 : NODE6;
+}
+
+/* Where the test's packets go: the VIP, or a node address for a NodePort. */
+static const char *svc_addr(void)
+{
+	return fx.addr ? fx.addr : vip();
+}
+
+static __u16 svc_port(void)
+{
+	return fx.port ? fx.port : PORT;
 }
 
 /* Stand in for the agent: spills need a fresh heartbeat. */
@@ -282,13 +304,13 @@ static void conn_packet(struct pkt *p, __u16 cport, __u8 flags,
 			bool from_service)
 {
 	struct tcp_spec s = { .family = fx.v->family, .src = client(),
-			      .dst = vip(), .sport = cport, .dport = PORT,
-			      .flags = flags };
+			      .dst = svc_addr(), .sport = cport,
+			      .dport = svc_port(), .flags = flags };
 
 	if (from_service) {
-		s.src = vip();
+		s.src = svc_addr();
 		s.dst = client();
-		s.sport = PORT;
+		s.sport = svc_port();
 		s.dport = cport;
 	}
 	pkt_tcp(p, &s);
@@ -956,6 +978,108 @@ static void test_not_a_vip(const void *arg)
 	st = stats();
 	CHECK_EQ(st.packets, 2);
 	CHECK_EQ(st.new_local + st.new_remote + st.untracked, 0);
+}
+
+/* ------------------------------------------------------------------------
+ * NodePorts: NODE_PORT on any of the node's addresses (bpf/nodeport.h)
+ */
+
+/*
+ * Load, with a NodePort service {no vip, NODE_PORT} of threshold max, the
+ * node's address in node_addrs, and NodePort matching on (as the agent
+ * does while a service has a node_port). Packets go to the node address.
+ */
+static void start_node_port(const void *arg, __u32 max, bool on)
+{
+	struct sw_service_config cfg = { .max_connections = max,
+					 .overflow_to = { REMOTE } };
+	struct sw_node_addr_key node = {};
+	struct sw_error e = {};
+
+	load(arg, NULL);
+	set_remote(REMOTE, true);
+	CHECK(!sw_addr_parse(node_addr(), node.addr, &node.family));
+	CHECK(!sw_node_addrs_set(&fx.dp, &node, 1, &e), "%s", e.msg);
+	memset(&fx.svc, 0, sizeof(fx.svc));
+	fx.svc.port = NODE_PORT;
+	fx.svc.proto = IPPROTO_TCP;
+	fx.svc.family = node.family;
+	CHECK(!sw_service_set(&fx.dp, &fx.svc, &cfg, &e), "%s", e.msg);
+	sw_datapath_node_ports(&fx.dp, on);
+	fx.addr = node_addr();
+	fx.port = NODE_PORT;
+}
+
+static void test_node_port_threshold(const void *arg)
+{
+	start_node_port(arg, 2, true);
+	CHECK_EQ(connect_from(1), OUT_PASS);
+	CHECK_EQ(connect_from(2), OUT_PASS);
+	check_counts(2, 0);
+	CHECK_EQ(connect_from(3), OUT_STEER);		/* past it: spills */
+	check_counts(2, 1);
+	/* The flows are the NodePort's: keyed without the node's address. */
+	CHECK_EQ(flow(1).decision, SW_LOCAL);
+	CHECK_EQ(flow(3).decision, SW_REMOTE);
+	CHECK(flow(3).state & SW_FLOW_ACKED);
+	CHECK_EQ(flow_count(), 3);
+	CHECK_EQ(service().overflowed_total, 1);
+}
+
+/* Replies (spill_tc_out) come from the node's address: they release. */
+static void test_node_port_release(const void *arg)
+{
+	start_node_port(arg, 1, true);
+	CHECK_EQ(connect_from(1), OUT_PASS);
+	CHECK_EQ(connect_from(2), OUT_STEER);
+	CHECK_EQ(connect_from(3), OUT_STEER);
+
+	CHECK_EQ(from_client(1, TH_FIN | TH_ACK), OUT_PASS);
+	from_service(1, TH_FIN | TH_ACK);
+	check_counts(0, 2);
+	from_service(2, TH_RST);
+	check_counts(0, 1);
+	from_service(3, TH_FIN | TH_ACK);
+	CHECK_EQ(from_client(3, TH_FIN | TH_ACK), OUT_STEER);
+	check_counts(0, 0);
+	CHECK_EQ(stats().released_fin, 2);
+	CHECK_EQ(stats().released_rst, 1);
+}
+
+/* The NodePort's port on an address that is not the node's: not ours. */
+static void test_node_port_not_local(const void *arg)
+{
+	start_node_port(arg, 1, true);
+	fx.addr = fx.v->family == 4 ? OTHER4 : OTHER6;
+	CHECK_EQ(connect_from(1), OUT_PASS);
+	CHECK_EQ(connect_from(2), OUT_PASS);
+	from_service(1, TH_FIN | TH_ACK);
+	CHECK_EQ(flow_count(), 0);
+	check_counts(0, 0);
+	CHECK_EQ(stats().untracked, 0);
+}
+
+/* Matching off (no service has a node_port, as the agent sees it): nothing. */
+static void test_node_port_off(const void *arg)
+{
+	start_node_port(arg, 1, false);
+	CHECK_EQ(connect_from(1), OUT_PASS);
+	CHECK_EQ(connect_from(2), OUT_PASS);
+	CHECK_EQ(flow_count(), 0);
+	check_counts(0, 0);
+}
+
+/* The node's addresses follow the agent's list: one removed is not matched. */
+static void test_node_port_address_gone(const void *arg)
+{
+	struct sw_error e = {};
+
+	start_node_port(arg, 1, true);
+	CHECK_EQ(connect_from(1), OUT_PASS);
+	CHECK(!sw_node_addrs_set(&fx.dp, NULL, 0, &e), "%s", e.msg);
+	CHECK_EQ(connect_from(2), OUT_PASS);
+	check_counts(1, 0);
+	CHECK_EQ(flow_count(), 1);
 }
 
 static void test_untracked(const void *arg)
@@ -1824,6 +1948,11 @@ static const struct test_case cases[] = {
 	{ "flows-walk/tc/ipv4", test_flows_walk, &tc4 },
 	{ "flows-walk/xdp/ipv6", test_flows_walk, &xdp6 },
 	VARIANTS("not-a-vip", test_not_a_vip),
+	VARIANTS("node-port/threshold", test_node_port_threshold),
+	VARIANTS("node-port/release", test_node_port_release),
+	VARIANTS("node-port/not-local", test_node_port_not_local),
+	VARIANTS("node-port/off", test_node_port_off),
+	VARIANTS("node-port/address-gone", test_node_port_address_gone),
 	VARIANTS("untracked", test_untracked),
 	VARIANTS("unusual-headers", test_unusual_headers),
 	/* These run every parsing program themselves. */

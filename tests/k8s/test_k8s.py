@@ -106,11 +106,12 @@ class K8sWorld(World):
 
     # -- building the node ----------------------------------------------------
     def start(self, cni="calico", proxy="iptables", family=4, vip=None, interfaces=None,
-              by_name=False):
+              by_name=False, node_port=False):
         """The whole world, then both agents. cni: calico, ptp or bridge;
         proxy: kube-proxy's mode, iptables or nftables; family: the
         ClusterIP service A's VIP is taken from (vip: another VIP instead;
-        by_name: none written, the agent resolves service A's name);
+        by_name: none written, the agent resolves service A's name;
+        node_port: service A is configured by its NodePort alone);
         interfaces: the agent's list, instead of the pattern for this CNI's
         links and the uplink."""
         self.cni, self.proxy, self.patterns = cni, proxy, interfaces
@@ -166,7 +167,9 @@ class K8sWorld(World):
         self.write_config(self.gateway_config(), f"{self.dir}/etc/gw.yaml")
         self.gw_agent = start_spillway(g, f"{self.dir}/etc/gw.yaml", self.gw_pin,
                                        self.gw_socket, self.gw_log)
-        self.write_config(self.node_config(None if by_name else vip or CLUSTER_IP[family]))
+        self.write_config(self.node_config(
+            None if node_port or by_name else vip or CLUSTER_IP[family],
+            NODE_PORT if node_port else None))
         self.resolv_conf = f"{self.dir}/etc/resolv.conf"
         with open(self.resolv_conf, "w") as f:     # dnsPolicy: ClusterFirstWithHostNet
             f.write(f"nameserver {DNS_IP}\nsearch spillway.svc.cluster.local "
@@ -318,9 +321,12 @@ class K8sWorld(World):
         later too), and the uplink."""
         return ["cali*" if self.cni == "calico" else "veth*", "eth0"]
 
-    def node_config(self, vip):
-        """vip None: service A without one, its VIPs from its name."""
-        vip_line = f"    vip: {vip}\n" if vip else ""
+    def node_config(self, vip, node_port=None):
+        """The node agent's configuration: service A at vip, or (None) at
+        node_port on the node's addresses, or neither: its VIPs from its
+        name."""
+        where = (f"    vip: {vip}\n" if vip else
+                 f"    node_port: {node_port}\n" if node_port else "")
         return f"""cluster: cluster1
 interfaces: {json.dumps(self.patterns or self.interfaces())}
 tls:
@@ -332,7 +338,7 @@ remotes:
     health: {{interval: 500ms}}
 services:
   - name: {SVC}
-{vip_line}    port: 80
+{where}    port: 80
     max_connections: {self.max}
     overflow_to: [cluster2]
 metrics:
@@ -647,11 +653,66 @@ def test_loadbalancer_ip_from_outside(w):
     seen = [a for b in BACKENDS for a in w.accepted_from(b)]
     assert len(seen) == MAX and ROUTER[4] not in seen, seen
     # The NodePort of the same Service answers through kube-proxy too
-    # (the agent is not told about it: not counted).
+    # (the agent is not told about it here: not counted).
     s, who = w.dial_from(w.ext, NODE_UPLINK[4], NODE_PORT)
     assert who in BACKENDS, who
     w.echo_ok(s)
     w.wait_counts(SVC, MAX, 3)
+
+
+def node_port_from_outside(w, family):
+    """A client outside the cluster reaches service A by its NodePort on
+    the node's uplink address (the agent told only `node_port`): kube-proxy
+    DNATs it to the pods; past the threshold it spills, counted on the
+    NodePort's row of its family (vip "*"), the other family's untouched."""
+    w.start(cni="calico", proxy="iptables" if family == 4 else "nftables",
+            node_port=True)
+    rows = [r for r in w.status()["services"] if r["name"] == SVC]
+    assert [(r["vip"], r["port"]) for r in rows] == [("*", NODE_PORT)] * 2, rows
+    row = 0 if family == 4 else 1
+
+    def counts():
+        r = [x for x in w.status()["services"] if x["name"] == SVC]
+        return [(x["active_local"], x["active_remote"]) for x in r]
+
+    watch = Watch(lambda: counts()[row][0])
+    conns = []
+    for _ in range(MAX + 3):
+        s, who = w.dial_from(w.ext, NODE_UPLINK[family], NODE_PORT)
+        conns.append((s, who))
+        time.sleep(0.1)
+    answered = [who for _, who in conns]
+    assert set(answered[:MAX]) <= set(BACKENDS), answered
+    assert answered[MAX:] == ["remote"] * 3, answered
+    want = [(0, 0), (0, 0)]
+    want[row] = (MAX, 3)
+    wait_until(f"NodePort counts {want}", lambda: counts() == want)
+    for s, _ in conns:
+        w.echo_ok(s)
+    assert w.remote_accepts() == 3
+    assert watch.end() <= MAX, "local active passed the threshold"
+    # Closing releases (the replies leave from the node's address): a
+    # local connection closed makes room for a new local one.
+    local = [s for s, who in conns if who != "remote"]
+    w.hang_up(local[0])
+    want[row] = (MAX - 1, 3)
+    wait_until(f"NodePort counts {want}", lambda: counts() == want)
+    s, who = w.dial_from(w.ext, NODE_UPLINK[family], NODE_PORT)
+    assert who in BACKENDS, who
+    w.echo_ok(s)
+    for s, who in conns:
+        if who == "remote":
+            w.hang_up(s)
+    want[row] = (MAX, 0)
+    wait_until(f"NodePort counts {want}", lambda: counts() == want)
+
+
+def test_node_port_from_outside(w):
+    node_port_from_outside(w, 4)
+
+
+def test_node_port_from_outside_ipv6_nftables(w):
+    node_port_from_outside(w, 6)
 
 
 def notrack_bites(w, family):

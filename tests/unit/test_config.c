@@ -607,6 +607,29 @@ static const struct bad_config bad_configs[] = {
 	    "    max_connections: 1\n",
 	    5, "services[2]", "vip 10.96.0.10 port 80 is already used by "
 	    "services[0] (line 3)"),
+	BAD("services/node-port-0",
+	    "cluster: c1\n"
+	    "services:\n"
+	    "  - {name: a, node_port: 0, port: 80, max_connections: 1}\n",
+	    3, "services[0].node_port", "expected"),
+	BAD("services/node-port-65536",
+	    "cluster: c1\n"
+	    "services:\n"
+	    "  - {name: a, node_port: 65536, port: 80, max_connections: 1}\n",
+	    3, "services[0].node_port", "expected"),
+	BAD("services/node-port-name",
+	    "cluster: c1\n"
+	    "services:\n"
+	    "  - {name: a, node_port: http, port: 80, max_connections: 1}\n",
+	    3, "services[0].node_port", "expected"),
+	BAD("services/duplicate-node-port",
+	    "cluster: c1\n"
+	    "services:\n"
+	    "  - {name: a, node_port: 30080, port: 80, max_connections: 1}\n"
+	    "  - {name: b, vip: 10.96.0.10, node_port: 30080, port: 81,"
+	    " max_connections: 1}\n",
+	    4, "services[1].node_port", "node_port 30080 is already used by "
+	    "services[0] (line 3)"),
 	BAD("services/duplicate-vip-ipv6-spelling",
 	    "cluster: c1\n"
 	    "services:\n"
@@ -946,6 +969,22 @@ static void check_vip_from_name(const struct sw_config *cfg)
 	CHECK_EQ(cfg->resolve_interval_ns, 30 * NS_PER_S);
 }
 
+static void check_node_port(const struct sw_config *cfg)
+{
+	const struct sw_service_config_entry *np = &cfg->services[0];
+	const struct sw_service_config_entry *both = &cfg->services[1];
+
+	CHECK_EQ(cfg->n_services, 2);
+	CHECK_STR(np->vip, "");
+	CHECK_EQ(np->node_port, 30080);
+	CHECK_EQ(np->port, 80);
+	CHECK(!sw_service_named(np), "a NodePort service is not resolved by name");
+	CHECK_STR(both->vip, "10.96.0.10");
+	CHECK_EQ(both->node_port, 65535);
+	CHECK_EQ(both->key.port, 443);
+	CHECK(sw_config_has_node_ports(cfg));
+}
+
 /* What a resolver answered, for sw_config_expand_vips. */
 static int fake_vips(void *arg, const char *name, char (*out)[INET6_ADDRSTRLEN],
 		     int max)
@@ -998,6 +1037,50 @@ static void test_expand_vips(const void *arg)
 					 fx.a.services[i].key.family, vip),
 			  fx.a.services[i].vip);
 	}
+}
+
+/*
+ * A node_port is two more entries, {no vip, node_port} for IPv4 and IPv6,
+ * each counted apart; a service with only a node_port resolves no name. A
+ * connection's own address:port finds its VIP's entry, else the NodePort's.
+ */
+static void test_expand_node_ports(const void *arg)
+{
+	const struct sw_service_config_entry *s;
+	struct sw_service_key key = {};
+	struct sw_error e = { "" };
+	char why[256] = "";
+
+	(void)arg;
+	CHECK(!parse("cluster: c1\n"
+		     "services:\n"
+		     "  - {name: b.default.svc.cluster.local, node_port: 30080,"
+		     " port: 80, max_connections: 2}\n"
+		     "  - {name: a.default.svc.cluster.local, vip: 10.96.0.10,"
+		     " node_port: 30081, port: 80, max_connections: 1}\n",
+		     &fx.a, &e), "%s", e.msg);
+	CHECK_EQ(sw_config_expand_vips(&fx.a, fake_vips, NULL, why,
+				       sizeof(why)), 0);
+	CHECK_EQ(fx.a.n_services, 5);	/* b: 2 node ports; a: vip + 2 */
+	for (int i = 0; i < fx.a.n_services; i++)
+		CHECK(fx.a.services[i].vip[0] ||
+		      fx.a.services[i].key.port == fx.a.services[i].node_port,
+		      "services[%d]", i);
+	key.proto = IPPROTO_TCP;
+	key.family = SW_INET6;
+	key.port = 30080;
+	s = sw_config_service_by_key(&fx.a, &key);
+	CHECK(s && !strcmp(s->name, "b.default.svc.cluster.local") &&
+	      s->port == 80 && !s->vip[0], "the IPv6 NodePort entry");
+	CHECK(!sw_service_key_make(&key, "192.168.7.10", 30081));
+	s = sw_config_service_reached(&fx.a, &key);
+	CHECK(s && !strcmp(s->name, "a.default.svc.cluster.local") &&
+	      !s->vip[0], "a node address reaches the NodePort");
+	CHECK(!sw_service_key_make(&key, "10.96.0.10", 80));
+	s = sw_config_service_reached(&fx.a, &key);
+	CHECK(s && !strcmp(s->vip, "10.96.0.10"), "the VIP reaches its entry");
+	CHECK(!sw_service_key_make(&key, "192.168.7.10", 80));
+	CHECK(!sw_config_service_reached(&fx.a, &key));
 }
 
 static void check_ipv6(const struct sw_config *cfg)
@@ -1158,6 +1241,14 @@ static const struct good_config good_configs[] = {
 	  "    port: 80\n"
 	  "    max_connections: 5\n",
 	  check_vip_from_name },
+	{ "good/node-port",
+	  "cluster: c1\n"
+	  "services:\n"
+	  "  - {name: np.default.svc.cluster.local, node_port: 30080, port: 80,"
+	  " max_connections: 5}\n"
+	  "  - {name: both, vip: 10.96.0.10, node_port: 65535, port: 443,"
+	  " max_connections: 1}\n",
+	  check_node_port },
 	{ "good/gateway-only",
 	  "cluster: gw\n"
 	  "interfaces: []\n"
@@ -1276,6 +1367,8 @@ static void compare_configs(const struct sw_config *a, const struct sw_config *b
 		CHECK_STR(x->name, y->name);
 		CHECK_STR(x->vip, y->vip);
 		CHECK(!memcmp(&x->key, &y->key, sizeof(x->key)), "services[%d].key", i);
+		CHECK_EQ(x->port, y->port);
+		CHECK_EQ(x->node_port, y->node_port);
 		CHECK_EQ(x->max_connections, y->max_connections);
 		CHECK_EQ(x->resume_below, y->resume_below);
 		CHECK_EQ(x->n_overflow_to, y->n_overflow_to);
@@ -1473,6 +1566,7 @@ static const struct test_case other_cases[] = {
 	{ "write/remote-settings", test_write_remote_settings, NULL },
 	{ "remote-defaults", test_remote_defaults, NULL },
 	{ "expand-vips", test_expand_vips, NULL },
+	{ "expand-node-ports", test_expand_node_ports, NULL },
 	{ "load/file", test_load_file, NULL },
 	{ "load/missing", test_load_missing, NULL },
 	{ "load/directory", test_load_directory, NULL },

@@ -61,6 +61,7 @@ struct agent {
 	__u64 next_collect_ns, flows_scanned;
 	__u64 reloads_ok, reloads_failed, cert_reloads_ok, cert_reloads_failed;
 	__u64 flows_released_link_gone;	/* their clients' link went */
+	int n_node_addrs;		/* in node_addrs: where NodePorts match */
 	struct agent_vip_name **vip_names;	/* services named, not VIP'd */
 	int n_vip_names;
 	struct sw_task vips_task;		/* ask about new names */
@@ -88,6 +89,12 @@ int agent_ifaces_apply(struct agent *a, const struct sw_config *next,
 		       struct sw_error *e);
 /* Links came or went (links_io is readable): attach, or forget. */
 void agent_ifaces_changed(struct agent *a);
+/*
+ * Put the node's addresses in the datapath's node_addrs map and turn
+ * NodePort matching on, while a service of a->cfg has a node_port; else
+ * empty it and turn matching off.
+ */
+void agent_node_addrs_sync(struct agent *a);
 
 /* vips.c: services whose VIPs are their name's addresses */
 /* The names of cfg's services without a vip (free() it; NULL: no memory). */

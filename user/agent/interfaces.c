@@ -8,7 +8,9 @@
  */
 #include <errno.h>
 #include <fnmatch.h>
+#include <ifaddrs.h>
 #include <net/if.h>
+#include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -222,15 +224,65 @@ static void on_link(void *arg, const struct sw_link_event *ev)
 		link_here(a, ev);
 }
 
+/* One address of getifaddrs' list as a node_addrs key; false: not IP. */
+static bool node_addr_key(const struct sockaddr *sa, struct sw_node_addr_key *k)
+{
+	memset(k, 0, sizeof(*k));
+	if (sa && sa->sa_family == AF_INET) {
+		memcpy(k->addr, &((const struct sockaddr_in *)sa)->sin_addr, 4);
+		k->family = SW_INET;
+	} else if (sa && sa->sa_family == AF_INET6) {
+		memcpy(k->addr, &((const struct sockaddr_in6 *)sa)->sin6_addr, 16);
+		k->family = SW_INET6;
+	}
+	return k->family != 0;
+}
+
+void agent_node_addrs_sync(struct agent *a)
+{
+	bool on = sw_config_has_node_ports(&a->cfg);
+	struct sw_node_addr_key *keys = NULL, *more;
+	struct ifaddrs *ifs = NULL;
+	struct sw_error e = {};
+	int n = 0;
+
+	if (!sw_datapath_loaded(&a->dp))
+		return;
+	if (on && getifaddrs(&ifs)) {
+		log_warn("NodePorts: cannot list the node's addresses: %s; "
+			 "matching on those known before", strerror(errno));
+		return;
+	}
+	for (struct ifaddrs *i = ifs; i; i = i->ifa_next) {
+		more = realloc(keys, (n + 1) * sizeof(*keys));
+		if (!more)
+			break;
+		keys = more;
+		n += node_addr_key(i->ifa_addr, &keys[n]);
+	}
+	freeifaddrs(ifs);
+	if (sw_node_addrs_set(&a->dp, keys, n, &e))
+		log_warn("NodePorts: %s", e.msg);
+	else if (on && n != a->n_node_addrs)
+		log_info("NodePorts: matched on the node's %d address(es)", n);
+	a->n_node_addrs = on ? n : 0;
+	free(keys);
+	sw_datapath_node_ports(&a->dp, on);
+}
+
 void agent_ifaces_changed(struct agent *a)
 {
 	struct sw_error e = {};
+	int addrs;
 
 	if (!sw_datapath_loaded(&a->dp)) {
 		sw_links_read(a->links_io.fd, NULL, NULL);
 		return;
 	}
-	if (sw_links_read(a->links_io.fd, on_link, a) != -ENOBUFS)
+	addrs = sw_links_read(a->links_io.fd, on_link, a);
+	if (addrs && sw_config_has_node_ports(&a->cfg))
+		agent_node_addrs_sync(a);
+	if (addrs != -ENOBUFS)
 		return;
 	/* Events were lost: look at every link again. */
 	log_warn("link events were lost (too many at once): looking at every "

@@ -311,6 +311,7 @@ int agent_apply(struct agent *a, struct sw_config *next, bool first,
 	a->cfg = *next;
 	memset(next, 0, sizeof(*next));
 	memcpy(a->remote_ids, ids, sizeof(ids));
+	agent_node_addrs_sync(a);
 	return 0;
 }
 

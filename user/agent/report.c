@@ -26,13 +26,19 @@ const char *sw_flow_state(__u32 state)
 	return state & SW_FLOW_ACKED ? "established" : "half-open";
 }
 
-/* A service's VIP:port as host:port text ([v6]:port). */
+/* A service entry's VIP: "*" for a NodePort's (any of the node's addresses). */
+static const char *vip_text(const struct sw_service_config_entry *s)
+{
+	return s->vip[0] ? s->vip : "*";
+}
+
+/* A service's VIP:port as host:port text ([v6]:port, *:30080). */
 static const char *vip_port(const struct sw_service_config_entry *s, char *buf,
 			    size_t len)
 {
 	struct sw_hostport hp = { .port = s->key.port };
 
-	snprintf(hp.host, sizeof(hp.host), "%s", s->vip);
+	snprintf(hp.host, sizeof(hp.host), "%s", vip_text(s));
 	return sw_hostport_format(&hp, buf, len);
 }
 
@@ -73,7 +79,7 @@ static void status_json(FILE *out, const struct sw_view *v)
 
 		json_object(&j);
 		json_field_str(&j, "name", c->name);
-		json_field_str(&j, "vip", c->vip);
+		json_field_str(&j, "vip", vip_text(c));
 		json_field_uint(&j, "port", c->key.port);
 		json_field_str(&j, "protocol", "tcp");
 		json_field_uint(&j, "max_connections", l->cfg.max_connections);
@@ -283,7 +289,7 @@ static void single(FILE *out, const char *name, const char *type,
 static void service_labels(FILE *out, const struct sw_view_service *s)
 {
 	fprintf(out, "{service=\"%s\",vip=\"%s\",port=\"%u\"", s->cfg->name,
-		s->cfg->vip, s->cfg->key.port);
+		vip_text(s->cfg), s->cfg->key.port);
 }
 
 /* One metric per service, from one field of its live entry. */

@@ -143,7 +143,7 @@ char (*agent_vips_named(const struct sw_config *cfg, int *n))[SW_NAME_MAX + 1]
 
 	*n = 0;
 	for (int i = 0; names && i < cfg->n_services; i++)
-		if (!cfg->services[i].vip[0])
+		if (sw_service_named(&cfg->services[i]))
 			memcpy(names[(*n)++], cfg->services[i].name,
 			       sizeof(names[0]));
 	return names;

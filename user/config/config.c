@@ -600,12 +600,13 @@ static void parse_remotes(struct parser *p, const yaml_node_t *n)
 /* services */
 
 enum {
-	SVC_NAME, SVC_VIP, SVC_PORT, SVC_PROTOCOL, SVC_MAX, SVC_RESUME,
-	SVC_OVERFLOW, SVC_N
+	SVC_NAME, SVC_VIP, SVC_NODE_PORT, SVC_PORT, SVC_PROTOCOL, SVC_MAX,
+	SVC_RESUME, SVC_OVERFLOW, SVC_N
 };
 static const struct sw_yaml_key service_keys[SVC_N] = {
 	[SVC_NAME] = { "name", true },
 	[SVC_VIP] = { "vip", false },	/* none: the name's addresses */
+	[SVC_NODE_PORT] = { "node_port", false }, /* on the node's addresses */
 	[SVC_PORT] = { "port", true },
 	[SVC_PROTOCOL] = { "protocol", false },
 	[SVC_MAX] = { "max_connections", true },
@@ -678,9 +679,9 @@ static void parse_protocol(struct parser *p, const yaml_node_t *n,
 			      "expected tcp", sw_yaml_show(&p->y, proto));
 }
 
-/* Service names and VIP:port pairs must be unique across the list. */
+/* Service names, VIP:port pairs and node ports: unique across the list. */
 struct service_uniques {
-	struct unique names, keys;
+	struct unique names, keys, node_ports;
 };
 
 static void parse_service(struct parser *p, const yaml_node_t *n,
@@ -703,6 +704,11 @@ static void parse_service(struct parser *p, const yaml_node_t *n,
 		unique_add(&u->names, index, v[SVC_NAME], "%s", s->name);
 	if (v[SVC_VIP])
 		parse_vip(p, v[SVC_VIP], sw_field_key(f, field, "vip"), s);
+	if (v[SVC_NODE_PORT] &&
+	    !sw_yaml_port(&p->y, v[SVC_NODE_PORT],
+			  sw_field_key(f, field, "node_port"), &s->node_port))
+		unique_add(&u->node_ports, index, v[SVC_NODE_PORT], "node_port %u",
+			   s->node_port);
 	if (v[SVC_PORT])
 		sw_yaml_port(&p->y, v[SVC_PORT], sw_field_key(f, field, "port"),
 			     &port);
@@ -730,6 +736,7 @@ static void parse_service(struct parser *p, const yaml_node_t *n,
 			   sw_addr_format(s->key.vip, s->key.family, addr), port);
 	s->key.port = port;	/* without a vip: the VIPs come from the name */
 	s->key.proto = IPPROTO_TCP;
+	s->port = port;
 }
 
 static void parse_services(struct parser *p, const yaml_node_t *n)
@@ -739,6 +746,8 @@ static void parse_services(struct parser *p, const yaml_node_t *n)
 			   .expected = "each service to have its own name" },
 		.keys = { .list = "services", .sub = "",
 			   .expected = "each service to have its own vip and port" },
+		.node_ports = { .list = "services", .sub = ".node_port",
+			   .expected = "each service to have its own node_port" },
 	};
 	struct sw_config *cfg = p->cfg;
 	const yaml_node_item_t *items;
@@ -752,6 +761,7 @@ static void parse_services(struct parser *p, const yaml_node_t *n)
 	cfg->services = list_alloc(p, count, sizeof(*cfg->services));
 	unique_init(p, &u.names, count);
 	unique_init(p, &u.keys, count);
+	unique_init(p, &u.node_ports, count);
 	if (cfg->services) {
 		cfg->n_services = count;
 		for (int i = 0; i < count; i++)
@@ -761,6 +771,7 @@ static void parse_services(struct parser *p, const yaml_node_t *n)
 	}
 	unique_check(p, &u.names);
 	unique_check(p, &u.keys);
+	unique_check(p, &u.node_ports);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1184,6 +1195,17 @@ sw_config_service(const struct sw_config *cfg, const char *name)
 	return NULL;
 }
 
+/* Append e unless another entry has its key already (false then). */
+static bool add_entry(struct sw_service_config_entry *list, int *n,
+		      const struct sw_service_config_entry *e)
+{
+	for (int i = 0; i < *n; i++)
+		if (!memcmp(&list[i].key, &e->key, sizeof(e->key)))
+			return false;
+	list[(*n)++] = *e;
+	return true;
+}
+
 /* Append s with vip (made into its key); false if that VIP:port is taken. */
 static bool add_vip(struct sw_service_config_entry *list, int *n,
 		    const struct sw_service_config_entry *s, const char *vip)
@@ -1191,13 +1213,39 @@ static bool add_vip(struct sw_service_config_entry *list, int *n,
 	struct sw_service_config_entry e = *s;
 
 	snprintf(e.vip, sizeof(e.vip), "%s", vip);
-	if (sw_service_key_make(&e.key, e.vip, s->key.port))
+	if (sw_service_key_make(&e.key, e.vip, s->port))
 		return false;
-	for (int i = 0; i < *n; i++)
-		if (!memcmp(&list[i].key, &e.key, sizeof(e.key)))
-			return false;
-	list[(*n)++] = e;
-	return true;
+	return add_entry(list, n, &e);
+}
+
+/* Append s's NodePort entries: {no vip, node_port} for IPv4 and IPv6. */
+static void add_node_port(struct sw_service_config_entry *list, int *n,
+			  const struct sw_service_config_entry *s)
+{
+	static const __u8 families[] = { SW_INET, SW_INET6 };
+	struct sw_service_config_entry e = *s;
+
+	e.vip[0] = '\0';
+	memset(&e.key, 0, sizeof(e.key));
+	e.key.port = s->node_port;
+	e.key.proto = IPPROTO_TCP;
+	for (size_t i = 0; i < sizeof(families); i++) {
+		e.key.family = families[i];
+		add_entry(list, n, &e);
+	}
+}
+
+bool sw_service_named(const struct sw_service_config_entry *s)
+{
+	return !s->vip[0] && !s->node_port;
+}
+
+bool sw_config_has_node_ports(const struct sw_config *cfg)
+{
+	for (int i = 0; i < cfg->n_services; i++)
+		if (cfg->services[i].node_port)
+			return true;
+	return false;
 }
 
 int sw_config_expand_vips(struct sw_config *cfg, sw_vips_fn vips, void *arg,
@@ -1211,14 +1259,17 @@ int sw_config_expand_vips(struct sw_config *cfg, sw_vips_fn vips, void *arg,
 		      sizeof(*list));
 	if (!list)
 		return -ENOMEM;
-	/* Written VIPs first: they are never the ones left out. */
-	for (int i = 0; i < cfg->n_services; i++)
+	/* Written VIPs and node ports first: never the ones left out. */
+	for (int i = 0; i < cfg->n_services; i++) {
 		if (cfg->services[i].vip[0])
 			add_vip(list, &n, &cfg->services[i], cfg->services[i].vip);
+		if (cfg->services[i].node_port)
+			add_node_port(list, &n, &cfg->services[i]);
+	}
 	for (int i = 0; i < cfg->n_services; i++) {
 		const struct sw_service_config_entry *s = &cfg->services[i];
-		int count = s->vip[0] ? 0 : vips(arg, s->name, addrs,
-						 SW_MAX_VIPS_PER_NAME);
+		int count = sw_service_named(s) ?
+			vips(arg, s->name, addrs, SW_MAX_VIPS_PER_NAME) : 0;
 
 		for (int k = 0; k < count; k++) {
 			if (n < SW_MAX_SERVICES && add_vip(list, &n, s, addrs[k]))
@@ -1227,7 +1278,7 @@ int sw_config_expand_vips(struct sw_config *cfg, sw_vips_fn vips, void *arg,
 				snprintf(why, why_len, "services[%d] (%s): %s "
 					 "port %u is another service's VIP, or "
 					 "one too many: left out", i, s->name,
-					 addrs[k], s->key.port);
+					 addrs[k], s->port);
 		}
 	}
 	free(cfg->services);
@@ -1244,6 +1295,20 @@ sw_config_service_by_key(const struct sw_config *cfg,
 		if (!memcmp(&cfg->services[i].key, key, sizeof(*key)))
 			return &cfg->services[i];
 	return NULL;
+}
+
+const struct sw_service_config_entry *
+sw_config_service_reached(const struct sw_config *cfg,
+			  const struct sw_service_key *key)
+{
+	const struct sw_service_config_entry *s =
+		sw_config_service_by_key(cfg, key);
+	struct sw_service_key np = *key;
+
+	if (s)
+		return s;
+	memset(np.vip, 0, sizeof(np.vip));
+	return sw_config_service_by_key(cfg, &np);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1427,7 +1492,9 @@ static void write_service(struct writer *w,
 	w_key_str(w, "name", s->name);
 	if (s->vip[0])
 		w_key_str(w, "vip", s->vip);
-	w_key_u64(w, "port", s->key.port);
+	if (s->node_port)
+		w_key_u64(w, "node_port", s->node_port);
+	w_key_u64(w, "port", s->port);
 	w_key_str(w, "protocol", "tcp");
 	w_key_u64(w, "max_connections", s->max_connections);
 	w_key_u64(w, "resume_below", s->resume_below);

@@ -78,7 +78,14 @@ struct sw_service_config_entry {
 	 * (sw_config_expand_vips), key holding only port and protocol.
 	 */
 	char vip[INET6_ADDRSTRLEN];
-	struct sw_service_key key;	/* vip, port, protocol (tcp) */
+	/*
+	 * What the datapath matches: vip, port, protocol (tcp). A NodePort
+	 * entry (sw_config_expand_vips) has no vip ("", key.vip all zero)
+	 * and node_port for key.port, one for IPv4 and one for IPv6.
+	 */
+	struct sw_service_key key;
+	__u16 port;			/* the service's port, as written */
+	__u16 node_port;		/* 0: none */
 	__u32 max_connections;
 	__u32 resume_below;		/* = max_connections when not written */
 	int n_overflow_to;
@@ -164,8 +171,9 @@ const struct sw_remote_config *sw_config_remote(const struct sw_config *cfg,
 const struct sw_service_config_entry *
 sw_config_service(const struct sw_config *cfg, const char *name);
 /*
- * Give the services without a written vip their VIPs: each becomes one
- * entry per address vips() has for its name (none: left out until its name
+ * Give the services their datapath entries: a written vip is one; a
+ * node_port two more (IPv4 and IPv6, no vip); a service with neither gets
+ * one per address vips() has for its name (none: left out until its name
  * resolves). An address whose VIP:port another entry has already is left
  * out, and said in why (the first such). Returns how many were left out, or
  * -ENOMEM (cfg unchanged).
@@ -179,6 +187,18 @@ int sw_config_expand_vips(struct sw_config *cfg, sw_vips_fn vips, void *arg,
 const struct sw_service_config_entry *
 sw_config_service_by_key(const struct sw_config *cfg,
 			 const struct sw_service_key *key);
+/*
+ * The service a connection to addr:port (key) reaches: the one at that
+ * VIP:port, else the NodePort's at that port (addr being one of the node's
+ * own, as the datapath checked); NULL if neither is configured.
+ */
+const struct sw_service_config_entry *
+sw_config_service_reached(const struct sw_config *cfg,
+			  const struct sw_service_key *key);
+/* Does a service of cfg have a node_port? */
+bool sw_config_has_node_ports(const struct sw_config *cfg);
+/* Does the service resolve its name for its VIPs (no vip, no node_port)? */
+bool sw_service_named(const struct sw_service_config_entry *s);
 
 /* Set what has a default (datapath:) as when the file does not write it. */
 void sw_config_defaults(struct sw_config *cfg);

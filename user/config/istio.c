@@ -1375,6 +1375,7 @@ static int add_service(struct importer *im, const struct entry *s, int a,
 		svc->key.port = p->number;
 		svc->key.proto = IPPROTO_TCP;
 	}
+	svc->port = p->number;
 	svc->max_connections = svc->resume_below = max;
 	svc->n_overflow_to = n_remotes;
 	memcpy(svc->overflow_to, remotes, sizeof(svc->overflow_to));

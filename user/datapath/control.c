@@ -265,6 +265,10 @@ int sw_flow_fall_back(struct sw_datapath *dp, const struct sw_flow_key *key,
 
 	req.flow.key = *key;
 	err = run_ctl(dp, &req, e);
+	if (err == -ENOENT) {		/* a NodePort's flow has no VIP */
+		memset(req.flow.key.svc.vip, 0, sizeof(req.flow.key.svc.vip));
+		err = run_ctl(dp, &req, e);
+	}
 	if (err)
 		return sw_fail(e, err, "cannot move the flow's slot to local: %s",
 			       err == -ENOENT ? "no such open flow" :
@@ -301,4 +305,37 @@ int sw_stats_read(struct sw_datapath *dp, struct sw_stats *sum,
 	}
 	free(percpu);
 	return err;
+}
+
+int sw_node_addrs_set(struct sw_datapath *dp,
+		      const struct sw_node_addr_key *addrs, int n,
+		      struct sw_error *e)
+{
+	int fd = bpf_map__fd(dp->skel->maps.node_addrs);
+	struct sw_node_addr_key key, next;
+	__u32 one = 1;
+	bool more;
+
+	for (int i = 0; i < n; i++)
+		if (bpf_map_update_elem(fd, &addrs[i], &one, BPF_ANY))
+			return sw_fail(e, -errno, "cannot add the node's address "
+				       "%d of %d to the node_addrs map: %s%s",
+				       i + 1, n, strerror(errno),
+				       errno == E2BIG ? " (more addresses than "
+				       "SW_MAX_NODE_ADDRS)" : "");
+	/* Then what the node no longer has goes. */
+	more = !bpf_map_get_next_key(fd, NULL, &key);
+	while (more) {
+		bool kept = false;
+
+		more = !bpf_map_get_next_key(fd, &key, &next);
+		for (int i = 0; i < n && !kept; i++)
+			kept = !memcmp(&addrs[i], &key, sizeof(key));
+		if (!kept && bpf_map_delete_elem(fd, &key) && errno != ENOENT)
+			return sw_fail(e, -errno, "cannot remove an address the "
+				       "node no longer has from node_addrs: %s",
+				       strerror(errno));
+		key = next;
+	}
+	return 0;
 }

@@ -70,6 +70,14 @@ int sw_flows_walk(struct sw_datapath *dp, sw_flow_visit visit, void *arg,
 int sw_link_gone(struct sw_datapath *dp, int ifindex, __u32 *released,
 		 struct sw_error *e);
 
+/*
+ * Make the node_addrs map hold exactly addrs: the node's own addresses,
+ * where the datapath matches NodePorts (bpf/nodeport.h).
+ */
+int sw_node_addrs_set(struct sw_datapath *dp,
+		      const struct sw_node_addr_key *addrs, int n,
+		      struct sw_error *e);
+
 /* Name a remote id and set its health (name NULL: keep the name). */
 int sw_remote_set(struct sw_datapath *dp, __u32 id, const char *name,
 		  bool healthy, struct sw_error *e);
@@ -87,7 +95,9 @@ int sw_collect(struct sw_datapath *dp, const struct sw_collect_params *params,
 /*
  * A spilled flow the agent serves locally after all (its remote refused it):
  * its slot moves from remote to local. -ENOENT if the flow has ended or is
- * not tracked (nothing to move), -EALREADY if it was moved before.
+ * not tracked (nothing to move), -EALREADY if it was moved before. key is
+ * the connection's own tuple: a NodePort's flow (keyed without the node's
+ * address) is found from it too.
  */
 int sw_flow_fall_back(struct sw_datapath *dp, const struct sw_flow_key *key,
 		      struct sw_error *e);

@@ -523,9 +523,17 @@ int sw_datapath_load_xdp(struct sw_datapath *dp, struct sw_error *e)
 		spillway_bpf__destroy(x);
 		return sw_prefix(e, err, "XDP mode (attach: xdp): ");
 	}
+	x->bss->node_ports = dp->skel->bss->node_ports;
 	dp->xdp = x;
 	dp->handoff = handoff;
 	return 0;
+}
+
+void sw_datapath_node_ports(struct sw_datapath *dp, bool on)
+{
+	dp->skel->bss->node_ports = on;
+	if (dp->xdp)
+		dp->xdp->bss->node_ports = on;
 }
 
 bool sw_datapath_meta_refused(const struct sw_datapath *dp)

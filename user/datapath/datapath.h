@@ -99,6 +99,13 @@ static inline bool sw_datapath_loaded(const struct sw_datapath *dp)
 int sw_datapath_load_xdp(struct sw_datapath *dp, struct sw_error *e);
 
 /*
+ * Turn NodePort matching on (a service has a node_port) or off, in every
+ * instance of the programs, those loaded later included: while off, a
+ * packet to no VIP costs nothing more.
+ */
+void sw_datapath_node_ports(struct sw_datapath *dp, bool on);
+
+/*
  * True once a driver refused XDP metadata at run time: XDP mode has read
  * every decision from the flow table since.
  */

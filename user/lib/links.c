@@ -19,7 +19,8 @@ bool sw_ifname_is_pattern(const char *name)
 int sw_links_watch(struct sw_error *e)
 {
 	struct sockaddr_nl sa = { .nl_family = AF_NETLINK,
-				  .nl_groups = RTMGRP_LINK };
+				  .nl_groups = RTMGRP_LINK | RTMGRP_IPV4_IFADDR |
+					       RTMGRP_IPV6_IFADDR };
 	int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC,
 			NETLINK_ROUTE);
 
@@ -115,6 +116,7 @@ int sw_links_read(int fd, void (*fn)(void *arg, const struct sw_link_event *ev),
 {
 	char buf[32768] __attribute__((aligned(NLMSG_ALIGNTO)));
 	bool lost = false;
+	int addrs = 0;
 
 	for (;;) {
 		ssize_t n = recv(fd, buf, sizeof(buf), 0);
@@ -126,8 +128,11 @@ int sw_links_read(int fd, void (*fn)(void *arg, const struct sw_link_event *ev),
 		if (n <= 0)
 			break;
 		for (struct nlmsghdr *nh = (struct nlmsghdr *)buf;
-		     fn && NLMSG_OK(nh, (size_t)n); nh = NLMSG_NEXT(nh, n))
+		     fn && NLMSG_OK(nh, (size_t)n); nh = NLMSG_NEXT(nh, n)) {
+			addrs += nh->nlmsg_type == RTM_NEWADDR ||
+				 nh->nlmsg_type == RTM_DELADDR;
 			link_event(nh, fn, arg);
+		}
 	}
-	return lost ? -ENOBUFS : 0;
+	return lost ? -ENOBUFS : addrs;
 }

@@ -3,7 +3,9 @@
  * The network namespace's links as they come and go: a rtnetlink socket
  * subscribed to link events (RTMGRP_LINK), read from the event loop. A pod's
  * host-side veth (cali*, lxc*, veth*) appears when the pod starts and goes
- * with it; this is how the agent hears of both.
+ * with it; this is how the agent hears of both. The same socket hears of
+ * addresses added and removed (RTMGRP_IPV4_IFADDR, RTMGRP_IPV6_IFADDR): the
+ * node's own addresses, where NodePorts are matched.
  */
 #ifndef SW_LIB_LINKS_H
 #define SW_LIB_LINKS_H
@@ -39,9 +41,10 @@ int sw_links_watch(struct sw_error *e);
 
 /*
  * Read what is pending on the watch socket, calling fn (if not NULL) for
- * each event.
- * Returns 0, or -ENOBUFS when the kernel dropped events (the socket's
- * buffer was full): the caller then looks at every link again.
+ * each link event.
+ * Returns how many address events there were (counted only with fn), or
+ * -ENOBUFS when the kernel dropped events (the socket's buffer was full):
+ * the caller then looks at every link and address again.
  */
 int sw_links_read(int fd, void (*fn)(void *arg, const struct sw_link_event *ev),
 		  void *arg);

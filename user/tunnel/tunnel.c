@@ -600,19 +600,20 @@ static void steered(struct sw_tunnel *t, int fd)
 	struct remote *rm;
 
 	if (sw_endpoint_flow(fd, &key, NULL, client, sizeof(client)) || !t->cfg ||
-	    !(svc = sw_config_service_by_key(t->cfg, &key.svc))) {
+	    !(svc = sw_config_service_reached(t->cfg, &key.svc))) {
 		log_warn("endpoint: a connection from %s to no configured "
 			 "service: reset", client);
 		sw_close_reset(fd);
 		return;
 	}
+	key.svc = svc->key;	/* a NodePort's flow is keyed without the address */
 	rm = remote_for(t, svc, &key);
 	if (!rm) {
 		snprintf(why, sizeof(why), "no remote of %s is healthy", svc->name);
 		fall_back(t, fd, why);
 		return;
 	}
-	snprintf(authority, sizeof(authority), "%s:%u", svc->name, svc->key.port);
+	snprintf(authority, sizeof(authority), "%s:%u", svc->name, svc->port);
 	snprintf(forwarded, sizeof(forwarded), "for=\"%s\"", client);
 	wait_for_connection(rm, fd, authority, forwarded);
 }
