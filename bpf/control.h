@@ -48,6 +48,7 @@ static __always_inline int service_set(const struct sw_service_key *ukey,
 	svc->cfg.resume_below = cfg.resume_below;
 	/* One 32-bit store: no CPU ever sees half an old and half a new list. */
 	*(__u32 *)svc->cfg.overflow_to = *(__u32 *)cfg.overflow_to;
+	settle_overflowing(svc, svc->active_local);	/* a raised threshold */
 	return 0;
 }
 

@@ -50,19 +50,23 @@ static __always_inline bool maybe_service(const struct sw_service_key *key)
  * Hysteresis: once a service overflows it keeps spilling until local active
  * falls below resume_below, then takes slots again. resume_below is clamped
  * to max_connections so a half-written configuration can never stall it.
+ * The flag is settled (cleared once below) by a SYN, by a release and by a
+ * change of threshold, so the map says what the next SYN will find.
  */
-static __always_inline bool keeps_spilling(struct sw_service *svc)
+static __always_inline bool settle_overflowing(struct sw_service *svc,
+					       __u32 active_local)
 {
-	__u32 resume = svc->cfg.resume_below;
-
 	if (!(svc->flags & SW_SVC_OVERFLOWING))
 		return false;
-	if (resume > svc->cfg.max_connections)
-		resume = svc->cfg.max_connections;
-	if (svc->active_local >= resume)
+	if (active_local >= sw_service_resume(svc))
 		return true;
 	__sync_fetch_and_and(&svc->flags, ~SW_SVC_OVERFLOWING);
 	return false;
+}
+
+static __always_inline bool keeps_spilling(struct sw_service *svc)
+{
+	return settle_overflowing(svc, svc->active_local);
 }
 
 static __always_inline bool reserve_local_slot(struct sw_service *svc)
@@ -115,7 +119,8 @@ static __always_inline void release_slot(struct sw_service *svc,
 	if (f->decision == SW_REMOTE && !(state & SW_FLOW_LOCAL_FALLBACK))
 		__sync_fetch_and_sub(&svc->active_remote, 1);
 	else
-		__sync_fetch_and_sub(&svc->active_local, 1);
+		settle_overflowing(svc,
+				   __sync_fetch_and_sub(&svc->active_local, 1) - 1);
 }
 
 /*

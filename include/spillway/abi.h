@@ -90,6 +90,27 @@ struct sw_service {
 	__u64 epoch;
 };
 
+/*
+ * Whether a service spills its next new connection: local active at the
+ * threshold, or the service overflowing (SW_SVC_OVERFLOWING) and local
+ * active not yet below resume_below (clamped to max_connections). One rule
+ * for the datapath, which decides by it, and for status, metrics and top,
+ * which report it: a service is "overflowing" exactly while this holds,
+ * not until its next SYN.
+ */
+static inline __u32 sw_service_resume(const struct sw_service *s)
+{
+	return s->cfg.resume_below < s->cfg.max_connections ?
+	       s->cfg.resume_below : s->cfg.max_connections;
+}
+
+static inline int sw_service_spills_next(const struct sw_service *s)
+{
+	return s->active_local >= s->cfg.max_connections ||
+	       ((s->flags & SW_SVC_OVERFLOWING) &&
+		s->active_local >= sw_service_resume(s));
+}
+
 /* The decision made once, at a flow's first SYN. */
 enum sw_decision {
 	SW_LOCAL = 1,

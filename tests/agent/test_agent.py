@@ -284,6 +284,24 @@ def test_service_set_live(w):
     w.cli("service", "set", SVC4, "--max-connections", "8", "--resume-below", "4")
     s = w.service(SVC4)
     assert (s["max_connections"], s["resume_below"]) == (8, 4), s
+    # Raised above what is held: normal at once, no new connection needed.
+    assert s["state"] == "normal", s
+    # Overflowing again (threshold 2, three held), then every connection
+    # closes: normal as soon as they are released, before any new SYN, in
+    # status and in /metrics (an alert on it must not fire on an idle service).
+    w.cli("service", "set", SVC4, "--max-connections", "2")
+    assert w.service(SVC4)["state"] == "overflowing"
+    status, body = w.http("/metrics")
+    assert f'spillway_service_overflowing{{service="{SVC4}",vip="10.96.0.10",port="80"}} 1' \
+        in body, body
+    for s in (a, b, c):
+        w.hang_up(s)
+    w.wait_counts(SVC4, 0)
+    assert w.service(SVC4)["state"] == "normal", w.service(SVC4)
+    status, body = w.http("/metrics")
+    assert f'spillway_service_overflowing{{service="{SVC4}",vip="10.96.0.10",port="80"}} 0' \
+        in body, body
+    w.cli("service", "set", SVC4, "--max-connections", "8", "--resume-below", "4")
     # Errors: clear message, non-zero status, nothing changed.
     r = w.cli("service", "set", "nope.svc", "--max-connections", "3", check=False)
     assert r.returncode == 1 and "no service named 'nope.svc'" in r.stderr, r

@@ -464,6 +464,8 @@ static void test_threshold(const void *arg)
 
 static void test_hysteresis(const void *arg)
 {
+	struct sw_service s;
+
 	start(arg, 4, 2);
 	for (__u16 port = 1; port <= 4; port++)
 		CHECK_EQ(connect_from(port), OUT_PASS);
@@ -474,14 +476,34 @@ static void test_hysteresis(const void *arg)
 	CHECK_EQ(connect_from(6), OUT_STEER);
 	from_client(2, TH_RST);			/* 2: still >= 2 */
 	CHECK_EQ(connect_from(7), OUT_STEER);
+	CHECK(service().flags & SW_SVC_OVERFLOWING);
 	from_client(3, TH_RST);			/* 1: below resume_below */
 	check_counts(1, 3);
+	/* Settled by the release itself: the map says what a SYN will find. */
+	s = service();
+	CHECK(!(s.flags & SW_SVC_OVERFLOWING) && !sw_service_spills_next(&s));
 	CHECK_EQ(connect_from(8), OUT_PASS);
-	CHECK(!(service().flags & SW_SVC_OVERFLOWING));
 	CHECK_EQ(connect_from(9), OUT_PASS);	/* slots again up to max */
 	CHECK_EQ(connect_from(10), OUT_PASS);
 	CHECK_EQ(connect_from(11), OUT_STEER);
 	check_counts(4, 4);
+}
+
+/* A raised threshold settles an overflowing service at once. */
+static void test_threshold_raised_settles(const void *arg)
+{
+	struct sw_service s;
+
+	start(arg, 2, 0);
+	CHECK_EQ(connect_from(1), OUT_PASS);
+	CHECK_EQ(connect_from(2), OUT_PASS);
+	CHECK_EQ(connect_from(3), OUT_STEER);
+	s = service();
+	CHECK((s.flags & SW_SVC_OVERFLOWING) && sw_service_spills_next(&s));
+	set_service(5, 0);
+	s = service();
+	CHECK(!(s.flags & SW_SVC_OVERFLOWING) && !sw_service_spills_next(&s));
+	CHECK_EQ(connect_from(4), OUT_PASS);
 }
 
 static void test_no_hysteresis_by_default(const void *arg)
@@ -1928,6 +1950,7 @@ static const struct test_case cases[] = {
 	VARIANTS("threshold", test_threshold),
 	VARIANTS("hysteresis", test_hysteresis),
 	VARIANTS("no-hysteresis-by-default", test_no_hysteresis_by_default),
+	VARIANTS("threshold-raised-settles", test_threshold_raised_settles),
 	VARIANTS("sticky", test_sticky),
 	VARIANTS("unavailable/remote-down", test_unavailable_remote_down),
 	VARIANTS("unavailable/no-endpoint", test_unavailable_no_endpoint),

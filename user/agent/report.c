@@ -509,7 +509,7 @@ void report_metrics(FILE *out, const struct sw_view *v)
 		       "While overflowing, spill until local active is below this.",
 		       NULL, LIVE(cfg.resume_below), false);
 	service_metric(out, v, "spillway_service_overflowing", "gauge",
-		       "1 while new connections spill (hysteresis state).",
+		       "1 while the next new connection would spill.",
 		       NULL, LIVE(flags), false);
 	service_metric(out, v, "spillway_service_local_total", "counter",
 		       "New connections admitted with a local slot.", NULL,

@@ -46,9 +46,14 @@ static int build_view(struct agent *a, struct sw_view *v, struct sw_error *e)
 		return sw_fail(e, -ENOMEM, "out of memory");
 	view_datapath(a, v);
 	for (int i = 0; i < a->cfg.n_services; i++) {
+		struct sw_service *live = &v->services[i].live;
+
 		v->services[i].cfg = &a->cfg.services[i];
 		v->services[i].in_map = dp && !sw_service_get(&a->dp,
-			&a->cfg.services[i].key, &v->services[i].live);
+			&a->cfg.services[i].key, live);
+		/* What the next SYN finds, not the flag's last setting. */
+		live->flags = v->services[i].in_map && sw_service_spills_next(live) ?
+			      SW_SVC_OVERFLOWING : 0;
 	}
 	for (int i = 0; i < a->cfg.n_remotes; i++) {
 		struct sw_remote r = {};
