@@ -10,8 +10,9 @@ import signal
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
-from netns import (SPILLWAY, World, netns, promtool_check_metrics,  # noqa: E402
-                   run, run_cases, start_dns, start_echo, wait_until)
+from metrics import check_metrics  # noqa: E402
+from netns import (SPILLWAY, World, netns, run, run_cases,  # noqa: E402
+                   start_dns, start_echo, wait_until)
 
 SVC4 = "echo.default.svc.cluster.local"
 SVC6 = "echo6.default.svc.cluster.local"
@@ -496,7 +497,7 @@ def test_metrics_and_health_json_log(w):
         'spillway_build_info{version="',
     ):
         assert want in body, (want, body)
-    promtool_check_metrics(body)
+    check_metrics(body)
     assert re.search(r"^spillway_certificate_not_after_timestamp_seconds \d{10}$",
                      body, re.M), body
     # One HELP text per family: none shares another's words.

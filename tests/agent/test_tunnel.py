@@ -22,9 +22,9 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
-from netns import (ROOT, SPILLWAY, World, netns, promtool_check_metrics,  # noqa: E402
-                   run, run_cases, spillway_down, start_dns, start_echo,
-                   start_spillway, wait_until)
+from metrics import check_metrics  # noqa: E402
+from netns import (ROOT, SPILLWAY, World, netns, run, run_cases,  # noqa: E402
+                   spillway_down, start_dns, start_echo, start_spillway, wait_until)
 
 import h2.config  # noqa: E402
 import h2.connection  # noqa: E402
@@ -322,7 +322,7 @@ def test_gateway_without_bpf_or_capabilities(w):
     status, body = w.http("/metrics", ns=w.gw, port=15021)
     assert status == 200 and "spillway_datapath_loaded 0" in body, body
     assert "spillway_datapath_packets_total" not in body, body
-    promtool_check_metrics(body)
+    check_metrics(body)
     w.write_config(w.node_config(1))
     w.start_agent()
     w.wait_healthy(True)
@@ -335,7 +335,7 @@ def test_gateway_without_bpf_or_capabilities(w):
     # A node with a datapath, a tunnel client and a healthy remote.
     status, body = w.http("/metrics")
     assert 'spillway_remote_healthy{remote="cluster2"} 1' in body, body
-    promtool_check_metrics(body)
+    check_metrics(body)
 
 
 def test_half_close_and_reset(w):

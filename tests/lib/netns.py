@@ -33,14 +33,6 @@ def run(cmd, check=True, **kw):
     return r
 
 
-def promtool_check_metrics(body):
-    """Prometheus' own linter (Debian's prometheus package) on a /metrics
-    body: it must parse and have no lint problem at all."""
-    r = run(["promtool", "check", "metrics"], check=False, input=body)
-    problems = (r.stdout + r.stderr).strip()
-    assert r.returncode == 0 and not problems, f"promtool check metrics: {problems}"
-
-
 class netns:
     """with netns(name): sockets created inside belong to that namespace."""
 
