@@ -73,7 +73,8 @@ UNIT_TESTS := $(BUILD)/tests/test_config $(BUILD)/tests/test_request \
 TESTS      := $(UNIT_TESTS) $(BUILD)/tests/test_datapath $(BUILD)/tests/test_veth
 # The unit tests that need no root (the others make network namespaces).
 CHECK_TESTS := $(filter-out %/test_route %/test_sysctl,$(UNIT_TESTS)) \
-               tests/unit/test_layers.py tests/unit/test_docs.py
+               tests/unit/test_layers.py tests/unit/test_docs.py \
+               tests/deploy/test_monitoring.py
 # Run again under Debian 12's 6.1 LTS kernel in qemu (tests/vm/run.sh).
 KERNEL_TESTS := $(BUILD)/tests/test_datapath $(BUILD)/tests/test_veth \
                 "$(BUILD)/spillway check --kernel"
@@ -82,7 +83,7 @@ TEST_SCRIPTS := tests/unit/test_layers.py tests/unit/test_docs.py \
                 tests/agent/test_agent.py tests/agent/test_top.py \
                 tests/agent/test_tunnel.py tests/e2e/test_e2e.py \
                 tests/e2e/test_istio_e2e.py tests/deploy/test_manifests.py \
-                tests/k8s/test_k8s.py
+                tests/deploy/test_monitoring.py tests/k8s/test_k8s.py
 
 .PHONY: all demo check test test-kernels bench clean
 .DELETE_ON_ERROR:

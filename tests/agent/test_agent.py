@@ -10,6 +10,7 @@ import signal
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from metrics import check_metrics  # noqa: E402
 from netns import (SPILLWAY, World, netns, run, run_cases,  # noqa: E402
                    start_dns, start_echo, wait_until)
 
@@ -511,8 +512,21 @@ def test_metrics_and_health_json_log(w):
         'spillway_datapath_new_connections_total{decision="local"} 2',
         'spillway_ready 1',
         '# TYPE spillway_datapath_passed_total counter',
+        'spillway_flow_table_capacity 1048576',
+        'spillway_build_info{version="',
     ):
         assert want in body, (want, body)
+    check_metrics(body)
+    assert re.search(r"^spillway_certificate_not_after_timestamp_seconds \d{10}$",
+                     body, re.M), body
+    # One HELP text per family: none shares another's words.
+    helps = re.findall(r"^# HELP (\S+) (.*)$", body, re.M)
+    texts = [text for _, text in helps]
+    assert len(set(texts)) == len(texts), sorted(texts)
+    assert json.loads(w.cli("status", "--json").stdout)["ready"] is True
+    # The flow table's use, as the collector (every 1 s here) counts it.
+    wait_until("the flow table's two entries counted", lambda: re.search(
+        r"^spillway_flow_table_entries 2$", w.http("/metrics")[1], re.M))
     assert w.http("/healthz") == (200, "ok\n")
     assert w.http("/readyz") == (200, "ready\n")
     assert w.http("/nope")[0] == 404

@@ -22,6 +22,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from metrics import check_metrics  # noqa: E402
 from netns import (ROOT, SPILLWAY, World, netns, run, run_cases,  # noqa: E402
                    spillway_down, start_dns, start_echo, start_spillway, wait_until)
 
@@ -321,6 +322,7 @@ def test_gateway_without_bpf_or_capabilities(w):
     status, body = w.http("/metrics", ns=w.gw, port=15021)
     assert status == 200 and "spillway_datapath_loaded 0" in body, body
     assert "spillway_datapath_packets_total" not in body, body
+    check_metrics(body)
     w.write_config(w.node_config(1))
     w.start_agent()
     w.wait_healthy(True)
@@ -330,6 +332,10 @@ def test_gateway_without_bpf_or_capabilities(w):
     assert who == "remote", who
     checksum_roundtrip(spilled, 1 << 20)
     assert w.status()["datapath"]["loaded"] is True
+    # A node with a datapath, a tunnel client and a healthy remote.
+    status, body = w.http("/metrics")
+    assert 'spillway_remote_healthy{remote="cluster2"} 1' in body, body
+    check_metrics(body)
 
 
 def test_half_close_and_reset(w):

@@ -50,6 +50,7 @@ static void status_json(FILE *out, const struct sw_view *v)
 	json_init(&j, out);
 	json_object(&j);
 	json_field_str(&j, "cluster", v->cfg->cluster);
+	json_field_bool(&j, "ready", v->ready);
 	json_field_bool(&j, "draining", v->draining);
 	json_field_object(&j, "datapath");
 	json_field_bool(&j, "loaded", v->datapath);
@@ -321,30 +322,53 @@ static void service_metric(FILE *out, const struct sw_view *v,
 
 #define LIVE(f) offsetof(struct sw_service, f)
 
-/* Datapath counters: every sw_stats field, in groups with one label. */
+/*
+ * Datapath counters: every sw_stats field, in families with one label. A
+ * family's first row carries its HELP text (F), the others only a sample (S).
+ */
 static const struct stat_metric {
-	const char *metric, *label, *value;
+	const char *metric, *help, *label, *value;
 	size_t field;
 } stat_metrics[] = {
-	{ "spillway_datapath_packets_total", NULL, NULL, offsetof(struct sw_stats, packets) },
-#define S(metric, label, value, f) { metric, label, value, offsetof(struct sw_stats, f) }
-	S("spillway_datapath_new_connections_total", "decision", "local", new_local),
+#define F(metric, help, label, value, f) \
+	{ metric, help, label, value, offsetof(struct sw_stats, f) }
+#define S(metric, label, value, f) F(metric, NULL, label, value, f)
+	F("spillway_datapath_packets_total", "Packets the datapath saw, on "
+	  "every attached interface and CPU.", NULL, NULL, packets),
+	F("spillway_datapath_new_connections_total", "First SYNs of new "
+	  "connections to a service, by the decision taken: local, remote "
+	  "(spilled), unavailable (should have spilled, kept local), or "
+	  "untracked because the flow table was full.",
+	  "decision", "local", new_local),
 	S("spillway_datapath_new_connections_total", "decision", "remote", new_remote),
 	S("spillway_datapath_new_connections_total", "decision", "unavailable", overflow_unavailable),
 	S("spillway_datapath_new_connections_total", "decision", "untracked_table_full", table_full),
-	S("spillway_datapath_spill_refused_total", "reason", "no_agent", no_agent),
-	S("spillway_datapath_untracked_packets_total", NULL, NULL, untracked),
-	S("spillway_datapath_steer_total", "result", "steered", steered),
+	F("spillway_datapath_spill_refused_total", "Spills kept local, by reason "
+	  "(no_agent: no live agent heartbeat).", "reason", "no_agent", no_agent),
+	F("spillway_datapath_untracked_packets_total", "Non-SYN packets to a "
+	  "service VIP of connections not in the flow table, passed untouched.", NULL, NULL, untracked),
+	F("spillway_datapath_steer_total", "Packets of spilled connections "
+	  "assigned to the local tunnel endpoint, by result (orphan_steered: "
+	  "untracked packets of a live endpoint socket).",
+	  "result", "steered", steered),
 	S("spillway_datapath_steer_total", "result", "no_endpoint", steer_no_endpoint),
 	S("spillway_datapath_steer_total", "result", "refused", steer_refused),
 	S("spillway_datapath_steer_total", "result", "orphan_steered", orphans_steered),
-	S("spillway_datapath_released_total", "reason", "fin", released_fin),
+	F("spillway_datapath_released_total", "Local or remote slots given "
+	  "back, by why the connection ended.", "reason", "fin", released_fin),
 	S("spillway_datapath_released_total", "reason", "rst", released_rst),
 	S("spillway_datapath_released_total", "reason", "half_open", released_half_open),
 	S("spillway_datapath_released_total", "reason", "idle", released_idle),
-	S("spillway_datapath_state_contention_total", NULL, NULL, state_contention),
-	S("spillway_datapath_agent_bypass_total", NULL, NULL, agent_bypass),
-	S("spillway_datapath_passed_total", "kind", "not_ip", not_ip),
+	F("spillway_datapath_state_contention_total", "Flow state changes that gave "
+	  "up after losing every compare-and-swap race to other CPUs; must stay "
+	  "0.",
+	  NULL, NULL, state_contention),
+	F("spillway_datapath_agent_bypass_total", "Packets carrying the agent's "
+	  "bypass mark (its own sockets), passed without a decision.",
+	  NULL, NULL, agent_bypass),
+	F("spillway_datapath_passed_total", "Packets passed untouched because "
+	  "they are not for spillway or cannot be parsed, by kind.",
+	  "kind", "not_ip", not_ip),
 	S("spillway_datapath_passed_total", "kind", "not_tcp", not_tcp),
 	S("spillway_datapath_passed_total", "kind", "vlan", vlan),
 	S("spillway_datapath_passed_total", "kind", "truncated_eth", truncated_eth),
@@ -358,24 +382,22 @@ static const struct stat_metric {
 	S("spillway_datapath_passed_total", "kind", "ipv6_ext_unsupported", ipv6_ext_unsupported),
 	S("spillway_datapath_passed_total", "kind", "bad_tcp_doff", bad_tcp_doff),
 	S("spillway_datapath_passed_total", "kind", "bad_tcp_flags", bad_tcp_flags),
-	S("spillway_datapath_unusual_total", "kind", "ip_options", ip_options),
+	F("spillway_datapath_unusual_total", "Valid packets of an unusual shape, "
+	  "handled, by kind.", "kind", "ip_options", ip_options),
 	S("spillway_datapath_unusual_total", "kind", "ipv6_ext_headers", ipv6_ext_headers),
 #undef S
+#undef F
 };
 
 static void datapath_metrics(FILE *out, const struct sw_view *v)
 {
-	const char *last = "";
-
 	for (size_t i = 0; i < ARRAY_SIZE(stat_metrics); i++) {
 		const struct stat_metric *m = &stat_metrics[i];
 		__u64 value;
 
 		memcpy(&value, (const __u8 *)&v->stats + m->field, sizeof(value));
-		if (strcmp(last, m->metric))
-			help(out, m->metric, "counter",
-			     "Datapath events, summed over CPUs (stats map).");
-		last = m->metric;
+		if (m->help)
+			help(out, m->metric, "counter", m->help);
 		if (m->label)
 			fprintf(out, "%s{%s=\"%s\"} %" PRIu64 "\n", m->metric,
 				m->label, m->value, (uint64_t)value);
@@ -479,10 +501,13 @@ static void tunnel_metrics(FILE *out, const struct sw_view *v)
 	}
 	if (!v->cert_not_after)
 		return;
-	help(out, "spillway_certificate_not_after_seconds", "gauge",
-	     "When this node's certificate chain expires (Unix time).");
-	fprintf(out, "spillway_certificate_not_after_seconds %lld\n",
-		(long long)v->cert_not_after);
+	single(out, "spillway_certificate_not_after_timestamp_seconds", "gauge",
+	       "When this node's certificate chain expires (Unix time).",
+	       (__u64)v->cert_not_after);
+	single(out, "spillway_certificate_not_after_seconds", "gauge",
+	       "Deprecated name of "
+	       "spillway_certificate_not_after_timestamp_seconds (the same "
+	       "value).", (__u64)v->cert_not_after);
 	help(out, "spillway_certificate_reloads_total", "counter",
 	     "Certificate reloads, by result.");
 	fprintf(out, "spillway_certificate_reloads_total{result=\"ok\"} %" PRIu64
@@ -493,6 +518,10 @@ static void tunnel_metrics(FILE *out, const struct sw_view *v)
 
 void report_metrics(FILE *out, const struct sw_view *v)
 {
+	help(out, "spillway_build_info", "gauge", "Always 1: the agent's "
+	     "version and the layout version of the maps it uses, as labels.");
+	fprintf(out, "spillway_build_info{version=\"%s\",layout_version=\"%u\"}"
+		" 1\n", SW_VERSION, SW_LAYOUT_VERSION);
 	service_metric(out, v, "spillway_service_active_connections", "gauge",
 		       "Connections holding a slot, by where they went.",
 		       ",location=\"local\"", LIVE(active_local), false);
@@ -546,8 +575,16 @@ void report_metrics(FILE *out, const struct sw_view *v)
 		       "mode reads decisions from the flow table since.",
 		       v->xdp_meta_refused);
 	}
-	if (v->datapath)
+	if (v->datapath) {
+		single(out, "spillway_flow_table_capacity", "gauge", "Connections "
+		       "the flow table can track at once (datapath.flow_capacity)"
+		       "; past it new connections pass untracked (table_full).",
+		       v->cfg->flow_capacity);
+		single(out, "spillway_flow_table_entries", "gauge", "Entries in "
+		       "the flow table, as the last collection found them.",
+		       v->flows_scanned);
 		datapath_metrics(out, v);
+	}
 	tunnel_metrics(out, v);
 
 	single(out, "spillway_interfaces_attached", "gauge", "Interfaces the "
@@ -565,8 +602,9 @@ void report_metrics(FILE *out, const struct sw_view *v)
 	single(out, "spillway_resolver_cache_hits_total", "counter", "Names "
 	       "answered from an earlier answer within its TTL.",
 	       v->resolver.cached);
-	single(out, "spillway_flows_tracked", "gauge", "Entries in the flow "
-	       "table at the last collection.", v->flows_scanned);
+	single(out, "spillway_flows_tracked", "gauge", "Deprecated name of "
+	       "spillway_flow_table_entries (the same value; 0 without a "
+	       "datapath).", v->flows_scanned);
 	help(out, "spillway_config_reloads_total", "counter",
 	     "Configuration reloads, by result.");
 	fprintf(out, "spillway_config_reloads_total{result=\"ok\"} %" PRIu64 "\n"
