@@ -467,7 +467,7 @@ static void test_port_level_only(const void *arg)
 		    "spec.trafficPolicy.portLevelSettings[1].loadBalancer: not "
 		    "imported");
 	check_notes("warning: document 1, DestinationRule default/echo: "
-		    "spec.trafficPolicy.portLevelSettings: port 7000 not imported: "
+		    "spec.trafficPolicy.portLevelSettings[1]: port 7000 not imported: "
 		    "ServiceEntry default/echo has no such port");
 	check_default_tunnel(remote("network2"));
 }
@@ -836,11 +836,12 @@ static void test_unpaired(const void *arg)
 		    "  ports: [{number: 80, name: tcp}]\n");
 	CHECK_EQ(fx.back.n_services, 1);
 	check_notes("variant.yaml:24:9: warning: document 3, DestinationRule "
-		    "default/lonely: spec.host: skipped: no ServiceEntry for "
+		    "default/lonely: skipped: spec.host: no ServiceEntry for "
 		    "'lonely.default.svc.cluster.local' among the inputs");
-	check_notes("warning: document 4, ServiceEntry default/alone: "
-		    "spec.hosts: skipped: no DestinationRule for "
-		    "'alone.default.svc.cluster.local' among the inputs");
+	check_notes("variant.yaml:31:10: warning: document 4, ServiceEntry "
+		    "default/alone: skipped: spec.hosts: no DestinationRule with "
+		    "maxConnections for 'alone.default.svc.cluster.local' among "
+		    "the inputs");
 }
 
 /* Nothing pairs: an error, after the warnings that say why. */
@@ -853,7 +854,7 @@ static void test_nothing_to_import(const void *arg)
 	CHECK(run_import(&o, &in, 1) == -EINVAL);
 	CHECK(strstr(fx.e.msg, "nothing to import"), "%s", fx.e.msg);
 	check_notes("dr.yaml:5:9: warning: document 1, DestinationRule "
-		    "default/echo: spec.host: skipped: no ServiceEntry");
+		    "default/echo: skipped: spec.host: no ServiceEntry");
 	CHECK_EQ(fx.got.n_services, 0);
 }
 
@@ -1081,18 +1082,40 @@ static const struct bad_input bad_inputs[] = {
 
 #define N_BAD (int)ARRAY_SIZE(bad_inputs)
 
+/*
+ * --strict: the first problem is the error, nothing is imported. Without:
+ * the object is skipped with that problem as one warning, "LINE:COLUMN:
+ * warning: CONTEXT: skipped: FIELD: ..." (a file that is not YAML is still
+ * an error).
+ */
 static void test_bad(const void *arg)
 {
 	const struct bad_input *b = arg;
 	struct sw_istio_input in = { "variant.yaml", b->yaml, strlen(b->yaml) };
 	struct sw_istio_opts o = options();
+	const char *context = strstr(b->msg, ": ") + 2;
+	const char *field = strstr(context, ": ") + 2;
 	char want[512];
 
+	o.strict = true;
 	CHECK(run_import(&o, &in, 1) == -EINVAL, "accepted:\n%s", b->yaml);
 	snprintf(want, sizeof(want), "variant.yaml:%s", b->msg);
 	CHECK(!strncmp(fx.e.msg, want, strlen(want)), "\n got: %s\nwant: %s",
 	      fx.e.msg, want);
 	CHECK_EQ(fx.got.n_services, 0);	/* nothing half-built */
+
+	free(fx.notes);
+	fx.notes = NULL;
+	o.strict = false;
+	snprintf(want, sizeof(want), "variant.yaml:%.*swarning: %.*sskipped: %s",
+		 (int)(context - b->msg), b->msg, (int)(field - context),
+		 context, field);
+	if (run_import(&o, &in, 1) && strstr(b->name, "yaml-syntax"))
+		return;
+	check_notes(want);
+	snprintf(want, sizeof(want), "%.*sskipped: ", (int)(field - context),
+		 context);
+	CHECK_EQ(count_lines(want), 1);	/* one warning for the object */
 }
 
 static void test_bad_options(const void *arg)
