@@ -720,6 +720,50 @@ static void test_tunnel_settings(const void *arg)
 	CHECK_EQ(count_lines("warning: "), 0);
 }
 
+/*
+ * The deprecated consecutiveErrors, as Istio's applyOutlierDetection reads
+ * it: when not 0, as consecutiveGatewayErrors (with 5xx ejection off unless
+ * consecutive5xxErrors is written), an explicit consecutiveGatewayErrors
+ * taking its place.
+ */
+static void test_consecutive_errors(const void *arg)
+{
+	static const struct {
+		const char *outlier;
+		__u32 failures;
+		const char *says;
+	} cases[] = {
+		{ "{consecutiveErrors: 3}", 3,
+		  "variant.yaml:9:43: note: document 1, DestinationRule "
+		  "default/echo: spec.trafficPolicy.outlierDetection."
+		  "consecutiveErrors: deprecated in Istio; read as Istio reads "
+		  "it, as consecutiveGatewayErrors\n" },
+		{ "{consecutiveErrors: 3, consecutiveGatewayErrors: 7}", 7,
+		  "variant.yaml:9:43: warning: document 1, DestinationRule "
+		  "default/echo: spec.trafficPolicy.outlierDetection."
+		  "consecutiveErrors: not imported: deprecated, and "
+		  "consecutiveGatewayErrors takes its place (as in Istio)\n" },
+		{ "{consecutiveErrors: 4, consecutive5xxErrors: 2}", 2,
+		  "note: document 1, DestinationRule default/echo: spec."
+		  "trafficPolicy.outlierDetection.consecutiveErrors: deprecated" },
+		{ "{consecutiveErrors: 0}", SW_TUNNEL_PROBE_FALL,
+		  "consecutiveErrors: deprecated" },
+	};
+	char yaml[1024];
+
+	(void)arg;
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		snprintf(yaml, sizeof(yaml), "%s    outlierDetection: %s\n%s",
+			 DR_MAX(5), cases[i].outlier, SE_ONE_REMOTE);
+		import_yaml(yaml);
+		CHECK_EQ(remote("network2")->probe_failures, cases[i].failures);
+		check_notes(cases[i].says);
+		CHECK_EQ(count_lines("consecutiveErrors"), 1);
+		teardown();
+		setup();
+	}
+}
+
 /* Two rules set different tunnel settings for one remote: the first wins. */
 static void test_tunnel_settings_conflict(const void *arg)
 {
@@ -1052,6 +1096,14 @@ static const struct bad_input bad_inputs[] = {
 	    "  ports: [{number: 65536, name: x}]\n",
 	    "16:20: document 2, ServiceEntry default/echo: spec.ports[0].number: "
 	    "65536 is not allowed; expected a whole number from 1 to 65535"),
+	BAD("se-endpoint-locality-four-parts",
+	    DR_MAX(5) SE_HEAD("v1") "  addresses: [10.96.0.10]\n"
+	    "  ports: [{number: 80, name: tcp}]\n"
+	    "  endpoints: [{address: 203.0.113.7, network: network2, "
+	    "locality: a/b/c/d}]\n",
+	    "17:67: document 2, ServiceEntry default/echo: "
+	    "spec.endpoints[0].locality: 'a/b/c/d' has more than 3 parts; "
+	    "expected region/zone/subzone, such as us-east1/us-east1-b"),
 	BAD("se-endpoint-no-address",
 	    DR_MAX(5) SE_HEAD("v1") "  addresses: [10.96.0.10]\n"
 	    "  ports: [{number: 80, name: tcp}]\n"
@@ -1146,6 +1198,46 @@ static void test_bad_options(const void *arg)
 	      "%s", fx.e.msg);
 }
 
+static void test_bad_locality(const void *arg)
+{
+	static const struct {
+		const char *locality, *why;
+	} cases[] = {
+		{ "", "has an empty part" },
+		{ "region1//subzone1", "has an empty part" },
+		{ "region1/", "has an empty part" },
+		{ "region1/zone1/subzone1/rack1", "has more than 3 parts" },
+		{ "region1/a-zone-name-that-goes-on-far-longer-than-any-dns-label-"
+		  "may-go-in-any-cluster", "has a part longer than 63 characters" },
+	};
+	struct sw_istio_input in = { "variant.yaml", DR_MAX(5) SE_ONE_REMOTE,
+				     strlen(DR_MAX(5) SE_ONE_REMOTE) };
+	struct sw_istio_opts o = options();
+	char want[256];
+
+	(void)arg;
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		o.locality = cases[i].locality;
+		CHECK(run_import(&o, &in, 1) == -EINVAL, "accepted '%s'",
+		      o.locality);
+		snprintf(want, sizeof(want), "--locality '%s' %s; expected "
+			 "REGION[/ZONE[/SUBZONE]], such as us-east1/us-east1-b",
+			 cases[i].locality, cases[i].why);
+		CHECK_STR(fx.e.msg, want);
+		CHECK_EQ(fx.got.n_services, 0);
+		free(fx.notes);
+		fx.notes = NULL;
+	}
+	for (const char *const *ok = (const char *const[]){ "region1",
+			"region1/zone1", "region1/zone1/subzone1", NULL }; *ok; ok++) {
+		o.locality = *ok;
+		CHECK(!run_import(&o, &in, 1), "%s: %s", *ok, fx.e.msg);
+		sw_config_free(&fx.got);
+		free(fx.notes);
+		fx.notes = NULL;
+	}
+}
+
 static void test_missing_file(const void *arg)
 {
 	static const char *const paths[] = { "tests/istio/echo-dr.yaml",
@@ -1179,6 +1271,7 @@ static const struct test_case other_cases[] = {
 	{ "kubectl-list", test_kubectl_list, NULL },
 	{ "tunnel-settings", test_tunnel_settings, NULL },
 	{ "tunnel-settings-conflict", test_tunnel_settings_conflict, NULL },
+	{ "consecutive-errors-as-istio", test_consecutive_errors, NULL },
 	{ "remote-naming-and-ports", test_remote_naming_and_ports, NULL },
 	{ "no-remote", test_no_remote, NULL },
 	{ "short-host", test_short_host, NULL },
@@ -1186,6 +1279,7 @@ static const struct test_case other_cases[] = {
 	{ "nothing-to-import", test_nothing_to_import, NULL },
 	{ "unsupported-fields-warned", test_unsupported_fields, NULL },
 	{ "bad/options", test_bad_options, NULL },
+	{ "bad/locality-option", test_bad_locality, NULL },
 	{ "bad/missing-file", test_missing_file, NULL },
 };
 

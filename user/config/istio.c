@@ -1749,7 +1749,7 @@ static int check_locality(struct importer *im)
 	const char *l = im->o->locality;
 	const char *why = l ? parse_locality(l, im->locality) : NULL;
 
-	return why ? sw_fail(im->e, -EINVAL, "--locality '%.64s' %s; expected "
+	return why ? sw_fail(im->e, -EINVAL, "--locality '%.191s' %s; expected "
 			     "REGION[/ZONE[/SUBZONE]], such as "
 			     "us-east1/us-east1-b", l, why) : 0;
 }
