@@ -335,6 +335,155 @@ static void test_seed_stdin(const void *arg)
 }
 
 /* ------------------------------------------------------------------------ */
+/* A cluster's Istio objects (tests/unit/istio/), most not for spillway */
+
+#define CLUSTER_DIR "tests/unit/istio/"
+
+static const char *const cluster_files[] = {
+	CLUSTER_DIR "bookinfo-destination-rule-all.yaml",
+	CLUSTER_DIR "bookinfo-gateway.yaml",
+	CLUSTER_DIR "echo-multicluster.yaml",
+	CLUSTER_DIR "egress-httpbin.yaml",
+	CLUSTER_DIR "egress-wikipedia.yaml",
+	CLUSTER_DIR "envoyfilter.yaml",
+	CLUSTER_DIR "kubectl-list.yaml",
+	CLUSTER_DIR "mesh-mtls.yaml",
+	CLUSTER_DIR "sidecar.yaml",
+};
+
+#define N_CLUSTER_FILES (int)ARRAY_SIZE(cluster_files)
+
+/* Every message, in order: what is read in file order, then what is built. */
+#define NO_MAX_SKIPPED "skipped: spec.trafficPolicy.connectionPool.tcp." \
+	"maxConnections: missing; expected the connection threshold (here " \
+	"or per port in spec.trafficPolicy.portLevelSettings)\n"
+#define OTHER_KIND "skipped: spillway imports DestinationRule and " \
+	"ServiceEntry of networking.istio.io v1, v1beta1 or v1alpha3, not "
+#define EAST_WEST ": 15443 is Istio's east-west gateway port; a spillway " \
+	"gateway listens on its tunnel.listen port (15008 by default): pass " \
+	"--gateway-port PORT unless it listens on 15443\n"
+
+static const char cluster_notes[] =
+	CLUSTER_DIR "bookinfo-destination-rule-all.yaml:8:3: warning: document 1, "
+	"DestinationRule default/productpage: " NO_MAX_SKIPPED
+	CLUSTER_DIR "bookinfo-destination-rule-all.yaml:19:3: warning: document 2, "
+	"DestinationRule default/reviews: " NO_MAX_SKIPPED
+	CLUSTER_DIR "bookinfo-destination-rule-all.yaml:36:3: warning: document 3, "
+	"DestinationRule default/ratings: " NO_MAX_SKIPPED
+	CLUSTER_DIR "bookinfo-destination-rule-all.yaml:56:3: warning: document 4, "
+	"DestinationRule default/details: " NO_MAX_SKIPPED
+	CLUSTER_DIR "bookinfo-gateway.yaml:2:1: note: document 1, Gateway "
+	"default/bookinfo-gateway: " OTHER_KIND "networking.istio.io/v1 Gateway\n"
+	CLUSTER_DIR "bookinfo-gateway.yaml:18:1: note: document 2, VirtualService "
+	"default/bookinfo: " OTHER_KIND "networking.istio.io/v1 VirtualService\n"
+	CLUSTER_DIR "echo-multicluster.yaml:17:26: note: document 1, "
+	"DestinationRule default/echo: spec.trafficPolicy.outlierDetection."
+	"consecutiveErrors: deprecated in Istio; read as Istio reads it, as "
+	"consecutiveGatewayErrors\n"
+	CLUSTER_DIR "egress-httpbin.yaml:28:9: warning: document 2, "
+	"DestinationRule default/httpbin-ext: spec.trafficPolicy.connectionPool."
+	"http.http1MaxPendingRequests: not imported: spillway works at L4: it "
+	"limits connections, not HTTP requests\n"
+	CLUSTER_DIR "egress-wikipedia.yaml:8:5: warning: document 1, ServiceEntry "
+	"default/wikipedia: skipped: spec.hosts[0]: '*.wikipedia.org' is not a "
+	"host spillway can import; expected one service's DNS name (lowercase, "
+	"no wildcard) such as echo.default.svc.cluster.local\n"
+	CLUSTER_DIR "envoyfilter.yaml:2:1: note: document 1, EnvoyFilter "
+	"bookinfo/reviews-lua: " OTHER_KIND "networking.istio.io/v1alpha3 "
+	"EnvoyFilter\n"
+	CLUSTER_DIR "kubectl-list.yaml:40:7: warning: document 1, DestinationRule "
+	"bookinfo/reviews-cb: " NO_MAX_SKIPPED
+	CLUSTER_DIR "mesh-mtls.yaml:3:1: note: document 1, PeerAuthentication "
+	"istio-system/default: " OTHER_KIND "security.istio.io/v1 "
+	"PeerAuthentication\n"
+	CLUSTER_DIR "mesh-mtls.yaml:18:9: warning: document 2, DestinationRule "
+	"istio-system/default: skipped: spec.host: '*.local' is not a host "
+	"spillway can import; expected one service's DNS name (lowercase, no "
+	"wildcard) such as echo.default.svc.cluster.local\n"
+	CLUSTER_DIR "sidecar.yaml:2:1: note: document 1, Sidecar bookinfo/default: "
+	OTHER_KIND "networking.istio.io/v1 Sidecar\n"
+	CLUSTER_DIR "echo-multicluster.yaml:45:17: note: document 2, ServiceEntry "
+	"default/echo: spec.endpoints[1].ports.tcp-echo" EAST_WEST
+	CLUSTER_DIR "egress-httpbin.yaml:8:3: warning: document 1, ServiceEntry "
+	"default/httpbin-ext: spec.endpoints: no endpoint in another network: "
+	"the service is imported but cannot spill (connections over "
+	"maxConnections stay local)\n"
+	CLUSTER_DIR "kubectl-list.yaml:60:5: warning: document 1, ServiceEntry "
+	"prod/external-mongo: skipped: spec.hosts: no DestinationRule with "
+	"maxConnections for 'mongo.example.com' among the inputs; a spillway "
+	"service needs its threshold\n"
+	CLUSTER_DIR "kubectl-list.yaml:87:15: note: document 1, ServiceEntry "
+	"prod/payments: spec.endpoints[1].ports.grpc" EAST_WEST;
+
+/*
+ * What comes out of a cluster's objects: the services of the two pairs
+ * made for spillway and of the external service with a circuit breaker;
+ * everything else skipped, each with one line saying why, at its line.
+ */
+static void test_cluster_dir(const void *arg)
+{
+	static const struct {
+		const char *name, *vip;
+		__u16 port;
+		__u32 max;
+		int spills;	/* to network2 */
+	} want[] = {
+		{ "echo.default.svc.cluster.local", "10.96.0.10", 80, 100, 1 },
+		/* no addresses: its VIPs are what httpbin.org resolves to */
+		{ "httpbin.org", "", 80, 50, 0 },
+		/* 9090's threshold from portLevelSettings */
+		{ "grpc.payments.prod.svc.cluster.local", "240.0.0.10", 9090, 20, 1 },
+		{ "http.payments.prod.svc.cluster.local", "240.0.0.10", 8080, 200, 1 },
+	};
+	struct sw_istio_opts o = options();
+	FILE *notes = open_memstream(&fx.notes, &fx.notes_len);
+	const struct sw_remote_config *r;
+
+	(void)arg;
+	CHECK(notes);
+	CHECK(!sw_istio_import_files(&o, cluster_files, N_CLUSTER_FILES, &fx.got,
+				     notes, &fx.e), "%s", fx.e.msg);
+	CHECK(!fclose(notes));
+	CHECK_STR(fx.notes, cluster_notes);
+	read_back();
+
+	CHECK_EQ(fx.back.n_services, (int)ARRAY_SIZE(want));
+	for (size_t i = 0; i < ARRAY_SIZE(want); i++) {
+		const struct sw_service_config_entry *s = &fx.back.services[i];
+
+		CHECK_STR(s->name, want[i].name);
+		CHECK_STR(s->vip, want[i].vip);
+		CHECK_EQ(s->key.port, want[i].port);
+		CHECK_EQ(s->max_connections, want[i].max);
+		CHECK_EQ(s->n_overflow_to, want[i].spills);
+	}
+	/* One remote, network2 (tunnel settings from the echo rule). */
+	r = remote("network2");
+	CHECK_EQ(r->probe_failures, 3);		/* consecutiveErrors */
+	CHECK_EQ(r->probe_interval_ns, 10 * NS_PER_S);
+	CHECK_EQ(r->ejection_time_ns, 30 * NS_PER_S);
+	CHECK_EQ(fx.back.n_remotes, 1);
+	CHECK_STR(r->gateway.host, "203.0.113.7");
+}
+
+/* --strict: the same objects are all or nothing; the first problem says why. */
+static void test_cluster_dir_strict(const void *arg)
+{
+	struct sw_istio_opts o = options();
+
+	(void)arg;
+	o.strict = true;
+	CHECK(sw_istio_import_files(&o, cluster_files, N_CLUSTER_FILES, &fx.got,
+				    NULL, &fx.e) == -EINVAL);
+	CHECK_STR(fx.e.msg, CLUSTER_DIR "bookinfo-destination-rule-all.yaml:8:3: "
+		  "document 1, DestinationRule default/productpage: "
+		  "spec.trafficPolicy.connectionPool.tcp.maxConnections: "
+		  "missing; expected the connection threshold (here or per port "
+		  "in spec.trafficPolicy.portLevelSettings)");
+	CHECK_EQ(fx.got.n_services, 0);
+}
+
+/* ------------------------------------------------------------------------ */
 /* Variants */
 
 #define DR_HEAD(api)                                                         \
@@ -1256,6 +1405,8 @@ static void test_missing_file(const void *arg)
 static const struct test_case other_cases[] = {
 	{ "seed/files", test_seed_files, NULL },
 	{ "seed/stdin-one-stream", test_seed_stdin, NULL },
+	{ "cluster-dir", test_cluster_dir, NULL },
+	{ "cluster-dir-strict", test_cluster_dir_strict, NULL },
 	{ "api-versions", test_api_versions, NULL },
 	{ "other-version-and-kinds-skipped", test_other_version_skipped, NULL },
 	{ "port-level-settings", test_port_level, NULL },

@@ -545,6 +545,22 @@ static int read_port_level(struct importer *im, struct rule *r,
 	return 0;
 }
 
+/*
+ * A host a service can be named after: one DNS name, not a wildcard that
+ * stands for many. written: as in the file; host: fully qualified.
+ */
+static int check_host(const struct sw_yaml *y, const yaml_node_t *n,
+		      const char *field, const char *written, const char *host)
+{
+	if (written[0] != '*' && sw_is_dns_name(host))
+		return 0;
+	return sw_yaml_error(y, n, field, "'%s' is not a host spillway can "
+			     "import; expected one service's DNS name "
+			     "(lowercase, no wildcard) such as "
+			     "echo.default.svc.cluster.local",
+			     sw_yaml_show(y, written));
+}
+
 /* A short name ("echo") is a service in the rule's own namespace. */
 static int read_host(struct rule *r, const yaml_node_t *n, const char *ns)
 {
@@ -558,13 +574,7 @@ static int read_host(struct rule *r, const yaml_node_t *n, const char *ns)
 	else
 		snprintf(r->host, sizeof(r->host), "%s.%s.svc.cluster.local",
 			 host, ns);
-	if (host[0] == '*' || !sw_is_dns_name(r->host))
-		return sw_yaml_error(&r->obj.y, n, "spec.host", "'%s' is not a "
-				     "host spillway can import; expected one "
-				     "service's DNS name (lowercase, no "
-				     "wildcard) such as "
-				     "echo.default.svc.cluster.local", host);
-	return 0;
+	return check_host(&r->obj.y, n, "spec.host", host, r->host);
 }
 
 static int read_rule(struct importer *im, struct rule *r,
@@ -865,6 +875,8 @@ static int read_entry(struct importer *im, struct entry *s,
 	if (read_strings(im, &s->obj, spec, v[SE_HOSTS], "spec.hosts",
 			 "the service's host names", &s->hosts, &s->host_nodes,
 			 &s->n_hosts) ||
+	    check_host(&s->obj.y, s->host_nodes[0], "spec.hosts[0]",
+		       s->hosts[0], s->hosts[0]) ||
 	    (v[SE_ADDRESSES] &&
 	     read_strings(im, &s->obj, spec, v[SE_ADDRESSES], "spec.addresses",
 			  "the service's VIPs (spillway counts connections to "
