@@ -173,6 +173,46 @@ def test_imported_config_spills_like_the_seed(sb):
     assert s["overflowed_total"] == 10 and s["state"] == "overflowing", s
 
 
+def test_cluster_dir(sb):
+    """A cluster's Istio objects (tests/unit/istio/: bookinfo, gateways,
+    filters, wildcard and external ServiceEntries, kubectl's List), most of
+    them not for spillway: the verb imports what can be imported, skipping
+    each other DestinationRule and ServiceEntry with one warning, and the
+    agent's own check accepts the result; --strict refuses all of it."""
+    sb.start()                      # for its certificates
+    state = sb.env["SANDBOX_STATE"]
+    c1 = yaml.safe_load(open(f"{state}/c1.yaml"))
+    cluster = os.path.join(HERE, "..", "unit", "istio")
+    files = sorted(os.path.join(cluster, f) for f in os.listdir(cluster))
+    argv = [SPILLWAY, "istio", "import", "--tls-dir", c1["tls"]["dir"],
+            "--locality", "us-east1/us-east1-b"]
+    r = run(argv + files)
+    cfg = yaml.safe_load(r.stdout)
+    assert [s["name"] for s in cfg["services"]] == [
+        "echo.default.svc.cluster.local", "httpbin.org",
+        "grpc.payments.prod.svc.cluster.local",
+        "http.payments.prod.svc.cluster.local"], cfg
+    assert cfg["remotes"][0]["health"]["failures"] == 3, cfg  # consecutiveErrors
+    skipped = [line for line in r.stderr.splitlines() if ": skipped: " in line]
+    assert len(skipped) == 13, r.stderr     # 8 DR/SE warnings, 5 other kinds
+    assert sum(": warning: " in line for line in skipped) == 8, r.stderr
+    assert "/mesh-mtls.yaml:18:9: warning: document 2, DestinationRule " \
+        "istio-system/default: skipped: spec.host: '*.local'" in r.stderr, r.stderr
+    open(f"{state}/cluster.yaml", "w").write(r.stdout)
+    run([SPILLWAY, "check", "--config", f"{state}/cluster.yaml"])
+
+    for extra, says in (
+            (["--strict"], "bookinfo-destination-rule-all.yaml:8:3: document 1, "
+             "DestinationRule default/productpage: spec.trafficPolicy."
+             "connectionPool.tcp.maxConnections: missing"),
+            (["--locality", "us-east1/us-east1-b/a/b"], "--locality "
+             "'us-east1/us-east1-b/a/b' has more than 3 parts; expected "
+             "REGION[/ZONE[/SUBZONE]]")):
+        r = run(argv + extra + files, check=False)
+        assert r.returncode == 1 and says in r.stderr and not r.stdout, \
+            (extra, r.returncode, r.stderr, r.stdout)
+
+
 def test_cli(sb):
     """The verb as a user types it: no sandbox needed."""
     seed = os.path.join(HERE, "..", "istio")

@@ -335,6 +335,155 @@ static void test_seed_stdin(const void *arg)
 }
 
 /* ------------------------------------------------------------------------ */
+/* A cluster's Istio objects (tests/unit/istio/), most not for spillway */
+
+#define CLUSTER_DIR "tests/unit/istio/"
+
+static const char *const cluster_files[] = {
+	CLUSTER_DIR "bookinfo-destination-rule-all.yaml",
+	CLUSTER_DIR "bookinfo-gateway.yaml",
+	CLUSTER_DIR "echo-multicluster.yaml",
+	CLUSTER_DIR "egress-httpbin.yaml",
+	CLUSTER_DIR "egress-wikipedia.yaml",
+	CLUSTER_DIR "envoyfilter.yaml",
+	CLUSTER_DIR "kubectl-list.yaml",
+	CLUSTER_DIR "mesh-mtls.yaml",
+	CLUSTER_DIR "sidecar.yaml",
+};
+
+#define N_CLUSTER_FILES (int)ARRAY_SIZE(cluster_files)
+
+/* Every message, in order: what is read in file order, then what is built. */
+#define NO_MAX_SKIPPED "skipped: spec.trafficPolicy.connectionPool.tcp." \
+	"maxConnections: missing; expected the connection threshold (here " \
+	"or per port in spec.trafficPolicy.portLevelSettings)\n"
+#define OTHER_KIND "skipped: spillway imports DestinationRule and " \
+	"ServiceEntry of networking.istio.io v1, v1beta1 or v1alpha3, not "
+#define EAST_WEST ": 15443 is Istio's east-west gateway port; a spillway " \
+	"gateway listens on its tunnel.listen port (15008 by default): pass " \
+	"--gateway-port PORT unless it listens on 15443\n"
+
+static const char cluster_notes[] =
+	CLUSTER_DIR "bookinfo-destination-rule-all.yaml:8:3: warning: document 1, "
+	"DestinationRule default/productpage: " NO_MAX_SKIPPED
+	CLUSTER_DIR "bookinfo-destination-rule-all.yaml:19:3: warning: document 2, "
+	"DestinationRule default/reviews: " NO_MAX_SKIPPED
+	CLUSTER_DIR "bookinfo-destination-rule-all.yaml:36:3: warning: document 3, "
+	"DestinationRule default/ratings: " NO_MAX_SKIPPED
+	CLUSTER_DIR "bookinfo-destination-rule-all.yaml:56:3: warning: document 4, "
+	"DestinationRule default/details: " NO_MAX_SKIPPED
+	CLUSTER_DIR "bookinfo-gateway.yaml:2:1: note: document 1, Gateway "
+	"default/bookinfo-gateway: " OTHER_KIND "networking.istio.io/v1 Gateway\n"
+	CLUSTER_DIR "bookinfo-gateway.yaml:18:1: note: document 2, VirtualService "
+	"default/bookinfo: " OTHER_KIND "networking.istio.io/v1 VirtualService\n"
+	CLUSTER_DIR "echo-multicluster.yaml:17:26: note: document 1, "
+	"DestinationRule default/echo: spec.trafficPolicy.outlierDetection."
+	"consecutiveErrors: deprecated in Istio; read as Istio reads it, as "
+	"consecutiveGatewayErrors\n"
+	CLUSTER_DIR "egress-httpbin.yaml:28:9: warning: document 2, "
+	"DestinationRule default/httpbin-ext: spec.trafficPolicy.connectionPool."
+	"http.http1MaxPendingRequests: not imported: spillway works at L4: it "
+	"limits connections, not HTTP requests\n"
+	CLUSTER_DIR "egress-wikipedia.yaml:8:5: warning: document 1, ServiceEntry "
+	"default/wikipedia: skipped: spec.hosts[0]: '*.wikipedia.org' is not a "
+	"host spillway can import; expected one service's DNS name (lowercase, "
+	"no wildcard) such as echo.default.svc.cluster.local\n"
+	CLUSTER_DIR "envoyfilter.yaml:2:1: note: document 1, EnvoyFilter "
+	"bookinfo/reviews-lua: " OTHER_KIND "networking.istio.io/v1alpha3 "
+	"EnvoyFilter\n"
+	CLUSTER_DIR "kubectl-list.yaml:40:7: warning: document 1, DestinationRule "
+	"bookinfo/reviews-cb: " NO_MAX_SKIPPED
+	CLUSTER_DIR "mesh-mtls.yaml:3:1: note: document 1, PeerAuthentication "
+	"istio-system/default: " OTHER_KIND "security.istio.io/v1 "
+	"PeerAuthentication\n"
+	CLUSTER_DIR "mesh-mtls.yaml:18:9: warning: document 2, DestinationRule "
+	"istio-system/default: skipped: spec.host: '*.local' is not a host "
+	"spillway can import; expected one service's DNS name (lowercase, no "
+	"wildcard) such as echo.default.svc.cluster.local\n"
+	CLUSTER_DIR "sidecar.yaml:2:1: note: document 1, Sidecar bookinfo/default: "
+	OTHER_KIND "networking.istio.io/v1 Sidecar\n"
+	CLUSTER_DIR "echo-multicluster.yaml:45:17: note: document 2, ServiceEntry "
+	"default/echo: spec.endpoints[1].ports.tcp-echo" EAST_WEST
+	CLUSTER_DIR "egress-httpbin.yaml:8:3: warning: document 1, ServiceEntry "
+	"default/httpbin-ext: spec.endpoints: no endpoint in another network: "
+	"the service is imported but cannot spill (connections over "
+	"maxConnections stay local)\n"
+	CLUSTER_DIR "kubectl-list.yaml:60:5: warning: document 1, ServiceEntry "
+	"prod/external-mongo: skipped: spec.hosts: no DestinationRule with "
+	"maxConnections for 'mongo.example.com' among the inputs; a spillway "
+	"service needs its threshold\n"
+	CLUSTER_DIR "kubectl-list.yaml:87:15: note: document 1, ServiceEntry "
+	"prod/payments: spec.endpoints[1].ports.grpc" EAST_WEST;
+
+/*
+ * What comes out of a cluster's objects: the services of the two pairs
+ * made for spillway and of the external service with a circuit breaker;
+ * everything else skipped, each with one line saying why, at its line.
+ */
+static void test_cluster_dir(const void *arg)
+{
+	static const struct {
+		const char *name, *vip;
+		__u16 port;
+		__u32 max;
+		int spills;	/* to network2 */
+	} want[] = {
+		{ "echo.default.svc.cluster.local", "10.96.0.10", 80, 100, 1 },
+		/* no addresses: its VIPs are what httpbin.org resolves to */
+		{ "httpbin.org", "", 80, 50, 0 },
+		/* 9090's threshold from portLevelSettings */
+		{ "grpc.payments.prod.svc.cluster.local", "240.0.0.10", 9090, 20, 1 },
+		{ "http.payments.prod.svc.cluster.local", "240.0.0.10", 8080, 200, 1 },
+	};
+	struct sw_istio_opts o = options();
+	FILE *notes = open_memstream(&fx.notes, &fx.notes_len);
+	const struct sw_remote_config *r;
+
+	(void)arg;
+	CHECK(notes);
+	CHECK(!sw_istio_import_files(&o, cluster_files, N_CLUSTER_FILES, &fx.got,
+				     notes, &fx.e), "%s", fx.e.msg);
+	CHECK(!fclose(notes));
+	CHECK_STR(fx.notes, cluster_notes);
+	read_back();
+
+	CHECK_EQ(fx.back.n_services, (int)ARRAY_SIZE(want));
+	for (size_t i = 0; i < ARRAY_SIZE(want); i++) {
+		const struct sw_service_config_entry *s = &fx.back.services[i];
+
+		CHECK_STR(s->name, want[i].name);
+		CHECK_STR(s->vip, want[i].vip);
+		CHECK_EQ(s->key.port, want[i].port);
+		CHECK_EQ(s->max_connections, want[i].max);
+		CHECK_EQ(s->n_overflow_to, want[i].spills);
+	}
+	/* One remote, network2 (tunnel settings from the echo rule). */
+	r = remote("network2");
+	CHECK_EQ(r->probe_failures, 3);		/* consecutiveErrors */
+	CHECK_EQ(r->probe_interval_ns, 10 * NS_PER_S);
+	CHECK_EQ(r->ejection_time_ns, 30 * NS_PER_S);
+	CHECK_EQ(fx.back.n_remotes, 1);
+	CHECK_STR(r->gateway.host, "203.0.113.7");
+}
+
+/* --strict: the same objects are all or nothing; the first problem says why. */
+static void test_cluster_dir_strict(const void *arg)
+{
+	struct sw_istio_opts o = options();
+
+	(void)arg;
+	o.strict = true;
+	CHECK(sw_istio_import_files(&o, cluster_files, N_CLUSTER_FILES, &fx.got,
+				    NULL, &fx.e) == -EINVAL);
+	CHECK_STR(fx.e.msg, CLUSTER_DIR "bookinfo-destination-rule-all.yaml:8:3: "
+		  "document 1, DestinationRule default/productpage: "
+		  "spec.trafficPolicy.connectionPool.tcp.maxConnections: "
+		  "missing; expected the connection threshold (here or per port "
+		  "in spec.trafficPolicy.portLevelSettings)");
+	CHECK_EQ(fx.got.n_services, 0);
+}
+
+/* ------------------------------------------------------------------------ */
 /* Variants */
 
 #define DR_HEAD(api)                                                         \
@@ -467,7 +616,7 @@ static void test_port_level_only(const void *arg)
 		    "spec.trafficPolicy.portLevelSettings[1].loadBalancer: not "
 		    "imported");
 	check_notes("warning: document 1, DestinationRule default/echo: "
-		    "spec.trafficPolicy.portLevelSettings: port 7000 not imported: "
+		    "spec.trafficPolicy.portLevelSettings[1]: port 7000 not imported: "
 		    "ServiceEntry default/echo has no such port");
 	check_default_tunnel(remote("network2"));
 }
@@ -720,6 +869,50 @@ static void test_tunnel_settings(const void *arg)
 	CHECK_EQ(count_lines("warning: "), 0);
 }
 
+/*
+ * The deprecated consecutiveErrors, as Istio's applyOutlierDetection reads
+ * it: when not 0, as consecutiveGatewayErrors (with 5xx ejection off unless
+ * consecutive5xxErrors is written), an explicit consecutiveGatewayErrors
+ * taking its place.
+ */
+static void test_consecutive_errors(const void *arg)
+{
+	static const struct {
+		const char *outlier;
+		__u32 failures;
+		const char *says;
+	} cases[] = {
+		{ "{consecutiveErrors: 3}", 3,
+		  "variant.yaml:9:43: note: document 1, DestinationRule "
+		  "default/echo: spec.trafficPolicy.outlierDetection."
+		  "consecutiveErrors: deprecated in Istio; read as Istio reads "
+		  "it, as consecutiveGatewayErrors\n" },
+		{ "{consecutiveErrors: 3, consecutiveGatewayErrors: 7}", 7,
+		  "variant.yaml:9:43: warning: document 1, DestinationRule "
+		  "default/echo: spec.trafficPolicy.outlierDetection."
+		  "consecutiveErrors: not imported: deprecated, and "
+		  "consecutiveGatewayErrors takes its place (as in Istio)\n" },
+		{ "{consecutiveErrors: 4, consecutive5xxErrors: 2}", 2,
+		  "note: document 1, DestinationRule default/echo: spec."
+		  "trafficPolicy.outlierDetection.consecutiveErrors: deprecated" },
+		{ "{consecutiveErrors: 0}", SW_TUNNEL_PROBE_FALL,
+		  "consecutiveErrors: deprecated" },
+	};
+	char yaml[1024];
+
+	(void)arg;
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		snprintf(yaml, sizeof(yaml), "%s    outlierDetection: %s\n%s",
+			 DR_MAX(5), cases[i].outlier, SE_ONE_REMOTE);
+		import_yaml(yaml);
+		CHECK_EQ(remote("network2")->probe_failures, cases[i].failures);
+		check_notes(cases[i].says);
+		CHECK_EQ(count_lines("consecutiveErrors"), 1);
+		teardown();
+		setup();
+	}
+}
+
 /* Two rules set different tunnel settings for one remote: the first wins. */
 static void test_tunnel_settings_conflict(const void *arg)
 {
@@ -836,11 +1029,12 @@ static void test_unpaired(const void *arg)
 		    "  ports: [{number: 80, name: tcp}]\n");
 	CHECK_EQ(fx.back.n_services, 1);
 	check_notes("variant.yaml:24:9: warning: document 3, DestinationRule "
-		    "default/lonely: spec.host: skipped: no ServiceEntry for "
+		    "default/lonely: skipped: spec.host: no ServiceEntry for "
 		    "'lonely.default.svc.cluster.local' among the inputs");
-	check_notes("warning: document 4, ServiceEntry default/alone: "
-		    "spec.hosts: skipped: no DestinationRule for "
-		    "'alone.default.svc.cluster.local' among the inputs");
+	check_notes("variant.yaml:31:10: warning: document 4, ServiceEntry "
+		    "default/alone: skipped: spec.hosts: no DestinationRule with "
+		    "maxConnections for 'alone.default.svc.cluster.local' among "
+		    "the inputs");
 }
 
 /* Nothing pairs: an error, after the warnings that say why. */
@@ -853,7 +1047,7 @@ static void test_nothing_to_import(const void *arg)
 	CHECK(run_import(&o, &in, 1) == -EINVAL);
 	CHECK(strstr(fx.e.msg, "nothing to import"), "%s", fx.e.msg);
 	check_notes("dr.yaml:5:9: warning: document 1, DestinationRule "
-		    "default/echo: spec.host: skipped: no ServiceEntry");
+		    "default/echo: skipped: spec.host: no ServiceEntry");
 	CHECK_EQ(fx.got.n_services, 0);
 }
 
@@ -1051,6 +1245,14 @@ static const struct bad_input bad_inputs[] = {
 	    "  ports: [{number: 65536, name: x}]\n",
 	    "16:20: document 2, ServiceEntry default/echo: spec.ports[0].number: "
 	    "65536 is not allowed; expected a whole number from 1 to 65535"),
+	BAD("se-endpoint-locality-four-parts",
+	    DR_MAX(5) SE_HEAD("v1") "  addresses: [10.96.0.10]\n"
+	    "  ports: [{number: 80, name: tcp}]\n"
+	    "  endpoints: [{address: 203.0.113.7, network: network2, "
+	    "locality: a/b/c/d}]\n",
+	    "17:67: document 2, ServiceEntry default/echo: "
+	    "spec.endpoints[0].locality: 'a/b/c/d' has more than 3 parts; "
+	    "expected region/zone/subzone, such as us-east1/us-east1-b"),
 	BAD("se-endpoint-no-address",
 	    DR_MAX(5) SE_HEAD("v1") "  addresses: [10.96.0.10]\n"
 	    "  ports: [{number: 80, name: tcp}]\n"
@@ -1081,18 +1283,40 @@ static const struct bad_input bad_inputs[] = {
 
 #define N_BAD (int)ARRAY_SIZE(bad_inputs)
 
+/*
+ * --strict: the first problem is the error, nothing is imported. Without:
+ * the object is skipped with that problem as one warning, "LINE:COLUMN:
+ * warning: CONTEXT: skipped: FIELD: ..." (a file that is not YAML is still
+ * an error).
+ */
 static void test_bad(const void *arg)
 {
 	const struct bad_input *b = arg;
 	struct sw_istio_input in = { "variant.yaml", b->yaml, strlen(b->yaml) };
 	struct sw_istio_opts o = options();
+	const char *context = strstr(b->msg, ": ") + 2;
+	const char *field = strstr(context, ": ") + 2;
 	char want[512];
 
+	o.strict = true;
 	CHECK(run_import(&o, &in, 1) == -EINVAL, "accepted:\n%s", b->yaml);
 	snprintf(want, sizeof(want), "variant.yaml:%s", b->msg);
 	CHECK(!strncmp(fx.e.msg, want, strlen(want)), "\n got: %s\nwant: %s",
 	      fx.e.msg, want);
 	CHECK_EQ(fx.got.n_services, 0);	/* nothing half-built */
+
+	free(fx.notes);
+	fx.notes = NULL;
+	o.strict = false;
+	snprintf(want, sizeof(want), "variant.yaml:%.*swarning: %.*sskipped: %s",
+		 (int)(context - b->msg), b->msg, (int)(field - context),
+		 context, field);
+	if (run_import(&o, &in, 1) && strstr(b->name, "yaml-syntax"))
+		return;
+	check_notes(want);
+	snprintf(want, sizeof(want), "%.*sskipped: ", (int)(field - context),
+		 context);
+	CHECK_EQ(count_lines(want), 1);	/* one warning for the object */
 }
 
 static void test_bad_options(const void *arg)
@@ -1123,6 +1347,46 @@ static void test_bad_options(const void *arg)
 	      "%s", fx.e.msg);
 }
 
+static void test_bad_locality(const void *arg)
+{
+	static const struct {
+		const char *locality, *why;
+	} cases[] = {
+		{ "", "has an empty part" },
+		{ "region1//subzone1", "has an empty part" },
+		{ "region1/", "has an empty part" },
+		{ "region1/zone1/subzone1/rack1", "has more than 3 parts" },
+		{ "region1/a-zone-name-that-goes-on-far-longer-than-any-dns-label-"
+		  "may-go-in-any-cluster", "has a part longer than 63 characters" },
+	};
+	struct sw_istio_input in = { "variant.yaml", DR_MAX(5) SE_ONE_REMOTE,
+				     strlen(DR_MAX(5) SE_ONE_REMOTE) };
+	struct sw_istio_opts o = options();
+	char want[256];
+
+	(void)arg;
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		o.locality = cases[i].locality;
+		CHECK(run_import(&o, &in, 1) == -EINVAL, "accepted '%s'",
+		      o.locality);
+		snprintf(want, sizeof(want), "--locality '%s' %s; expected "
+			 "REGION[/ZONE[/SUBZONE]], such as us-east1/us-east1-b",
+			 cases[i].locality, cases[i].why);
+		CHECK_STR(fx.e.msg, want);
+		CHECK_EQ(fx.got.n_services, 0);
+		free(fx.notes);
+		fx.notes = NULL;
+	}
+	for (const char *const *ok = (const char *const[]){ "region1",
+			"region1/zone1", "region1/zone1/subzone1", NULL }; *ok; ok++) {
+		o.locality = *ok;
+		CHECK(!run_import(&o, &in, 1), "%s: %s", *ok, fx.e.msg);
+		sw_config_free(&fx.got);
+		free(fx.notes);
+		fx.notes = NULL;
+	}
+}
+
 static void test_missing_file(const void *arg)
 {
 	static const char *const paths[] = { "tests/istio/echo-dr.yaml",
@@ -1141,6 +1405,8 @@ static void test_missing_file(const void *arg)
 static const struct test_case other_cases[] = {
 	{ "seed/files", test_seed_files, NULL },
 	{ "seed/stdin-one-stream", test_seed_stdin, NULL },
+	{ "cluster-dir", test_cluster_dir, NULL },
+	{ "cluster-dir-strict", test_cluster_dir_strict, NULL },
 	{ "api-versions", test_api_versions, NULL },
 	{ "other-version-and-kinds-skipped", test_other_version_skipped, NULL },
 	{ "port-level-settings", test_port_level, NULL },
@@ -1156,6 +1422,7 @@ static const struct test_case other_cases[] = {
 	{ "kubectl-list", test_kubectl_list, NULL },
 	{ "tunnel-settings", test_tunnel_settings, NULL },
 	{ "tunnel-settings-conflict", test_tunnel_settings_conflict, NULL },
+	{ "consecutive-errors-as-istio", test_consecutive_errors, NULL },
 	{ "remote-naming-and-ports", test_remote_naming_and_ports, NULL },
 	{ "no-remote", test_no_remote, NULL },
 	{ "short-host", test_short_host, NULL },
@@ -1163,6 +1430,7 @@ static const struct test_case other_cases[] = {
 	{ "nothing-to-import", test_nothing_to_import, NULL },
 	{ "unsupported-fields-warned", test_unsupported_fields, NULL },
 	{ "bad/options", test_bad_options, NULL },
+	{ "bad/locality-option", test_bad_locality, NULL },
 	{ "bad/missing-file", test_missing_file, NULL },
 };
 

@@ -233,6 +233,8 @@ static int istio_import(int argc, char **argv, const char **paths)
 			o.network = v;
 		} else if ((v = option_value(argc, argv, &i, "--locality"))) {
 			o.locality = v;
+		} else if (!strcmp(argv[i], "--strict")) {
+			o.strict = true;
 		} else if ((v = option_value(argc, argv, &i, "--gateway-port"))) {
 			if (sw_parse_u32(v, 1, 65535, &port))
 				return fail("istio import", "--gateway-port takes "
@@ -515,7 +517,7 @@ static const struct cmd cmds[] = {
 	  "import [--cluster NAME] [--interface IFACE]... [--tls-dir DIR]\n"
 	  "       [--allow-identity ID]... [--gateway-port N] [--network NAME]\n"
 	  "       [--remote-name NETWORK=NAME]... [--locality REGION[/ZONE[/SUBZONE]]]\n"
-	  "       [--metrics ADDRESS:PORT|none] FILE...",
+	  "       [--metrics ADDRESS:PORT|none] [--strict] FILE...",
 	  "Write a spillway configuration from Istio YAML",
 	  "\nReads DestinationRules and ServiceEntries (networking.istio.io v1,\n"
 	  "v1beta1, v1alpha3) from each FILE ('-': standard input; '---' between\n"
@@ -529,7 +531,14 @@ static const struct cmd cmds[] = {
 	  "tcpKeepalive and outlierDetection set those remotes' tunnel and\n"
 	  "health settings. A field spillway cannot honour is a warning on\n"
 	  "stderr, another kind of object a note; both name file, line,\n"
-	  "document, object and field. A bad file or object is an error (exit 1).\n\n"
+	  "document, object and field. A DestinationRule or ServiceEntry that\n"
+	  "cannot be imported (no maxConnections, a wildcard host, no partner...)\n"
+	  "is skipped with one warning saying why.\n\n"
+	  "Exit status: 0 with a configuration on stdout (at least one service);\n"
+	  "1 on an error, nothing written: a FILE that cannot be read or is not\n"
+	  "YAML, no service to import, a bad option value, or with --strict the\n"
+	  "first problem in a DestinationRule or ServiceEntry (one without a\n"
+	  "partner is still a warning); 2 on bad usage.\n\n"
 	  "  --cluster NAME          this cluster (default " SW_ISTIO_DEFAULT_CLUSTER ")\n"
 	  "  --interface IFACE       attach to IFACE; repeatable (default "
 	  SW_ISTIO_DEFAULT_INTERFACE ")\n"
@@ -544,8 +553,10 @@ static const struct cmd cmds[] = {
 	  SW_ISTIO_DEFAULT_NETWORK ")\n"
 	  "  --remote-name NETWORK=NAME  name the remote of NETWORK NAME\n"
 	  "                          (default: the network's name); repeatable\n"
-	  "  --locality L            this cluster's region/zone/subzone, for\n"
+	  "  --locality L            this cluster's REGION[/ZONE[/SUBZONE]], for\n"
 	  "                          failover (default: its endpoints' locality)\n"
+	  "  --strict                a problem in an object is an error (exit 1):\n"
+	  "                          all or nothing\n"
 	  "  --metrics ADDRESS:PORT  metrics.listen (default "
 	  SW_ISTIO_DEFAULT_METRICS "; none: no metrics)\n" },
 	{ "version", do_version, "[--json]", "Print the version and map layout version",

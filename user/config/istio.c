@@ -7,7 +7,9 @@
  * object's shape and warns, in file order, about every field that has no
  * spillway meaning. The second pairs each ServiceEntry with the
  * DestinationRule of its host and builds services and remotes from the
- * pair. The first error ends the import; warnings never do.
+ * pair. Messages about one object are held until it is known whether it
+ * imports: an object that cannot is skipped with one warning saying why
+ * (strict: its first error ends the import). Warnings never end it.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -49,6 +51,7 @@ struct port_max {
 	__u16 port;
 	__u32 max;
 	const yaml_node_t *node;
+	int index;			/* in portLevelSettings */
 };
 
 /* A DestinationRule, read. */
@@ -56,6 +59,7 @@ struct rule {
 	struct object obj;
 	char host[SW_NAME_MAX + 1];	/* as a fully qualified name */
 	const yaml_node_t *host_node;
+	const yaml_node_t *policy_node;	/* spec.trafficPolicy */
 	__u32 max;			/* 0: only per port */
 	struct port_max *ports;
 	int n_ports;
@@ -88,6 +92,8 @@ struct se_endpoint {
 struct entry {
 	struct object obj;
 	const char **hosts;
+	const yaml_node_t **host_nodes;
+	const yaml_node_t *hosts_node;	/* the list */
 	int n_hosts;
 	const char **addresses;		/* none: VIPs from spec.hosts[0] */
 	const yaml_node_t **address_nodes;
@@ -96,6 +102,7 @@ struct entry {
 	struct se_port *ports;
 	int n_ports;
 	struct se_endpoint *endpoints;
+	const yaml_node_t *endpoints_node;	/* NULL: none written */
 	int n_endpoints;
 };
 
@@ -110,6 +117,7 @@ struct importer {
 	struct entry *entries;
 	int n_entries;
 	const struct rule **remote_settings;	/* per cfg->remotes[i]: from */
+	char locality[3][SW_SHORT_NAME_MAX + 1];	/* --locality, parsed */
 };
 
 /* ------------------------------------------------------------------------ */
@@ -118,6 +126,52 @@ struct importer {
 static int out_of_memory(struct importer *im)
 {
 	return sw_fail(im->e, -ENOMEM, "out of memory importing Istio objects");
+}
+
+/* The messages about one object, while it is read or built. */
+struct held {
+	struct sw_yaml_report outer;	/* where they go if it imports */
+	char *text;
+	size_t len;
+};
+
+/* Hold the messages from here on (strict: let them through). */
+static int hold(struct importer *im, struct held *h)
+{
+	h->text = NULL;
+	if (im->o->strict)
+		return 0;
+	h->outer = im->report;
+	memset(&im->report, 0, sizeof(im->report));
+	im->report.notes = open_memstream(&h->text, &h->len);
+	if (im->report.notes)
+		return 0;
+	im->report = h->outer;
+	return out_of_memory(im);
+}
+
+/*
+ * err: what reading or building the object gave. If the object imports,
+ * its messages go out; if it cannot, one warning says why, and it is not
+ * an error. Any other failure (out of memory) is returned.
+ */
+static int release(struct importer *im, struct held *h, int err)
+{
+	struct sw_yaml_report inner = im->report;
+
+	if (im->o->strict)
+		return err;
+	if (inner.errors && !err)
+		err = -EINVAL;
+	im->report = h->outer;
+	if (fclose(inner.notes) && !err)
+		err = out_of_memory(im);
+	if (!err && im->report.notes)
+		fwrite(h->text, 1, h->len, im->report.notes);
+	else if (err == -EINVAL && inner.errors)
+		sw_yaml_skipped(&inner, im->report.notes);
+	free(h->text);
+	return err == -EINVAL && inner.errors ? 0 : err;
 }
 
 /* Fields of Istio objects not in a table are warned about, never refused. */
@@ -220,10 +274,11 @@ static const struct sw_yaml_key keepalive_keys[] = {
 	[KA_PROBES] = { .name = "probes" },
 };
 
-enum { OD_5XX, OD_GATEWAY, OD_INTERVAL, OD_EJECTION };
+enum { OD_5XX, OD_GATEWAY, OD_ERRORS, OD_INTERVAL, OD_EJECTION };
 static const struct sw_yaml_key outlier_keys[] = {
 	[OD_5XX] = { .name = "consecutive5xxErrors" },
 	[OD_GATEWAY] = { .name = "consecutiveGatewayErrors" },
+	[OD_ERRORS] = { .name = "consecutiveErrors" },	/* deprecated */
 	[OD_INTERVAL] = { .name = "interval" },
 	[OD_EJECTION] = { .name = "baseEjectionTime" },
 };
@@ -340,7 +395,10 @@ static int read_pool(struct rule *r, const yaml_node_t *n, const char *field,
 /*
  * consecutive5xxErrors and consecutiveGatewayErrors -> health.failures (the
  * smaller that is not 0: 0 turns a kind off), interval -> health.interval,
- * baseEjectionTime -> health.ejection_time.
+ * baseEjectionTime -> health.ejection_time. The deprecated
+ * consecutiveErrors is read as Istio reads it (pilot's
+ * applyOutlierDetection): when not 0, as consecutiveGatewayErrors, unless
+ * that is written too and takes its place.
  */
 static int read_outlier(struct rule *r, const yaml_node_t *n, const char *field)
 {
@@ -352,7 +410,19 @@ static int read_outlier(struct rule *r, const yaml_node_t *n, const char *field)
 	if (sw_yaml_mapping(y, n, field, outlier_keys, ARRAY_SIZE(outlier_keys),
 			    NO_EJECT_SHARE, v))
 		return -EINVAL;
-	for (int i = OD_5XX; i <= OD_GATEWAY; i++) {
+	if (v[OD_ERRORS] && v[OD_GATEWAY]) {
+		sw_yaml_warn(y, v[OD_ERRORS],
+			     sw_field_key(f, field, "consecutiveErrors"), "not "
+			     "imported: deprecated, and consecutiveGatewayErrors "
+			     "takes its place (as in Istio)");
+		v[OD_ERRORS] = NULL;
+	} else if (v[OD_ERRORS]) {
+		sw_yaml_note(y, v[OD_ERRORS],
+			     sw_field_key(f, field, "consecutiveErrors"),
+			     "deprecated in Istio; read as Istio reads it, as "
+			     "consecutiveGatewayErrors");
+	}
+	for (int i = OD_5XX; i <= OD_ERRORS; i++) {
 		__u32 errors;
 
 		if (!v[i])
@@ -463,6 +533,7 @@ static int read_port_level(struct importer *im, struct rule *r,
 				 sw_field_key(h, g, "number"), &pm->port))
 			return -EINVAL;
 		pm->node = item;
+		pm->index = i;
 		if (v[PLS_POOL] &&
 		    read_pool(r, v[PLS_POOL],
 			      sw_field_key(g, f, "connectionPool"), &pm->max,
@@ -472,6 +543,22 @@ static int read_port_level(struct importer *im, struct rule *r,
 			r->n_ports++;
 	}
 	return 0;
+}
+
+/*
+ * A host a service can be named after: one DNS name, not a wildcard that
+ * stands for many. written: as in the file; host: fully qualified.
+ */
+static int check_host(const struct sw_yaml *y, const yaml_node_t *n,
+		      const char *field, const char *written, const char *host)
+{
+	if (written[0] != '*' && sw_is_dns_name(host))
+		return 0;
+	return sw_yaml_error(y, n, field, "'%s' is not a host spillway can "
+			     "import; expected one service's DNS name "
+			     "(lowercase, no wildcard) such as "
+			     "echo.default.svc.cluster.local",
+			     sw_yaml_show(y, written));
 }
 
 /* A short name ("echo") is a service in the rule's own namespace. */
@@ -487,13 +574,7 @@ static int read_host(struct rule *r, const yaml_node_t *n, const char *ns)
 	else
 		snprintf(r->host, sizeof(r->host), "%s.%s.svc.cluster.local",
 			 host, ns);
-	if (host[0] == '*' || !sw_is_dns_name(r->host))
-		return sw_yaml_error(&r->obj.y, n, "spec.host", "'%s' is not a "
-				     "host spillway can import; expected one "
-				     "service's DNS name (lowercase, no "
-				     "wildcard) such as "
-				     "echo.default.svc.cluster.local", host);
-	return 0;
+	return check_host(&r->obj.y, n, "spec.host", host, r->host);
 }
 
 static int read_rule(struct importer *im, struct rule *r,
@@ -515,6 +596,7 @@ static int read_rule(struct importer *im, struct rule *r,
 		return -EINVAL;
 	if (!v[DR_POLICY])
 		return sw_yaml_error(y, spec, MAX_FIELD, "%s", NO_MAX);
+	r->policy_node = v[DR_POLICY];
 	if (sw_yaml_mapping(y, v[DR_POLICY], field, tp_keys,
 			    ARRAY_SIZE(tp_keys), UNKNOWN_FIELD, t) ||
 	    (t[TP_POOL] && read_pool(r, t[TP_POOL],
@@ -688,24 +770,42 @@ static int read_se_ports(struct importer *im, struct entry *s,
 	return 0;
 }
 
-/* "region/zone/subzone", each part optional. */
+/*
+ * "region[/zone[/subzone]]" in its parts: NULL, or what is wrong with it,
+ * to follow the text in a message.
+ */
+_Static_assert(SW_SHORT_NAME_MAX == 63, "parse_locality says 63");
+static const char *parse_locality(const char *l,
+				  char out[3][SW_SHORT_NAME_MAX + 1])
+{
+	memset(out, 0, 3 * sizeof(out[0]));
+	for (int i = 0; i < 3; i++) {
+		size_t len = strcspn(l, "/");
+
+		if (!len)
+			return "has an empty part";
+		if (len > SW_SHORT_NAME_MAX)
+			return "has a part longer than 63 characters";
+		memcpy(out[i], l, len);
+		if (!l[len])
+			return NULL;
+		l += len + 1;
+	}
+	return "has more than 3 parts";
+}
+
 static int read_locality(struct entry *s, struct se_endpoint *ep,
 			 const yaml_node_t *n, const char *field)
 {
 	const char *l = sw_yaml_text(&s->obj.y, n, field);
+	const char *why = l ? parse_locality(l, ep->locality) : NULL;
 
-	for (int i = 0; l && *l && i < 3; i++) {
-		size_t len = strcspn(l, "/");
-
-		if (len > SW_SHORT_NAME_MAX)
-			return sw_yaml_error(&s->obj.y, n, field, "'%s' has a "
-					     "part longer than %d characters; "
-					     "expected region/zone/subzone", l,
-					     SW_SHORT_NAME_MAX);
-		memcpy(ep->locality[i], l, len);
-		l += len + (l[len] == '/');
-	}
-	return l ? 0 : -EINVAL;
+	if (!l)
+		return -EINVAL;
+	return why ? sw_yaml_error(&s->obj.y, n, field, "'%s' %s; expected "
+				   "region/zone/subzone, such as "
+				   "us-east1/us-east1-b",
+				   sw_yaml_show(&s->obj.y, l), why) : 0;
 }
 
 static int read_endpoints(struct importer *im, struct entry *s,
@@ -770,9 +870,13 @@ static int read_entry(struct importer *im, struct entry *s,
 		return -EINVAL;
 	s->spec = spec;
 	/* No addresses: the agent takes the VIPs from the host's name. */
+	s->hosts_node = v[SE_HOSTS];
+	s->endpoints_node = v[SE_ENDPOINTS];
 	if (read_strings(im, &s->obj, spec, v[SE_HOSTS], "spec.hosts",
-			 "the service's host names", &s->hosts, NULL,
+			 "the service's host names", &s->hosts, &s->host_nodes,
 			 &s->n_hosts) ||
+	    check_host(&s->obj.y, s->host_nodes[0], "spec.hosts[0]",
+		       s->hosts[0], s->hosts[0]) ||
 	    (v[SE_ADDRESSES] &&
 	     read_strings(im, &s->obj, spec, v[SE_ADDRESSES], "spec.addresses",
 			  "the service's VIPs (spillway counts connections to "
@@ -797,8 +901,8 @@ static int grow(void **a, int n, size_t size)
 	return 0;
 }
 
-static int read_object(struct importer *im, const struct object *base,
-		       const yaml_node_t *root);
+static int read_held(struct importer *im, const struct object *base,
+		     const yaml_node_t *root);
 
 /* kind: List (what kubectl get -o yaml prints): each item is an object. */
 static int read_list(struct importer *im, const struct object *o,
@@ -806,16 +910,31 @@ static int read_list(struct importer *im, const struct object *o,
 {
 	const yaml_node_t *items_n = sw_yaml_get(&o->y, root, "items");
 	const yaml_node_item_t *items;
-	int count;
+	int count, err;
 
 	if (!items_n)
 		return sw_yaml_error(&o->y, root, "items", "missing; expected "
 				     "the List's objects");
 	count = sw_yaml_list(&o->y, items_n, "items", &items);
 	for (int i = 0; i < count; i++)
-		if (read_object(im, o, sw_yaml_node(&o->y, items[i])))
-			return -EINVAL;
+		if ((err = read_held(im, o, sw_yaml_node(&o->y, items[i]))))
+			return err;
 	return count < 0 ? -EINVAL : 0;
+}
+
+static void rule_free(struct rule *r)
+{
+	free(r->ports);
+}
+
+static void entry_free(struct entry *s)
+{
+	free(s->hosts);
+	free(s->host_nodes);
+	free(s->addresses);
+	free(s->address_nodes);
+	free(s->ports);
+	free(s->endpoints);
 }
 
 static int read_object(struct importer *im, const struct object *base,
@@ -830,6 +949,7 @@ static int read_object(struct importer *im, const struct object *base,
 	const char *kind, *api, *name = "(no name)", *ns = "default";
 	struct object o = *base;
 	bool known = false;
+	int err;
 
 	if (root->type == YAML_SCALAR_NODE && !root->data.scalar.length)
 		return 0;	/* an empty document: "---" twice */
@@ -865,6 +985,7 @@ static int read_object(struct importer *im, const struct object *base,
 	if (!spec)
 		return sw_yaml_error(&o.y, root, "spec", "missing; expected "
 				     "the %s's spec", kind);
+	/* An object that cannot be read is not kept. */
 	if (!strcmp(kind, "DestinationRule")) {
 		struct rule *r;
 
@@ -873,7 +994,11 @@ static int read_object(struct importer *im, const struct object *base,
 		r = &im->rules[im->n_rules++];
 		memset(r, 0, sizeof(*r));
 		r->obj = o;
-		return read_rule(im, r, spec, ns);
+		err = read_rule(im, r, spec, ns);
+		if (err) {
+			rule_free(r);
+			im->n_rules--;
+		}
 	} else {
 		struct entry *s;
 
@@ -882,8 +1007,23 @@ static int read_object(struct importer *im, const struct object *base,
 		s = &im->entries[im->n_entries++];
 		memset(s, 0, sizeof(*s));
 		s->obj = o;
-		return read_entry(im, s, spec);
+		err = read_entry(im, s, spec);
+		if (err) {
+			entry_free(s);
+			im->n_entries--;
+		}
 	}
+	return err;
+}
+
+/* One object, skipped with a warning if it cannot be read (not strict). */
+static int read_held(struct importer *im, const struct object *base,
+		     const yaml_node_t *root)
+{
+	struct held h;
+	int err = hold(im, &h);
+
+	return err ? err : release(im, &h, read_object(im, base, root));
 }
 
 /* The name of an input in messages. */
@@ -913,8 +1053,8 @@ static int read_inputs(struct importer *im, const struct sw_istio_input *in,
 
 			snprintf(base.y.context, sizeof(base.y.context),
 				 "document %d: ", base.doc);
-			err = read_object(im, &base,
-					  yaml_document_get_root_node(doc));
+			err = read_held(im, &base,
+					yaml_document_get_root_node(doc));
 		}
 		if (err)
 			return err;
@@ -1044,23 +1184,18 @@ static int failover_rank(const struct rule *r, const struct se_endpoint *self,
 static void local_self(const struct importer *im, const struct entry *s,
 		       struct se_endpoint *self)
 {
-	const char *l = im->o->locality;
-
 	memset(self, 0, sizeof(*self));
 	self->network = im->o->network;
-	for (int i = 0; !l && i < s->n_endpoints; i++)
+	if (im->o->locality) {
+		memcpy(self->locality, im->locality, sizeof(self->locality));
+		return;
+	}
+	for (int i = 0; i < s->n_endpoints; i++)
 		if (!is_remote(im, &s->endpoints[i])) {
 			memcpy(self->locality, s->endpoints[i].locality,
 			       sizeof(self->locality));
 			return;
 		}
-	for (int i = 0; l && *l && i < 3; i++) {
-		size_t len = strcspn(l, "/");
-
-		snprintf(self->locality[i], sizeof(self->locality[i]), "%.*s",
-			 (int)len, l);
-		l += len + (l[len] == '/');
-	}
 }
 
 /* Remote endpoints, best first: failoverPriority, then failover, then file order. */
@@ -1156,7 +1291,7 @@ static void apply_tunnel(struct importer *im, int i, const struct rule *r)
 		rc->ejection_time_ns = r->tunnel.ejection_time_ns;
 		im->remote_settings[i] = r;
 	} else if (from != r && !same_tunnel(&from->tunnel, &r->tunnel)) {
-		sw_yaml_warn(&r->obj.y, r->host_node, "spec.trafficPolicy",
+		sw_yaml_warn(&r->obj.y, r->policy_node, "spec.trafficPolicy",
 			     "its connectTimeout, tcpKeepalive and "
 			     "outlierDetection are not applied to remote %s: "
 			     "spillway's tunnel settings are per remote, and "
@@ -1202,7 +1337,7 @@ static int add_remote(struct importer *im, const struct entry *s,
 				     sw_hostport_format(&gw, b, sizeof(b)));
 	} else {
 		if (i >= SW_MAX_REMOTES - 1)
-			return sw_yaml_error(&s->obj.y, ep->node, f, "more "
+			return sw_yaml_error(&s->obj.y, ep->address_node, f, "more "
 					     "than %d remote networks; "
 					     "expected at most %d (the size of "
 					     "the datapath's remotes map)", i,
@@ -1308,10 +1443,10 @@ static __u32 max_for(const struct rule *r, __u16 port)
 	return r->max;
 }
 
-/* Where an entry's address a is written (a < 0: no addresses, the spec). */
+/* Where a service of an entry comes from: address a, or (-1) its host. */
 static const yaml_node_t *address_node(const struct entry *s, int a)
 {
-	return a >= 0 && a < s->n_addresses ? s->address_nodes[a] : s->spec;
+	return a >= 0 ? s->address_nodes[a] : s->host_nodes[0];
 }
 
 /*
@@ -1332,7 +1467,7 @@ static int service_name(const struct entry *s, int a, const struct se_port *p,
 		snprintf(addr, sizeof(addr), "a%d.", a);
 	snprintf(name, sizeof(name), "%s%s%s", port, addr, s->hosts[0]);
 	if (!sw_is_dns_name(name))
-		return sw_yaml_error(&s->obj.y, address_node(s, a),
+		return sw_yaml_error(&s->obj.y, s->host_nodes[0],
 				     "spec.hosts[0]", "'%s' cannot name a "
 				     "spillway service ('%s'); expected a DNS "
 				     "name of at most %d characters "
@@ -1407,14 +1542,15 @@ static int add_services(struct importer *im, const struct entry *s,
 	int n_remotes = 0;
 
 	for (int h = 1; h < s->n_hosts; h++)
-		sw_yaml_warn(&s->obj.y, address_node(s, 0),
+		sw_yaml_warn(&s->obj.y, s->host_nodes[h],
 			     sw_field_item(f, "spec.hosts", h), "'%s' not "
 			     "imported: spillway names the service after "
 			     "spec.hosts[0]", s->hosts[h]);
 	if (overflow_to(im, s, r, remotes, &n_remotes))
 		return -EINVAL;
 	if (!n_remotes)
-		sw_yaml_warn(&s->obj.y, address_node(s, 0), "spec.endpoints",
+		sw_yaml_warn(&s->obj.y, s->endpoints_node ? s->endpoints_node :
+			     s->spec, "spec.endpoints",
 			     "no endpoint in another network: the service is "
 			     "imported but cannot spill (connections over "
 			     "maxConnections stay local)");
@@ -1457,6 +1593,8 @@ static int add_services(struct importer *im, const struct entry *s,
 /* Port-level settings for a port the ServiceEntry does not have. */
 static void check_rule_ports(const struct rule *r, const struct entry *s)
 {
+	char f[SW_FIELD_MAX];
+
 	for (int i = 0; i < r->n_ports; i++) {
 		bool found = false;
 
@@ -1464,39 +1602,94 @@ static void check_rule_ports(const struct rule *r, const struct entry *s)
 			found |= s->ports[p].number == r->ports[i].port;
 		if (!found)
 			sw_yaml_warn(&r->obj.y, r->ports[i].node,
-				     "spec.trafficPolicy.portLevelSettings",
+				     sw_field_item(f, "spec.trafficPolicy."
+						   "portLevelSettings",
+						   r->ports[i].index),
 				     "port %u not imported: ServiceEntry %s "
 				     "has no such port", r->ports[i].port,
 				     s->obj.name);
 	}
 }
 
+/* The services of entry s, paired with rule r. */
+static int build_entry(struct importer *im, const struct entry *s,
+		       const struct rule *r)
+{
+	if (!r) {
+		sw_yaml_warn(&s->obj.y, s->hosts_node, "", "skipped: "
+			     "spec.hosts: no DestinationRule with "
+			     "maxConnections for '%s' among the inputs; a "
+			     "spillway service needs its threshold",
+			     s->hosts[0]);
+		return 0;
+	}
+	check_rule_ports(r, s);
+	return add_services(im, s, r);
+}
+
+/* What building one entry may change, to undo if it cannot be imported. */
+struct undo {
+	int n_services, n_remotes;
+	struct sw_remote_config *remotes;
+	const struct rule **settings;
+};
+
+static int undo_save(struct importer *im, struct undo *u)
+{
+	int n = im->cfg->n_remotes;
+
+	u->n_services = im->cfg->n_services;
+	u->n_remotes = n;
+	u->remotes = malloc((n + 1) * sizeof(*u->remotes));
+	u->settings = malloc((n + 1) * sizeof(*u->settings));
+	if (!u->remotes || !u->settings)
+		return out_of_memory(im);
+	if (n) {
+		memcpy(u->remotes, im->cfg->remotes, n * sizeof(*u->remotes));
+		memcpy(u->settings, im->remote_settings,
+		       n * sizeof(*u->settings));
+	}
+	return 0;
+}
+
+static void undo_apply(struct importer *im, const struct undo *u)
+{
+	im->cfg->n_services = u->n_services;
+	im->cfg->n_remotes = u->n_remotes;
+	if (!u->n_remotes)
+		return;
+	memcpy(im->cfg->remotes, u->remotes, u->n_remotes * sizeof(*u->remotes));
+	memcpy(im->remote_settings, u->settings,
+	       u->n_remotes * sizeof(*u->settings));
+}
+
 static int build(struct importer *im)
 {
 	for (int i = 0; i < im->n_entries; i++) {
 		const struct entry *s = &im->entries[i];
-		const struct rule *r = rule_for(im, s);
+		struct undo u = { 0 };
+		struct held h;
+		int err = undo_save(im, &u);
 
-		if (!r) {
-			sw_yaml_warn(&s->obj.y, address_node(s, 0),
-				     "spec.hosts", "skipped: no "
-				     "DestinationRule for '%s' among the "
-				     "inputs; a spillway service needs its "
-				     "threshold "
-				     "(connectionPool.tcp.maxConnections)",
-				     s->hosts[0]);
-			continue;
+		if (!err)
+			err = hold(im, &h);
+		if (!err) {
+			err = build_entry(im, s, rule_for(im, s));
+			if (err == -EINVAL)
+				undo_apply(im, &u);
+			err = release(im, &h, err);
 		}
-		check_rule_ports(r, s);
-		if (add_services(im, s, r))
-			return -EINVAL;
+		free(u.remotes);
+		free(u.settings);
+		if (err)
+			return err;
 	}
 	for (int i = 0; i < im->n_rules; i++) {
 		const struct rule *r = &im->rules[i];
 
 		if (!r->used)
-			sw_yaml_warn(&r->obj.y, r->host_node, "spec.host",
-				     "skipped: no ServiceEntry for '%s' among "
+			sw_yaml_warn(&r->obj.y, r->host_node, "", "skipped: "
+				     "spec.host: no ServiceEntry for '%s' among "
 				     "the inputs; spillway takes the VIP, "
 				     "ports and remote endpoints from one",
 				     r->host);
@@ -1564,17 +1757,22 @@ static int fill_node(struct importer *im)
 	return 0;
 }
 
+static int check_locality(struct importer *im)
+{
+	const char *l = im->o->locality;
+	const char *why = l ? parse_locality(l, im->locality) : NULL;
+
+	return why ? sw_fail(im->e, -EINVAL, "--locality '%.191s' %s; expected "
+			     "REGION[/ZONE[/SUBZONE]], such as "
+			     "us-east1/us-east1-b", l, why) : 0;
+}
+
 static void importer_free(struct importer *im)
 {
 	for (int i = 0; i < im->n_rules; i++)
-		free(im->rules[i].ports);
-	for (int i = 0; i < im->n_entries; i++) {
-		free(im->entries[i].hosts);
-		free(im->entries[i].addresses);
-		free(im->entries[i].address_nodes);
-		free(im->entries[i].ports);
-		free(im->entries[i].endpoints);
-	}
+		rule_free(&im->rules[i]);
+	for (int i = 0; i < im->n_entries; i++)
+		entry_free(&im->entries[i]);
 	sw_yaml_docs_free(&im->docs);
 	free(im->rules);
 	free(im->entries);
@@ -1592,7 +1790,9 @@ int sw_istio_import(const struct sw_istio_opts *o,
 
 	memset(cfg, 0, sizeof(*cfg));
 	im.e->msg[0] = '\0';
-	err = read_inputs(&im, inputs, n_inputs);
+	err = check_locality(&im);
+	if (!err)
+		err = read_inputs(&im, inputs, n_inputs);
 	if (!err)
 		err = build(&im);
 	if (im.report.errors)	/* what is wrong with an object, and where */

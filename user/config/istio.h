@@ -16,12 +16,16 @@
  * What the YAML cannot say (this cluster's name, interfaces, certificates)
  * comes from the options. Fields spillway cannot honour at L4 are warned
  * about, never dropped silently; objects of other kinds are skipped with a
- * note. Warnings and notes are lines "FILE:LINE:COLUMN: warning: document N,
+ * note. A DestinationRule or ServiceEntry that cannot be imported (no
+ * maxConnections, a wildcard host, a bad value...) is skipped with one
+ * warning saying why, unless the import is strict: then it is an error.
+ * Warnings and notes are lines "FILE:LINE:COLUMN: warning: document N,
  * KIND NAMESPACE/NAME: FIELD: ..."; errors the same without "warning: ".
  */
 #ifndef SW_CONFIG_ISTIO_H
 #define SW_CONFIG_ISTIO_H
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <linux/types.h>
 
@@ -49,6 +53,9 @@ struct sw_istio_opts {
 	__u16 gateway_port;			/* --gateway-port; 0: the endpoint's */
 	const struct sw_istio_rename *renames;	/* --remote-name */
 	int n_renames;
+	bool strict;				/* --strict: an object that
+						 * cannot be imported is an
+						 * error, not skipped */
 };
 
 /* Defaults of the options (also in `spillway istio import --help`). */
@@ -68,8 +75,10 @@ struct sw_istio_input {
 
 /*
  * Build *cfg (free with sw_config_free) from the objects of every input, in
- * order. Warnings and notes go to notes, one line each. On failure *cfg is
- * empty and e names the file, line, column, document, object and field.
+ * order. Warnings and notes go to notes, one line each. Fails when an input
+ * is not YAML, an option is wrong, nothing could be imported, or (strict)
+ * one object could not; then *cfg is empty and e names the file, line,
+ * column, document, object and field.
  */
 int sw_istio_import(const struct sw_istio_opts *o,
 		    const struct sw_istio_input *inputs, int n_inputs,

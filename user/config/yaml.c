@@ -162,6 +162,9 @@ int sw_yaml_error(const struct sw_yaml *y, const yaml_node_t *n,
 	r->first_index = n->start_mark.index;
 	len = snprintf(r->first, sizeof(r->first), "%s",
 		       prefix(pre, y, "", n, field));
+	r->first_context_at = strlen(pre) - strlen(y->context) - strlen(field) -
+			      (*field ? 2 : 0);
+	r->first_field_at = r->first_context_at + strlen(y->context);
 	if (len < sizeof(r->first)) {
 		va_start(ap, fmt);
 		vsnprintf(r->first + len, sizeof(r->first) - len, fmt, ap);
@@ -204,16 +207,38 @@ void sw_yaml_note(const struct sw_yaml *y, const yaml_node_t *n,
 	va_end(ap);
 }
 
-int sw_yaml_verdict(const struct sw_yaml_report *r, struct sw_error *e)
+/* " (and N more problems)" after the first error, or "". */
+static const char *more_problems(const struct sw_yaml_report *r, char buf[48])
 {
 	int more = r->errors - 1;
 
+	buf[0] = '\0';
+	if (more > 0)
+		snprintf(buf, 48, " (and %d more problem%s)", more,
+			 more == 1 ? "" : "s");
+	return buf;
+}
+
+int sw_yaml_verdict(const struct sw_yaml_report *r, struct sw_error *e)
+{
+	char more[48];
+
 	if (!r->errors)
 		return 0;
-	if (!more)
-		return sw_fail(e, -EINVAL, "%s", r->first);
-	return sw_fail(e, -EINVAL, "%s (and %d more problem%s)", r->first,
-		       more, more == 1 ? "" : "s");
+	return sw_fail(e, -EINVAL, "%s%s", r->first, more_problems(r, more));
+}
+
+void sw_yaml_skipped(const struct sw_yaml_report *r, FILE *notes)
+{
+	size_t len = strlen(r->first);	/* a long message is cut short */
+	size_t context = r->first_context_at < len ? r->first_context_at : len;
+	size_t field = r->first_field_at < len ? r->first_field_at : len;
+	char more[48];
+
+	if (notes)
+		fprintf(notes, "%.*swarning: %.*sskipped: %s%s\n", (int)context,
+			r->first, (int)(field - context), r->first + context,
+			r->first + field, more_problems(r, more));
 }
 
 const char *sw_yaml_show(const struct sw_yaml *y, const char *s)

@@ -47,6 +47,8 @@ struct sw_yaml_report {
 	const char *first_path;		/* the first error in the file: */
 	size_t first_index;		/* its byte offset, */
 	char first[sizeof(((struct sw_error *)0)->msg)];	/* message */
+	size_t first_context_at;	/* in first: after "FILE:LINE:COLUMN: " */
+	size_t first_field_at;		/* in first: after CONTEXT */
 	char shown[4][SW_YAML_SHOWN_MAX + 4];	/* see sw_yaml_show */
 	unsigned int n_shown;
 };
@@ -95,6 +97,14 @@ void sw_yaml_note(const struct sw_yaml *y, const yaml_node_t *n,
  * file, followed by how many more there are.
  */
 int sw_yaml_verdict(const struct sw_yaml_report *r, struct sw_error *e);
+
+/*
+ * For a reader that leaves out what it cannot read: the first error of r
+ * (there must be one) written to notes as one warning that the object the
+ * context names is skipped:
+ *   FILE:LINE:COLUMN: warning: CONTEXTskipped: FIELD: what; expected ...
+ */
+void sw_yaml_skipped(const struct sw_yaml_report *r, FILE *notes);
 
 /*
  * User text as it may appear in a message: printable ASCII, cut short.
