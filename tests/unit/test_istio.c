@@ -373,7 +373,10 @@ static const char cluster_notes[] =
 	CLUSTER_DIR "bookinfo-destination-rule-all.yaml:56:3: warning: document 4, "
 	"DestinationRule default/details: " NO_MAX_SKIPPED
 	CLUSTER_DIR "bookinfo-gateway.yaml:2:1: note: document 1, Gateway "
-	"default/bookinfo-gateway: " OTHER_KIND "networking.istio.io/v1 Gateway\n"
+	"default/bookinfo-gateway: " OTHER_KIND "networking.istio.io/v1 Gateway "
+	"(connections that enter through an ingress gateway spill by its "
+	"LoadBalancer IP or NodePort, or behind it: doc/istio.md, "
+	"\"North-south\")\n"
 	CLUSTER_DIR "bookinfo-gateway.yaml:18:1: note: document 2, VirtualService "
 	"default/bookinfo: " OTHER_KIND "networking.istio.io/v1 VirtualService\n"
 	CLUSTER_DIR "echo-multicluster.yaml:17:26: note: document 1, "

@@ -979,7 +979,10 @@ static int read_object(struct importer *im, const struct object *base,
 		sw_yaml_note(&o.y, root, "", "skipped: spillway imports "
 			     "DestinationRule and ServiceEntry of "
 			     "networking.istio.io v1, v1beta1 or v1alpha3, not "
-			     "%s %s", api, kind);
+			     "%s %s%s", api, kind, strcmp(kind, "Gateway") ? "" :
+			     " (connections that enter through an ingress "
+			     "gateway spill by its LoadBalancer IP or NodePort, "
+			     "or behind it: doc/istio.md, \"North-south\")");
 		return 0;
 	}
 	if (!spec)
