@@ -381,21 +381,18 @@ static bool wait_key(const struct screen *sc, double deadline)
 	return n > 0 && (memchr(keys, 'q', n) || memchr(keys, 'Q', n));
 }
 
-int sw_top_run(const struct sw_top_opts *o)
+int sw_top_run(const struct sw_top_opts *o, struct sw_error *e)
 {
 	struct sw_top_sample prev = {}, cur = {}, next;
 	struct screen sc = { .tty = !o->batch && isatty(STDIN_FILENO) &&
 				     isatty(STDOUT_FILENO) };
 	struct sigaction sa = { .sa_handler = on_stop }, wa = { .sa_handler = on_winch };
-	struct sw_error e = {};
 	bool have_prev = false, problem = false;
 	unsigned long frames = 0;
 	double deadline;
 
-	if (take_sample(o->socket, &cur, &e)) {
-		fprintf(stderr, "spillway top: %s\n", e.msg);
-		return 1;
-	}
+	if (take_sample(o->socket, &cur, e))
+		return -EIO;
 	sigaction(SIGINT, &sa, NULL);	/* no SA_RESTART: poll returns */
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGWINCH, &wa, NULL);
@@ -404,7 +401,7 @@ int sw_top_run(const struct sw_top_opts *o)
 	while (!stop) {
 		if (now_s() >= deadline) {
 			if (frames) {
-				problem = take_sample(o->socket, &next, &e) != 0;
+				problem = take_sample(o->socket, &next, e) != 0;
 				if (!problem) {
 					sw_top_sample_free(&prev);
 					prev = cur;
@@ -413,7 +410,7 @@ int sw_top_run(const struct sw_top_opts *o)
 				}
 			}
 			draw(&sc, o, have_prev ? &prev : NULL, &cur,
-			     problem ? e.msg : NULL);
+			     problem ? e->msg : NULL);
 			if (++frames == o->iterations)
 				break;
 			/* Keep the beat; a slow agent makes it skip, not race. */
@@ -422,7 +419,7 @@ int sw_top_run(const struct sw_top_opts *o)
 				deadline = now_s() + o->interval_ms / 1000.0;
 		} else if (resized) {
 			draw(&sc, o, have_prev ? &prev : NULL, &cur,
-			     problem ? e.msg : NULL);
+			     problem ? e->msg : NULL);
 		}
 		resized = 0;
 		if (wait_key(&sc, deadline))

@@ -56,7 +56,11 @@ void sw_top_sample_free(struct sw_top_sample *s);
 void sw_top_render(FILE *out, const char *title, const struct sw_top_sample *prev,
 		   const struct sw_top_sample *cur, int width);
 
-/* Run until q, Ctrl-C, SIGTERM or the iterations are done. Exit status. */
-int sw_top_run(const struct sw_top_opts *o);
+/*
+ * Run until q, Ctrl-C, SIGTERM or the iterations are done. 0, or -EIO with e
+ * saying why when the agent does not answer the first sample (later, the
+ * reason is drawn and the last good sample kept).
+ */
+int sw_top_run(const struct sw_top_opts *o, struct sw_error *e);
 
 #endif /* SW_CLI_TOP_H */
