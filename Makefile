@@ -74,12 +74,13 @@ TESTS      := $(UNIT_TESTS) $(BUILD)/tests/test_datapath $(BUILD)/tests/test_vet
 # The unit tests that need no root (the others make network namespaces).
 CHECK_TESTS := $(filter-out %/test_route %/test_sysctl,$(UNIT_TESTS)) \
                tests/unit/test_layers.py tests/unit/test_docs.py \
-               tests/deploy/test_monitoring.py
+               tests/deploy/test_monitoring.py tests/unit/test_completion.py
 # Run again under Debian 12's 6.1 LTS kernel in qemu (tests/vm/run.sh).
 KERNEL_TESTS := $(BUILD)/tests/test_datapath $(BUILD)/tests/test_veth \
                 "$(BUILD)/spillway check --kernel"
 # Scripts, run as they are (they drive build/spillway).
 TEST_SCRIPTS := tests/unit/test_layers.py tests/unit/test_docs.py \
+                tests/unit/test_completion.py \
                 tests/agent/test_agent.py tests/agent/test_top.py \
                 tests/agent/test_tunnel.py tests/e2e/test_e2e.py \
                 tests/e2e/test_istio_e2e.py tests/deploy/test_manifests.py \
@@ -155,7 +156,7 @@ $(BUILD)/tcpload: $(OBJ)/bench/tcpload.o $(OBJ)/user/lib/addr.o
 demo:
 	$(Q)scripts/demo.sh
 
-check: $(CHECK_TESTS)
+check: $(CHECK_TESTS) | $(BUILD)/spillway
 	$(Q)for t in $^; do echo "== $$t"; $$t || exit 1; done
 
 test: all

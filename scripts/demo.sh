@@ -37,7 +37,8 @@ ramp_and_plot() {
 	ip netns exec "$SANDBOX_CLIENT_NS" scripts/demo_ramp.py --vip "$SANDBOX_VIP4" \
 		--service "$SANDBOX_SERVICE" --socket "$SANDBOX_C1_SOCKET" \
 		--local "${DEMO_LOCAL:-cluster1}" --remote "${DEMO_REMOTE:-cluster2}" \
-		--spillway build/spillway --data "$OUT/demo.tsv" || status=$?
+		--spillway build/spillway --data "$OUT/demo.tsv" \
+		--phases "$OUT/demo-phases.tsv" || status=$?
 
 	step "what the agent says now"
 	build/spillway status --socket "$SANDBOX_C1_SOCKET"
@@ -45,23 +46,48 @@ ramp_and_plot() {
 	return $status
 }
 
+# demo.png to look at, and demo.svg: the same plot as text, whose labels can
+# be searched (the e2e test does). The phases are labelled across the top.
+# The threshold is drawn first, thin and dashed, and the local line last and
+# thickest: local stays visible while it sits on the threshold. The churn,
+# connections opened and closed per step, is bars against the right axis,
+# kept below the lines.
 plot() {
+	local top=$((2 * MAX_CONNECTIONS + MAX_CONNECTIONS / 2 + 1))
 	gnuplot <<EOF
-set terminal png size 800,400 noenhanced
+set datafile separator "\t"
+set terminal png size 900,500 noenhanced
 set output "$OUT/demo.png"
 set title "spillway demo: $SANDBOX_SERVICE, max_connections $MAX_CONNECTIONS"
 set xlabel "seconds"
 set ylabel "active connections"
-set key top right
+set y2label "opened / closed per step"
+set key below horizontal
+set xrange [0:*]
 set grid
-set yrange [0:$((2 * MAX_CONNECTIONS + MAX_CONNECTIONS / 2 + 1))]
-plot "$OUT/demo.tsv" using 1:2 with lines lc "gray" title "held by the client", \
-     "" using 1:3 with lines lw 2 title "local (cluster1)", \
-     "" using 1:4 with lines lw 2 title "remote (cluster2)", \
-     "" using 1:5 with lines dt 2 lc "black" title "max_connections"
+set yrange [0:$top]
+set y2range [0:16]
+set ytics nomirror
+set y2tics 0,2,4
+set style fill solid 0.5 noborder
+set boxwidth 0.2
+plot "$OUT/demo-phases.tsv" using 2:(0):(0):($top) with vectors nohead dt 3 \
+         lc "gray60" notitle, \
+     "" using ((\$1+\$2)/2):($top - 1):3 with labels notitle, \
+     "$OUT/demo.tsv" using (\$1-0.1):7 axes x1y2 with boxes lc "dark-green" \
+         title "opened", \
+     "" using (\$1+0.1):8 axes x1y2 with boxes lc "dark-red" title "closed", \
+     "" using 1:5 with lines dt 2 lw 1 lc "black" title "max_connections", \
+     "" using 1:2 with lines lw 1 lc "gray" title "held by the client", \
+     "" using 1:4 with lines lw 2 lc "orange" title "remote (cluster2)", \
+     "" using 1:3 with lines lw 4 lc "blue" title "local (cluster1)"
+set terminal svg size 900,500 noenhanced
+set output "$OUT/demo.svg"
+replot
 EOF
 	echo
-	echo "plot: $OUT/demo.png (data: $OUT/demo.tsv)"
+	echo "plot: $OUT/demo.png, $OUT/demo.svg (data: $OUT/demo.tsv," \
+		"$OUT/demo-phases.tsv)"
 }
 
 # scripts/demo_k8s.py runs this with its node up.

@@ -4,7 +4,9 @@
 past the threshold, churns some, and ramps back to 0, printing one line per
 step with what the cluster1 agent reports and who answered. Run inside the
 sandbox's client namespace by scripts/demo.sh; writes the series for the
-plot to --data. Exit status 1 if any connection failed.
+plot to --data (per step: connections held, local, remote, the threshold,
+the phase, connections opened and closed in the step) and the phases' time
+spans to --phases. Exit status 1 if any connection failed.
 
 Every connection reads the answering echo server's name when it opens
 ("cluster1" or "cluster2" in the sandbox; --local and --remote give other
@@ -39,8 +41,9 @@ class Ramp:
         self.peak_local = 0
         self.t0 = time.monotonic()
         self.last = None                    # (t, overflowed_total)
+        self.phases = []                    # [name, t_start, t_end]
         self.data = open(args.data, "w")
-        self.data.write("# t_s\topen\tlocal\tremote\tmax\n")
+        self.data.write("# t_s\topen\tlocal\tremote\tmax\tphase\topened\tclosed\n")
 
     # -- connections ------------------------------------------------------------
     def open(self):
@@ -82,12 +85,16 @@ class Ramp:
         st = json.loads(r.stdout)
         return [s for s in st["services"] if s["name"] == self.args.service][0]
 
-    def show(self, phase):
+    def show(self, phase, opens, closes):
         s = self.status()
         t = time.monotonic() - self.t0
         spill = 0.0
         if self.last:
             spill = (s["overflowed_total"] - self.last[1]) / (t - self.last[0])
+        if self.phases and self.phases[-1][0] == phase:
+            self.phases[-1][2] = t
+        else:
+            self.phases.append([phase, self.last[0] if self.last else 0, t])
         self.last = (t, s["overflowed_total"])
         local, remote, top = s["active_local"], s["active_remote"], s["max_connections"]
         self.peak_local = max(self.peak_local, local)
@@ -97,16 +104,23 @@ class Ramp:
         print(f"{t:5.1f}  {phase:<9} {len(self.held):4}  {local:5} {remote:6}"
               f"  {spill:7.1f}  {self.by['cluster1']:8} {self.by['cluster2']:8}"
               f"  {len(self.failed):6}  {bar}", flush=True)
-        self.data.write(f"{t:.2f}\t{len(self.held)}\t{local}\t{remote}\t{top}\n")
+        self.data.write(f"{t:.2f}\t{len(self.held)}\t{local}\t{remote}\t{top}"
+                        f"\t{phase}\t{opens}\t{closes}\n")
+        self.data.flush()
+        # Whole at every step: a ramp cut short still plots what it did.
+        with open(self.args.phases, "w") as f:
+            f.write("# t_start\tt_end\tphase\n")
+            for name, start, end in self.phases:
+                f.write(f"{start:.2f}\t{end:.2f}\t{name}\n")
 
     def step(self, phase, opens=0, closes=0):
+        closes = min(closes, len(self.held))
         for _ in range(closes):
-            if self.held:
-                self.close_oldest()
+            self.close_oldest()
         for _ in range(opens):
             self.open()
         time.sleep(STEP_S)
-        self.show(phase)
+        self.show(phase, opens, closes)
 
     def run(self):
         top = self.status()["max_connections"]
@@ -115,7 +129,7 @@ class Ramp:
               f"{top}: ramping to {peak} connections, {STEP} every {STEP_S}s\n")
         print(" time  phase     open  local remote  spill/s  cluster1 cluster2  failed"
               "  local (#) to the threshold | remote (%)")
-        self.data.write(f"0\t0\t0\t0\t{top}\n")
+        self.data.write(f"0\t0\t0\t0\t{top}\tstart\t0\t0\n")
         while len(self.held) < peak:
             self.step("ramp up", opens=STEP)
         for _ in range(HOLD_STEPS):
@@ -145,6 +159,7 @@ def main():
     p.add_argument("--socket", required=True)
     p.add_argument("--spillway", required=True)
     p.add_argument("--data", required=True)
+    p.add_argument("--phases", required=True)
     p.add_argument("--local", default="cluster1",
                    help="the names cluster1's servers answer with, comma-separated")
     p.add_argument("--remote", default="cluster2",

@@ -21,6 +21,7 @@ packages=(
 	gnuplot-nox                          # make demo's plot
 	python3                              # agent and CLI integration tests
 	python3-yaml                         # the deployment manifests' test
+	python3-kubernetes                   # ... their fields, against the API's models
 	prometheus                           # tests: its promtool checks /metrics and deploy/monitoring (the server goes unused)
 	bpftool                              # vmlinux.h, skeletons, map dumps
 	iproute2                             # ip netns / veth in tests

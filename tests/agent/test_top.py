@@ -94,14 +94,14 @@ def test_agent_going_away_is_shown_not_fatal(w):
     assert "!" not in out, out              # answering again
 
 
-def on_pty(w, key, rows=0):
-    """Run top on a pty (rows x 200 if rows), wait for two frames, press
+def on_pty(w, key, rows=0, cols=200):
+    """Run top on a pty (rows x cols if rows), wait for two frames, press
     key; returns what it drew and the terminal modes before, during and
     after."""
     pid, fd = pty.fork()
     if pid == 0:
         if rows:
-            fcntl.ioctl(1, termios.TIOCSWINSZ, struct.pack("HHHH", rows, 200, 0, 0))
+            fcntl.ioctl(1, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
         os.execv(SPILLWAY, [SPILLWAY, "top", "--socket", w.socket,
                             "--interval", "0.2"])
     before = termios.tcgetattr(fd)
@@ -148,6 +148,19 @@ def test_terminal_too_short(w):
     # title, blank, header, 2 services | blank, REMOTE header, 1 remote
     assert b"... 3 more lines: a taller terminal, or 'spillway status'" in seen, seen
     assert b"192.0.2.7" not in seen, seen
+
+
+def test_terminal_80_columns(w):
+    """An 80-column terminal: no line wraps; the least useful columns go."""
+    started(w)
+    seen, *_ = on_pty(w, b"q", rows=40, cols=80)
+    frame = seen.split(b"\x1b[H")[-1].decode()
+    lines = re.sub(r"\x1b\[[?0-9;]*[A-Za-z]", "", frame).split("\n")
+    assert all(len(l.rstrip("\r")) <= 80 for l in lines), frame
+    header = [l for l in lines if l.startswith("SERVICE")][0].split()
+    assert header == ["SERVICE", "MAX", "LOCAL", "REMOTE", "SPILL/s", "STATE"], header
+    assert re.search(rf"^{re.escape(SVC4)}\s+5\s+0\s+0\s+\S+\s+normal", frame, re.M), frame
+    assert "192.0.2.7:15008" in frame, frame
 
 
 def test_usage_and_unreachable_agent(w):

@@ -4,7 +4,12 @@
 binary they run. There is no cluster and no container daemon here, so:
 
 - every YAML document parses, has what Kubernetes requires, and every
-  kustomization's resources exist and cover every manifest;
+  kustomization's resources exist and cover every manifest; `kubectl
+  kustomize` renders each cluster, and each rendered field is one the
+  Kubernetes API's models (python3-kubernetes) have;
+- the hardening Cilium's and ztunnel's manifests have (priority class, node
+  selector, termination messages, startup probe, probe timeouts, AppArmor,
+  Pod Security level, host ports only where the agent listens);
 - the Dockerfile is checked as text: Debian 12, a build stage that runs the
   developers' make, a runtime stage with the binary, the Debian packages of
   every library it links, bpftool, and the DaemonSet's command;
@@ -395,6 +400,115 @@ def test_kustomizations_cover_every_manifest(w):
                                    "configmap.yaml"], kz
 
 
+# -- against the Kubernetes API -----------------------------------------------
+
+# The models are python3-kubernetes' (Debian 12: 22.6, Kubernetes 1.22's
+# API). Fields Kubernetes added since are checked here instead, with the
+# release that added them: {(model, field): what it must be}.
+NEWER_FIELDS = {
+    ("V1SecurityContext", "appArmorProfile"):   # 1.30
+        lambda v: v in ({"type": "Unconfined"}, {"type": "RuntimeDefault"}),
+}
+
+
+def unknown_fields(value, type_name, where):
+    """Each field of value (a manifest's dict) that the model type_name does
+    not have, as 'where.field', walking the nested models."""
+    import kubernetes.client as k8s
+    m = re.fullmatch(r"list\[(.+)\]", type_name)
+    if m:
+        return [f for i, v in enumerate(value)
+                for f in unknown_fields(v, m.group(1), f"{where}[{i}]")]
+    model = getattr(k8s, type_name, None)
+    if model is None or not isinstance(value, dict):
+        return []               # str, int, dict(str, str), object...
+    by_json = {j: a for a, j in model.attribute_map.items()}
+    out = []
+    for key, v in value.items():
+        newer = NEWER_FIELDS.get((type_name, key))
+        if newer:
+            assert newer(v), f"{where}.{key}: {v!r}"
+        elif key not in by_json:
+            out.append(f"{where}.{key}")
+        else:
+            out += unknown_fields(v, model.openapi_types[by_json[key]], f"{where}.{key}")
+    return out
+
+
+def test_kustomize_renders_kubernetes_objects(w):
+    """`kubectl kustomize` renders each cluster, and every object it renders
+    is one the Kubernetes API takes: each field known to its model (a typo
+    or a misplaced field fails here, where the API server would drop or
+    refuse it), each value of the model's type."""
+    import kubernetes.client as k8s
+    api = k8s.ApiClient()
+    for cluster in CLUSTERS:
+        r = run(["kubectl", "kustomize", os.path.join(DEPLOY, cluster)])
+        objs = [d for d in yaml.safe_load_all(r.stdout) if d]
+        kinds = sorted(d["kind"] for d in objs)
+        assert "Namespace" in kinds and ("DaemonSet" in kinds or "Deployment" in kinds), kinds
+        for d in objs:
+            version = d["apiVersion"].split("/")[-1]
+            type_name = version[0].upper() + version[1:] + d["kind"]
+            where = f"{cluster}: {d['kind']} {d['metadata']['name']}"
+            assert hasattr(k8s, type_name), f"{where}: no model {type_name}"
+            bad = unknown_fields(d, type_name, where)
+            assert not bad, f"fields the Kubernetes API does not have: {bad}"
+            # Types and required fields, as the client checks them.
+            obj = api._ApiClient__deserialize(d, type_name)
+            assert obj.metadata.name == d["metadata"]["name"], where
+    # The check catches what it is for.
+    ds = daemonset()
+    ds["spec"]["template"]["spec"]["containers"][0]["terminationMessagePolicy"] = "x"
+    ds["spec"]["template"]["spec"]["priorityClass"] = "system-node-critical"
+    ds["spec"]["template"]["spec"]["containers"][0]["startupProbe"]["httpGet"]["paht"] = "/"
+    assert unknown_fields(ds, "V1DaemonSet", "ds") == [
+        "ds.spec.template.spec.containers[0].startupProbe.httpGet.paht",
+        "ds.spec.template.spec.priorityClass"], unknown_fields(ds, "V1DaemonSet", "ds")
+
+
+def test_hardened_as_node_agents_are(w):
+    """What Cilium's agent and Istio's ztunnel set, and why (deploy/README.md)."""
+    ns = one("Namespace", "common/namespace.yaml")
+    # The node agent needs hostNetwork, hostPath and capabilities: only
+    # "privileged" admits it, and the level is the namespace's.
+    assert ns["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "privileged", ns
+    assert pod_spec()["priorityClassName"] == "system-node-critical"
+    assert "priorityClassName" not in pod_spec("gateway")   # a Deployment: rescheduled
+    for which in ("node", "gateway"):
+        spec, c = pod_spec(which), agent_container(which)
+        assert spec["nodeSelector"] == {"kubernetes.io/os": "linux"}, which
+        for each in spec["containers"] + spec["initContainers"]:
+            assert each["terminationMessagePolicy"] == "FallbackToLogsOnError", each["name"]
+        # A startup probe on what liveness probes; every probe has a timeout.
+        assert c["startupProbe"]["httpGet"] == c["livenessProbe"]["httpGet"], which
+        for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
+            assert c[probe]["timeoutSeconds"] <= c[probe]["periodSeconds"], (which, probe)
+        # The startup probe allows longer than the liveness probe would.
+        st, lv = c["startupProbe"], c["livenessProbe"]
+        assert st["periodSeconds"] * st["failureThreshold"] > \
+            lv["periodSeconds"] * lv["failureThreshold"], (which, st, lv)
+    # AppArmor unconfined for the agent only: the runtime's default profile
+    # denies writes under /sys/fs/bpf. Both forms, which the kubelet checks
+    # agree: the field (1.30+) and the annotation (before).
+    c = agent_container()
+    assert c["securityContext"]["appArmorProfile"] == {"type": "Unconfined"}, c
+    ann = daemonset()["spec"]["template"]["metadata"]["annotations"]
+    assert ann[f"container.apparmor.security.beta.kubernetes.io/{c['name']}"] == \
+        "unconfined", ann
+    assert "appArmorProfile" not in agent_container("gateway")["securityContext"]
+    # Host ports where the agent listens on the node, and nowhere else.
+    cfg = config_of("cluster1")[1]
+    listens = {int(cfg["metrics"]["listen"].rsplit(":", 1)[1]),
+               cfg.get("datapath", {}).get("tunnel_port", 15001)}
+    if "tunnel" in cfg:
+        listens.add(int(cfg["tunnel"]["listen"].rsplit(":", 1)[1]))
+    ports = c["ports"]
+    assert {p["containerPort"] for p in ports} == listens, (ports, listens)
+    assert all(p["hostPort"] == p["containerPort"] for p in ports), ports
+    assert not any("hostPort" in p for p in agent_container("gateway")["ports"])
+
+
 def test_dockerfile(w):
     stages = dockerfile_stages()
     assert len(stages) >= 2, "the Dockerfile is not multi-stage"
@@ -570,7 +684,8 @@ def test_configs_match_mounts_probes_and_check(w):
             f"{cluster}: metrics.listen {host}: kubelet probes the pod's IP"
         for probe, path in (("livenessProbe", "/healthz"), ("readinessProbe", "/readyz")):
             assert c[probe]["httpGet"] == {"path": path, "port": int(port)}, c[probe]
-        assert tmpl == {"prometheus.io/scrape": "true", "prometheus.io/port": port,
+        prom = {k: v for k, v in tmpl.items() if k.startswith("prometheus.io/")}
+        assert prom == {"prometheus.io/scrape": "true", "prometheus.io/port": port,
                         "prometheus.io/path": "/metrics"}, tmpl
         assert int(port) in ports, (port, ports)
         if "tunnel" in cfg:

@@ -429,6 +429,16 @@ def run_demo(sb, **env):
                          r"\d+ by cluster2, 0 failed$", r.stdout, re.M), r.stdout
         assert "local active peaked at 6 (max_connections 6)" in r.stdout, r.stdout
         assert open(f"{out}/demo.png", "rb").read(8) == b"\x89PNG\r\n\x1a\n"
+        # The same plot as SVG, whose text says what the PNG shows: each
+        # phase labelled, the churn drawn, the lines named.
+        svg = open(f"{out}/demo.svg").read()
+        texts = re.findall(r">([^<>]+)</text>", svg)
+        for label in ("ramp up", "hold", "churn", "ramp down", "opened", "closed",
+                      "local (cluster1)", "max_connections"):
+            assert label in texts, (label, texts)
+        phases = [l.split("\t")[2] for l in open(f"{out}/demo-phases.tsv").read(
+        ).splitlines()[1:]]
+        assert phases == ["ramp up", "hold", "churn", "hold", "ramp down"], phases
         assert not os.path.exists(f"/run/spillway-sandbox/{sb.name}"), "not torn down"
         assert not [n for n in run(["ip", "netns", "list"]).stdout.split()
                     if n.startswith(sb.name)], "namespaces left"

@@ -77,9 +77,9 @@ static void test_parse(const void *arg)
 		CHECK(err == -EINVAL, "parsed, expected an error");
 		CHECK(strstr(e.msg, c->error), "message '%s' lacks '%s'", e.msg,
 		      c->error);
-		CHECK(!strncmp(e.msg, c->args[0], strlen(c->args[0])) ||
-		      strstr(c->error, "not a verb"),
-		      "message does not name the verb: %s", e.msg);
+		/* The CLI prefixes "spillway VERB: ", once: not here too. */
+		CHECK(strncmp(e.msg, c->args[0], strlen(c->args[0])),
+		      "message starts with the verb: %s", e.msg);
 		return;
 	}
 	CHECK(!err, "%s", e.msg);

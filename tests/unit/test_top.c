@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
  * spillway top's frames from given samples: rates between two samples, a
- * service added or re-created (its counters went back) shows "-", long
- * names are cut to fit the terminal, a reply that is not status (or not
+ * service added or re-created (its counters went back) shows "-", a frame
+ * fits the terminal's width (columns dropped, least useful first, then
+ * names cut, then lines), a reply that is not status (or not
  * JSON) is refused with where and why, and what the agent's JSON writer
  * writes, top reads back the same.
  */
@@ -76,23 +77,42 @@ static void test_rates(const void *arg)
 	sw_top_sample_free(&b);
 }
 
+/* The columns a width leaves (after SERVICE), least useful dropped first. */
+static const struct width_case {
+	int width;
+	const char *columns;	/* the header after SERVICE */
+	const char *name;	/* the long name as shown */
+} widths[] = {
+	{ 0, "MAX LOCAL/MAX LOCAL REMOTE LOCAL/s SPILL/s KEPT/s STATE",
+	  "a-very-long-service-name.with-a-namespace.svc..." },
+	{ 120, "MAX LOCAL/MAX LOCAL REMOTE LOCAL/s SPILL/s KEPT/s STATE",
+	  "a-very-long-service-name.wi..." },
+	{ 80, "MAX LOCAL REMOTE SPILL/s STATE", "a-very-long-service-name.with..." },
+	{ 60, "LOCAL SPILL/s STATE", "a-very-long-service-name.w..." },
+	{ 40, "LOCAL STATE", "a-very-long-ser..." },
+	{ 20, NULL, "a-ve..." },	/* not even those fit: lines are cut */
+};
+
 static void test_fits_width(const void *arg)
 {
+	const struct width_case *c = arg;
+	char *text, *head, *nl, cols[256] = "";
 	struct sw_top_sample s;
-	char *text;
+	int n = 0;
 
-	(void)arg;
-	sample(&s, 1.0, SVC(LONG_NAME, 40, 0, 0, 0, 0));
-	text = render(NULL, &s, 110);
-	for (const char *l = text, *nl; (nl = strchr(l, '\n')); l = nl + 1)
-		CHECK(nl - l <= 110, "a %td-column line: %.*s", nl - l,
-		      (int)(nl - l), l);
-	CHECK(strstr(text, "a-very-long-servi...      20"), "%s", text);
-	CHECK(strstr(text, "[####################]       40"), "%s", text);
-	free(text);
-	text = render(NULL, &s, 0);	/* no terminal: names up to 48 */
-	CHECK(strstr(text, "a-very-long-service-name.with-a-namespace.svc..."),
-	      "%s", text);
+	sample(&s, 1.0, SVC(LONG_NAME, 40, 0, 0, 0, 0) "," SVC("echo", 3, 0, 0, 0, 0));
+	text = render(NULL, &s, c->width);
+	for (const char *l = text; (nl = strchr(l, '\n')); l = nl + 1)
+		CHECK(!c->width || nl - l <= c->width, "a %td-column line: %.*s",
+		      nl - l, (int)(nl - l), l);
+	CHECK(strstr(text, c->name), "%s", text);
+	head = (char *)line_of(text, "SERVICE");
+	*strchr(head, '\n') = '\0';
+	for (char *tok = strtok(head + strlen("SERVICE"), " "); tok;
+	     tok = strtok(NULL, " "))
+		n += snprintf(cols + n, sizeof(cols) - n, "%s%s", n ? " " : "", tok);
+	CHECK(!c->columns || !strcmp(cols, c->columns), "width %d: columns '%s', "
+	      "expected '%s'", c->width, cols, c->columns);
 	free(text);
 	sw_top_sample_free(&s);
 }
@@ -173,21 +193,28 @@ static void test_round_trip(const void *arg)
 }
 
 #define N_BAD ARRAY_SIZE(bad)
-static struct test_case cases[4 + N_BAD + 1] = {
+#define N_WIDTHS ARRAY_SIZE(widths)
+static struct test_case cases[3 + N_BAD + N_WIDTHS + 1] = {
 	{ "render/rates", test_rates, NULL },
-	{ "render/fits-width", test_fits_width, NULL },
 	{ "parse/not-status", test_not_status, NULL },
 	{ "parse/round-trip-with-writer", test_round_trip, NULL },
 };
-static char names[N_BAD][32];
+static char names[N_BAD + N_WIDTHS][32];
 
 int main(int argc, char **argv)
 {
 	struct test_suite s = { .name = "top", .cases = cases };
+	size_t n = 3;
 
-	for (size_t i = 0; i < N_BAD; i++) {
-		snprintf(names[i], sizeof(names[i]), "parse/not-json/%zu", i);
-		cases[4 + i] = (struct test_case){ names[i], test_not_json, &bad[i] };
+	for (size_t i = 0; i < N_BAD; i++, n++) {
+		snprintf(names[n - 3], sizeof(names[0]), "parse/not-json/%zu", i);
+		cases[n] = (struct test_case){ names[n - 3], test_not_json, &bad[i] };
+	}
+	for (size_t i = 0; i < N_WIDTHS; i++, n++) {
+		snprintf(names[n - 3], sizeof(names[0]), "render/fits-width/%d",
+			 widths[i].width);
+		cases[n] = (struct test_case){ names[n - 3], test_fits_width,
+					       &widths[i] };
 	}
 	return test_main(&s, argc, argv);
 }

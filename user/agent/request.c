@@ -41,8 +41,8 @@ static int bad(struct sw_error *e, const char *verb, const char *fmt,
 	char what[512];
 
 	snprintf(what, sizeof(what), fmt, arg);
-	return sw_fail(e, -EINVAL, "%s: %s (see 'spillway %s --help')", verb,
-		       what, verb);
+	/* No "VERB: " prefix: the CLI puts "spillway VERB: " before it. */
+	return sw_fail(e, -EINVAL, "%s (see 'spillway %s --help')", what, verb);
 }
 
 static int set_option(struct sw_request *r, enum opt opt, const char *value,
@@ -172,5 +172,5 @@ int sw_request_parse(int argc, char *const argv[], struct sw_request *r,
 			   "--max-connections N%s", "");
 	err = sw_service_resume_below(r->max_connections, &r->resume_below,
 				      "--max-connections", e);
-	return err ? sw_prefix(e, err, "service: --resume-below ") : 0;
+	return err ? sw_prefix(e, err, "--resume-below ") : 0;
 }

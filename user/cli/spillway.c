@@ -6,6 +6,9 @@
  * checked here with the agent's own parser, then sent over its socket.
  *
  * Exit status: 0 done, 1 failed (the message says why), 2 bad usage.
+ * Every error reaches the user through fail(), the one place that puts
+ * "spillway VERB: " before it; the layers below say what is wrong, not who
+ * asked.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -21,6 +24,7 @@
 #include "lib/error.h"
 #include "config/istio.h"
 #include "lib/json.h"
+#include "lib/util.h"
 #include "datapath/probe.h"
 #include "agent/request.h"
 #include "datapath/notrack.h"
@@ -61,7 +65,11 @@ static int verb_help(const char *verb)
 
 static int fail(const char *verb, const char *msg, int status)
 {
-	fprintf(stderr, "spillway %s: %s\n", verb, msg);
+	size_t len = strlen(msg);
+
+	while (len && msg[len - 1] == '\n')	/* the agent's replies end in one */
+		len--;
+	fprintf(stderr, "spillway %s: %.*s\n", verb, (int)len, msg);
 	return status;
 }
 
@@ -99,7 +107,10 @@ static int do_agent_verb(int argc, char **argv)
 		return verb_help(argv[0]);
 	if (sw_rpc_call(r.socket, argc, argv, &status, &body, &e))
 		return fail(argv[0], e.msg, 1);
-	fputs(body, status == SW_RPC_OK ? stdout : stderr);
+	if (status == SW_RPC_OK)
+		fputs(body, stdout);
+	else
+		fail(argv[0], body, status);
 	free(body);
 	return status;
 }
@@ -351,6 +362,7 @@ static long interval_ms(const char *s)
 static int do_top(int argc, char **argv)
 {
 	struct sw_top_opts o = { .socket = SW_DEFAULT_SOCKET, .interval_ms = 1000 };
+	struct sw_error e = {};
 	const char *v;
 	long ms;
 
@@ -375,7 +387,7 @@ static int do_top(int argc, char **argv)
 				    "--help'", 2);
 		}
 	}
-	return sw_top_run(&o);
+	return sw_top_run(&o, &e) ? fail("top", e.msg, 1) : 0;
 }
 
 static int do_version(int argc, char **argv)
@@ -398,6 +410,133 @@ static int do_version(int argc, char **argv)
 			    "--help'", 2);
 	printf("spillway %s (map layout version %u)\n", SW_VERSION,
 	       SW_LAYOUT_VERSION);
+	return 0;
+}
+
+/*
+ * Shell completion, generated from the verb table (so it cannot drift from
+ * it): each verb's words are the lowercase words, options and positional
+ * arguments of its synopsis (cmd.args). An option's value completes by its
+ * placeholder: FILE and PATH files, DIR directories, IFACE the network
+ * interfaces, a|b the words; others (N, NAME) nothing.
+ */
+
+/* The next token of a synopsis, without its [ ] and "...": its length. */
+static size_t next_token(const char **p, const char **tok)
+{
+	const char *s = *p, *end;
+
+	s += strspn(s, " \n[]|.");
+	end = s + strcspn(s, " \n[]");
+	*p = end;
+	while (end > s && end[-1] == '.')
+		end--;
+	*tok = s;
+	return end - s;
+}
+
+static bool token_is(const char *tok, size_t len, const char *word)
+{
+	return len == strlen(word) && !strncmp(tok, word, len);
+}
+
+static void complete_value(const char *value, size_t len)
+{
+	if (token_is(value, len, "FILE") || token_is(value, len, "PATH")) {
+		printf("$(compgen -f -- \"$cur\")");
+	} else if (token_is(value, len, "DIR")) {
+		printf("$(compgen -d -- \"$cur\")");
+	} else if (token_is(value, len, "IFACE")) {
+		printf("$(compgen -W \"$(ls /sys/class/net 2>/dev/null)\" -- \"$cur\")");
+	} else if (memchr(value, '|', len)) {
+		printf("$(compgen -W \"");
+		/* The lowercase alternatives: ADDRESS:PORT|none offers none. */
+		for (const char *a = value, *bar; a < value + len; a = bar + 1) {
+			bar = memchr(a, '|', value + len - a);
+			bar = bar ? bar : value + len;
+			if (*a >= 'a' && *a <= 'z')
+				printf("%.*s ", (int)(bar - a), a);
+		}
+		printf("\" -- \"$cur\")");
+	}
+	/* else a number or a name: nothing to offer */
+}
+
+static void complete_verb(const struct cmd *c)
+{
+	const char *p = c->args, *tok, *value;
+	char words[1024] = " ", seen[128];
+	size_t len, value_len, n = 1;
+	bool files = false;
+
+	for (len = next_token(&p, &tok); len; len = value_len, tok = value) {
+		bool takes_value;
+
+		value_len = next_token(&p, &value);
+		/* "[--strict] FILE...": an option its bracket closes is a flag. */
+		takes_value = !strncmp(tok, "--", 2) && tok[len] != ']' &&
+			      value_len && value[0] != '-';
+		/* A word in two synopses (check --config) is offered once. */
+		snprintf(seen, sizeof(seen), " %.*s ", (int)len, tok);
+		if (!strstr(words, seen)) {
+			if (takes_value) {
+				/* Complete the option's value after it. */
+				printf("\t%s:%.*s) COMPREPLY=(", c->name,
+				       (int)len, tok);
+				complete_value(value, value_len);
+				printf("); return;;\n");
+			}
+			if (tok[0] == '-' || (tok[0] >= 'a' && tok[0] <= 'z'))
+				n += snprintf(words + n, sizeof(words) - n,
+					      "%.*s ", (int)len, tok);
+			else if (token_is(tok, len, "VERB"))
+				for (const struct cmd *v = cmds; v->name; v++)
+					n += snprintf(words + n, sizeof(words) - n,
+						      "%s ", v->name);
+			else if (token_is(tok, len, "FILE"))
+				files = true;
+		}
+		if (takes_value)
+			value_len = next_token(&p, &value);
+	}
+	/* Otherwise the verb's words, and files where it takes FILE... */
+	printf("\t%s:*) words=\"%s--help\"%s;;\n", c->name, words + 1,
+	       files ? "; files=1" : "");
+}
+
+static void complete_bash(void)
+{
+	printf("# bash completion for spillway: spillway completion bash\n"
+	       "_spillway() {\n"
+	       "\tlocal cur=${COMP_WORDS[COMP_CWORD]} "
+	       "prev=${COMP_WORDS[COMP_CWORD-1]} words= files=\n"
+	       "\tif [ \"$COMP_CWORD\" -eq 1 ]; then\n"
+	       "\t\tCOMPREPLY=($(compgen -W \"");
+	for (const struct cmd *c = cmds; c->name; c++)
+		printf("%s ", c->name);
+	printf("--help --version\" -- \"$cur\"))\n"
+	       "\t\treturn\n"
+	       "\tfi\n"
+	       "\tcase \"${COMP_WORDS[1]}:$prev\" in\n");
+	for (const struct cmd *c = cmds; c->name; c++)
+		complete_verb(c);
+	printf("\tesac\n"
+	       "\tCOMPREPLY=($(compgen -W \"$words\" -- \"$cur\"))\n"
+	       "\tif [ -n \"$files\" ] && [ \"${cur#-}\" = \"$cur\" ]; then\n"
+	       "\t\tCOMPREPLY+=($(compgen -f -- \"$cur\"))\n"
+	       "\tfi\n"
+	       "}\n"
+	       "complete -o filenames -F _spillway spillway\n");
+}
+
+static int do_completion(int argc, char **argv)
+{
+	if (argc > 1 && is_help(argv[1]))
+		return verb_help("completion");
+	if (argc != 2 || strcmp(argv[1], "bash"))
+		return fail("completion", "expected 'bash'; see 'spillway "
+			    "completion --help'", 2);
+	complete_bash();
 	return 0;
 }
 
@@ -561,12 +700,24 @@ static const struct cmd cmds[] = {
 	  SW_ISTIO_DEFAULT_METRICS "; none: no metrics)\n" },
 	{ "version", do_version, "[--json]", "Print the version and map layout version",
 	  "" },
+	{ "completion", do_completion, "bash", "Print the shell completion script",
+	  "\nWrites a bash script that completes verbs, options and their values\n"
+	  "(files, directories, interfaces). For this shell:\n"
+	  "  source <(spillway completion bash)\n"
+	  "for every shell of every user:\n"
+	  "  spillway completion bash > /usr/share/bash-completion/completions/spillway\n" },
 	{ "help", do_help, "[VERB]", "List the verbs, or describe one", "" },
 	{ 0 },
 };
 
+/* Options that stand for a verb, as most tools take them. */
+static const char *const verb_options[][2] = {
+	{ "--help", "help" }, { "-h", "help" }, { "--version", "version" },
+};
+
 int main(int argc, char **argv)
 {
+	const char *verb;
 	const struct cmd *c;
 
 	sw_libbpf_log_init(getenv("SPILLWAY_DEBUG") != NULL);
@@ -574,7 +725,11 @@ int main(int argc, char **argv)
 		do_help(0, NULL);
 		return 2;
 	}
-	c = find_cmd(argv[1]);
+	verb = argv[1];
+	for (size_t i = 0; i < ARRAY_SIZE(verb_options); i++)
+		if (!strcmp(verb, verb_options[i][0]))
+			verb = verb_options[i][1];
+	c = find_cmd(verb);
 	if (!c) {
 		fprintf(stderr, "spillway: unknown verb '%s'; 'spillway help' "
 			"lists them\n", argv[1]);

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -11,13 +12,43 @@
 #include <json-c/json.h>
 
 #include "agent/rpc.h"
+#include "lib/util.h"
 #include "cli/top.h"
 
 #define BAR_WIDTH 20
 #define NAME_MIN 7	/* "SERVICE" */
+#define NAME_KEEP 24	/* names are cut to this before a column goes */
 #define NAME_MAX_SHOWN 48
-/* Everything on a service line but the name (see the header's format). */
-#define FIXED_WIDTH (1 + 7 + 2 + BAR_WIDTH + 2 + 2 + 7 + 1 + 8 + 3 * 9 + 2 + 11)
+/* "overflowing": the columns do not change as services change state. */
+#define STATE_MIN 11
+
+/*
+ * The columns right of the name, in the order they are shown. Each is its
+ * width with the spaces before it. On a narrow terminal they go in
+ * drop_order, least useful first: the bar repeats LOCAL against MAX, KEPT/s
+ * is nonzero only while a remote is down (shown below the services), and
+ * SERVICE, LOCAL and STATE always stay.
+ */
+enum column { COL_MAX, COL_BAR, COL_LOCAL, COL_REMOTE, COL_LOCAL_RATE,
+	      COL_SPILL_RATE, COL_KEPT_RATE, COL_STATE, N_COLUMNS };
+
+static const struct {
+	const char *head;
+	int width;
+} columns[N_COLUMNS] = {
+	[COL_MAX] = { "MAX", 1 + 7 },
+	[COL_BAR] = { "LOCAL/MAX", 2 + BAR_WIDTH + 2 },
+	[COL_LOCAL] = { "LOCAL", 2 + 7 },
+	[COL_REMOTE] = { "REMOTE", 1 + 8 },
+	[COL_LOCAL_RATE] = { "LOCAL/s", 1 + 8 },
+	[COL_SPILL_RATE] = { "SPILL/s", 1 + 8 },
+	[COL_KEPT_RATE] = { "KEPT/s", 1 + 8 },
+	[COL_STATE] = { "STATE", 2 },	/* + STATE_MIN, or a longer state */
+};
+
+static const enum column drop_order[] = {
+	COL_BAR, COL_KEPT_RATE, COL_LOCAL_RATE, COL_REMOTE, COL_MAX, COL_SPILL_RATE,
+};
 
 /* ---- reading a sample ---------------------------------------------------- */
 
@@ -148,79 +179,203 @@ static const struct sw_top_service *find_service(const struct sw_top_sample *s,
 	return NULL;
 }
 
-/* A counter's rate between two samples, "-" when unknown or it went back
- * (the service was removed and added again). */
-static void rate(FILE *out, __u64 before, __u64 now, double dt, bool known)
+/* One line of a frame, built cell by cell. */
+struct line {
+	char text[1024];
+	size_t len;
+};
+
+static void __attribute__((format(printf, 2, 3)))
+add(struct line *l, const char *fmt, ...)
 {
-	if (!known || dt <= 0 || now < before)
-		fprintf(out, " %8s", "-");
-	else
-		fprintf(out, " %8.1f", (now - before) / dt);
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(l->text + l->len, sizeof(l->text) - l->len, fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		l->len = l->len + n < sizeof(l->text) ? l->len + n :
+			 sizeof(l->text) - 1;
 }
 
-static void bar(FILE *out, __u64 n, __u64 max)
+/*
+ * Each line of text, cut at width columns (0: no limit): a terminal wraps
+ * a longer line, which tears the frame. Names are ASCII (DNS names), so a
+ * byte is a column.
+ */
+static void emit(FILE *out, const char *text, int width)
+{
+	for (const char *nl; *text; text = *nl ? nl + 1 : nl) {
+		int len;
+
+		nl = text + strcspn(text, "\n");
+		len = nl - text;
+		fprintf(out, "%.*s\n", width && len > width ? width : len, text);
+	}
+}
+
+static void emit_line(FILE *out, struct line *l, int width)
+{
+	emit(out, l->text, width);
+	l->len = 0;
+	l->text[0] = '\0';
+}
+
+/* A counter's rate between two samples, "-" when unknown or it went back
+ * (the service was removed and added again). */
+static void rate(struct line *l, __u64 before, __u64 now, double dt, bool known)
+{
+	if (!known || dt <= 0 || now < before)
+		add(l, " %8s", "-");
+	else
+		add(l, " %8.1f", (now - before) / dt);
+}
+
+static void bar(struct line *l, __u64 n, __u64 max)
 {
 	int fill = max ? (int)((n >= max ? max : n) * BAR_WIDTH / max) : 0;
 
-	fputc('[', out);
+	add(l, "  [");
 	for (int i = 0; i < BAR_WIDTH; i++)
-		fputc(i < fill ? '#' : '.', out);
-	fputc(']', out);
+		add(l, "%c", i < fill ? '#' : '.');
+	add(l, "]");
 }
 
-static void name_cell(FILE *out, const char *name, int w)
+static void name_cell(struct line *l, const char *name, int w)
 {
 	if ((int)strlen(name) <= w)
-		fprintf(out, "%-*s", w, name);
+		add(l, "%-*s", w, name);
 	else
-		fprintf(out, "%.*s...", w - 3, name);
+		add(l, "%.*s...", w - 3, name);
+}
+
+static void service_cell(struct line *l, enum column c,
+			 const struct sw_top_service *s,
+			 const struct sw_top_service *p, double dt)
+{
+	switch (c) {
+	case COL_MAX:
+		add(l, " %7llu", (unsigned long long)s->max);
+		break;
+	case COL_BAR:
+		bar(l, s->local, s->max);
+		break;
+	case COL_LOCAL:
+		add(l, "  %7llu", (unsigned long long)s->local);
+		break;
+	case COL_REMOTE:
+		add(l, " %8llu", (unsigned long long)s->remote);
+		break;
+	case COL_LOCAL_RATE:
+		rate(l, p ? p->local_total : 0, s->local_total, dt, p);
+		break;
+	case COL_SPILL_RATE:
+		rate(l, p ? p->overflowed_total : 0, s->overflowed_total, dt, p);
+		break;
+	case COL_KEPT_RATE:
+		rate(l, p ? p->unavailable_total : 0, s->unavailable_total, dt, p);
+		break;
+	case COL_STATE:
+	case N_COLUMNS:
+		add(l, "  %s", s->state);
+		break;
+	}
+}
+
+static void header_cell(struct line *l, enum column c)
+{
+	int w = columns[c].width;
+
+	if (c == COL_BAR)
+		add(l, "  %-*s", w - 2, columns[c].head);
+	else if (c == COL_STATE)
+		add(l, "  %s", columns[c].head);
+	else
+		add(l, "%*s", w, columns[c].head);
+}
+
+/*
+ * The columns that fit width (0: all) and the name's width: columns go in
+ * drop_order while the line would not fit with the name at NAME_KEEP; the
+ * name then takes what is left, up to its length.
+ */
+static unsigned int fit_columns(const struct sw_top_sample *cur, int width,
+				int *name_w)
+{
+	unsigned int shown = (1u << N_COLUMNS) - 1;
+	int w = NAME_MIN, fixed = 0, state = STATE_MIN;
+
+	for (int i = 0; i < cur->n_services; i++) {
+		int len = strlen(cur->services[i].name);
+		int slen = strlen(cur->services[i].state);
+
+		w = len > w ? len : w;
+		state = slen > state ? slen : state;
+	}
+	w = w < NAME_MAX_SHOWN ? w : NAME_MAX_SHOWN;
+	for (int c = 0; c < N_COLUMNS; c++)
+		fixed += columns[c].width;
+	fixed += state;
+	for (size_t k = 0; width && k < ARRAY_SIZE(drop_order) &&
+	     fixed + (w < NAME_KEEP ? w : NAME_KEEP) > width; k++) {
+		shown &= ~(1u << drop_order[k]);
+		fixed -= columns[drop_order[k]].width;
+	}
+	if (width && w > width - fixed)
+		w = width - fixed > NAME_MIN ? width - fixed : NAME_MIN;
+	*name_w = w;
+	return shown;
 }
 
 void sw_top_render(FILE *out, const char *title, const struct sw_top_sample *prev,
 		   const struct sw_top_sample *cur, int width)
 {
 	double dt = prev ? cur->at - prev->at : 0;
-	int w = NAME_MIN;
+	int w, gw = strlen("GATEWAY");
+	unsigned int shown = fit_columns(cur, width, &w);
+	static const char *const down = "NO: new connections stay local";
+	struct line l = {};
 
 	if (title)
-		fprintf(out, "%s\n", title);
+		emit(out, title, width);
 	fputc('\n', out);
-	for (int i = 0; i < cur->n_services; i++) {
-		int len = strlen(cur->services[i].name);
-
-		w = len > w ? len : w;
+	if (!cur->n_services) {
+		emit(out, "no services (a gateway-only agent?)", width);
+	} else {
+		add(&l, "%-*s", w, "SERVICE");
+		for (int c = 0; c < N_COLUMNS; c++)
+			if (shown & (1u << c))
+				header_cell(&l, c);
+		emit_line(out, &l, width);
 	}
-	if (w > NAME_MAX_SHOWN)
-		w = NAME_MAX_SHOWN;
-	if (width && w > width - FIXED_WIDTH)
-		w = width - FIXED_WIDTH > NAME_MIN ? width - FIXED_WIDTH : NAME_MIN;
-	if (!cur->n_services)
-		fprintf(out, "no services (a gateway-only agent?)\n");
-	else
-		fprintf(out, "%-*s %7s  %-*s  %7s %8s %8s %8s %8s  %s\n", w,
-			"SERVICE", "MAX", BAR_WIDTH + 2, "LOCAL/MAX", "LOCAL",
-			"REMOTE", "LOCAL/s", "SPILL/s", "KEPT/s", "STATE");
 	for (int i = 0; i < cur->n_services; i++) {
 		const struct sw_top_service *s = &cur->services[i];
 		const struct sw_top_service *p = find_service(prev, s->name);
 
-		name_cell(out, s->name, w);
-		fprintf(out, " %7llu  ", (unsigned long long)s->max);
-		bar(out, s->local, s->max);
-		fprintf(out, "  %7llu %8llu", (unsigned long long)s->local,
-			(unsigned long long)s->remote);
-		rate(out, p ? p->local_total : 0, s->local_total, dt, p);
-		rate(out, p ? p->overflowed_total : 0, s->overflowed_total, dt, p);
-		rate(out, p ? p->unavailable_total : 0, s->unavailable_total, dt, p);
-		fprintf(out, "  %s\n", s->state);
+		name_cell(&l, s->name, w);
+		for (int c = 0; c < N_COLUMNS; c++)
+			if (shown & (1u << c))
+				service_cell(&l, c, s, p, dt);
+		emit_line(out, &l, width);
 	}
 	if (!cur->n_remotes)
 		return;
-	fprintf(out, "\n%-*s %-40s %s\n", w, "REMOTE", "GATEWAY", "HEALTHY");
 	for (int i = 0; i < cur->n_remotes; i++) {
-		name_cell(out, cur->remotes[i].name, w);
-		fprintf(out, " %-40s %s\n", cur->remotes[i].gateway,
-			cur->remotes[i].healthy ? "yes" : "NO: new connections stay local");
+		int len = strlen(cur->remotes[i].gateway);
+
+		gw = len > gw ? len : gw;
+	}
+	fputc('\n', out);
+	add(&l, "%-*s %-*s %s", w, "REMOTE", gw, "GATEWAY", "HEALTHY");
+	emit_line(out, &l, width);
+	for (int i = 0; i < cur->n_remotes; i++) {
+		name_cell(&l, cur->remotes[i].name, w);
+		add(&l, " %-*s ", gw, cur->remotes[i].gateway);
+		/* Not healthy, on a narrow terminal: NO rather than a cut. */
+		add(&l, "%s", cur->remotes[i].healthy ? "yes" :
+		    !width || (int)(l.len + strlen(down)) <= width ? down : "NO");
+		emit_line(out, &l, width);
 	}
 }
 
@@ -325,24 +480,24 @@ static void draw(const struct screen *sc, const struct sw_top_opts *o,
 		 const struct sw_top_sample *prev, const struct sw_top_sample *cur,
 		 const char *problem)
 {
-	char title[512], clock[16], *frame = NULL;
+	char title[1024], clock[16], *frame = NULL;
 	time_t t = time(NULL);
-	int cols, rows, lines, shown;
+	int cols, rows, lines, shown, n;
 	size_t len = 0;
 	FILE *f;
 
 	strftime(clock, sizeof(clock), "%H:%M:%S", localtime(&t));
-	snprintf(title, sizeof(title), "spillway top - cluster %s - %s - %s - "
-		 "every %.1fs%s", cur->cluster, o->socket, clock,
-		 o->interval_ms / 1000.0, sc->tty ? " - q quits" : "");
+	n = snprintf(title, sizeof(title), "spillway top - cluster %s - %s - %s - "
+		     "every %.1fs%s", cur->cluster, o->socket, clock,
+		     o->interval_ms / 1000.0, sc->tty ? " - q quits" : "");
+	if (problem && n > 0 && (size_t)n < sizeof(title))
+		snprintf(title + n, sizeof(title) - n, "\n! %s (showing the last "
+			 "good sample)", problem);
 	f = open_memstream(&frame, &len);
 	if (!f)
 		return;
-	if (problem)
-		fprintf(f, "%s\n! %s (showing the last good sample)\n", title,
-			problem);
 	screen_size(sc, &cols, &rows);
-	sw_top_render(f, problem ? NULL : title, prev, cur, cols);
+	sw_top_render(f, title, prev, cur, cols);
 	fclose(f);
 	if (!sc->tty) {
 		printf("%s\n", frame);
@@ -356,9 +511,12 @@ static void draw(const struct screen *sc, const struct sw_top_opts *o,
 		for (char *line = frame, *nl; shown-- > 0 &&
 		     (nl = strchr(line, '\n')); line = nl + 1)
 			printf("%.*s\033[K\n", (int)(nl - line), line);
-		if (rows > 1 && lines > rows)
-			printf("... %d more lines: a taller terminal, or "
-			       "'spillway status'\033[K", lines - rows + 1);
+		if (rows > 1 && lines > rows) {
+			n = snprintf(title, sizeof(title), "... %d more lines: a "
+				     "taller terminal, or 'spillway status'",
+				     lines - rows + 1);
+			printf("%.*s\033[K", n < cols ? n : cols, title);
+		}
 		fputs("\033[J", stdout);
 	}
 	fflush(stdout);
@@ -381,21 +539,18 @@ static bool wait_key(const struct screen *sc, double deadline)
 	return n > 0 && (memchr(keys, 'q', n) || memchr(keys, 'Q', n));
 }
 
-int sw_top_run(const struct sw_top_opts *o)
+int sw_top_run(const struct sw_top_opts *o, struct sw_error *e)
 {
 	struct sw_top_sample prev = {}, cur = {}, next;
 	struct screen sc = { .tty = !o->batch && isatty(STDIN_FILENO) &&
 				     isatty(STDOUT_FILENO) };
 	struct sigaction sa = { .sa_handler = on_stop }, wa = { .sa_handler = on_winch };
-	struct sw_error e = {};
 	bool have_prev = false, problem = false;
 	unsigned long frames = 0;
 	double deadline;
 
-	if (take_sample(o->socket, &cur, &e)) {
-		fprintf(stderr, "spillway top: %s\n", e.msg);
-		return 1;
-	}
+	if (take_sample(o->socket, &cur, e))
+		return -EIO;
 	sigaction(SIGINT, &sa, NULL);	/* no SA_RESTART: poll returns */
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGWINCH, &wa, NULL);
@@ -404,7 +559,7 @@ int sw_top_run(const struct sw_top_opts *o)
 	while (!stop) {
 		if (now_s() >= deadline) {
 			if (frames) {
-				problem = take_sample(o->socket, &next, &e) != 0;
+				problem = take_sample(o->socket, &next, e) != 0;
 				if (!problem) {
 					sw_top_sample_free(&prev);
 					prev = cur;
@@ -413,7 +568,7 @@ int sw_top_run(const struct sw_top_opts *o)
 				}
 			}
 			draw(&sc, o, have_prev ? &prev : NULL, &cur,
-			     problem ? e.msg : NULL);
+			     problem ? e->msg : NULL);
 			if (++frames == o->iterations)
 				break;
 			/* Keep the beat; a slow agent makes it skip, not race. */
@@ -422,7 +577,7 @@ int sw_top_run(const struct sw_top_opts *o)
 				deadline = now_s() + o->interval_ms / 1000.0;
 		} else if (resized) {
 			draw(&sc, o, have_prev ? &prev : NULL, &cur,
-			     problem ? e.msg : NULL);
+			     problem ? e->msg : NULL);
 		}
 		resized = 0;
 		if (wait_key(&sc, deadline))

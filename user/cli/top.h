@@ -49,14 +49,20 @@ int sw_top_sample_parse(const char *json, double at, struct sw_top_sample *s,
 void sw_top_sample_free(struct sw_top_sample *s);
 
 /*
- * One frame: a header line (title; NULL: none), a blank line, services with rates against prev
- * (NULL: rates not known yet), then remotes. Names are cut to fit width
- * columns (0: no limit).
+ * One frame: the title's lines (NULL: none), a blank line, services with
+ * rates against prev (NULL: rates not known yet), then remotes. No line is
+ * longer than width columns (0: no limit): on a narrow terminal the least
+ * useful columns go first (the bar, KEPT/s, LOCAL/s, REMOTE, MAX, SPILL/s),
+ * then names are cut, then lines.
  */
 void sw_top_render(FILE *out, const char *title, const struct sw_top_sample *prev,
 		   const struct sw_top_sample *cur, int width);
 
-/* Run until q, Ctrl-C, SIGTERM or the iterations are done. Exit status. */
-int sw_top_run(const struct sw_top_opts *o);
+/*
+ * Run until q, Ctrl-C, SIGTERM or the iterations are done. 0, or -EIO with e
+ * saying why when the agent does not answer the first sample (later, the
+ * reason is drawn and the last good sample kept).
+ */
+int sw_top_run(const struct sw_top_opts *o, struct sw_error *e);
 
 #endif /* SW_CLI_TOP_H */
