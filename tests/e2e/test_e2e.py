@@ -157,10 +157,17 @@ class Sandbox:
 
 def test_below_threshold_all_local(sb):
     sb.start(max_conns=5)
+    held = []
     for _ in range(5):
         s, who = sb.dial()
         assert who == "cluster1", who
+        held.append(s)
     sb.wait_counts(5, 0)
+    # At the threshold the next connection would spill: that is overflowing,
+    # now, not at the next SYN; one closes and it is normal again.
+    assert sb.service()["state"] == "overflowing"
+    sb.hang_up(held[0])
+    sb.wait_counts(4, 0)
     assert sb.service()["state"] == "normal"
 
 
