@@ -584,6 +584,36 @@ def test_cli_verbs_and_errors(w):
     assert r.returncode == 1 and "Permission denied" in r.stderr, r
 
 
+def test_idle_metrics_connections_cannot_starve_healthz(w):
+    """100 idle connections from one address take at most its share of the
+    metrics server: /healthz from another address still answers."""
+    import socket
+    started(w)
+    idle = []
+    with netns(w.node):
+        for _ in range(100):
+            s = socket.socket()
+            s.bind(("127.0.0.2", 0))
+            try:
+                s.connect(("127.0.0.1", 15020))
+            except OSError:
+                pass
+            idle.append(s)
+    ok = 0
+    for _ in range(10):
+        with netns(w.node):
+            c = socket.create_connection(("127.0.0.1", 15020), timeout=2)
+        try:
+            c.sendall(b"GET /healthz HTTP/1.0\r\n\r\n")
+            ok += c.recv(64).split(b" ")[1:2] == [b"200"]
+        except OSError:
+            pass
+        c.close()
+    for s in idle:
+        s.close()
+    assert ok == 10, f"{ok} of 10 /healthz answered 200"
+
+
 def heartbeat(w):
     """The pinned `agent` map's value, as bpftool dumps it."""
     return run(["bpftool", "-j", "map", "dump", "pinned", f"{w.pin_dir}/agent"]).stdout
