@@ -8,6 +8,7 @@
 #   make test     run every test (root; see doc/testing.md), then the BPF tests
 #                 under a second kernel (make test-kernels)
 #   make bench    run the benchmarks: datapath, tunnel, spill (root)
+#   make fuzz     build the libFuzzer harnesses (clang) and run each briefly
 
 VERSION := 0.1.0
 BUILD   := build
@@ -86,7 +87,17 @@ TEST_SCRIPTS := tests/unit/test_layers.py tests/unit/test_docs.py \
                 tests/e2e/test_istio_e2e.py tests/deploy/test_manifests.py \
                 tests/deploy/test_monitoring.py tests/k8s/test_k8s.py
 
-.PHONY: all demo check test test-kernels bench clean
+# libFuzzer (clang): the user code once more, instrumented for coverage.
+OBJ_FUZZ     := $(BUILD)/obj-fuzz
+LIB_FUZZ     := $(BUILD)/libspillway-fuzz.a
+# (clang, unlike gcc, warns of a positional initializer's missing fields.)
+FUZZ_FLAGS   := -fsanitize=fuzzer-no-link,address,undefined \
+                -fno-sanitize-recover=all -fno-omit-frame-pointer \
+                -Wno-missing-field-initializers
+FUZZERS      := config istio json request
+FUZZ_SECONDS ?= 15
+
+.PHONY: all demo check test test-kernels bench fuzz clean
 .DELETE_ON_ERROR:
 # Keep the BPF objects (make treats them as intermediates of the skeletons)
 # and the userspace objects.
@@ -120,6 +131,20 @@ $(OBJ_SAN)/%.o: %.c | $(SKELS)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(USER_FLAGS) $(SANITIZE) -Itests/lib -MMD -MP -c $< -o $@
 
+$(OBJ_FUZZ)/%.o: %.c | $(SKELS)
+	$(call msg,CC-FUZZ,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CLANG) $(USER_FLAGS) $(FUZZ_FLAGS) -Itests/fuzz -MMD -MP -c $< -o $@
+
+$(LIB_FUZZ): $(USER_LIB:%.c=$(OBJ_FUZZ)/%.o)
+	$(call msg,AR,$@)
+	$(Q)rm -f $@ && $(AR) rcs $@ $^
+
+$(BUILD)/fuzz/fuzz_%: $(OBJ_FUZZ)/tests/fuzz/fuzz_%.o $(LIB_FUZZ)
+	$(call msg,LD,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CLANG) $(CFLAGS) $(FUZZ_FLAGS) -fsanitize=fuzzer $^ -o $@ $(LIBS)
+
 $(LIB): $(USER_LIB:%.c=$(OBJ)/%.o)
 	$(call msg,AR,$@)
 	$(Q)rm -f $@ && $(AR) rcs $@ $^
@@ -150,7 +175,7 @@ $(BUILD)/tcpload: $(OBJ)/bench/tcpload.o $(OBJ)/user/lib/addr.o
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(CFLAGS) $^ -o $@
 
--include $(shell find $(BUILD)/obj $(BUILD)/obj-san -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD)/obj $(BUILD)/obj-san $(BUILD)/obj-fuzz -name '*.d' 2>/dev/null)
 
 # Not 'demo: all': on a fresh machine the demo installs the compilers first.
 demo:
@@ -171,6 +196,19 @@ bench: $(BUILD)/bench_datapath $(BUILD)/tcpload $(BUILD)/spillway
 	$(Q)SW_TEST_PREFIX=swbench$$$$ $(BUILD)/bench_datapath
 	$(Q)SW_TEST_PREFIX=swbench$$$$ bench/bench_tunnel.py
 	$(Q)SW_TEST_PREFIX=swbench$$$$ bench/bench_spill.py
+
+# Each harness for FUZZ_SECONDS from its seeds (tests/fuzz/corpus/NAME);
+# what it finds new goes to build/fuzz/NAME, a crash fails the target.
+fuzz: $(FUZZERS:%=$(BUILD)/fuzz/fuzz_%)
+	$(Q)for f in $(FUZZERS); do \
+		echo "== fuzz_$$f ($(FUZZ_SECONDS) s)"; mkdir -p $(BUILD)/fuzz/$$f; \
+		$(BUILD)/fuzz/fuzz_$$f -max_total_time=$(FUZZ_SECONDS) \
+			-max_len=8192 -timeout=10 -rss_limit_mb=1024 \
+			-artifact_prefix=$(BUILD)/fuzz/$$f- -print_final_stats=1 \
+			$(BUILD)/fuzz/$$f tests/fuzz/corpus/$$f 2>$(BUILD)/fuzz/$$f.log \
+			|| { tail -40 $(BUILD)/fuzz/$$f.log; exit 1; }; \
+		grep -E "^(stat::number_of_executed_units|Done)" $(BUILD)/fuzz/$$f.log; \
+	done
 
 clean:
 	$(call msg,CLEAN,$(BUILD))

@@ -11,7 +11,7 @@ import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 from metrics import check_metrics  # noqa: E402
-from netns import (SPILLWAY, World, netns, run, run_cases,  # noqa: E402
+from netns import (SPILLWAY, WAIT_S, World, netns, run, run_cases,  # noqa: E402
                    start_dns, start_echo, wait_until)
 
 SVC4 = "echo.default.svc.cluster.local"
@@ -582,6 +582,90 @@ def test_cli_verbs_and_errors(w):
     r = run(["runuser", "-u", "nobody", "--", SPILLWAY, "status", "--socket",
              w.socket], check=False)
     assert r.returncode == 1 and "Permission denied" in r.stderr, r
+
+
+def test_idle_metrics_connections_cannot_starve_healthz(w):
+    """100 idle connections from one address take at most its share of the
+    metrics server: /healthz from another address still answers."""
+    import socket
+    started(w)
+    idle = []
+    with netns(w.node):
+        for _ in range(100):
+            s = socket.socket()
+            s.bind(("127.0.0.2", 0))
+            try:
+                s.connect(("127.0.0.1", 15020))
+            except OSError:
+                pass
+            idle.append(s)
+    ok = 0
+    for _ in range(10):
+        with netns(w.node):
+            c = socket.create_connection(("127.0.0.1", 15020), timeout=2)
+        try:
+            c.sendall(b"GET /healthz HTTP/1.0\r\n\r\n")
+            ok += c.recv(64).split(b" ")[1:2] == [b"200"]
+        except OSError:
+            pass
+        c.close()
+    for s in idle:
+        s.close()
+    assert ok == 10, f"{ok} of 10 /healthz answered 200"
+
+
+def heartbeat(w):
+    """The pinned `agent` map's value, as bpftool dumps it."""
+    return run(["bpftool", "-j", "map", "dump", "pinned", f"{w.pin_dir}/agent"]).stdout
+
+
+def test_control_clients_cannot_freeze_agent(w):
+    """A client that never reads its reply and one that sends a byte a second
+    (never finishing its request) hold the agent's event loop nowhere: every
+    `status` answers and the heartbeat keeps moving."""
+    import socket
+    import time
+    started(w)
+    held = [w.dial(4) for _ in range(3)]
+    w.wait_counts(SVC4, 3)
+    stalled = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    stalled.connect(w.socket)
+    stalled.sendall(b"flows\0--limit\0" + b"0\0")
+    stalled.shutdown(socket.SHUT_WR)                    # and never reads
+    loris = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    loris.connect(w.socket)
+    silent = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    silent.connect(w.socket)                            # sends nothing
+    answered, beats, loris_cut = 0, set(), False
+    for i in range(10):
+        try:
+            loris.send(b"status"[i % 6:i % 6 + 1])
+        except OSError:
+            loris_cut = True
+        answered += w.cli("status", "--json", check=False).returncode == 0
+        beats.add(heartbeat(w))
+        time.sleep(1)
+    assert answered == 10, f"{answered} of 10 status calls answered"
+    assert len(beats) >= 5, f"the heartbeat took {len(beats)} values in 10 s"
+    # The slow client was cut off at its deadline, with no answer.
+    loris.settimeout(WAIT_S)
+    assert loris_cut or loris.recv(100) == b"", "the slow client is still served"
+    assert "did not finish its request" in w.log_text(), w.log_text()
+    for s in (stalled, loris, silent):
+        s.close()
+    # More arguments than the agent takes: refused, not cut short.
+    c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    c.connect(w.socket)
+    c.sendall(b"status\0" + b"--json\0" * 40)
+    c.shutdown(socket.SHUT_WR)
+    c.settimeout(WAIT_S)
+    reply = b""
+    while chunk := c.recv(4096):
+        reply += chunk
+    c.close()
+    assert reply.startswith(b"2\nthe request has more than 32 arguments"), reply
+    for s in held:
+        w.echo_ok(s)
 
 
 def test_check_config(w):

@@ -1539,6 +1539,24 @@ static void test_load_too_large(const void *arg)
 	CHECK(strstr(e.msg, "larger than 4 MiB"), "%s", e.msg);
 }
 
+/* The text ends in a NUL beyond its length, as config.h promises. */
+static void test_read_nul_terminated(const void *arg)
+{
+	struct sw_error e = { "" };
+	char *text;
+	size_t len;
+	int err;
+
+	(void)arg;
+	write_file("config.yaml", "cluster: c1\n");
+	err = sw_config_read(fx.path, &text, &len, &e);
+	CHECK(!err, "returned %d: %s", err, e.msg);
+	CHECK_EQ(len, strlen("cluster: c1\n"));
+	CHECK(text[len] == '\0', "byte %zu after the text is 0x%02x, not NUL", len,
+	      (unsigned char)text[len]);
+	free(text);
+}
+
 /* A config given by a relative path: tls.dir is still next to it. */
 static void test_tls_dir_relative_path(const void *arg)
 {
@@ -1571,6 +1589,7 @@ static const struct test_case other_cases[] = {
 	{ "load/missing", test_load_missing, NULL },
 	{ "load/directory", test_load_directory, NULL },
 	{ "load/too-large", test_load_too_large, NULL },
+	{ "load/read-nul-terminated", test_read_nul_terminated, NULL },
 	{ "tls/dir-relative-to-relative-path", test_tls_dir_relative_path, NULL },
 };
 

@@ -11,6 +11,7 @@
 #include "lib/util.h"
 #include "harness.h"
 #include "agent/request.h"
+#include "agent/rpc.h"
 
 #define MAX_ARGS 8
 
@@ -95,9 +96,37 @@ static void test_parse(const void *arg)
 		CHECK_EQ(r.limit, c->want.limit);
 }
 
+/*
+ * The agent's side of the socket: as many arguments as it takes, each
+ * whole; one more is refused, never dropped.
+ */
+static void test_split(const void *arg)
+{
+	char buf[SW_RPC_MAX_REQUEST + 1], *argv[SW_RPC_MAX_ARGS + 1];
+	struct sw_error e = {};
+	int n = *(const int *)arg, len = 0, argc;
+
+	for (int i = 0; i < n; i++)
+		len += snprintf(buf + len, sizeof(buf) - len, "a%d", i) + 1;
+	buf[len] = '\0';
+	argc = sw_rpc_split(buf, len, argv, &e);
+	if (n > SW_RPC_MAX_ARGS) {
+		CHECK_EQ(argc, -E2BIG);
+		CHECK(strstr(e.msg, "more than 32 arguments"), "%s", e.msg);
+		return;
+	}
+	CHECK(argc == n, "%d arguments, expected %d: %s", argc, n, e.msg);
+	CHECK(!argv[n], "argv is not NULL-ended");
+	snprintf(buf, sizeof(buf), "a%d", n - 1);
+	CHECK(!n || !strcmp(argv[n - 1], buf), "last: %s", n ? argv[n - 1] : "");
+}
+
+static const int split_sizes[] = { 0, 1, SW_RPC_MAX_ARGS, SW_RPC_MAX_ARGS + 1 };
+
 #define N ARRAY_SIZE(cases)
-static struct test_case suite_cases[N + 1];
-static char names[N][96];
+#define N_SPLIT ARRAY_SIZE(split_sizes)
+static struct test_case suite_cases[N + N_SPLIT + 1];
+static char names[N + N_SPLIT][96];
 
 int main(int argc, char **argv)
 {
@@ -110,6 +139,12 @@ int main(int argc, char **argv)
 			n += snprintf(names[i] + n, sizeof(names[i]) - n, "%s%s",
 				      k ? " " : "", cases[i].args[k]);
 		suite_cases[i] = (struct test_case){ names[i], test_parse, &cases[i] };
+	}
+	for (size_t i = 0; i < N_SPLIT; i++) {
+		snprintf(names[N + i], sizeof(names[N + i]), "split/%d-arguments",
+			 split_sizes[i]);
+		suite_cases[N + i] = (struct test_case){ names[N + i], test_split,
+							 &split_sizes[i] };
 	}
 	return test_main(&s, argc, argv);
 }

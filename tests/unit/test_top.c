@@ -132,6 +132,8 @@ static const struct bad_case {
 	const char *text, *error;
 } bad[] = {
 	{ "{\"services\":[", "JSON offset 13 (the end): unexpected end of data" },
+	/* The tokener takes the NUL inside a string: the offset stays in it. */
+	{ "{\"services\":[],\"o", "JSON offset 17 (the end): unexpected end of data" },
 	{ "{\"services\":[],\"remotes\":[]} x",
 	  "JSON offset 29 (at 'x'): unexpected character" },
 	{ "{\"services\":[1,]}", "JSON offset 15 (at ']}'): unexpected character" },

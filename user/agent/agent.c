@@ -444,6 +444,7 @@ static void on_tick(struct sw_io *io, uint32_t events)
 		sw_gateway_tick(a->gateway, now);
 	if (a->http)
 		sw_http_run(a->http);
+	sw_rpc_tick(a->rpc, now);
 	if (a->draining)
 		drain_tick(a, now);
 }
@@ -482,12 +483,6 @@ static void on_signal(struct sw_io *io, uint32_t events)
 			begin_stop(a, strsignal(si.ssi_signo));
 		}
 	}
-}
-
-static void on_control(struct sw_io *io, uint32_t events)
-{
-	(void)events;
-	agent_serve_request(AGENT_OF(io, ctl_io));
 }
 
 static void on_http(struct sw_io *io, uint32_t events)
@@ -630,7 +625,7 @@ int agent_finish_upgrade(struct agent *a, struct sw_error *e)
 static int start(struct agent *a, struct sw_error *e)
 {
 	struct sw_config cfg = {};
-	int err, fd;
+	int err;
 
 	a->loop = sw_loop_new();
 	if (!a->loop)
@@ -639,13 +634,11 @@ static int start(struct agent *a, struct sw_error *e)
 	if (!a->resolver)
 		return -EINVAL;
 	/* First, before touching anything: is another agent serving here? */
-	fd = sw_rpc_listen(a->o.socket, e);
-	if (fd < 0)
-		return fd;
-	err = add(a, &a->ctl_io, fd, on_control, e);
+	a->rpc = sw_rpc_serve(a->loop, a->o.socket, agent_serve_request, a, e);
+	if (!a->rpc)
+		return -EINVAL;
 	/* Before the first look at the links, so none is missed between. */
-	if (!err)
-		err = watch_links(a, e);
+	err = watch_links(a, e);
 	if (!err)
 		err = sw_config_read(a->o.config, &a->cfg_text, &a->cfg_len, e);
 	if (!err)
@@ -683,8 +676,7 @@ static int start(struct agent *a, struct sw_error *e)
 
 /* The agent's own handlers (the control socket is closed apart). */
 #define AGENT_IOS(a) { &(a)->sig_io, &(a)->ino_io, &(a)->tick_io, \
-		       &(a)->reload_io, &(a)->http_io, &(a)->ctl_io, \
-		       &(a)->links_io }
+		       &(a)->reload_io, &(a)->http_io, &(a)->links_io }
 
 static void stop(struct agent *a)
 {
@@ -695,13 +687,10 @@ static void stop(struct agent *a)
 	agent_vips_free(a);		/* its lookups before the resolver */
 	sw_resolver_free(a->resolver);
 	sw_http_stop(a->http);
-	if (a->ctl_io.fd >= 0) {
-		sw_loop_close(a->loop, &a->ctl_io);
-		unlink(a->o.socket);
-	}
+	sw_rpc_stop(a->rpc);
 	for (size_t i = 0; i < ARRAY_SIZE(ios); i++)
 		if (ios[i]->fd >= 0)
-			sw_loop_close(a->loop, ios[i]);	/* ctl_io: closed above */
+			sw_loop_close(a->loop, ios[i]);
 	sw_loop_free(a->loop);
 	sw_tls_free(a->tls);
 	if (sw_datapath_loaded(&a->dp))

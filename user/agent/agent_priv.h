@@ -16,6 +16,7 @@
 #include "tunnel/gateway.h"
 #include "lib/loop.h"
 #include "agent/metrics.h"
+#include "agent/rpc.h"
 #include "tunnel/tls.h"
 #include "tunnel/tunnel.h"
 
@@ -46,7 +47,8 @@ struct agent {
 
 	struct sw_loop *loop;
 	struct sw_resolver *resolver;	/* for the tunnel and the gateway */
-	struct sw_io sig_io, ctl_io, ino_io, tick_io, reload_io, http_io;
+	struct sw_rpc_server *rpc;		/* the control socket */
+	struct sw_io sig_io, ino_io, tick_io, reload_io, http_io;
 	struct sw_io links_io;			/* links come and go */
 	struct sw_attached *ifaces;		/* attached now */
 	int n_ifaces;
@@ -112,7 +114,9 @@ void agent_vips_free(struct agent *a);
 int agent_reapply(struct agent *a, struct sw_error *e);
 
 /* serve.c */
-void agent_serve_request(struct agent *a);
+/* The control socket's verbs (an sw_rpc_handler, arg the agent). */
+enum sw_rpc_status agent_serve_request(void *arg, int argc, char *argv[],
+				       FILE *out);
 int agent_serve_http(void *arg, const char *url, FILE *out);
 
 #endif /* SW_AGENT_AGENT_PRIV_H */

@@ -7,6 +7,17 @@
 #include "lib/addr.h"
 #include "agent/metrics.h"
 
+/*
+ * Limits that keep /healthz answering however many idle connections arrive:
+ * one address (a scraper, or anything on a hostNetwork port) holds at most
+ * PER_IP_LIMIT connections, so the kubelet's probe from the node's address
+ * still finds room; an idle connection is closed after IDLE_TIMEOUT_S.
+ * Past a limit, libmicrohttpd accepts and closes the connection at once.
+ */
+#define CONNECTION_LIMIT 256u
+#define PER_IP_LIMIT 16u
+#define IDLE_TIMEOUT_S 5u
+
 struct sw_http {
 	struct MHD_Daemon *daemon;
 	sw_http_handler handler;
@@ -76,8 +87,9 @@ struct sw_http *sw_http_start(const struct sw_hostport *listen,
 				     (sa.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0),
 				     listen->port, NULL, NULL, answer, h,
 				     MHD_OPTION_SOCK_ADDR, &sa,
-				     MHD_OPTION_CONNECTION_TIMEOUT, 10u,
-				     MHD_OPTION_CONNECTION_LIMIT, 64u,
+				     MHD_OPTION_CONNECTION_TIMEOUT, IDLE_TIMEOUT_S,
+				     MHD_OPTION_CONNECTION_LIMIT, CONNECTION_LIMIT,
+				     MHD_OPTION_PER_IP_CONNECTION_LIMIT, PER_IP_LIMIT,
 				     MHD_OPTION_END);
 	if (!h->daemon) {
 		free(h);

@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 #include <errno.h>
+#include <stddef.h>
+#include <sys/epoll.h>
 #include <libgen.h>
 #include <poll.h>
 #include <stdbool.h>
@@ -11,6 +13,10 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "spillway/defaults.h"
+#include "lib/clock.h"
+#include "lib/log.h"
+#include "lib/loop.h"
 #include "agent/rpc.h"
 
 /* A peer gets this long to send its request or read its reply. */
@@ -110,18 +116,21 @@ static ssize_t read_all(int fd, char **buf, size_t max)
 int sw_rpc_call(const char *path, int argc, char *const argv[],
 		enum sw_rpc_status *status, char **body, struct sw_error *e)
 {
-	char req[SW_RPC_MAX_REQUEST], *reply, *nl;
+	char req[SW_RPC_MAX_REQUEST], *reply = NULL, *nl;
 	size_t len = 0;
 	ssize_t n;
 	int fd, err;
 
 	if (argc > SW_RPC_MAX_ARGS)
-		return sw_fail(e, -E2BIG, "too many arguments");
+		return sw_fail(e, -E2BIG, "%d arguments: the agent takes at most "
+			       "%d; give fewer", argc, SW_RPC_MAX_ARGS);
 	for (int i = 0; i < argc; i++) {
 		size_t l = strlen(argv[i]) + 1;
 
 		if (len + l > sizeof(req))
-			return sw_fail(e, -E2BIG, "arguments too long");
+			return sw_fail(e, -E2BIG, "the arguments are longer than "
+				       "the agent takes (%d bytes in all)",
+				       SW_RPC_MAX_REQUEST);
 		memcpy(req + len, argv[i], l);
 		len += l;
 	}
@@ -165,7 +174,7 @@ static bool agent_answers(const char *path)
 	return true;
 }
 
-int sw_rpc_listen(const char *path, struct sw_error *e)
+static int listen_at(const char *path, struct sw_error *e)
 {
 	char dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	struct sockaddr_un sa;
@@ -202,50 +211,282 @@ int sw_rpc_listen(const char *path, struct sw_error *e)
 	return fd;
 }
 
-int sw_rpc_accept(int listen_fd, struct sw_rpc_request *req,
-		  struct sw_error *e)
+int sw_rpc_split(char *buf, size_t len, char *argv[SW_RPC_MAX_ARGS + 1],
+		 struct sw_error *e)
 {
-	struct ucred cred;
-	socklen_t len = sizeof(cred);
-	char *data;
-	ssize_t n;
+	int argc = 0;
 
-	req->fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
-	if (req->fd < 0)
-		return sw_fail(e, -errno, "accept: %s", strerror(errno));
-	if (getsockopt(req->fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) ||
-	    cred.uid != 0) {
-		sw_rpc_reply(req, SW_RPC_FAILED, "only root may control the agent\n",
-			     32);
-		return sw_fail(e, -EPERM, "refused a request from uid %u (pid %d): "
-			       "only root may control the agent", cred.uid,
-			       cred.pid);
+	for (char *p = buf; p < buf + len; p += strlen(p) + 1) {
+		if (argc == SW_RPC_MAX_ARGS)
+			return sw_fail(e, -E2BIG, "the request has more than %d "
+				       "arguments; the agent takes at most %d",
+				       SW_RPC_MAX_ARGS, SW_RPC_MAX_ARGS);
+		argv[argc++] = p;
 	}
-	n = read_all(req->fd, &data, sizeof(req->buf) - 1);
-	if (n < 0) {
-		sw_rpc_reply(req, SW_RPC_USAGE, "request too long or too slow\n", 29);
-		return sw_fail(e, n, "a request could not be read: %s",
-			       strerror(-n));
-	}
-	memcpy(req->buf, data, n + 1);
-	free(data);
-	req->argc = 0;
-	for (char *p = req->buf; p < req->buf + n; p += strlen(p) + 1) {
-		if (req->argc == SW_RPC_MAX_ARGS)
-			break;
-		req->argv[req->argc++] = p;
-	}
-	req->argv[req->argc] = NULL;
-	return 0;
+	argv[argc] = NULL;
+	return argc;
 }
 
-void sw_rpc_reply(struct sw_rpc_request *req, enum sw_rpc_status status,
-		  const char *body, size_t len)
-{
-	char head[3] = { '0' + status, '\n', 0 };
+struct client {
+	struct sw_io io;
+	struct sw_deferred dead;
+	struct sw_rpc_server *server;
+	struct client *prev, *next;
+	__u64 deadline_ns;		/* request complete, or reply moving */
+	size_t len;			/* request bytes read, or reply sent */
+	char *reply;			/* NULL while reading the request */
+	size_t reply_len;
+	char request[SW_RPC_MAX_REQUEST + 2];	/* a byte past the cap, a NUL */
+};
 
-	if (!write_all(req->fd, head, 2))
-		write_all(req->fd, body, len);
-	close(req->fd);
-	req->fd = -1;
+struct sw_rpc_server {
+	struct sw_loop *loop;
+	struct sw_io listen_io;
+	sw_rpc_handler handler;
+	void *arg;
+	struct client *clients;
+	int n_clients;
+	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+};
+
+#define SERVER_OF(io) \
+	((struct sw_rpc_server *)((char *)(io) - offsetof(struct sw_rpc_server, listen_io)))
+#define CLIENT_OF(ptr, member) \
+	((struct client *)((char *)(ptr) - offsetof(struct client, member)))
+
+static void free_client(struct sw_deferred *d)
+{
+	struct client *c = CLIENT_OF(d, dead);
+
+	free(c->reply);
+	free(c);
+}
+
+static void close_client(struct client *c)
+{
+	struct sw_rpc_server *s = c->server;
+
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		s->clients = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	s->n_clients--;
+	sw_loop_close(s->loop, &c->io);
+	sw_loop_release(s->loop, &c->dead);
+}
+
+/*
+ * A last word to a client being turned away, if its socket takes it now
+ * (an empty socket buffer takes a line); never waits.
+ */
+static void say_and_close(int fd, enum sw_rpc_status status, const char *msg)
+{
+	char line[256];
+	int n = snprintf(line, sizeof(line), "%c\n%s\n", '0' + status, msg);
+
+	if (send(fd, line, n, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
+		(void)0;	/* the client is gone or stuck: nothing to tell */
+	close(fd);
+}
+
+/* Say msg to c if its socket takes it now, and close it. */
+static void turn_away(struct client *c, enum sw_rpc_status status,
+		      const char *msg)
+{
+	say_and_close(sw_loop_forget(c->server->loop, &c->io), status, msg);
+	close_client(c);
+}
+
+/* Send what the socket takes; done (or broken): close. */
+static void write_reply(struct client *c)
+{
+	while (c->len < c->reply_len) {
+		ssize_t n = send(c->io.fd, c->reply + c->len, c->reply_len - c->len,
+				 MSG_DONTWAIT | MSG_NOSIGNAL);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN) {
+			sw_loop_watch(c->server->loop, &c->io, EPOLLOUT);
+			return;
+		}
+		if (n <= 0)
+			break;
+		c->len += n;
+		c->deadline_ns = sw_now_ns() + SW_RPC_DEADLINE_S * NS_PER_S;
+	}
+	close_client(c);
+}
+
+/* The whole request is in: build the reply ("S\n" then the body), send it. */
+static void answer(struct client *c)
+{
+	struct sw_rpc_server *s = c->server;
+	enum sw_rpc_status status;
+	struct sw_error e = {};
+	char *argv[SW_RPC_MAX_ARGS + 1];
+	FILE *out = open_memstream(&c->reply, &c->reply_len);
+	int argc;
+
+	if (!out) {
+		turn_away(c, SW_RPC_FAILED, "the agent is out of memory");
+		return;
+	}
+	fputs("0\n", out);
+	c->request[c->len] = '\0';
+	argc = sw_rpc_split(c->request, c->len, argv, &e);
+	if (argc < 0) {
+		fprintf(out, "%s\n", e.msg);
+		status = SW_RPC_USAGE;
+	} else {
+		status = s->handler(s->arg, argc, argv, out);
+	}
+	if (fclose(out) || !c->reply) {
+		free(c->reply);
+		c->reply = NULL;
+		turn_away(c, SW_RPC_FAILED, "the agent is out of memory");
+		return;
+	}
+	c->reply[0] = '0' + status;
+	c->len = 0;
+	c->deadline_ns = sw_now_ns() + SW_RPC_DEADLINE_S * NS_PER_S;
+	write_reply(c);
+}
+
+static void on_client(struct sw_io *io, uint32_t events)
+{
+	struct client *c = CLIENT_OF(io, io);
+	ssize_t n;
+
+	if (c->reply) {
+		write_reply(c);
+		return;
+	}
+	(void)events;
+	n = recv(io->fd, c->request + c->len, SW_RPC_MAX_REQUEST + 1 - c->len,
+		 MSG_DONTWAIT);
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n < 0) {
+		close_client(c);
+		return;
+	}
+	if (n == 0) {
+		answer(c);
+		return;
+	}
+	c->len += n;
+	if (c->len > SW_RPC_MAX_REQUEST) {
+		char msg[96];
+
+		snprintf(msg, sizeof(msg), "the request is longer than the "
+			 "agent takes (%d bytes)", SW_RPC_MAX_REQUEST);
+		turn_away(c, SW_RPC_USAGE, msg);
+	}
+}
+
+static void on_listen(struct sw_io *io, uint32_t events)
+{
+	struct sw_rpc_server *s = SERVER_OF(io);
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+	struct client *c;
+	int fd;
+
+	(void)events;
+	fd = accept4(io->fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+	if (fd < 0) {
+		if (errno != EAGAIN && errno != EINTR)
+			log_warn("control socket %s: accept: %s", s->path,
+				 strerror(errno));
+		return;
+	}
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) ||
+	    cred.uid != 0) {
+		log_warn("control socket %s: refused a request from uid %u "
+			 "(pid %d): only root may control the agent", s->path,
+			 cred.uid, cred.pid);
+		say_and_close(fd, SW_RPC_FAILED, "only root may control the agent");
+		return;
+	}
+	if (s->n_clients == SW_RPC_MAX_CLIENTS) {
+		log_warn("control socket %s: refused a request from pid %d: %d "
+			 "clients are being served already", s->path, cred.pid,
+			 SW_RPC_MAX_CLIENTS);
+		say_and_close(fd, SW_RPC_FAILED, "the agent is serving as many "
+			      "control clients as it takes at once; try again");
+		return;
+	}
+	c = calloc(1, sizeof(*c));
+	if (!c || sw_loop_add(s->loop, &c->io, fd, EPOLLIN, on_client)) {
+		free(c);
+		say_and_close(fd, SW_RPC_FAILED, "the agent is out of memory");
+		return;
+	}
+	c->server = s;
+	c->dead.free = free_client;
+	c->deadline_ns = sw_now_ns() + SW_RPC_DEADLINE_S * NS_PER_S;
+	c->next = s->clients;
+	if (s->clients)
+		s->clients->prev = c;
+	s->clients = c;
+	s->n_clients++;
+}
+
+struct sw_rpc_server *sw_rpc_serve(struct sw_loop *loop, const char *path,
+				   sw_rpc_handler handler, void *arg,
+				   struct sw_error *e)
+{
+	struct sw_rpc_server *s = calloc(1, sizeof(*s));
+	int fd;
+
+	if (!s) {
+		sw_fail(e, -ENOMEM, "out of memory");
+		return NULL;
+	}
+	fd = listen_at(path, e);
+	if (fd < 0) {
+		free(s);
+		return NULL;
+	}
+	if (sw_loop_add(loop, &s->listen_io, fd, EPOLLIN, on_listen)) {
+		sw_fail(e, -errno, "epoll: %s", strerror(errno));
+		close(fd);
+		unlink(path);
+		free(s);
+		return NULL;
+	}
+	s->loop = loop;
+	s->handler = handler;
+	s->arg = arg;
+	snprintf(s->path, sizeof(s->path), "%s", path);
+	return s;
+}
+
+void sw_rpc_tick(struct sw_rpc_server *s, __u64 now_ns)
+{
+	struct client *c = s->clients, *next;
+
+	for (; c; c = next) {
+		next = c->next;
+		if (now_ns < c->deadline_ns)
+			continue;
+		log_warn("control socket %s: closed a client that %s for %d s",
+			 s->path, c->reply ? "left its reply unread" :
+			 "did not finish its request", SW_RPC_DEADLINE_S);
+		close_client(c);
+	}
+}
+
+void sw_rpc_stop(struct sw_rpc_server *s)
+{
+	if (!s)
+		return;
+	while (s->clients)
+		close_client(s->clients);
+	sw_loop_close(s->loop, &s->listen_io);
+	unlink(s->path);
+	free(s);
 }

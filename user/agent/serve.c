@@ -218,38 +218,22 @@ static enum sw_rpc_status do_flows(struct agent *a, const struct sw_request *r,
 	return SW_RPC_OK;
 }
 
-void agent_serve_request(struct agent *a)
+enum sw_rpc_status agent_serve_request(void *arg, int argc, char *argv[],
+					FILE *out)
 {
-	struct sw_rpc_request req;
-	enum sw_rpc_status status;
+	struct agent *a = arg;
 	struct sw_request r;
 	struct sw_error e = {};
-	size_t len = 0;
-	char *body = NULL;
-	FILE *out;
 
-	if (sw_rpc_accept(a->ctl_io.fd, &req, &e)) {
-		log_warn("control socket: %s", e.msg);
-		return;
-	}
-	out = open_memstream(&body, &len);
-	if (!out) {
-		sw_rpc_reply(&req, SW_RPC_FAILED, "out of memory\n", 14);
-		return;
-	}
-	if (sw_request_parse(req.argc, req.argv, &r, &e)) {
+	if (sw_request_parse(argc, argv, &r, &e)) {
 		fprintf(out, "%s\n", e.msg);
-		status = SW_RPC_USAGE;
-	} else if (r.verb == SW_VERB_STATUS) {
-		status = do_status(a, &r, out);
-	} else if (r.verb == SW_VERB_SERVICE_SET) {
-		status = do_service_set(a, &r, out);
-	} else {
-		status = do_flows(a, &r, out);
+		return SW_RPC_USAGE;
 	}
-	fclose(out);
-	sw_rpc_reply(&req, status, body, len);
-	free(body);
+	if (r.verb == SW_VERB_STATUS)
+		return do_status(a, &r, out);
+	if (r.verb == SW_VERB_SERVICE_SET)
+		return do_service_set(a, &r, out);
+	return do_flows(a, &r, out);
 }
 
 /* ------------------------------------------------------------------------

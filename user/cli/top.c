@@ -72,7 +72,9 @@ static json_object *parse_json(const char *text, struct sw_error *e)
 	/* With its NUL: the tokener then knows the text ends there. */
 	root = json_tokener_parse_ex(tok, text, len + 1);
 	err = json_tokener_get_error(tok);
+	/* Past the NUL when the tokener took it (the text ended early). */
 	at = json_tokener_get_parse_end(tok);
+	at = at < len ? at : len;
 	json_tokener_free(tok);
 	if (!root)
 		sw_fail(e, -EINVAL, "the agent's status: JSON offset %zu (%s%.12s%s): "

@@ -1119,7 +1119,7 @@ int sw_config_read(const char *path, char **text, size_t *len,
 			char *grown;
 
 			cap = cap ? cap * 2 : 64 * 1024;
-			grown = realloc(buf, cap);
+			grown = realloc(buf, cap + 1);	/* + the NUL */
 			if (!grown) {
 				err = sw_fail(e, -ENOMEM, "%s: out of memory", path);
 				break;
@@ -1147,6 +1147,7 @@ int sw_config_read(const char *path, char **text, size_t *len,
 		free(buf);
 		return err;
 	}
+	buf[n] = '\0';
 	*text = buf;
 	*len = n;
 	return 0;

@@ -149,7 +149,10 @@ struct sw_config {
  */
 int sw_config_load(const char *path, struct sw_config *cfg, struct sw_error *e);
 
-/* Read a configuration file's text (at most 4 MiB; NUL-terminated too). */
+/*
+ * Read a configuration file's text (at most 4 MiB): *len bytes, with a NUL
+ * after them (text[*len] == 0), so it may be used as a C string too.
+ */
 int sw_config_read(const char *path, char **text, size_t *len,
 		   struct sw_error *e);
 
