@@ -7,7 +7,7 @@
 # initramfs built here: busybox for /init, dash as /bin/sh, the programs with
 # every library ldd lists, the commands the tests run (ip, tc, sysctl,
 # bpftool, grep),
-# and the kernel's veth, sch_ingress and cls_bpf modules.
+# and the kernel's veth, sch_ingress, cls_bpf and bridge modules.
 #
 #   tests/vm/run.sh PROGRAM...     run each (a test binary, or a command
 #                                  line in quotes) in one boot; exit 1 if
@@ -73,8 +73,13 @@ for prog in "$@"; do
 	copy_with_libs "$ROOT/$rel" "$GUEST_ROOT/$rel"
 	cmds+=("$rel${prog#"${prog%% *}"}")
 done
-for m in drivers/net/veth net/sched/sch_ingress net/sched/cls_bpf; do
-	cp "$MODULES/kernel/$m.ko" "$IMG/lib/modules/"
+# In load order (a module after those it depends on): the bridge for the
+# bridge-CNI cases (bridge needs llc and stp; br_netfilter needs bridge).
+n=10
+for m in drivers/net/veth net/sched/sch_ingress net/sched/cls_bpf \
+	 net/llc/llc net/802/stp net/bridge/bridge net/bridge/br_netfilter; do
+	cp "$MODULES/kernel/$m.ko" "$IMG/lib/modules/$n-${m##*/}.ko"
+	n=$((n + 1))
 done
 
 {
