@@ -365,7 +365,7 @@ static void conn_ready(struct h2conn *c)
 		h2_close(c, "out of memory", "other");
 		return;
 	}
-	log_info("gateway: %s connected as %s", c->peer, c->identity);
+	log_info_limited("gateway: %s connected as %s", c->peer, c->identity);
 	if (g->draining)
 		h2_goaway(c);
 }
@@ -383,7 +383,8 @@ static void conn_closed(struct h2conn *c, const char *reason, const char *label)
 			g->conns[i] = g->conns[--g->n_conns];
 	if (was_open) {
 		g->c.connections_open--;
-		log_info("gateway: %s (%s) left: %s", c->peer, c->identity, reason);
+		log_info_limited("gateway: %s (%s) left: %s", c->peer,
+				 c->identity, reason);
 		return;
 	}
 	g->c.handshake_failures[sw_hs_reason_of(label)]++;
@@ -416,7 +417,7 @@ static void on_accept(struct sw_io *io, uint32_t events)
 		sw_no_delay(fd);
 		ssl = sw_tls_server(g->tls, fd, &e);
 		if (!ssl) {
-			log_error("gateway: %s", e.msg);
+			log_warn_limited("gateway: %s", e.msg);
 			close(fd);
 			continue;
 		}

@@ -601,8 +601,8 @@ static void steered(struct sw_tunnel *t, int fd)
 
 	if (sw_endpoint_flow(fd, &key, NULL, client, sizeof(client)) || !t->cfg ||
 	    !(svc = sw_config_service_reached(t->cfg, &key.svc))) {
-		log_warn("endpoint: a connection from %s to no configured "
-			 "service: reset", client);
+		log_warn_limited("endpoint: a connection from %s to no "
+				 "configured service: reset", client);
 		sw_close_reset(fd);
 		return;
 	}
