@@ -869,6 +869,50 @@ def test_endpoint_log_rate(w):
     assert lines <= 20 * (int(seconds) + 3), f"{lines} lines for {n} connections in {seconds:.1f}s"
 
 
+def two_san_cert(w, name, first):
+    """A client certificate of cluster1's CA whose URI SANs are first, then
+    the allowed identity; its directory, as tls_to_gateway takes it."""
+    d, ca = f"{w.dir}/{name}", f"{w.certs}/cluster1"
+    os.makedirs(d)
+    with open(f"{d}/ext.cnf", "w") as f:
+        f.write("basicConstraints = critical, CA:FALSE\n"
+                "keyUsage = critical, digitalSignature\n"
+                "extendedKeyUsage = serverAuth, clientAuth\n"
+                f"subjectAltName = URI:{first}, URI:{IDENTITY}\n")
+    run(["openssl", "req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+         "-nodes", "-keyout", f"{d}/key.pem", "-subj", f"/O=spillway/CN={name}",
+         "-out", f"{d}/leaf.csr"])
+    run(["openssl", "x509", "-req", "-in", f"{d}/leaf.csr", "-CA", f"{ca}/ca-cert.pem",
+         "-CAkey", f"{ca}/ca-key.pem", "-set_serial", str(int.from_bytes(os.urandom(8), "big")),
+         "-days", "1", "-extfile", f"{d}/ext.cnf", "-out", f"{d}/leaf.pem"])
+    with open(f"{d}/cert-chain.pem", "w") as f:
+        f.write(open(f"{d}/leaf.pem").read() + open(f"{ca}/ca-cert.pem").read())
+    return d
+
+
+def test_one_identity_per_certificate(w):
+    """Certificates listing the allowed identity after other URI SANs are
+    that one peer: together they get no more than max_streams_per_peer."""
+    w.start_gateway(w.gw_config_text().replace(
+        "  listen: 10.2.0.2:15008\n",
+        "  listen: 10.2.0.2:15008\n  max_streams_per_peer: 2\n"))
+    clients = [H2Client(w, certs=two_san_cert(w, f"two-san-{i}", f"spiffe://evil/{i}"))
+               for i in range(2)]
+    try:
+        sids = [(c, c.request(SVC + ":80")) for c in clients for _ in range(3)]
+        for c in clients:
+            c.until(lambda: all(sid in c.status for cc, sid in sids if cc is c))
+        answered = [c.status.get(sid) for c, sid in sids]
+        assert answered.count(200) == 2, answered
+        assert answered.count(503) == 4, answered
+        log = w.gw_log_text()
+        assert "spiffe://evil" not in log, log
+        assert log.count(f"connected as {IDENTITY}") == 2, log
+    finally:
+        for c in clients:
+            c.close()
+
+
 # -- per-remote settings ------------------------------------------------------
 
 LOG_TS = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3})Z")
