@@ -78,11 +78,11 @@ static void resume_accepting(struct sw_io *io, uint32_t events)
 	struct sw_listener *l = (struct sw_listener *)((char *)io -
 					offsetof(struct sw_listener, resume));
 	__u64 expirations;
+	/* Clears the timer; accepting resumes whatever read says. */
+	ssize_t n = read(io->fd, &expirations, sizeof(expirations));
 
+	(void)n;
 	(void)events;
-	if (read(io->fd, &expirations, sizeof(expirations)) < 0 &&
-	    errno != EAGAIN)
-		return;
 	sw_loop_watch(l->loop, &l->io, EPOLLIN);
 }
 
