@@ -64,6 +64,7 @@
 #define SW_DEFAULT_GATEWAY_PORT 15008	/* remote gateways listen here */
 #define SW_TUNNEL_HANDSHAKE_TIMEOUT_S 10	/* TCP connect + TLS handshake */
 #define SW_TUNNEL_CONNECT_TIMEOUT_S 10	/* gateway -> exported target */
+#define SW_GATEWAY_HANDSHAKE_TIMEOUT_S 3	/* an accepted TLS handshake */
 #define SW_TUNNEL_PROBE_INTERVAL_S 2	/* health: a PING per remote */
 #define SW_TUNNEL_PROBE_FALL 2		/* failed probes before unhealthy */
 #define SW_TUNNEL_IDLE_TIMEOUT_S 60	/* spare pooled connections close */

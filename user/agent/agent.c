@@ -27,6 +27,7 @@
 #include <sys/epoll.h>
 #include <sys/file.h>
 #include <sys/inotify.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
@@ -622,11 +623,40 @@ int agent_finish_upgrade(struct agent *a, struct sw_error *e)
 	return 0;
 }
 
+/*
+ * Every tunnel connection, relay and target connection holds a descriptor:
+ * the soft limit (often 1024) would stop a gateway long before its
+ * connection caps do. The hard limit is what the operator allowed.
+ */
+static void raise_open_files_limit(void)
+{
+	struct rlimit r;
+	rlim_t was;
+
+	if (getrlimit(RLIMIT_NOFILE, &r))
+		return;
+	if (r.rlim_cur >= r.rlim_max) {
+		log_info("open files limit: %ju (soft = hard)",
+			 (uintmax_t)r.rlim_cur);
+		return;
+	}
+	was = r.rlim_cur;
+	r.rlim_cur = r.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &r))
+		log_warn("open files limit: cannot raise %ju to the hard limit "
+			 "%ju: %s", (uintmax_t)was, (uintmax_t)r.rlim_max,
+			 strerror(errno));
+	else
+		log_info("open files limit: raised from %ju to the hard limit "
+			 "%ju", (uintmax_t)was, (uintmax_t)r.rlim_max);
+}
+
 static int start(struct agent *a, struct sw_error *e)
 {
 	struct sw_config cfg = {};
 	int err;
 
+	raise_open_files_limit();
 	a->loop = sw_loop_new();
 	if (!a->loop)
 		return sw_fail(e, -ENOMEM, "cannot create the event loop");

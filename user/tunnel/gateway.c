@@ -19,7 +19,16 @@
 #include "tunnel/relay.h"
 
 #define ACCEPT_BUDGET 64
+/*
+ * Authenticated connections, and apart from them connections still in
+ * their TLS handshake (no certificate seen yet, ~90 KB each): idle TCP
+ * connections fill only the second kind, never the slots of peers that
+ * proved who they are. One source address (IPv6: one /64) may hold a few
+ * of the handshakes, so one client cannot fill them either.
+ */
 #define MAX_CONNS 4096
+#define MAX_HANDSHAKES 1024
+#define MAX_HANDSHAKES_PER_SOURCE 64
 #define WHY_MAX (SW_NAME_MAX + 128)	/* why a CONNECT was refused */
 
 /* A peer identity (a remote cluster's agents share one) with connections. */
@@ -29,6 +38,12 @@ struct peer {
 	char identity[sizeof(((struct h2conn *)0)->identity)];
 };
 
+/* A connection in its TLS handshake, and where it came from. */
+struct pending {
+	struct h2conn *c;
+	struct in6_addr from;		/* IPv4: mapped; IPv6: the /64 */
+};
+
 struct sw_gateway {
 	struct sw_loop *loop;
 	struct sw_resolver *resolver;
@@ -36,9 +51,11 @@ struct sw_gateway {
 	struct sw_tls *tls;
 	__u32 bypass_mark;
 	__u32 mark;		/* on connections to targets: bypass_mark or 0 */
-	struct sw_io listen;
-	struct h2conn **conns;		/* for deadlines */
+	struct sw_listener listen;
+	struct h2conn **conns;		/* for deadlines: authenticated, pending */
 	int n_conns;
+	struct pending *pending;	/* still in the TLS handshake */
+	int n_pending;
 	nghttp2_session_callbacks *cb;
 	struct sw_tunnel_counters c;
 	bool draining;			/* no new connections or streams */
@@ -355,17 +372,35 @@ static int on_frame(nghttp2_session *s, const nghttp2_frame *frame,
  * Connections from remote clusters
  */
 
+/* c is no longer in its handshake (authenticated, or gone). */
+static void pending_remove(struct sw_gateway *g, struct h2conn *c)
+{
+	for (int i = 0; i < g->n_pending; i++)
+		if (g->pending[i].c == c) {
+			g->pending[i] = g->pending[--g->n_pending];
+			return;
+		}
+}
+
 static void conn_ready(struct h2conn *c)
 {
 	struct sw_gateway *g = c->owner;
+	char why[96];
 
+	pending_remove(g, c);
 	g->c.connections_open++;
 	c->owner_data = peer_join(g, c->identity);
 	if (!c->owner_data) {
 		h2_close(c, "out of memory", "other");
 		return;
 	}
-	log_info("gateway: %s connected as %s", c->peer, c->identity);
+	if (g->n_conns - g->n_pending > MAX_CONNS) {
+		snprintf(why, sizeof(why), "the gateway has %d authenticated "
+			 "connections, the most it takes", MAX_CONNS);
+		h2_close(c, why, "busy");
+		return;
+	}
+	log_info_limited("gateway: %s connected as %s", c->peer, c->identity);
 	if (g->draining)
 		h2_goaway(c);
 }
@@ -376,6 +411,7 @@ static void conn_closed(struct h2conn *c, const char *reason, const char *label)
 	bool was_open = c->confirmed;
 
 	relay_abort_all(c);
+	pending_remove(g, c);
 	peer_leave(g, c->owner_data);
 	c->owner_data = NULL;
 	for (int i = 0; i < g->n_conns; i++)
@@ -383,7 +419,8 @@ static void conn_closed(struct h2conn *c, const char *reason, const char *label)
 			g->conns[i] = g->conns[--g->n_conns];
 	if (was_open) {
 		g->c.connections_open--;
-		log_info("gateway: %s (%s) left: %s", c->peer, c->identity, reason);
+		log_info_limited("gateway: %s (%s) left: %s", c->peer,
+				 c->identity, reason);
 		return;
 	}
 	g->c.handshake_failures[sw_hs_reason_of(label)]++;
@@ -395,36 +432,95 @@ static const struct h2_ops conn_ops = {
 	.on_closed = conn_closed,
 };
 
+/* The address a source's handshakes are counted by. */
+static void source_of(const struct sockaddr_storage *ss, struct in6_addr *a)
+{
+	memset(a, 0, sizeof(*a));
+	if (ss->ss_family == AF_INET) {
+		a->s6_addr[10] = a->s6_addr[11] = 0xff;
+		memcpy(&a->s6_addr[12],
+		       &((const struct sockaddr_in *)ss)->sin_addr, 4);
+	} else if (ss->ss_family == AF_INET6) {
+		/* A host has a /64 to pick addresses from. */
+		memcpy(a, &((const struct sockaddr_in6 *)ss)->sin6_addr, 8);
+	}
+}
+
+/* May a connection from `from` start a handshake? NULL, or why not. */
+static const char *handshake_refused(const struct sw_gateway *g,
+				     const struct in6_addr *from, char *why,
+				     size_t len)
+{
+	int same = 0;
+
+	if (g->n_pending == MAX_HANDSHAKES) {
+		snprintf(why, len, "%d connections are in the TLS handshake, "
+			 "the most the gateway takes", MAX_HANDSHAKES);
+		return why;
+	}
+	for (int i = 0; i < g->n_pending; i++)
+		same += !memcmp(&g->pending[i].from, from, sizeof(*from));
+	if (same < MAX_HANDSHAKES_PER_SOURCE)
+		return NULL;
+	snprintf(why, len, "%d connections from this address are in the TLS "
+		 "handshake, the most one address may have",
+		 MAX_HANDSHAKES_PER_SOURCE);
+	return why;
+}
+
+/* Take the accepted fd into a TLS handshake, or refuse it. */
+static void admit(struct sw_gateway *g, int fd,
+		  const struct sockaddr_storage *ss)
+{
+	char from[SW_ADDR_STRLEN + 8], why[128];
+	struct sw_error e = {};
+	const char *refused;
+	struct in6_addr src;
+	struct h2conn *c;
+	SSL *ssl;
+
+	source_of(ss, &src);
+	refused = handshake_refused(g, &src, why, sizeof(why));
+	if (refused) {
+		g->c.handshake_failures[SW_HS_busy]++;
+		log_warn_limited("gateway: refused a connection from %s: %s",
+				 sw_sockaddr_format(ss, from, sizeof(from)),
+				 refused);
+		sw_close_reset(fd);
+		return;
+	}
+	sw_no_delay(fd);
+	ssl = sw_tls_server(g->tls, fd, &e);
+	if (!ssl) {
+		log_warn_limited("gateway: %s", e.msg);
+		close(fd);
+		return;
+	}
+	c = h2_server(g->loop, fd, ssl,
+		      SW_GATEWAY_HANDSHAKE_TIMEOUT_S * NS_PER_S,
+		      g->cb, &conn_ops, g);
+	if (!c)
+		return;
+	g->conns[g->n_conns++] = c;
+	g->pending[g->n_pending++] = (struct pending){ .c = c, .from = src };
+}
+
 static void on_accept(struct sw_io *io, uint32_t events)
 {
 	struct sw_gateway *g = (struct sw_gateway *)((char *)io -
-					offsetof(struct sw_gateway, listen));
-	struct sw_error e = {};
+					offsetof(struct sw_gateway, listen.io));
+	struct sockaddr_storage ss;
 
 	(void)events;
 	for (int n = 0; n < ACCEPT_BUDGET; n++) {
-		int fd = accept4(io->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-		struct h2conn *c;
-		SSL *ssl;
+		int fd = sw_listener_accept(&g->listen, &ss);
 
 		if (fd < 0)
 			return;
-		if (g->n_conns == MAX_CONNS || !g->tls) {
+		if (!g->tls)
 			close(fd);
-			continue;
-		}
-		sw_no_delay(fd);
-		ssl = sw_tls_server(g->tls, fd, &e);
-		if (!ssl) {
-			log_error("gateway: %s", e.msg);
-			close(fd);
-			continue;
-		}
-		c = h2_server(g->loop, fd, ssl,
-			      SW_TUNNEL_HANDSHAKE_TIMEOUT_S * NS_PER_S,
-			      g->cb, &conn_ops, g);
-		if (c)
-			g->conns[g->n_conns++] = c;
+		else
+			admit(g, fd, &ss);
 	}
 }
 
@@ -436,12 +532,16 @@ struct sw_gateway *sw_gateway_new(struct sw_loop *loop,
 	struct sw_gateway *g = calloc(1, sizeof(*g));
 	struct sockaddr_storage ss;
 	socklen_t len;
-	int one = 1, fd;
+	int one = 1, fd, err;
 
-	if (!g || !(g->conns = calloc(MAX_CONNS, sizeof(*g->conns))) ||
+	if (!g || !(g->conns = calloc(MAX_CONNS + MAX_HANDSHAKES,
+				      sizeof(*g->conns))) ||
+	    !(g->pending = calloc(MAX_HANDSHAKES, sizeof(*g->pending))) ||
 	    nghttp2_session_callbacks_new(&g->cb)) {
-		if (g)
+		if (g) {
 			free(g->conns);
+			free(g->pending);
+		}
 		free(g);
 		sw_fail(e, -ENOMEM, "out of memory");
 		return NULL;
@@ -449,7 +549,7 @@ struct sw_gateway *sw_gateway_new(struct sw_loop *loop,
 	g->loop = loop;
 	g->resolver = resolver;
 	g->bypass_mark = bypass_mark;
-	g->listen.fd = -1;
+	g->listen.io.fd = g->listen.resume.fd = -1;
 	nghttp2_session_callbacks_set_on_begin_headers_callback(g->cb,
 								on_begin_headers);
 	nghttp2_session_callbacks_set_on_header_callback(g->cb, on_header);
@@ -462,12 +562,18 @@ struct sw_gateway *sw_gateway_new(struct sw_loop *loop,
 	sw_sockaddr_make(addr->host, addr->port, &ss, &len);
 	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
-	    bind(fd, (struct sockaddr *)&ss, len) || listen(fd, 1024) ||
-	    sw_loop_add(loop, &g->listen, fd, EPOLLIN, on_accept)) {
+	    bind(fd, (struct sockaddr *)&ss, len) || listen(fd, 1024)) {
 		sw_fail(e, -errno, "tunnel.listen: cannot listen on %s:%u: %s",
 			addr->host, addr->port, strerror(errno));
 		if (fd >= 0)
 			close(fd);
+		sw_gateway_free(g);
+		return NULL;
+	}
+	err = sw_listener_open(&g->listen, loop, fd, "gateway", on_accept);
+	if (err) {
+		sw_fail(e, err, "tunnel.listen: cannot watch %s:%u: %s",
+			addr->host, addr->port, strerror(-err));
 		sw_gateway_free(g);
 		return NULL;
 	}
@@ -480,9 +586,10 @@ void sw_gateway_free(struct sw_gateway *g)
 		return;
 	while (g->n_conns)
 		h2_close(g->conns[0], "the gateway stops", "closed");
-	sw_loop_close(g->loop, &g->listen);
+	sw_listener_close(&g->listen);
 	nghttp2_session_callbacks_del(g->cb);
 	free(g->conns);
+	free(g->pending);
 	free(g);
 }
 
@@ -498,7 +605,7 @@ void sw_gateway_configure(struct sw_gateway *g, const struct sw_config *cfg,
 void sw_gateway_drain(struct sw_gateway *g)
 {
 	g->draining = true;
-	sw_loop_close(g->loop, &g->listen);
+	sw_listener_close(&g->listen);
 	for (int i = g->n_conns - 1; i >= 0; i--)
 		h2_goaway(g->conns[i]);
 }

@@ -4,12 +4,14 @@
 #include <netinet/tcp.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/timerfd.h>
 #include <unistd.h>
 
 #include "spillway/defaults.h"
 #include "lib/addr.h"
+#include "lib/log.h"
 #include "tunnel/net.h"
-
 
 int sw_no_delay(int fd)
 {
@@ -69,4 +71,70 @@ int sw_agent_socket(int family, __u32 bypass_mark)
 		return err;
 	}
 	return fd;
+}
+
+static void resume_accepting(struct sw_io *io, uint32_t events)
+{
+	struct sw_listener *l = (struct sw_listener *)((char *)io -
+					offsetof(struct sw_listener, resume));
+	__u64 expirations;
+	/* Clears the timer; accepting resumes whatever read says. */
+	ssize_t n = read(io->fd, &expirations, sizeof(expirations));
+
+	(void)n;
+	(void)events;
+	sw_loop_watch(l->loop, &l->io, EPOLLIN);
+}
+
+int sw_listener_open(struct sw_listener *l, struct sw_loop *loop, int fd,
+		     const char *what,
+		     void (*on_accept)(struct sw_io *io, uint32_t events))
+{
+	int tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	int err;
+
+	l->loop = loop;
+	l->what = what;
+	l->io.fd = l->resume.fd = -1;
+	if (tfd >= 0 &&
+	    !sw_loop_add(loop, &l->resume, tfd, EPOLLIN, resume_accepting) &&
+	    !sw_loop_add(loop, &l->io, fd, EPOLLIN, on_accept))
+		return 0;
+	err = -errno;
+	sw_loop_close(loop, &l->resume);
+	sw_loop_forget(loop, &l->io);
+	close(fd);
+	return err;
+}
+
+static void pause_accepting(struct sw_listener *l, int err)
+{
+	struct itimerspec in = {
+		.it_value.tv_nsec = SW_ACCEPT_PAUSE_MS * 1000000L,
+	};
+
+	log_warn_limited("%s: cannot accept a connection: %s; not accepting "
+			 "for %d ms (raise the open files limit: LimitNOFILE, "
+			 "ulimit -n)", l->what, strerror(err),
+			 SW_ACCEPT_PAUSE_MS);
+	if (!timerfd_settime(l->resume.fd, 0, &in, NULL))
+		sw_loop_watch(l->loop, &l->io, 0);
+}
+
+int sw_listener_accept(struct sw_listener *l, struct sockaddr_storage *ss)
+{
+	socklen_t len = sizeof(*ss);
+	int fd = accept4(l->io.fd, (struct sockaddr *)ss, ss ? &len : NULL,
+			 SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+	if (fd < 0 && (errno == EMFILE || errno == ENFILE ||
+		       errno == ENOBUFS || errno == ENOMEM))
+		pause_accepting(l, errno);
+	return fd;
+}
+
+void sw_listener_close(struct sw_listener *l)
+{
+	sw_loop_close(l->loop, &l->io);
+	sw_loop_close(l->loop, &l->resume);
 }

@@ -8,9 +8,11 @@
  * One SSL_CTX per role. Both: TLS 1.3 only, no early data, ALPN "h2", the
  * peer must present a certificate that chains to root-cert.pem alone (no
  * partial chains), is within its validity, is fit for its role (key usage,
- * extended key usage), and whose identity (first URI SAN, else first DNS
- * SAN) is in the allow list. Mutual: the tunnel client checks the gateway
- * exactly as the gateway checks the client.
+ * extended key usage), and that carries a name of the allow list as a URI
+ * or DNS SAN. That name (the list's first the certificate carries) is the
+ * peer's identity for everything after: per-peer limits, logs, metrics.
+ * Mutual: the tunnel client checks the gateway exactly as the gateway
+ * checks the client.
  *
  * A set is validated as a whole when loaded (key matches the leaf, the
  * chain verifies, nothing expired): a reload builds a new set and swaps it
@@ -69,8 +71,9 @@ SSL *sw_tls_server(struct sw_tls *t, int fd, struct sw_error *e);
 const char *sw_tls_failure(SSL *ssl, char *detail, size_t len);
 
 /*
- * After a successful handshake: the peer's identity. The allow list was
- * already enforced by verification; this is for logs and metrics.
+ * After a successful handshake: the peer's identity, the allow list's name
+ * that verification matched (so a certificate listing other names, or
+ * listing them in another order, is still the one peer it was allowed as).
  */
 const char *sw_tls_peer_identity(SSL *ssl, char *buf, size_t len);
 

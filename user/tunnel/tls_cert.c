@@ -84,16 +84,6 @@ bool tls_identity_of(X509 *x, char *buf, size_t len)
 	return found;
 }
 
-const char *sw_tls_peer_identity(SSL *ssl, char *buf, size_t len)
-{
-	if (!len)
-		return buf;
-	buf[0] = '\0';
-	if (ssl)
-		tls_identity_of(SSL_get0_peer_certificate(ssl), buf, len);
-	return buf;
-}
-
 /* ------------------------------------------------------------------------ */
 /* Loading */
 

@@ -131,31 +131,34 @@ struct tls_allow_list *tls_allow_copy(const char *const *allow, int n)
 }
 
 /*
- * Exact match of any URI or DNS SAN: entries with a scheme (':') against
- * URI SANs only, the others against DNS SANs only, so that no name can
- * pass as the other kind.
+ * The allow list's first entry that x carries, by exact match of a URI or
+ * DNS SAN (entries with a scheme (':') against URI SANs only, the others
+ * against DNS SANs only, so that no name can pass as the other kind); NULL
+ * if none. It is the peer's identity from then on (per-peer limits, logs):
+ * one per certificate, however many allowed names it lists and in which
+ * order, so that two certificates of one peer cannot pass as two peers.
  */
-static bool is_allowed(const struct tls_allow_list *allow, X509 *x)
+static const char *allowed_identity(const struct tls_allow_list *allow,
+				    X509 *x)
 {
+	const char *found = NULL;
 	GENERAL_NAMES *names;
-	bool ok = false;
 
 	if (!allow || !allow->n)
-		return false;
+		return NULL;
 	names = X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL);
-	for (int i = 0; names && !ok && i < sk_GENERAL_NAME_num(names); i++) {
-		const GENERAL_NAME *g = sk_GENERAL_NAME_value(names, i);
+	for (int k = 0; names && !found && k < allow->n; k++) {
+		const char *want = allow->names[k], *s;
+		int type = strchr(want, ':') ? GEN_URI : GEN_DNS, n;
 
-		for (int k = 0; !ok && k < allow->n; k++) {
-			const char *want = allow->names[k], *s;
-			int type = strchr(want, ':') ? GEN_URI : GEN_DNS, n;
-
-			ok = tls_san_text(g, type, &s, &n) && (size_t)n == strlen(want) &&
-			     !memcmp(s, want, n);
-		}
+		for (int i = 0; !found && i < sk_GENERAL_NAME_num(names); i++)
+			if (tls_san_text(sk_GENERAL_NAME_value(names, i), type,
+					 &s, &n) &&
+			    (size_t)n == strlen(want) && !memcmp(s, want, n))
+				found = want;
 	}
 	GENERAL_NAMES_free(names);
-	return ok;
+	return found;
 }
 
 static void format_allow(const struct tls_allow_list *allow, char *buf, size_t len)
@@ -243,6 +246,7 @@ static int verify_peer(X509_STORE_CTX *x, void *arg)
 	struct conn_note *note = note_of(ssl);
 	const struct tls_allow_list *allow = NULL;
 	X509 *leaf = X509_STORE_CTX_get0_cert(x);
+	const char *identity;
 	char seen[TLS_NAME_MAX_SHOWN], list[256], subject[TLS_NAME_MAX_SHOWN];
 
 	(void)arg;
@@ -272,7 +276,10 @@ static int verify_peer(X509_STORE_CTX *x, void *arg)
 		return 0;
 	}
 
-	if (!is_allowed(allow, leaf)) {
+	identity = allowed_identity(allow, leaf);
+	if (identity && note)
+		snprintf(note->peer, sizeof(note->peer), "%s", identity);
+	if (!identity) {
 		format_allow(allow, list, sizeof(list));
 		tls_describe(leaf, subject, sizeof(subject));
 		if (!allow || !allow->n)
@@ -479,6 +486,21 @@ static const char *verify_failure(long v, const struct conn_note *note,
 		snprintf(detail, len, "the peer's certificate (%s) was refused: %s "
 			 "(at %s)", peer, X509_verify_cert_error_string(v), where);
 	return label;
+}
+
+const char *sw_tls_peer_identity(SSL *ssl, char *buf, size_t len)
+{
+	const struct conn_note *note = note_of(ssl);
+
+	if (!len)
+		return buf;
+	/* The allowed name verification matched, else the certificate's own. */
+	if (note && note->peer[0] && SSL_get_verify_result(ssl) == X509_V_OK)
+		snprintf(buf, len, "%s", note->peer);
+	else
+		tls_identity_of(ssl ? SSL_get0_peer_certificate(ssl) : NULL,
+				buf, len);
+	return buf;
 }
 
 const char *sw_tls_failure(SSL *ssl, char *detail, size_t len)

@@ -52,7 +52,7 @@ struct remote {
 };
 
 struct listener {
-	struct sw_io io;
+	struct sw_listener l;
 	struct sw_tunnel *t;
 };
 
@@ -601,8 +601,8 @@ static void steered(struct sw_tunnel *t, int fd)
 
 	if (sw_endpoint_flow(fd, &key, NULL, client, sizeof(client)) || !t->cfg ||
 	    !(svc = sw_config_service_reached(t->cfg, &key.svc))) {
-		log_warn("endpoint: a connection from %s to no configured "
-			 "service: reset", client);
+		log_warn_limited("endpoint: a connection from %s to no "
+				 "configured service: reset", client);
 		sw_close_reset(fd);
 		return;
 	}
@@ -621,11 +621,11 @@ static void steered(struct sw_tunnel *t, int fd)
 static void on_accept(struct sw_io *io, uint32_t events)
 {
 	struct listener *l = (struct listener *)((char *)io -
-						 offsetof(struct listener, io));
+						 offsetof(struct listener, l.io));
 
 	(void)events;
 	for (int n = 0; n < ACCEPT_BUDGET; n++) {
-		int fd = accept4(io->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		int fd = sw_listener_accept(&l->l, NULL);
 
 		if (fd < 0)
 			return;
@@ -765,15 +765,17 @@ struct sw_tunnel *sw_tunnel_new(struct sw_loop *loop,
 	t->bypass_mark = bypass_mark;
 	t->timer.fd = -1;
 	t->wake_ns = ~0ull;
+	for (int i = 0; i < 2; i++)
+		t->listen[i].l.io.fd = t->listen[i].l.resume.fd = -1;
 	for (int i = 0; i < 2; i++) {
-		int fd = sw_endpoint_listen(i ? 6 : 4, tunnel_port, e);
+		int fd = sw_endpoint_listen(i ? 6 : 4, tunnel_port, e), err = 0;
 
 		t->listen[i].t = t;
-		t->listen[i].io.fd = -1;
-		if (fd < 0 || sw_loop_add(loop, &t->listen[i].io, fd, EPOLLIN,
-					  on_accept)) {
-			if (fd >= 0)
-				close(fd);
+		if (fd >= 0 && (err = sw_listener_open(&t->listen[i].l, loop, fd,
+						       "endpoint", on_accept)))
+			sw_fail(e, err, "cannot watch the endpoint socket: %s",
+				strerror(-err));
+		if (fd < 0 || err) {
 			sw_tunnel_free(t);
 			return NULL;
 		}
@@ -805,7 +807,7 @@ void sw_tunnel_free(struct sw_tunnel *t)
 	free(t->remotes);
 	sw_fallbacks_free(t->fallbacks);
 	for (int i = 0; i < 2; i++)
-		sw_loop_close(t->loop, &t->listen[i].io);
+		sw_listener_close(&t->listen[i].l);
 	sw_loop_close(t->loop, &t->timer);
 	nghttp2_session_callbacks_del(t->cb);
 	free(t);

@@ -10,7 +10,8 @@
 #define SW_STREAM_RESULTS(X) X(200) X(403) X(405) X(431) X(502) X(503) X(other) X(no_answer)
 /* Why a connection failed before or during its TLS handshake. */
 #define SW_HS_REASONS(X) X(no_client_cert) X(unknown_ca) X(expired) \
-	X(not_allowed) X(protocol) X(no_alpn) X(timeout) X(connect) X(other)
+	X(not_allowed) X(protocol) X(no_alpn) X(timeout) X(connect) X(busy) \
+	X(other)
 
 #define SW_ENUM(name) SW_STREAM_##name,
 enum sw_stream_result { SW_STREAM_RESULTS(SW_ENUM) SW_STREAM_N };
