@@ -220,6 +220,7 @@ class H2Client:
         self.conn.initiate_connection()
         self.status, self.body, self.ended = {}, {}, set()
         self.closed = False
+        self.pings = 0      # PING ACKs received
         self.flush()
 
     def flush(self):
@@ -260,6 +261,8 @@ class H2Client:
                 self.conn.acknowledge_received_data(len(ev.data), ev.stream_id)
             elif isinstance(ev, (h2.events.StreamEnded, h2.events.StreamReset)):
                 self.ended.add(ev.stream_id)
+            elif isinstance(ev, h2.events.PingAckReceived):
+                self.pings += 1
         self.flush()
 
     def until(self, done, timeout_s=10):
@@ -736,6 +739,67 @@ def test_streams_per_peer_limit(w):
     w.wait_counts(SVC, 3, 1)
     s, who = w.dial_any()
     assert who == "remote", who
+
+
+def rss_bytes(pid):
+    with open(f"/proc/{pid}/status") as f:
+        return next(int(line.split()[1]) << 10 for line in f if line.startswith("VmRSS:"))
+
+
+def metric_value(body, name):
+    return next(int(float(line.split()[-1])) for line in body.splitlines()
+                if line.startswith(name + " "))
+
+
+SINK = "sink.default.svc.cluster.local"
+
+
+def test_one_byte_frames_bounded_memory(w):
+    """1-byte DATA frames to a target that never reads cost the gateway what
+    flow control counts, not an allocation per frame: 3 streams x 4,000,000
+    frames (within the 4 MiB stream windows) were ~48 bytes each
+    before the down chunks coalesced (~300 MB of RSS, less what the target
+    socket takes); now at most ~12 MB plus a few chunks."""
+    w.start_gateway(w.gw_config_text(exports=f"  - name: {SINK}\n    port: 80\n"
+                                              f"    target: 127.0.0.1:8082\n"))
+    wait_until("the gateway listening", lambda: "gateway listening" in w.gw_log_text())
+    with netns(w.gw):
+        sink = socket.socket()
+    sink.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sink.bind(("127.0.0.1", 8082))
+    sink.listen(8)              # never accepted, never read
+    w.conns.append(sink)
+    pid = w.gw_agent.pid
+    assert open(f"/proc/{pid}/comm").read().strip() == "spillway"
+    c = H2Client(w)
+    # The gateway's SETTINGS (its 4 MiB stream window) acknowledged first.
+    assert c.until(lambda: c.conn.remote_settings.initial_window_size == 4 << 20)
+    sids = [c.request(f"{SINK}:80") for _ in range(3)]
+    assert c.until(lambda: all(c.status.get(s) == 200 for s in sids)), c.status
+    before = rss_bytes(pid)
+    frames = 4_000_000
+    c.t.settimeout(120)
+    for sid in sids:
+        frame = b"\x00\x00\x01\x00\x00" + sid.to_bytes(4, "big") + b"x"
+        for _ in range(frames // 100_000):
+            c.t.sendall(frame * 100_000)
+    # A PING answered: the gateway has handled every frame before it.
+    c.conn.ping(b"spillway")
+    c.flush()
+    assert c.until(lambda: c.pings, timeout_s=120) and c.pings, "no PING ACK"
+    grown = rss_bytes(pid) - before
+    print(f"RSS grew {grown >> 20} MiB")
+    assert grown < 64 << 20, f"RSS grew {grown >> 20} MiB for {len(sids) * frames} bytes"
+    body = gw_metrics(w)
+    check_metrics(body)
+    buffered = metric_value(body, "spillway_gateway_buffered_bytes")
+    assert metric_value(body, "spillway_gateway_buffer_budget_bytes") == 256 << 20
+    # At most the windows' bytes, plus two part-used 16 KiB chunks a stream.
+    assert 0 < buffered <= len(sids) * (frames + 2 * (16 << 10) + 64), buffered
+    c.close()
+    # The connection gone, its buffers are freed.
+    wait_until("nothing buffered", lambda: metric_value(
+        gw_metrics(w), "spillway_gateway_buffered_bytes") == 0)
 
 
 # -- per-remote settings ------------------------------------------------------

@@ -390,9 +390,23 @@ static void conn_closed(struct h2conn *c, const char *reason, const char *label)
 	log_warn_limited("gateway: %s", reason);
 }
 
+/* Over the budget, connections holding bytes for targets wait. */
+static bool conn_may_read(struct h2conn *c)
+{
+	struct sw_gateway *g = c->owner;
+
+	if (g->c.buffered_bytes <= g->c.buffer_budget)
+		return true;
+	for (struct relay *r = c->relays; r; r = r->next)
+		if (r->down_bytes)
+			return false;
+	return true;
+}
+
 static const struct h2_ops conn_ops = {
 	.on_ready = conn_ready,
 	.on_closed = conn_closed,
+	.may_read = conn_may_read,
 };
 
 static void on_accept(struct sw_io *io, uint32_t events)
@@ -450,6 +464,7 @@ struct sw_gateway *sw_gateway_new(struct sw_loop *loop,
 	g->resolver = resolver;
 	g->bypass_mark = bypass_mark;
 	g->listen.fd = -1;
+	g->c.buffer_budget = SW_TUNNEL_BUFFER_BUDGET;
 	nghttp2_session_callbacks_set_on_begin_headers_callback(g->cb,
 								on_begin_headers);
 	nghttp2_session_callbacks_set_on_header_callback(g->cb, on_header);
@@ -513,6 +528,8 @@ void sw_gateway_tick(struct sw_gateway *g, __u64 now)
 		h2_check_deadline(c, now);
 		if (g->draining)
 			h2_goaway(c);	/* the second GOAWAY, a tick later */
+		/* Read again what waited for the budget (conn_may_read). */
+		h2_flush(c);
 		for (struct relay *r = c->relays, *next; r; r = next) {
 			next = r->next;
 			if (!r->deadline_ns || now <= r->deadline_ns)
