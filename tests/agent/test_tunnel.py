@@ -29,6 +29,7 @@ from netns import (ROOT, SPILLWAY, World, netns, run, run_cases,  # noqa: E402
 import h2.config  # noqa: E402
 import h2.connection  # noqa: E402
 import h2.events  # noqa: E402
+import h2.exceptions  # noqa: E402
 
 GEN_CERTS = os.path.join(ROOT, "scripts", "gen-certs.sh")
 SVC = "echo.default.svc.cluster.local"
@@ -800,6 +801,59 @@ def test_one_byte_frames_bounded_memory(w):
     # The connection gone, its buffers are freed.
     wait_until("nothing buffered", lambda: metric_value(
         gw_metrics(w), "spillway_gateway_buffered_bytes") == 0)
+
+
+def rapid_reset(w, seconds=3, most=20000):
+    """HEADERS + RST_STREAM pairs, 50 a write, reconnecting whenever the
+    gateway closes; for at most seconds or most streams. Returns (streams,
+    connections)."""
+    sent = conns = 0
+    c = None
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and sent < most:
+        if c is None or c.closed:
+            if c:
+                c.close()
+            c = H2Client(w)
+            conns += 1
+        try:
+            for _ in range(50):
+                sid = c.conn.get_next_available_stream_id()
+                c.conn.send_headers(sid, [(":method", "CONNECT"),
+                                          (":authority", f"{SVC}:80")])
+                c.conn.reset_stream(sid)
+            c.flush()
+            sent += 50
+            c.pump(0.001)
+        except (OSError, h2.exceptions.ProtocolError):
+            c.closed = True
+    c.close()
+    return sent, conns
+
+
+def test_rapid_reset_bounded_connects(w):
+    """Streams reset as soon as they are opened (CVE-2023-44487's pattern),
+    reconnecting after each GOAWAY, cost the target one connect each before
+    (~all of the streams); now the peer's connects are rate-bounded (here
+    20/s, a burst of 20, halved per premature-reset close), a stream reset
+    while waiting for its turn never connects, and the connection is closed
+    once it has had 50 such resets. A peer of the same identity still gets
+    through."""
+    w.start_gateway(w.gw_config_text().replace(
+        "  listen: 10.2.0.2:15008\n",
+        "  listen: 10.2.0.2:15008\n  max_connects_per_peer: 20\n"))
+    wait_until("the gateway listening", lambda: "gateway listening" in w.gw_log_text())
+    sent, conns = rapid_reset(w)
+    time.sleep(1)       # connects already started reach the target's log
+    accepts = w.target_accepts()
+    print(f"{sent} streams reset over {conns} connections: {accepts} target connects")
+    assert sent >= 1000, f"only {sent} streams: no flood to bound"
+    # 3 s (and a tick) at 20/s at most, plus the first burst of 20.
+    assert accepts <= 20 + 20 * 5, f"{accepts} connects to the target for {sent} streams"
+    assert conns >= 2, "the gateway never closed the resetting connection"
+    assert "streams reset before their target answered" in w.gw_log_text()
+    status, body = h2_connect(w, f"{SVC}:80", data=b"hello\n")
+    assert status == 200 and body.endswith(b"hello\n"), (status, body)
 
 
 # -- per-remote settings ------------------------------------------------------

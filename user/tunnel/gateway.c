@@ -22,10 +22,18 @@
 #define MAX_CONNS 4096
 #define WHY_MAX (SW_NAME_MAX + 128)	/* why a CONNECT was refused */
 
-/* A peer identity (a remote cluster's agents share one) with connections. */
+/*
+ * A peer identity (a remote cluster's agents share one) with connections,
+ * or kept after its last one while its connect rate is not back to full:
+ * reconnecting restores nothing.
+ */
 struct peer {
 	struct peer *next;
 	int conns;
+	double tokens;			/* connects to targets it may open now */
+	uint64_t refilled_ns;
+	unsigned int strikes;		/* closes for premature resets */
+	uint64_t struck_ns;		/* the last strike, or its last decay */
 	char identity[sizeof(((struct h2conn *)0)->identity)];
 };
 
@@ -45,6 +53,27 @@ struct sw_gateway {
 	struct peer *peers;
 };
 
+/* Connects to targets a second the peer may open: halved per strike. */
+static double connect_rate(const struct sw_gateway *g, const struct peer *p)
+{
+	unsigned int rate = g->cfg ? g->cfg->max_connects_per_peer :
+				     SW_TUNNEL_MAX_CONNECTS_PER_PEER;
+
+	rate >>= p->strikes;
+	return rate ? rate : 1;
+}
+
+/* The token bucket: a burst of one second's rate. */
+static void refill(const struct sw_gateway *g, struct peer *p, uint64_t now)
+{
+	double rate = connect_rate(g, p);
+
+	p->tokens += rate * (double)(now - p->refilled_ns) / NS_PER_S;
+	if (p->tokens > rate)
+		p->tokens = rate;
+	p->refilled_ns = now;
+}
+
 /* The peer of an identity, counting one more connection; NULL: no memory. */
 static struct peer *peer_join(struct sw_gateway *g, const char *identity)
 {
@@ -58,6 +87,8 @@ static struct peer *peer_join(struct sw_gateway *g, const char *identity)
 		if (!p)
 			return NULL;
 		snprintf(p->identity, sizeof(p->identity), "%s", identity);
+		p->refilled_ns = sw_now_ns();
+		p->tokens = connect_rate(g, p);
 		p->next = g->peers;
 		g->peers = p;
 	}
@@ -65,16 +96,23 @@ static struct peer *peer_join(struct sw_gateway *g, const char *identity)
 	return p;
 }
 
-static void peer_leave(struct sw_gateway *g, struct peer *p)
+/* Forget peers without connections whose connect rate is back to full. */
+static void peers_tick(struct sw_gateway *g, uint64_t now)
 {
-	if (!p || --p->conns)
-		return;
-	for (struct peer **pp = &g->peers; *pp; pp = &(*pp)->next)
-		if (*pp == p) {
-			*pp = p->next;
-			break;
+	for (struct peer **pp = &g->peers, *p; (p = *pp);) {
+		if (p->strikes &&
+		    now - p->struck_ns >= SW_TUNNEL_STRIKE_DECAY_S * NS_PER_S) {
+			p->strikes--;
+			p->struck_ns = now;
 		}
-	free(p);
+		refill(g, p, now);
+		if (p->conns || p->strikes || p->tokens < connect_rate(g, p)) {
+			pp = &p->next;
+			continue;
+		}
+		*pp = p->next;
+		free(p);
+	}
 }
 
 /*
@@ -94,6 +132,35 @@ static unsigned int peer_streams(const struct sw_gateway *g, const struct peer *
 #define NV(n, v) { (uint8_t *)(n), (uint8_t *)(v), sizeof(n) - 1, strlen(v), \
 		   NGHTTP2_NV_FLAG_NONE }
 
+/*
+ * Envoy's premature-reset limit: a connection whose streams the peer mostly
+ * ends before their target answered is closed, and its identity's connect
+ * rate halved (peers_tick undoes it).
+ */
+static void count_reset(struct h2conn *c, bool premature)
+{
+	struct peer *p = c->owner_data;
+
+	c->streams_ended++;
+	c->premature_resets += premature;
+	if (c->premature_resets < SW_TUNNEL_PREMATURE_RESETS ||
+	    2 * c->premature_resets <= c->streams_ended || !p ||
+	    !nghttp2_session_want_read(c->session))
+		return;
+	if (p->strikes < SW_TUNNEL_MAX_STRIKES)
+		p->strikes++;
+	p->struck_ns = sw_now_ns();
+	log_warn_limited("gateway: %s (%s): %u of %u streams reset before "
+			 "their target answered: closing the connection "
+			 "(GOAWAY ENHANCE_YOUR_CALM); its identity may now "
+			 "connect to targets %.0f times a second",
+			 c->peer, c->identity, c->premature_resets,
+			 c->streams_ended, connect_rate(c->owner, p));
+	/* In nghttp2's callback: the GOAWAY goes out, then the flush closes. */
+	nghttp2_session_terminate_session(c->session,
+					  NGHTTP2_ENHANCE_YOUR_CALM);
+}
+
 static void stream_done(struct relay *r, bool reset)
 {
 	struct sw_gateway *g = r->owner;
@@ -101,6 +168,9 @@ static void stream_done(struct relay *r, bool reset)
 	(void)reset;
 	g->c.streams_open--;
 	g->c.streams[sw_stream_result_of(r->status)]++;
+	/* Ended by the peer (RST_STREAM, whatever its code) before an answer. */
+	if (r->conn && r->conn->state == H2_OPEN)
+		count_reset(r->conn, !r->status);
 }
 
 static void answer(struct relay *r, int status, bool with_body)
@@ -175,14 +245,29 @@ static const struct sw_export_config *export_of(const struct sw_config *cfg,
 	return NULL;
 }
 
-/* Connect r to its target at ss; NULL, or why not (and *status). */
+/*
+ * Connect r to its target at ss, or have it wait for its peer's connect
+ * rate (dial_waiting); NULL, or why not (and *status).
+ */
 static const char *connect_target(struct sw_gateway *g, struct relay *r,
 				  const struct sockaddr_storage *ss,
 				  socklen_t len, int *status, char *why,
 				  size_t why_len)
 {
-	int fd = sw_agent_socket(ss->ss_family, g->mark);
+	struct peer *p = r->conn->owner_data;
+	int fd;
 
+	refill(g, p, sw_now_ns());
+	if (p->tokens < 1) {
+		if (&r->target != ss)
+			memcpy(&r->target, ss, len);
+		r->target_len = len;
+		r->waiting = true;
+		return NULL;
+	}
+	p->tokens--;
+	r->waiting = false;
+	fd = sw_agent_socket(ss->ss_family, g->mark);
 	if (fd < 0)
 		return *status = 502, strerror(-fd);
 	if ((connect(fd, (const struct sockaddr *)ss, len) &&
@@ -376,7 +461,8 @@ static void conn_closed(struct h2conn *c, const char *reason, const char *label)
 	bool was_open = c->confirmed;
 
 	relay_abort_all(c);
-	peer_leave(g, c->owner_data);
+	if (c->owner_data)
+		((struct peer *)c->owner_data)->conns--;
 	c->owner_data = NULL;
 	for (int i = 0; i < g->n_conns; i++)
 		if (g->conns[i] == c)
@@ -498,6 +584,12 @@ void sw_gateway_free(struct sw_gateway *g)
 	sw_loop_close(g->loop, &g->listen);
 	nghttp2_session_callbacks_del(g->cb);
 	free(g->conns);
+	while (g->peers) {
+		struct peer *p = g->peers;
+
+		g->peers = p->next;
+		free(p);
+	}
 	free(g);
 }
 
@@ -518,9 +610,24 @@ void sw_gateway_drain(struct sw_gateway *g)
 		h2_goaway(g->conns[i]);
 }
 
+/* CONNECTs that waited for their peer's connect rate, in turn. */
+static void dial_waiting(struct sw_gateway *g, struct relay *r)
+{
+	char why[WHY_MAX];
+	const char *refused;
+	int status = 0;
+
+	refused = connect_target(g, r, &r->target, r->target_len, &status,
+				 why, sizeof(why));
+	if (refused)
+		refuse(r, status, refused);
+}
+
 void sw_gateway_tick(struct sw_gateway *g, __u64 now)
 {
 	char why[WHY_MAX];
+
+	peers_tick(g, now);
 
 	for (int i = g->n_conns - 1; i >= 0; i--) {
 		struct h2conn *c = g->conns[i];
@@ -532,9 +639,20 @@ void sw_gateway_tick(struct sw_gateway *g, __u64 now)
 		h2_flush(c);
 		for (struct relay *r = c->relays, *next; r; r = next) {
 			next = r->next;
+			if (r->waiting && now <= r->deadline_ns) {
+				dial_waiting(g, r);
+				continue;
+			}
 			if (!r->deadline_ns || now <= r->deadline_ns)
 				continue;
-			if (r->connecting) {
+			if (r->waiting) {
+				snprintf(why, sizeof(why), "this peer opens "
+					 "connections to targets faster than "
+					 "tunnel.max_connects_per_peer (%.0f a "
+					 "second now) allows",
+					 connect_rate(g, c->owner_data));
+				refuse(r, 503, why);
+			} else if (r->connecting) {
 				r->connecting = false;
 				target_connected(r, ETIMEDOUT);
 			} else if (sw_lookup_pending(&r->lookup)) {

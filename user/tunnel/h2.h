@@ -85,6 +85,8 @@ struct h2conn {
 	bool confirmed;
 	int goaway;			/* GOAWAYs sent: 0, 1 (notice), 2 */
 	int streams;			/* open streams (relays) */
+	/* Streams ended, and of them ended by the peer before an answer. */
+	unsigned int streams_ended, premature_resets;
 	struct relay *relays;		/* this connection's streams */
 	uint64_t idle_since_ns;		/* when streams last fell to 0 */
 	char peer[96];			/* address, for logs */

@@ -81,6 +81,10 @@ struct relay {
 	int status;			/* response status, once known */
 	uint64_t deadline_ns;		/* gateway: the target connect's */
 	struct sw_lookup lookup;	/* gateway: the target's name */
+	/* gateway: resolved, waiting for the peer's connect rate */
+	bool waiting;
+	struct sockaddr_storage target;
+	socklen_t target_len;
 
 	uint8_t up[RELAY_CHUNK];	/* last: never needs zeroing */
 };
