@@ -91,11 +91,13 @@
 /*
  * What a gateway may hold, over all its streams, of bytes its peers sent
  * that the targets have not taken yet. Each connection's window bounds its
- * own share (16 MiB); past the budget, connections holding such bytes are
- * not read until it falls back under (their peers see their windows stay
- * shut). Nothing received is ever dropped.
+ * own share (16 MiB); past the budget (tunnel.buffer_budget_mib),
+ * connections holding such bytes are not read until it falls back under
+ * (their peers see their windows stay shut). Nothing received is ever
+ * dropped.
  */
-#define SW_TUNNEL_BUFFER_BUDGET (256ull << 20)
+#define SW_TUNNEL_BUFFER_BUDGET_MIB 256
+#define SW_TUNNEL_BUFFER_BUDGET_MIB_MAX (1u << 20)
 #define SW_TUNNEL_MAX_STREAMS_PER_PEER_MAX 1000000
 /*
  * Connects a gateway opens to export targets a second for one peer identity

@@ -550,7 +550,7 @@ struct sw_gateway *sw_gateway_new(struct sw_loop *loop,
 	g->resolver = resolver;
 	g->bypass_mark = bypass_mark;
 	g->listen.fd = -1;
-	g->c.buffer_budget = SW_TUNNEL_BUFFER_BUDGET;
+	g->c.buffer_budget = (__u64)SW_TUNNEL_BUFFER_BUDGET_MIB << 20;
 	nghttp2_session_callbacks_set_on_begin_headers_callback(g->cb,
 								on_begin_headers);
 	nghttp2_session_callbacks_set_on_header_callback(g->cb, on_header);
@@ -598,6 +598,7 @@ void sw_gateway_configure(struct sw_gateway *g, const struct sw_config *cfg,
 {
 	g->cfg = cfg;
 	g->tls = tls;
+	g->c.buffer_budget = (__u64)cfg->buffer_budget_mib << 20;
 	/* Marked only where a datapath runs to skip them. */
 	g->mark = cfg->n_interfaces ? g->bypass_mark : 0;
 }
