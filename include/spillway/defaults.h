@@ -88,6 +88,7 @@
  * serves that connection in its own cluster.
  */
 #define SW_TUNNEL_MAX_STREAMS_PER_PEER 10000
+#define SW_TUNNEL_MAX_STREAMS_PER_PEER_MAX 1000000
 /*
  * What a gateway may hold, over all its streams, of bytes its peers sent
  * that the targets have not taken yet. Each connection's window bounds its
@@ -98,7 +99,6 @@
  */
 #define SW_TUNNEL_BUFFER_BUDGET_MIB 256
 #define SW_TUNNEL_BUFFER_BUDGET_MIB_MAX (1u << 20)
-#define SW_TUNNEL_MAX_STREAMS_PER_PEER_MAX 1000000
 /*
  * Connects a gateway opens to export targets a second for one peer identity
  * (tunnel.max_connects_per_peer; a burst of as many). A CONNECT past it

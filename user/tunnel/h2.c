@@ -265,13 +265,15 @@ static size_t decrypt(struct h2conn *c, uint8_t *buf, size_t cap,
  * frame split across records still reaches its stream (and its socket) in
  * one piece: record by record, every frame was two sends to the target.
  * What was decrypted before a failure (a GOAWAY, say) is handled first.
+ * failing: the socket reported an error or hang-up, which epoll repeats
+ * until it is read: read it even while the owner wants no input.
  */
-static void read_in(struct h2conn *c)
+static void read_in(struct h2conn *c, bool failing)
 {
 	uint8_t buf[READ_BUFFER];
 	size_t budget = READ_BUDGET;
 
-	while (budget && c->state == H2_OPEN && may_read(c)) {
+	while (budget && c->state == H2_OPEN && (failing || may_read(c))) {
 		struct ssl_failure f;
 		bool failed;
 		size_t len = decrypt(c, buf, sizeof(buf), &failed, &f);
@@ -302,7 +304,7 @@ static void read_more(struct sw_task *t)
 
 	if (c->state != H2_OPEN)
 		return;
-	read_in(c);
+	read_in(c, false);
 	h2_flush(c);
 }
 
@@ -376,7 +378,7 @@ static void handshake(struct h2conn *c)
 	c->ops->on_ready(c);
 	/* The peer's first frames may have been read with the handshake. */
 	if (c->state == H2_OPEN && SSL_has_pending(c->ssl))
-		read_in(c);
+		read_in(c, false);
 	h2_flush(c);
 }
 
@@ -404,7 +406,7 @@ static void on_event(struct sw_io *io, uint32_t events)
 		return;
 	}
 	if (events & (EPOLLIN | EPOLLHUP | EPOLLERR))
-		read_in(c);
+		read_in(c, events & (EPOLLHUP | EPOLLERR));
 	h2_flush(c);
 }
 
