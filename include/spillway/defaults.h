@@ -90,6 +90,35 @@
  */
 #define SW_TUNNEL_MAX_STREAMS_PER_PEER 10000
 #define SW_TUNNEL_MAX_STREAMS_PER_PEER_MAX 1000000
+/*
+ * What a gateway may hold, over all its streams, of bytes its peers sent
+ * that the targets have not taken yet. Each connection's window bounds its
+ * own share (16 MiB); past the budget (tunnel.buffer_budget_mib),
+ * connections holding such bytes are not read until it falls back under
+ * (their peers see their windows stay shut). Nothing received is ever
+ * dropped.
+ */
+#define SW_TUNNEL_BUFFER_BUDGET_MIB 256
+#define SW_TUNNEL_BUFFER_BUDGET_MIB_MAX (1u << 20)
+/*
+ * Connects a gateway opens to export targets a second for one peer identity
+ * (tunnel.max_connects_per_peer; a burst of as many). A CONNECT past it
+ * waits for its turn (within the 10 s connect timeout, then 503): a stream
+ * reset meanwhile never reaches its target.
+ */
+#define SW_TUNNEL_MAX_CONNECTS_PER_PEER 1000
+#define SW_TUNNEL_MAX_CONNECTS_PER_PEER_MAX 1000000
+/*
+ * Envoy's premature-reset rule: once a connection has had this many streams
+ * ended by the peer before their target answered, and they are more than
+ * half of its streams, it is closed (GOAWAY ENHANCE_YOUR_CALM) and its
+ * identity's connect rate halved for each such close (SW_TUNNEL_MAX_STRIKES
+ * times at most, and never below 1/s), one halving undone every
+ * SW_TUNNEL_STRIKE_DECAY_S.
+ */
+#define SW_TUNNEL_PREMATURE_RESETS 50
+#define SW_TUNNEL_STRIKE_DECAY_S 10
+#define SW_TUNNEL_MAX_STRIKES 6		/* the rate falls to 1/64 at most */
 
 /* The agent's control socket (the CLI's --socket). */
 #define SW_DEFAULT_SOCKET "/run/spillway/spillway.sock"

@@ -21,6 +21,7 @@ import signal
 import socket
 import ssl
 import sys
+import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
@@ -31,6 +32,7 @@ from netns import (ROOT, SPILLWAY, World, netns, run, run_cases,  # noqa: E402
 import h2.config  # noqa: E402
 import h2.connection  # noqa: E402
 import h2.events  # noqa: E402
+import h2.exceptions  # noqa: E402
 
 GEN_CERTS = os.path.join(ROOT, "scripts", "gen-certs.sh")
 SVC = "echo.default.svc.cluster.local"
@@ -222,6 +224,7 @@ class H2Client:
         self.conn.initiate_connection()
         self.status, self.body, self.ended = {}, {}, set()
         self.closed = False
+        self.pings = 0      # PING ACKs received
         self.flush()
 
     def flush(self):
@@ -262,6 +265,8 @@ class H2Client:
                 self.conn.acknowledge_received_data(len(ev.data), ev.stream_id)
             elif isinstance(ev, (h2.events.StreamEnded, h2.events.StreamReset)):
                 self.ended.add(ev.stream_id)
+            elif isinstance(ev, h2.events.PingAckReceived):
+                self.pings += 1
         self.flush()
 
     def until(self, done, timeout_s=10):
@@ -911,6 +916,179 @@ def test_one_identity_per_certificate(w):
     finally:
         for c in clients:
             c.close()
+def rss_bytes(pid):
+    with open(f"/proc/{pid}/status") as f:
+        return next(int(line.split()[1]) << 10 for line in f if line.startswith("VmRSS:"))
+
+
+def metric_value(body, name):
+    return next(int(float(line.split()[-1])) for line in body.splitlines()
+                if line.startswith(name + " "))
+
+
+SINK = "sink.default.svc.cluster.local"
+
+
+def start_sink(w, exports_extra=""):
+    """A gateway exporting SINK to 127.0.0.1:8082, where a listener never
+    accepts (so never reads) until the test says; returns that listener."""
+    w.start_gateway(w.gw_config_text(exports=f"  - name: {SINK}\n    port: 80\n"
+                                              f"    target: 127.0.0.1:8082\n")
+                    .replace("  listen: 10.2.0.2:15008\n",
+                             "  listen: 10.2.0.2:15008\n" + exports_extra))
+    wait_until("the gateway listening", lambda: "gateway listening" in w.gw_log_text())
+    with netns(w.gw):
+        sink = socket.socket()
+    sink.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sink.bind(("127.0.0.1", 8082))
+    sink.listen(8)
+    w.conns.append(sink)
+    return sink
+
+
+def sink_client(w, streams):
+    """An H2Client with streams CONNECTed to SINK (answered 200), once the
+    gateway's SETTINGS (its 4 MiB stream window) are acknowledged."""
+    c = H2Client(w)
+    assert c.until(lambda: c.conn.remote_settings.initial_window_size == 4 << 20)
+    sids = [c.request(f"{SINK}:80") for _ in range(streams)]
+    assert c.until(lambda: all(c.status.get(s) == 200 for s in sids)), c.status
+    return c, sids
+
+
+def data_frames(sid, size, count):
+    """count DATA frames of size bytes each on stream sid, raw."""
+    return (size.to_bytes(3, "big") + b"\x00\x00" + sid.to_bytes(4, "big") +
+            b"x" * size) * count
+
+
+def test_one_byte_frames_bounded_memory(w):
+    """1-byte DATA frames to a target that never reads cost the gateway what
+    flow control counts, not an allocation per frame: 3 streams x 4,000,000
+    frames (within the 4 MiB stream windows) were ~48 bytes each
+    before the down chunks coalesced (~300 MB of RSS, less what the target
+    socket takes); now at most ~12 MB plus a few chunks."""
+    start_sink(w)               # never accepted, never read
+    pid = w.gw_agent.pid
+    assert open(f"/proc/{pid}/comm").read().strip() == "spillway"
+    c, sids = sink_client(w, 3)
+    before = rss_bytes(pid)
+    frames = 4_000_000
+    c.t.settimeout(120)
+    for sid in sids:
+        for _ in range(frames // 100_000):
+            c.t.sendall(data_frames(sid, 1, 100_000))
+    # A PING answered: the gateway has handled every frame before it.
+    c.conn.ping(b"spillway")
+    c.flush()
+    assert c.until(lambda: c.pings, timeout_s=120) and c.pings, "no PING ACK"
+    grown = rss_bytes(pid) - before
+    print(f"RSS grew {grown >> 20} MiB")
+    assert grown < 64 << 20, f"RSS grew {grown >> 20} MiB for {len(sids) * frames} bytes"
+    body = gw_metrics(w)
+    check_metrics(body)
+    buffered = metric_value(body, "spillway_gateway_buffered_bytes")
+    assert metric_value(body, "spillway_gateway_buffer_budget_bytes") == 256 << 20
+    # At most the windows' bytes, plus two part-used 16 KiB chunks a stream.
+    assert 0 < buffered <= len(sids) * (frames + 2 * (16 << 10) + 64), buffered
+    c.close()
+    # The connection gone, its buffers are freed.
+    wait_until("nothing buffered", lambda: metric_value(
+        gw_metrics(w), "spillway_gateway_buffered_bytes") == 0)
+
+
+def test_buffer_budget_pauses_not_drops(w):
+    """Past tunnel.buffer_budget_mib (1 MiB here) a connection holding bytes
+    for a target that does not read is not read any more: what it sent
+    beyond waits in the kernel, not in the gateway. Another peer still gets
+    through; once the target reads, every byte arrives."""
+    sink = start_sink(w, "  buffer_budget_mib: 1\n")
+    c, sids = sink_client(w, 3)
+    # 3 x ~4 MiB (within the stream windows) in full frames, from a thread:
+    # its writes stall once the gateway stops reading. The kernel's socket
+    # buffers (the gateway's to the target, the target's) take a few MB.
+    per_stream = 255 * 16384
+    blob = b"".join(data_frames(sid, 16384, 255) for sid in sids)
+    c.t.settimeout(60)
+    sender = threading.Thread(target=c.t.sendall, args=(blob,), daemon=True)
+    sender.start()
+    wait_until("over the budget", lambda: metric_value(
+        gw_metrics(w), "spillway_gateway_buffered_bytes") > 1 << 20)
+    time.sleep(1)               # what it would read more, it has read
+    buffered = metric_value(gw_metrics(w), "spillway_gateway_buffered_bytes")
+    # The budget, plus one read (64 KiB) and two part-used chunks a stream.
+    assert buffered <= (1 << 20) + (64 << 10) + 4 * (16 << 10) + 4096, buffered
+    status, body = h2_connect(w, f"{SVC}:80", data=b"hello\n")
+    assert status == 200 and body.endswith(b"hello\n"), (status, body)
+    # The target reads: the rest flows, none of it lost.
+    sink.settimeout(10)
+    targets = [sink.accept()[0] for _ in sids]
+    for t in targets:
+        t.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+    got = 0
+    deadline = time.monotonic() + 60
+    while got < len(sids) * per_stream and time.monotonic() < deadline:
+        for t in select.select(targets, [], [], 1)[0]:
+            got += len(t.recv(1 << 20))
+    sender.join(10)
+    assert not sender.is_alive(), "the sender never finished"
+    assert got == len(sids) * per_stream, f"{got} of {len(sids) * per_stream} bytes"
+    wait_until("nothing buffered", lambda: metric_value(
+        gw_metrics(w), "spillway_gateway_buffered_bytes") == 0)
+    c.close()
+
+
+def rapid_reset(w, seconds=3, most=20000):
+    """HEADERS + RST_STREAM pairs, 50 a write, reconnecting whenever the
+    gateway closes; for at most seconds or most streams. Returns (streams,
+    connections)."""
+    sent = conns = 0
+    c = None
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and sent < most:
+        if c is None or c.closed:
+            if c:
+                c.close()
+            c = H2Client(w)
+            conns += 1
+        try:
+            for _ in range(50):
+                sid = c.conn.get_next_available_stream_id()
+                c.conn.send_headers(sid, [(":method", "CONNECT"),
+                                          (":authority", f"{SVC}:80")])
+                c.conn.reset_stream(sid)
+            c.flush()
+            sent += 50
+            c.pump(0.001)
+        except (OSError, h2.exceptions.ProtocolError):
+            c.closed = True
+    c.close()
+    return sent, conns
+
+
+def test_rapid_reset_bounded_connects(w):
+    """Streams reset as soon as they are opened (CVE-2023-44487's pattern),
+    reconnecting after each GOAWAY, cost the target one connect each before
+    (~all of the streams); now the peer's connects are rate-bounded (here
+    20/s, a burst of 20, halved per premature-reset close), a stream reset
+    while waiting for its turn never connects, and the connection is closed
+    once it has had 50 such resets. A peer of the same identity still gets
+    through."""
+    w.start_gateway(w.gw_config_text().replace(
+        "  listen: 10.2.0.2:15008\n",
+        "  listen: 10.2.0.2:15008\n  max_connects_per_peer: 20\n"))
+    wait_until("the gateway listening", lambda: "gateway listening" in w.gw_log_text())
+    sent, conns = rapid_reset(w)
+    time.sleep(1)       # connects already started reach the target's log
+    accepts = w.target_accepts()
+    print(f"{sent} streams reset over {conns} connections: {accepts} target connects")
+    assert sent >= 1000, f"only {sent} streams: no flood to bound"
+    # 3 s (and a tick) at 20/s at most, plus the first burst of 20.
+    assert accepts <= 20 + 20 * 5, f"{accepts} connects to the target for {sent} streams"
+    assert conns >= 2, "the gateway never closed the resetting connection"
+    assert "streams reset before their target answered" in w.gw_log_text()
+    status, body = h2_connect(w, f"{SVC}:80", data=b"hello\n")
+    assert status == 200 and body.endswith(b"hello\n"), (status, body)
 
 
 # -- per-remote settings ------------------------------------------------------

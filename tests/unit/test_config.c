@@ -312,8 +312,8 @@ static const struct bad_config bad_configs[] = {
 	    "cluster: c1\n"
 	    "tunnel:\n"
 	    "  port: 15008\n",
-	    3, "tunnel", "unknown key 'port'; expected one of listen or "
-	    "max_streams_per_peer"),
+	    3, "tunnel", "unknown key 'port'; expected one of listen, "
+	    "max_streams_per_peer, max_connects_per_peer or buffer_budget_mib"),
 	BAD("tunnel/streams-per-peer-0",
 	    "cluster: c1\n"
 	    "tunnel:\n"
@@ -857,6 +857,8 @@ static void check_default_datapath(const struct sw_config *cfg)
 	CHECK_EQ(cfg->drain_timeout_ns, SW_DRAIN_TIMEOUT_S * NS_PER_S);
 	CHECK_EQ(cfg->resolve_interval_ns, SW_RESOLVE_INTERVAL_S * NS_PER_S);
 	CHECK_EQ(cfg->max_streams_per_peer, SW_TUNNEL_MAX_STREAMS_PER_PEER);
+	CHECK_EQ(cfg->max_connects_per_peer, SW_TUNNEL_MAX_CONNECTS_PER_PEER);
+	CHECK_EQ(cfg->buffer_budget_mib, SW_TUNNEL_BUFFER_BUDGET_MIB);
 }
 
 /* A remote with no tunnel settings written runs with these. */
@@ -1135,6 +1137,8 @@ static void check_gateway_only(const struct sw_config *cfg)
 	CHECK_EQ(cfg->exports[1].port, 443);
 	check_hostport(&cfg->exports[1].target, "fd00::20", 443);
 	CHECK_EQ(cfg->max_streams_per_peer, 250);
+	CHECK_EQ(cfg->max_connects_per_peer, 30);
+	CHECK_EQ(cfg->buffer_budget_mib, 64);
 }
 
 static void check_yaml_features(const struct sw_config *cfg)
@@ -1260,6 +1264,8 @@ static const struct good_config good_configs[] = {
 	  "tunnel:\n"
 	  "  listen: 0.0.0.0:15008\n"
 	  "  max_streams_per_peer: 250\n"
+	  "  max_connects_per_peer: 30\n"
+	  "  buffer_budget_mib: 64\n"
 	  "exports:\n"
 	  "  - name: echo.default.svc.cluster.local\n"
 	  "    port: 80\n"
@@ -1394,6 +1400,8 @@ static void compare_configs(const struct sw_config *a, const struct sw_config *b
 	CHECK_EQ(a->drain_timeout_ns, b->drain_timeout_ns);
 	CHECK_EQ(a->resolve_interval_ns, b->resolve_interval_ns);
 	CHECK_EQ(a->max_streams_per_peer, b->max_streams_per_peer);
+	CHECK_EQ(a->max_connects_per_peer, b->max_connects_per_peer);
+	CHECK_EQ(a->buffer_budget_mib, b->buffer_budget_mib);
 }
 
 /* sw_config_write into *text (owned by fx, so teardown frees it). */

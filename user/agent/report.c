@@ -454,6 +454,17 @@ static void tunnel_family(FILE *out, const char *prefix,
 		sample(out, name, src[i].labels, "direction=\"received\"",
 		       src[i].c->bytes_received);
 	}
+	snprintf(name, sizeof(name), "%s_buffered_bytes", prefix);
+	help(out, name, "gauge", "Memory holding bytes from the other cluster "
+	     "that the local sockets have not taken yet.");
+	for (int i = 0; i < n; i++)
+		sample(out, name, src[i].labels, "", src[i].c->buffered_bytes);
+	if (src[0].c->buffer_budget) {
+		snprintf(name, sizeof(name), "%s_buffer_budget_bytes", prefix);
+		help(out, name, "gauge", "Past this much buffered, connections "
+		     "holding buffered bytes are not read until it falls back.");
+		sample(out, name, "", "", src[0].c->buffer_budget);
+	}
 	snprintf(name, sizeof(name), "%s_handshake_failures_total", prefix);
 	help(out, name, "counter", "Connections that failed before HTTP/2, by "
 	     "reason.");

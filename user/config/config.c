@@ -866,6 +866,10 @@ static const struct setting {
 	  SW_RESOLVE_INTERVAL_S * NS_PER_S },
 	{ "tunnel", "max_streams_per_peer", false, FIELD(max_streams_per_peer),
 	  SW_TUNNEL_MAX_STREAMS_PER_PEER_MAX, SW_TUNNEL_MAX_STREAMS_PER_PEER },
+	{ "tunnel", "max_connects_per_peer", false, FIELD(max_connects_per_peer),
+	  SW_TUNNEL_MAX_CONNECTS_PER_PEER_MAX, SW_TUNNEL_MAX_CONNECTS_PER_PEER },
+	{ "tunnel", "buffer_budget_mib", false, FIELD(buffer_budget_mib),
+	  SW_TUNNEL_BUFFER_BUDGET_MIB_MAX, SW_TUNNEL_BUFFER_BUDGET_MIB },
 #undef FIELD
 };
 

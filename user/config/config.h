@@ -139,6 +139,8 @@ struct sw_config {
 	__u64 drain_timeout_ns;		/* SW_DRAIN_TIMEOUT_S */
 	__u64 resolve_interval_ns;	/* SW_RESOLVE_INTERVAL_S */
 	__u32 max_streams_per_peer;	/* tunnel.: SW_TUNNEL_MAX_STREAMS_PER_PEER */
+	__u32 max_connects_per_peer;	/* tunnel.: SW_TUNNEL_MAX_CONNECTS_PER_PEER */
+	__u32 buffer_budget_mib;	/* tunnel.: SW_TUNNEL_BUFFER_BUDGET_MIB */
 };
 
 /*

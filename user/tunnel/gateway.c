@@ -31,10 +31,18 @@
 #define MAX_HANDSHAKES_PER_SOURCE 64
 #define WHY_MAX (SW_NAME_MAX + 128)	/* why a CONNECT was refused */
 
-/* A peer identity (a remote cluster's agents share one) with connections. */
+/*
+ * A peer identity (a remote cluster's agents share one) with connections,
+ * or kept after its last one while its connect rate is not back to full:
+ * reconnecting restores nothing.
+ */
 struct peer {
 	struct peer *next;
 	int conns;
+	double tokens;			/* connects to targets it may open now */
+	uint64_t refilled_ns;
+	unsigned int strikes;		/* closes for premature resets */
+	uint64_t struck_ns;		/* the last strike, or its last decay */
 	char identity[sizeof(((struct h2conn *)0)->identity)];
 };
 
@@ -62,6 +70,27 @@ struct sw_gateway {
 	struct peer *peers;
 };
 
+/* Connects to targets a second the peer may open: halved per strike. */
+static double connect_rate(const struct sw_gateway *g, const struct peer *p)
+{
+	unsigned int rate = g->cfg ? g->cfg->max_connects_per_peer :
+				     SW_TUNNEL_MAX_CONNECTS_PER_PEER;
+
+	rate >>= p->strikes;
+	return rate ? rate : 1;
+}
+
+/* The token bucket: a burst of one second's rate. */
+static void refill(const struct sw_gateway *g, struct peer *p, uint64_t now)
+{
+	double rate = connect_rate(g, p);
+
+	p->tokens += rate * (double)(now - p->refilled_ns) / NS_PER_S;
+	if (p->tokens > rate)
+		p->tokens = rate;
+	p->refilled_ns = now;
+}
+
 /* The peer of an identity, counting one more connection; NULL: no memory. */
 static struct peer *peer_join(struct sw_gateway *g, const char *identity)
 {
@@ -75,6 +104,8 @@ static struct peer *peer_join(struct sw_gateway *g, const char *identity)
 		if (!p)
 			return NULL;
 		snprintf(p->identity, sizeof(p->identity), "%s", identity);
+		p->refilled_ns = sw_now_ns();
+		p->tokens = connect_rate(g, p);
 		p->next = g->peers;
 		g->peers = p;
 	}
@@ -82,16 +113,23 @@ static struct peer *peer_join(struct sw_gateway *g, const char *identity)
 	return p;
 }
 
-static void peer_leave(struct sw_gateway *g, struct peer *p)
+/* Forget peers without connections whose connect rate is back to full. */
+static void peers_tick(struct sw_gateway *g, uint64_t now)
 {
-	if (!p || --p->conns)
-		return;
-	for (struct peer **pp = &g->peers; *pp; pp = &(*pp)->next)
-		if (*pp == p) {
-			*pp = p->next;
-			break;
+	for (struct peer **pp = &g->peers, *p; (p = *pp);) {
+		if (p->strikes &&
+		    now - p->struck_ns >= SW_TUNNEL_STRIKE_DECAY_S * NS_PER_S) {
+			p->strikes--;
+			p->struck_ns = now;
 		}
-	free(p);
+		refill(g, p, now);
+		if (p->conns || p->strikes || p->tokens < connect_rate(g, p)) {
+			pp = &p->next;
+			continue;
+		}
+		*pp = p->next;
+		free(p);
+	}
 }
 
 /*
@@ -111,6 +149,35 @@ static unsigned int peer_streams(const struct sw_gateway *g, const struct peer *
 #define NV(n, v) { (uint8_t *)(n), (uint8_t *)(v), sizeof(n) - 1, strlen(v), \
 		   NGHTTP2_NV_FLAG_NONE }
 
+/*
+ * Envoy's premature-reset limit: a connection whose streams the peer mostly
+ * ends before their target answered is closed, and its identity's connect
+ * rate halved (peers_tick undoes it).
+ */
+static void count_reset(struct h2conn *c, bool premature)
+{
+	struct peer *p = c->owner_data;
+
+	c->streams_ended++;
+	c->premature_resets += premature;
+	if (c->premature_resets < SW_TUNNEL_PREMATURE_RESETS ||
+	    2 * c->premature_resets <= c->streams_ended || !p ||
+	    !nghttp2_session_want_read(c->session))
+		return;
+	if (p->strikes < SW_TUNNEL_MAX_STRIKES)
+		p->strikes++;
+	p->struck_ns = sw_now_ns();
+	log_warn_limited("gateway: %s (%s): %u of %u streams reset before "
+			 "their target answered: closing the connection "
+			 "(GOAWAY ENHANCE_YOUR_CALM); its identity may now "
+			 "connect to targets %.0f times a second",
+			 c->peer, c->identity, c->premature_resets,
+			 c->streams_ended, connect_rate(c->owner, p));
+	/* In nghttp2's callback: the GOAWAY goes out, then the flush closes. */
+	nghttp2_session_terminate_session(c->session,
+					  NGHTTP2_ENHANCE_YOUR_CALM);
+}
+
 static void stream_done(struct relay *r, bool reset)
 {
 	struct sw_gateway *g = r->owner;
@@ -118,6 +185,9 @@ static void stream_done(struct relay *r, bool reset)
 	(void)reset;
 	g->c.streams_open--;
 	g->c.streams[sw_stream_result_of(r->status)]++;
+	/* Ended by the peer (RST_STREAM, whatever its code) before an answer. */
+	if (r->conn && r->conn->state == H2_OPEN)
+		count_reset(r->conn, !r->status);
 }
 
 static void answer(struct relay *r, int status, bool with_body)
@@ -192,14 +262,29 @@ static const struct sw_export_config *export_of(const struct sw_config *cfg,
 	return NULL;
 }
 
-/* Connect r to its target at ss; NULL, or why not (and *status). */
+/*
+ * Connect r to its target at ss, or have it wait for its peer's connect
+ * rate (dial_waiting); NULL, or why not (and *status).
+ */
 static const char *connect_target(struct sw_gateway *g, struct relay *r,
 				  const struct sockaddr_storage *ss,
 				  socklen_t len, int *status, char *why,
 				  size_t why_len)
 {
-	int fd = sw_agent_socket(ss->ss_family, g->mark);
+	struct peer *p = r->conn->owner_data;
+	int fd;
 
+	refill(g, p, sw_now_ns());
+	if (p->tokens < 1) {
+		if (&r->target != ss)
+			memcpy(&r->target, ss, len);
+		r->target_len = len;
+		r->waiting = true;
+		return NULL;
+	}
+	p->tokens--;
+	r->waiting = false;
+	fd = sw_agent_socket(ss->ss_family, g->mark);
 	if (fd < 0)
 		return *status = 502, strerror(-fd);
 	if ((connect(fd, (const struct sockaddr *)ss, len) &&
@@ -412,7 +497,8 @@ static void conn_closed(struct h2conn *c, const char *reason, const char *label)
 
 	relay_abort_all(c);
 	pending_remove(g, c);
-	peer_leave(g, c->owner_data);
+	if (c->owner_data)
+		((struct peer *)c->owner_data)->conns--;
 	c->owner_data = NULL;
 	for (int i = 0; i < g->n_conns; i++)
 		if (g->conns[i] == c)
@@ -427,9 +513,23 @@ static void conn_closed(struct h2conn *c, const char *reason, const char *label)
 	log_warn_limited("gateway: %s", reason);
 }
 
+/* Over the budget, connections holding bytes for targets wait. */
+static bool conn_may_read(struct h2conn *c)
+{
+	struct sw_gateway *g = c->owner;
+
+	if (g->c.buffered_bytes <= g->c.buffer_budget)
+		return true;
+	for (struct relay *r = c->relays; r; r = r->next)
+		if (r->down_bytes)
+			return false;
+	return true;
+}
+
 static const struct h2_ops conn_ops = {
 	.on_ready = conn_ready,
 	.on_closed = conn_closed,
+	.may_read = conn_may_read,
 };
 
 /* The address a source's handshakes are counted by. */
@@ -550,6 +650,7 @@ struct sw_gateway *sw_gateway_new(struct sw_loop *loop,
 	g->resolver = resolver;
 	g->bypass_mark = bypass_mark;
 	g->listen.io.fd = g->listen.resume.fd = -1;
+	g->c.buffer_budget = (__u64)SW_TUNNEL_BUFFER_BUDGET_MIB << 20;
 	nghttp2_session_callbacks_set_on_begin_headers_callback(g->cb,
 								on_begin_headers);
 	nghttp2_session_callbacks_set_on_header_callback(g->cb, on_header);
@@ -590,6 +691,12 @@ void sw_gateway_free(struct sw_gateway *g)
 	nghttp2_session_callbacks_del(g->cb);
 	free(g->conns);
 	free(g->pending);
+	while (g->peers) {
+		struct peer *p = g->peers;
+
+		g->peers = p->next;
+		free(p);
+	}
 	free(g);
 }
 
@@ -598,6 +705,7 @@ void sw_gateway_configure(struct sw_gateway *g, const struct sw_config *cfg,
 {
 	g->cfg = cfg;
 	g->tls = tls;
+	g->c.buffer_budget = (__u64)cfg->buffer_budget_mib << 20;
 	/* Marked only where a datapath runs to skip them. */
 	g->mark = cfg->n_interfaces ? g->bypass_mark : 0;
 }
@@ -610,9 +718,24 @@ void sw_gateway_drain(struct sw_gateway *g)
 		h2_goaway(g->conns[i]);
 }
 
+/* CONNECTs that waited for their peer's connect rate, in turn. */
+static void dial_waiting(struct sw_gateway *g, struct relay *r)
+{
+	char why[WHY_MAX];
+	const char *refused;
+	int status = 0;
+
+	refused = connect_target(g, r, &r->target, r->target_len, &status,
+				 why, sizeof(why));
+	if (refused)
+		refuse(r, status, refused);
+}
+
 void sw_gateway_tick(struct sw_gateway *g, __u64 now)
 {
 	char why[WHY_MAX];
+
+	peers_tick(g, now);
 
 	for (int i = g->n_conns - 1; i >= 0; i--) {
 		struct h2conn *c = g->conns[i];
@@ -620,11 +743,24 @@ void sw_gateway_tick(struct sw_gateway *g, __u64 now)
 		h2_check_deadline(c, now);
 		if (g->draining)
 			h2_goaway(c);	/* the second GOAWAY, a tick later */
+		/* Read again what waited for the budget (conn_may_read). */
+		h2_flush(c);
 		for (struct relay *r = c->relays, *next; r; r = next) {
 			next = r->next;
+			if (r->waiting && now <= r->deadline_ns) {
+				dial_waiting(g, r);
+				continue;
+			}
 			if (!r->deadline_ns || now <= r->deadline_ns)
 				continue;
-			if (r->connecting) {
+			if (r->waiting) {
+				snprintf(why, sizeof(why), "this peer opens "
+					 "connections to targets faster than "
+					 "tunnel.max_connects_per_peer (%.0f a "
+					 "second now) allows",
+					 connect_rate(g, c->owner_data));
+				refuse(r, 503, why);
+			} else if (r->connecting) {
 				r->connecting = false;
 				target_connected(r, ETIMEDOUT);
 			} else if (sw_lookup_pending(&r->lookup)) {

@@ -71,9 +71,20 @@ void h2_close(struct h2conn *c, const char *reason, const char *label)
 	sw_loop_release(c->loop, &c->grave);
 }
 
+static bool may_read(struct h2conn *c)
+{
+	return c->state != H2_OPEN || !c->ops->may_read || c->ops->may_read(c);
+}
+
 static void watch(struct h2conn *c, bool want_write)
 {
-	sw_loop_watch(c->loop, &c->io, EPOLLIN | (want_write ? EPOLLOUT : 0));
+	bool in = may_read(c);
+
+	sw_loop_watch(c->loop, &c->io, (in ? EPOLLIN : 0) |
+				       (want_write ? EPOLLOUT : 0));
+	/* Resumed with input TLS read ahead: no event will say so. */
+	if (in && c->state == H2_OPEN && SSL_has_pending(c->ssl))
+		sw_loop_next_round(c->loop, &c->more);
 }
 
 /* Why TLS stopped a connection, taken while OpenSSL's error queue has it. */
@@ -254,13 +265,15 @@ static size_t decrypt(struct h2conn *c, uint8_t *buf, size_t cap,
  * frame split across records still reaches its stream (and its socket) in
  * one piece: record by record, every frame was two sends to the target.
  * What was decrypted before a failure (a GOAWAY, say) is handled first.
+ * failing: the socket reported an error or hang-up, which epoll repeats
+ * until it is read: read it even while the owner wants no input.
  */
-static void read_in(struct h2conn *c)
+static void read_in(struct h2conn *c, bool failing)
 {
 	uint8_t buf[READ_BUFFER];
 	size_t budget = READ_BUDGET;
 
-	while (budget && c->state == H2_OPEN) {
+	while (budget && c->state == H2_OPEN && (failing || may_read(c))) {
 		struct ssl_failure f;
 		bool failed;
 		size_t len = decrypt(c, buf, sizeof(buf), &failed, &f);
@@ -280,7 +293,7 @@ static void read_in(struct h2conn *c)
 			return;
 	}
 	/* Input read ahead raises no event of its own: come back for it. */
-	if (c->state == H2_OPEN && SSL_has_pending(c->ssl))
+	if (c->state == H2_OPEN && may_read(c) && SSL_has_pending(c->ssl))
 		sw_loop_next_round(c->loop, &c->more);
 }
 
@@ -291,7 +304,7 @@ static void read_more(struct sw_task *t)
 
 	if (c->state != H2_OPEN)
 		return;
-	read_in(c);
+	read_in(c, false);
 	h2_flush(c);
 }
 
@@ -365,7 +378,7 @@ static void handshake(struct h2conn *c)
 	c->ops->on_ready(c);
 	/* The peer's first frames may have been read with the handshake. */
 	if (c->state == H2_OPEN && SSL_has_pending(c->ssl))
-		read_in(c);
+		read_in(c, false);
 	h2_flush(c);
 }
 
@@ -393,7 +406,7 @@ static void on_event(struct sw_io *io, uint32_t events)
 		return;
 	}
 	if (events & (EPOLLIN | EPOLLHUP | EPOLLERR))
-		read_in(c);
+		read_in(c, events & (EPOLLHUP | EPOLLERR));
 	h2_flush(c);
 }
 

@@ -42,6 +42,13 @@ struct h2_ops {
 	/* Gone, after on_ready or before it; reason for logs and metrics. */
 	void (*on_closed)(struct h2conn *c, const char *reason,
 			  const char *label);
+	/*
+	 * Optional: may the connection be read now? While false its socket
+	 * is not read (the peer's frames wait in the kernel, then in its own
+	 * buffers); asked whenever the connection is watched again, after
+	 * every flush (h2_flush).
+	 */
+	bool (*may_read)(struct h2conn *c);
 };
 
 struct h2conn {
@@ -78,6 +85,8 @@ struct h2conn {
 	bool confirmed;
 	int goaway;			/* GOAWAYs sent: 0, 1 (notice), 2 */
 	int streams;			/* open streams (relays) */
+	/* Streams ended, and of them ended by the peer before an answer. */
+	unsigned int streams_ended, premature_resets;
 	struct relay *relays;		/* this connection's streams */
 	uint64_t idle_since_ns;		/* when streams last fell to 0 */
 	char peer[96];			/* address, for logs */

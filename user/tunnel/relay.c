@@ -11,11 +11,70 @@
 #include "tunnel/net.h"
 #include "tunnel/relay.h"
 
+/*
+ * Bytes from the stream waiting for the socket. Small DATA frames are
+ * appended to the tail chunk while it has room: one allocation per
+ * RELAY_DOWN_CHUNK, not per frame, so however the peer frames its window,
+ * what it costs is the window plus at most two part-used chunks.
+ */
 struct relay_chunk {
 	struct relay_chunk *next;
-	size_t off, len;
+	size_t off, len, cap;
 	uint8_t data[];
 };
+
+static size_t chunk_size(const struct relay_chunk *c)
+{
+	return sizeof(*c) + c->cap;
+}
+
+static void free_head(struct relay *r)
+{
+	struct relay_chunk *c = r->down_head;
+
+	r->down_head = c->next;
+	if (!r->down_head)
+		r->down_tail = NULL;
+	r->counters->buffered_bytes -= chunk_size(c);
+	free(c);
+}
+
+/*
+ * Queue what the socket did not take, in the tail chunk first; a new
+ * chunk holds at least RELAY_DOWN_CHUNK. 0, or -ENOMEM.
+ */
+static int queue_down(struct relay *r, const uint8_t *data, size_t len)
+{
+	struct relay_chunk *c = r->down_tail;
+	size_t n = c ? c->cap - c->len : 0;
+
+	n = n < len ? n : len;
+	if (n) {
+		memcpy(c->data + c->len, data, n);
+		c->len += n;
+	}
+	if (n < len) {
+		size_t rest = len - n;
+		size_t cap = rest > RELAY_DOWN_CHUNK ? rest : RELAY_DOWN_CHUNK;
+
+		c = malloc(sizeof(*c) + cap);
+		if (!c)
+			return -ENOMEM;
+		c->next = NULL;
+		c->off = 0;
+		c->len = rest;
+		c->cap = cap;
+		memcpy(c->data, data + n, rest);
+		if (r->down_tail)
+			r->down_tail->next = c;
+		else
+			r->down_head = c;
+		r->down_tail = c;
+		r->counters->buffered_bytes += chunk_size(c);
+	}
+	r->down_bytes += len;
+	return 0;
+}
 
 static struct relay *of_io(struct sw_io *io)
 {
@@ -24,16 +83,7 @@ static struct relay *of_io(struct sw_io *io)
 
 static void free_relay(struct sw_deferred *d)
 {
-	struct relay *r = (struct relay *)((char *)d -
-					    offsetof(struct relay, grave));
-
-	while (r->down_head) {
-		struct relay_chunk *c = r->down_head;
-
-		r->down_head = c->next;
-		free(c);
-	}
-	free(r);
+	free((char *)d - offsetof(struct relay, grave));
 }
 
 static nghttp2_session *session(struct relay *r)
@@ -113,6 +163,8 @@ void relay_close(struct relay *r, bool reset)
 		sw_reset_on_close(r->io.fd);
 	/* What was buffered for the socket is not coming: give it back. */
 	consume(r, r->down_bytes);
+	while (r->down_head)
+		free_head(r);
 	unlink_relay(r);
 	if (r->io.fd >= 0)
 		sw_loop_close(r->loop, &r->io);
@@ -151,10 +203,7 @@ static void drain_down(struct relay *r)
 		consume(r, n);
 		if (c->off < c->len)
 			return;
-		r->down_head = c->next;
-		if (!r->down_head)
-			r->down_tail = NULL;
-		free(c);
+		free_head(r);
 	}
 	if (r->peer_eof && !r->shut_wr) {
 		shutdown(r->io.fd, SHUT_WR);
@@ -317,7 +366,6 @@ int relay_on_data_chunk(nghttp2_session *s, uint8_t flags, int32_t id,
 			const uint8_t *data, size_t len, void *user_data)
 {
 	struct relay *r = nghttp2_session_get_stream_user_data(s, id);
-	struct relay_chunk *c;
 	ssize_t n = 0;
 
 	(void)flags;
@@ -345,19 +393,8 @@ int relay_on_data_chunk(nghttp2_session *s, uint8_t flags, int32_t id,
 	if ((size_t)n == len)
 		return 0;
 	/* The socket is full: hold the rest (at most a stream window). */
-	c = malloc(sizeof(*c) + len - n);
-	if (!c)
+	if (queue_down(r, data + n, len - n))
 		return NGHTTP2_ERR_CALLBACK_FAILURE;
-	c->next = NULL;
-	c->off = 0;
-	c->len = len - n;
-	memcpy(c->data, data + n, c->len);
-	if (r->down_tail)
-		r->down_tail->next = c;
-	else
-		r->down_head = c;
-	r->down_tail = c;
-	r->down_bytes += c->len;
 	rewatch(r);
 	return 0;
 }

@@ -26,6 +26,8 @@
 /* Per recv(): four DATA frames (malloc'd pages are touched only as data comes). */
 #define RELAY_CHUNK (64u << 10)
 #define RELAY_CHUNKS_PER_EVENT 4	/* 256 KiB per readiness event at most */
+/* Stream -> socket: buffered in chunks of at least this (see relay.c). */
+#define RELAY_DOWN_CHUNK (16u << 10)
 #define RELAY_AUTHORITY_MAX 300
 
 struct relay_chunk;
@@ -79,6 +81,10 @@ struct relay {
 	int status;			/* response status, once known */
 	uint64_t deadline_ns;		/* gateway: the target connect's */
 	struct sw_lookup lookup;	/* gateway: the target's name */
+	/* gateway: resolved, waiting for the peer's connect rate */
+	bool waiting;
+	struct sockaddr_storage target;
+	socklen_t target_len;
 
 	uint8_t up[RELAY_CHUNK];	/* last: never needs zeroing */
 };

@@ -27,6 +27,9 @@ struct sw_tunnel_counters {
 	__u64 bytes_sent;		/* towards the other cluster */
 	__u64 bytes_received;
 	__u64 handshake_failures[SW_HS_N];
+	/* Allocated for stream bytes the sockets have not taken yet. */
+	__u64 buffered_bytes;
+	__u64 buffer_budget;		/* 0: none (see gateway.h) */
 };
 
 extern const char *const sw_stream_result_names[SW_STREAM_N];
