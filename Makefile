@@ -191,11 +191,10 @@ test: all
 test-kernels: all
 	$(Q)tests/vm/run.sh $(KERNEL_TESTS)
 
+# Through tests/run.sh, which removes what a benchmark leaves (interrupted too).
 bench: $(BUILD)/bench_datapath $(BUILD)/tcpload $(BUILD)/spillway
-	$(Q)tests/preflight.sh
-	$(Q)SW_TEST_PREFIX=swbench$$$$ $(BUILD)/bench_datapath
-	$(Q)SW_TEST_PREFIX=swbench$$$$ bench/bench_tunnel.py
-	$(Q)SW_TEST_PREFIX=swbench$$$$ bench/bench_spill.py
+	$(Q)SW_RUN_PREFIX=swbench tests/run.sh $(BUILD)/bench_datapath \
+		bench/bench_tunnel.py bench/bench_spill.py
 
 # Each harness for FUZZ_SECONDS from its seeds (tests/fuzz/corpus/NAME);
 # what it finds new goes to build/fuzz/NAME, a crash fails the target.

@@ -383,6 +383,12 @@ int main(void)
 	o.flow_capacity = FILL_FLOWS + 2 * SYN_REPEAT;
 	if (sw_datapath_open(&dp, &o, &e) || sw_datapath_load_xdp(&dp, &e))
 		die("loading the datapath", e.msg);
+	/*
+	 * Nothing stays pinned while the bench runs (its maps live by their
+	 * file descriptors): an interrupted run leaves nothing behind.
+	 */
+	if (sw_down(pin_dir, &e))
+		die("unpinning", e.msg);
 	/* The metadata wrapper only where the kernel has the helper. */
 	bb = bench_bpf__open();
 	if (!bb)
@@ -415,7 +421,5 @@ int main(void)
 
 	sw_datapath_close(&dp);
 	bench_bpf__destroy(bb);
-	if (sw_down(pin_dir, &e))
-		die("cleanup", e.msg);
 	return 0;
 }

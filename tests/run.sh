@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 #
-# Run test programs with a prefix unique to this run: every pin directory
-# and network namespace a test creates starts with it, so whatever a test
-# leaves behind, even when it crashes, is removed here on exit.
+# Run test (or benchmark: make bench) programs with a prefix unique to this
+# run: every pin directory and network namespace a program creates starts
+# with it, so whatever it leaves behind, even when it crashes or is
+# interrupted, is removed here on exit.
 set -uo pipefail
 
 cd "$(dirname "$0")/.."
 tests/preflight.sh || exit 1
 
-export SW_TEST_PREFIX="swt$$"
+export SW_TEST_PREFIX="${SW_RUN_PREFIX:-swt}$$"
 cleanup() {
 	local ns
 	for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep "^$SW_TEST_PREFIX" || true); do
@@ -30,4 +31,4 @@ if [ ${#failed[@]} -ne 0 ]; then
 	echo "FAILED: ${failed[*]}"
 	exit 1
 fi
-echo "all tests passed"
+echo "all passed"
