@@ -53,7 +53,8 @@ USER_LIB   := user/lib/error.c user/lib/log.c user/lib/loop.c user/lib/json.c \
               user/agent/report.c user/agent/metrics.c user/agent/rpc.c \
               user/agent/request.c \
               user/cli/top.c
-TEST_LIB   := tests/lib/harness.c tests/lib/pkt.c tests/lib/sandbox.c
+TEST_LIB   := tests/lib/harness.c tests/lib/pkt.c tests/lib/sandbox.c \
+              tests/lib/samples.c
 SKELS      := $(BUILD)/spillway.skel.h $(BUILD)/bench.skel.h
 
 # User code compiles once into two static libraries, plain and with the
