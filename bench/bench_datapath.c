@@ -129,15 +129,21 @@ struct cell {
 	double floor_ns[SAMPLES];	/* bench_xdp_floor's, just before */
 };
 
+/* Stand in for the agent: spills need a fresh heartbeat. */
+static void heartbeat(void)
+{
+	struct sw_error e = {};
+
+	if (sw_agent_heartbeat(&dp, 0, &e))
+		die("heartbeat", e.msg);
+}
+
 /* Sample i of the cell: its ns per packet, and the floor's beside it. */
 static void sample(struct cell *c, int i)
 {
 	int floor_fd = bpf_program__fd(bb->progs.bench_xdp_floor);
-	struct sw_error e = {};
 
-	/* Stand in for the agent: spills need a fresh heartbeat. */
-	if (sw_agent_heartbeat(&dp, 0, &e))
-		die("heartbeat", e.msg);
+	heartbeat();
 	c->floor_ns[i] = kernel_ns(floor_fd, c->pkt, REPEAT);
 	if (c->wrapper) {
 		double wrap;
@@ -208,15 +214,31 @@ static void real_connection(const char *dst, __u16 sport)
 		die("a real connection for the overflowed rows", strerror(errno));
 }
 
-/* Open a flow the way a client does: SYN, then ACK. */
-static void open_flow(struct bpf_program *prog, const char *dst, __u16 sport)
+/*
+ * Open a flow the way a client does, SYN then ACK, and make sure it went
+ * where its row says (or the row would measure another path).
+ */
+static void open_flow(struct bpf_program *prog, const char *dst, __u16 sport,
+		      __u32 decision)
 {
+	struct sw_flow_key k = { .client_port = sport };
+	char msg[160];
+	struct sw_flow f;
 	struct pkt p;
+	__u8 family;
 
 	packet(&p, dst, sport, TH_SYN);
 	kernel_ns(bpf_program__fd(prog), &p, 1);
 	packet(&p, dst, sport, TH_ACK);
 	kernel_ns(bpf_program__fd(prog), &p, 1);
+	if (sw_service_key_make(&k.svc, dst, PORT) ||
+	    sw_addr_parse(CLIENT, k.client, &family) || sw_flow_get(&dp, &k, &f))
+		die("reading back a flow the bench opened", dst);
+	snprintf(msg, sizeof(msg), CLIENT ":%u -> %s:%u was decided %u (state "
+		 "%#x), not %u: the established rows would measure another path",
+		 sport, dst, PORT, f.decision, f.state, decision);
+	if (f.decision != decision || (f.state & SW_FLOW_UNAVAILABLE))
+		die("a flow the bench opened", msg);
 }
 
 struct line {
@@ -440,9 +462,11 @@ int main(void)
 		die("remote", e.msg);
 	set_service(VIP_SPILL, 0);
 	real_connection(VIP_SPILL, 2001);
-	open_flow(dp.skel->progs.spill_tc_in, VIP_SPILL, 2001);
+	/* Without it the overflowed flow would be kept local (no agent). */
+	heartbeat();
+	open_flow(dp.skel->progs.spill_tc_in, VIP_SPILL, 2001, SW_REMOTE);
 	set_service(VIP, 1000000000);
-	open_flow(dp.skel->progs.spill_tc_in, VIP, 2000);
+	open_flow(dp.skel->progs.spill_tc_in, VIP, 2000, SW_LOCAL);
 
 	printf("spillway datapath: ns per packet through BPF_PROG_TEST_RUN as "
 	       "the kernel times it\n(duration), median [min-max] of %d samples; "
