@@ -71,7 +71,8 @@ UNIT_TESTS := $(BUILD)/tests/test_config $(BUILD)/tests/test_request \
               $(BUILD)/tests/test_route $(BUILD)/tests/test_tls \
               $(BUILD)/tests/test_top $(BUILD)/tests/test_sysctl \
               $(BUILD)/tests/test_istio $(BUILD)/tests/test_loop \
-              $(BUILD)/tests/test_log $(BUILD)/tests/test_text
+              $(BUILD)/tests/test_log $(BUILD)/tests/test_text \
+              $(BUILD)/tests/test_samples
 TESTS      := $(UNIT_TESTS) $(BUILD)/tests/test_datapath $(BUILD)/tests/test_veth
 # The unit tests that need no root (the others make network namespaces).
 CHECK_TESTS := $(filter-out %/test_route %/test_sysctl,$(UNIT_TESTS)) \

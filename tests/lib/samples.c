@@ -36,7 +36,7 @@ static void list(const double *v, int n, char *out, size_t size)
 
 	out[0] = '\0';
 	for (int i = 0; i < n && len < size; i++)
-		len += snprintf(out + len, size - len, "%s%.0f", i ? " " : "", v[i]);
+		len += snprintf(out + len, size - len, "%s%g", i ? " " : "", v[i]);
 }
 
 int samples_check(const char *what, const double *ns, const double *floor_ns,
@@ -47,17 +47,17 @@ int samples_check(const char *what, const double *ns, const double *floor_ns,
 	for (int i = 0; i < n; i++) {
 		if (floor_ns[i] < SAMPLES_FLOOR_MIN_NS) {
 			list(floor_ns, n, all, sizeof(all));
-			snprintf(msg, size, "%s: the floor measured %.0f ns per packet "
-				 "in sample %d of %d (all: %s); a floor under %.0f ns "
-				 "means the kernel's timing is not usable here, so no "
-				 "ratio is printed. Rerun; if it stays, report `uname -r` "
-				 "with this line", what, floor_ns[i], i + 1, n, all,
+			snprintf(msg, size, "%s: the floor measured %g ns per packet "
+				 "in sample %d of %d (all: %s), under the %g ns a ratio "
+				 "needs, so no ratio is printed. Rerun; if it stays, the "
+				 "timing is broken on this kernel: report `uname -r` with "
+				 "this line", what, floor_ns[i], i + 1, n, all,
 				 SAMPLES_FLOOR_MIN_NS);
 			return -1;
 		}
 		if (ns[i] <= 0) {
 			list(ns, n, all, sizeof(all));
-			snprintf(msg, size, "%s: measured %.0f ns per packet in sample "
+			snprintf(msg, size, "%s: measured %g ns per packet in sample "
 				 "%d of %d (all: %s); a cost of 0 or less is not a "
 				 "measurement (a wrapper's cost taken out that varied "
 				 "more than the row?), so no ratio is printed. Rerun on "
