@@ -260,9 +260,13 @@ static void open_flow(struct bpf_program *prog, const char *dst, __u16 sport,
 		die("a flow the bench opened", msg);
 }
 
+/* The table's columns: where a packet passes in each attach mode. */
+enum { XDP, TC_HALF, TC, COLUMNS };
+static const char *const column_names[COLUMNS] = { "xdp", "tc half", "tc" };
+
 struct line {
 	const char *name;
-	struct cell xdp, half, tc;
+	struct cell col[COLUMNS];
 	const char *target;
 };
 
@@ -283,19 +287,24 @@ static void check(const char *line, const char *column, const struct cell *c)
 		    "a figure that is not a measurement", msg);
 }
 
-/* "  33 [32-35]    3.3x": ns per packet and the ratio to the floor. */
-static void print_cell(const struct cell *c)
+/* "   33 [32-35]         3.3x": ns per packet and its ratio to floor_ns. */
+static void print_ns(struct spread ns, double floor_ns)
 {
-	struct spread ns = samples_spread(c->ns, SAMPLES);
 	char range[32];
 
+	snprintf(range, sizeof(range), "[%.0f-%.0f]", ns.min, ns.max);
+	printf(" %5.0f %-12s %6.1fx", ns.median, range, ns.median / floor_ns);
+}
+
+/* A cell, to the median of the floor measured beside it. */
+static void print_cell(const struct cell *c)
+{
 	if (!c->prog) {
 		printf(" %*s", COLUMN, "-");
 		return;
 	}
-	snprintf(range, sizeof(range), "[%.0f-%.0f]", ns.min, ns.max);
-	printf(" %5.0f %-12s %6.1fx", ns.median, range,
-	       ns.median / samples_spread(c->floor_ns, SAMPLES).median);
+	print_ns(samples_spread(c->ns, SAMPLES),
+		 samples_spread(c->floor_ns, SAMPLES).median);
 }
 
 /* "1.45x [1.40-1.50]": sample by sample, a over b (taken in the same round). */
@@ -316,6 +325,23 @@ static void print_ratio(const struct cell *a, const struct cell *b)
 	printf(" %*s", COLUMN, text);
 }
 
+/* The floor itself: every sample it gave beside the table's cells. */
+static void print_floor(struct line *lines)
+{
+	double all[LINES * COLUMNS * SAMPLES];
+	struct spread floor;
+	int n = 0;
+
+	for (struct line *l = lines; l < lines + LINES; l++)
+		for (int k = 0; k < COLUMNS; k++)
+			for (int i = 0; l->col[k].prog && i < SAMPLES; i++)
+				all[n++] = l->col[k].floor_ns[i];
+	floor = samples_spread(all, n);
+	printf("  %-30s", "floor (bench_xdp_floor)");
+	print_ns(floor, floor.median);
+	printf(" %*s %*s\n", COLUMN, "-", COLUMN, "-");
+}
+
 static void print_rows(const char *title)
 {
 	struct spillway_bpf *s = dp.skel, *x = dp.xdp;
@@ -331,21 +357,21 @@ static void print_rows(const char *title)
 	packet(&syn, VIP, 0, TH_SYN);
 	packet(&syn_spill, VIP_SPILL, 0, TH_SYN);
 	/* The test loop alone: every other figure includes it, unless taken out. */
-	*l++ = (struct line){ "empty program (test loop)",
+	*l++ = (struct line){ "empty program (test loop)", {
 		{ .prog = loop_out ? NULL : bb->progs.bench_xdp_empty,
 		  .pkt = &other, .repeat = REPEAT },
 		{ .prog = NULL },
 		{ .prog = loop_out ? NULL : bb->progs.bench_tc_empty,
-		  .pkt = &other, .repeat = REPEAT }, "" };
+		  .pkt = &other, .repeat = REPEAT } }, "" };
 	/*
 	 * The TC half runs without the metadata word (test_run cannot pass
 	 * one): with the metadata handoff that is its cost for a packet not to
 	 * steer; with the flow table, its cost for every packet.
 	 */
-#define STEADY(pkt_) \
+#define STEADY(pkt_) { \
 	{ .prog = x->progs.spill_xdp, .pkt = (pkt_), .repeat = REPEAT }, \
 	{ .prog = x->progs.spill_tc_steer, .pkt = (pkt_), .repeat = REPEAT }, \
-	{ .prog = s->progs.spill_tc_in, .pkt = (pkt_), .repeat = REPEAT }
+	{ .prog = s->progs.spill_tc_in, .pkt = (pkt_), .repeat = REPEAT } }
 	*l++ = (struct line){ "not to a VIP, other port", STEADY(&other_port), "<= 2x" };
 	*l++ = (struct line){ "not to a VIP, a service port", STEADY(&other), "<= 2x" };
 	*l++ = (struct line){ "established, local", STEADY(&est_local), "<= 4x" };
@@ -353,56 +379,49 @@ static void print_rows(const char *title)
 #undef STEADY
 	/* spill_xdp's metadata word piles up unless a wrapper drops it. */
 	if (meta) {
-		l[-1].xdp.wrapper = bb->progs.bench_xdp_reset_meta;
-		l[-1].xdp.wrap_floor = bb->progs.bench_xdp_floor;
+		l[-1].col[XDP].wrapper = bb->progs.bench_xdp_reset_meta;
+		l[-1].col[XDP].wrap_floor = bb->progs.bench_xdp_floor;
 	}
-	*l++ = (struct line){ "new connection SYN, local",
+	*l++ = (struct line){ "new connection SYN, local", {
 		{ .prog = x->progs.spill_xdp, .pkt = &syn, .repeat = SYN_REPEAT,
 		  .new_flows = true, .wrapper = bb->progs.bench_xdp_new_flow,
 		  .wrap_floor = bb->progs.bench_xdp_floor },
 		{ .prog = NULL },
 		{ .prog = s->progs.spill_tc_in, .pkt = &syn, .repeat = SYN_REPEAT,
 		  .new_flows = true, .wrapper = bb->progs.bench_tc_new_flow,
-		  .wrap_floor = bb->progs.bench_tc_floor }, "<= 8x" };
+		  .wrap_floor = bb->progs.bench_tc_floor } }, "<= 8x" };
 	*l = l[-1];
 	l->name = "new connection SYN, spilled";
-	l->xdp.pkt = &syn_spill;
-	l->tc.pkt = &syn_spill;
+	l->col[XDP].pkt = &syn_spill;
+	l->col[TC].pkt = &syn_spill;
 	l->target = "";
 
 	for (int i = 0; i < SAMPLES; i++)
-		for (l = lines; l < lines + LINES; l++) {
-			if (l->xdp.prog)
-				sample(&l->xdp, i);
-			if (l->half.prog)
-				sample(&l->half, i);
-			if (l->tc.prog)
-				sample(&l->tc, i);
-		}
-	for (l = lines; l < lines + LINES; l++) {
-		check(l->name, "xdp", &l->xdp);
-		check(l->name, "tc half", &l->half);
-		check(l->name, "tc", &l->tc);
-	}
+		for (l = lines; l < lines + LINES; l++)
+			for (int k = 0; k < COLUMNS; k++)
+				if (l->col[k].prog)
+					sample(&l->col[k], i);
+	for (l = lines; l < lines + LINES; l++)
+		for (int k = 0; k < COLUMNS; k++)
+			check(l->name, column_names[k], &l->col[k]);
 
-	printf("\n%s\n", title);
-	printf("  %-30s  %-*s %-*s %-*s\n", "", COLUMN, "xdp", COLUMN, "tc half",
-	       COLUMN, "tc");
-	printf("  %-30s", "");
-	for (int i = 0; i < 3; i++)
+	printf("\n%s\n  %-30s", title, "");
+	for (int k = 0; k < COLUMNS; k++)
+		printf("  %-*s", COLUMN - 1, column_names[k]);
+	printf("\n  %-30s", "");
+	for (int k = 0; k < COLUMNS; k++)
 		printf(" %5s %-12s %7s", "ns", "[min-max]", "ratio");
 	printf("  target\n");
+	print_floor(lines);
 	for (l = lines; l < lines + LINES; l++) {
 		printf("  %-30s", l->name);
-		print_cell(&l->xdp);
-		print_cell(&l->half);
-		print_cell(&l->tc);
+		for (int k = 0; k < COLUMNS; k++)
+			print_cell(&l->col[k]);
 		printf("  %s\n", l->target);
 	}
 	printf("  %-30s", "established, overflowed/local");
-	print_ratio(&lines[EST_OVERFLOWED].xdp, &lines[EST_LOCAL].xdp);
-	print_ratio(&lines[EST_OVERFLOWED].half, &lines[EST_LOCAL].half);
-	print_ratio(&lines[EST_OVERFLOWED].tc, &lines[EST_LOCAL].tc);
+	for (int k = 0; k < COLUMNS; k++)
+		print_ratio(&lines[EST_OVERFLOWED].col[k], &lines[EST_LOCAL].col[k]);
 	printf("  tc <= 1.1x\n");
 	fflush(stdout);
 }
