@@ -194,9 +194,12 @@ test-kernels: all
 	$(Q)tests/vm/run.sh $(KERNEL_TESTS)
 
 # Through tests/run.sh, which removes what a benchmark leaves (interrupted too).
+# One part: make bench BENCHES=build/bench_datapath; BENCH_PREFIX names what
+# it creates (pin directories, namespaces).
+BENCHES      ?= $(BUILD)/bench_datapath bench/bench_tunnel.py bench/bench_spill.py
+BENCH_PREFIX ?= swbench
 bench: $(BUILD)/bench_datapath $(BUILD)/tcpload $(BUILD)/spillway
-	$(Q)SW_RUN_PREFIX=swbench tests/run.sh $(BUILD)/bench_datapath \
-		bench/bench_tunnel.py bench/bench_spill.py
+	$(Q)SW_RUN_PREFIX=$(BENCH_PREFIX) tests/run.sh $(BENCHES)
 
 # Each harness for FUZZ_SECONDS from its seeds (tests/fuzz/corpus/NAME);
 # what it finds new goes to build/fuzz/NAME, a crash fails the target.
