@@ -48,9 +48,9 @@
 
 #define SAMPLES 9
 /*
- * Runs per sample: a steady row costs 10-100 ns, a new connection 0.3-0.7
- * us, so a sample lasts 10 ms or more and an interrupt inside it moves its
- * mean by a few hundredths of a ns.
+ * Runs per sample: a steady row costs 20-160 ns here, a new connection
+ * 0.4-1.5 us, so a sample lasts 20 ms or more (several timer ticks) and an
+ * interrupt inside it moves its mean by a few hundredths of a ns.
  */
 #define REPEAT 1000000		/* steady-state rows */
 #define SYN_REPEAT 50000	/* new-connection rows */
@@ -407,7 +407,7 @@ static void print_rows(const char *title)
 
 	printf("\n%s\n  %-30s", title, "");
 	for (int k = 0; k < COLUMNS; k++)
-		printf("  %-*s", COLUMN - 1, column_names[k]);
+		printf("  %-*s", k < COLUMNS - 1 ? COLUMN - 1 : 0, column_names[k]);
 	printf("\n  %-30s", "");
 	for (int k = 0; k < COLUMNS; k++)
 		printf(" %5s %-12s %7s", "ns", "[min-max]", "ratio");
@@ -417,7 +417,7 @@ static void print_rows(const char *title)
 		printf("  %-30s", l->name);
 		for (int k = 0; k < COLUMNS; k++)
 			print_cell(&l->col[k]);
-		printf("  %s\n", l->target);
+		printf("%s%s\n", *l->target ? "  " : "", l->target);
 	}
 	printf("  %-30s", "established, overflowed/local");
 	for (int k = 0; k < COLUMNS; k++)
