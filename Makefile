@@ -53,7 +53,8 @@ USER_LIB   := user/lib/error.c user/lib/log.c user/lib/loop.c user/lib/json.c \
               user/agent/report.c user/agent/metrics.c user/agent/rpc.c \
               user/agent/request.c \
               user/cli/top.c
-TEST_LIB   := tests/lib/harness.c tests/lib/pkt.c tests/lib/sandbox.c
+TEST_LIB   := tests/lib/harness.c tests/lib/pkt.c tests/lib/sandbox.c \
+              tests/lib/samples.c
 SKELS      := $(BUILD)/spillway.skel.h $(BUILD)/bench.skel.h
 
 # User code compiles once into two static libraries, plain and with the
@@ -70,7 +71,8 @@ UNIT_TESTS := $(BUILD)/tests/test_config $(BUILD)/tests/test_request \
               $(BUILD)/tests/test_route $(BUILD)/tests/test_tls \
               $(BUILD)/tests/test_top $(BUILD)/tests/test_sysctl \
               $(BUILD)/tests/test_istio $(BUILD)/tests/test_loop \
-              $(BUILD)/tests/test_log $(BUILD)/tests/test_text
+              $(BUILD)/tests/test_log $(BUILD)/tests/test_text \
+              $(BUILD)/tests/test_samples
 TESTS      := $(UNIT_TESTS) $(BUILD)/tests/test_datapath $(BUILD)/tests/test_veth
 # The unit tests that need no root (the others make network namespaces).
 CHECK_TESTS := $(filter-out %/test_route %/test_sysctl,$(UNIT_TESTS)) \
@@ -192,9 +194,12 @@ test-kernels: all
 	$(Q)tests/vm/run.sh $(KERNEL_TESTS)
 
 # Through tests/run.sh, which removes what a benchmark leaves (interrupted too).
+# One part: make bench BENCHES=build/bench_datapath; BENCH_PREFIX names what
+# it creates (pin directories, namespaces).
+BENCHES      ?= $(BUILD)/bench_datapath bench/bench_tunnel.py bench/bench_spill.py
+BENCH_PREFIX ?= swbench
 bench: $(BUILD)/bench_datapath $(BUILD)/tcpload $(BUILD)/spillway
-	$(Q)SW_RUN_PREFIX=swbench tests/run.sh $(BUILD)/bench_datapath \
-		bench/bench_tunnel.py bench/bench_spill.py
+	$(Q)SW_RUN_PREFIX=$(BENCH_PREFIX) tests/run.sh $(BENCHES)
 
 # Each harness for FUZZ_SECONDS from its seeds (tests/fuzz/corpus/NAME);
 # what it finds new goes to build/fuzz/NAME, a crash fails the target.

@@ -4,15 +4,19 @@
  * as a ratio to bench_xdp_floor (one array lookup and one atomic add) run in
  * the same process, interleaved with every measurement so drift hits both.
  *
- * Each row is the median of RUNS runs, on a pinned CPU. A run times two
- * test_run calls by the wall clock, one of `repeat` packets and one of a
- * tenth of that, and divides the difference in time by the difference in
- * packets: what each call costs once (an XDP call with repeat swaps the XDP
- * dispatcher, ~16 ms here) cancels out. (The kernel's own figure excludes
- * it too but is rounded to whole nanoseconds, too coarse for the floor.)
+ * Every figure is the kernel's own: bpf_test_run_opts.duration, the mean ns
+ * of one run of the program over `repeat` runs, timed around the runs alone.
+ * What a call costs once (an XDP call with repeat swaps the XDP dispatcher
+ * and waits for an RCU grace period, which on 6.18 ends on a timer tick and
+ * made wall-clock slopes come in 4.44 ns steps) is outside it. Each cell is
+ * SAMPLES such calls, on a pinned CPU, taken in rounds over the whole table
+ * (so a busy moment of the shared machine hits every cell alike), reported
+ * as median [min-max]. A floor under 2 ns, or a figure of 0 or less, stops
+ * the run before any ratio is printed (tests/lib/samples.c).
+ *
  * Rows that need a new packet every time (a new connection's SYN) or a clean
  * buffer (XDP metadata) go through a wrapper from bench.bpf.c; the wrapper's
- * own cost, measured around the floor, is taken out.
+ * own cost, measured around the floor in the same sample, is taken out.
  *
  * Then the same rows with 10,000 services and 1,000,000 tracked flows, to
  * show the cost per packet does not grow with the work.
@@ -39,11 +43,17 @@
 #include "datapath/datapath.h"
 #include "harness.h"
 #include "pkt.h"
+#include "samples.h"
 #include "sandbox.h"
 
-#define RUNS 9
-#define REPEAT 1000000		/* packets per run, steady-state rows */
-#define SYN_REPEAT 50000	/* packets per run, new-connection rows */
+#define SAMPLES 9
+/*
+ * Runs per sample: a steady row costs 20-160 ns here, a new connection
+ * 0.4-1.5 us, so a sample lasts 20 ms or more (several timer ticks) and an
+ * interrupt inside it moves its mean by a few hundredths of a ns.
+ */
+#define REPEAT 1000000		/* steady-state rows */
+#define SYN_REPEAT 50000	/* new-connection rows */
 #define VIP "10.96.0.10"
 #define VIP_SPILL "10.96.0.11"	/* a service with max_connections 0 */
 #define OTHER "10.96.0.99"
@@ -58,6 +68,7 @@ static char pin_dir[SW_PIN_DIR_MAX];
 
 static void die(const char *what, const char *detail)
 {
+	fflush(stdout);
 	fprintf(stderr, "bench: %s: %s\n", what, detail);
 	if (dp.skel) {
 		struct sw_error e = {};
@@ -68,46 +79,15 @@ static void die(const char *what, const char *detail)
 	exit(1);
 }
 
-static double now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e9 + ts.tv_nsec;
-}
-
-/* Wall-clock ns of one test_run call of `repeat` packets. */
-static double call_ns(int fd, const struct pkt *p, __u32 repeat)
+/* The kernel's ns per run of the program, over `repeat` runs on p. */
+static double kernel_ns(int fd, const struct pkt *p, __u32 repeat)
 {
 	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = p->data,
 		    .data_size_in = p->len, .repeat = repeat);
-	double t0 = now_ns();
 
 	if (bpf_prog_test_run_opts(fd, &o))
 		die("test_run", strerror(errno));
-	return now_ns() - t0;
-}
-
-/* ns per packet: the slope between a call of repeat and one of repeat/10. */
-static double run_once(int fd, const struct pkt *p, __u32 repeat)
-{
-	double small = call_ns(fd, p, repeat / 10);
-	double big = call_ns(fd, p, repeat);
-
-	return (big - small) / (repeat - repeat / 10);
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n)
-{
-	qsort(v, n, sizeof(*v), cmp_double);
-	return v[n / 2];
+	return o.duration;
 }
 
 static void set_target(struct bpf_program *prog)
@@ -138,44 +118,66 @@ static void clear_new_flows(void)
 	bb->bss->next_flow = 0;
 }
 
-struct row {
-	const char *name;
+/* One program on one packet, in one column of the table. */
+struct cell {
 	struct bpf_program *prog;	/* the program under test; NULL: none */
 	struct bpf_program *wrapper;	/* NULL, or a bench.bpf.c wrapper */
 	struct bpf_program *wrap_floor;	/* the floor of the wrapper's type */
 	const struct pkt *pkt;
 	__u32 repeat;
-	bool new_flows;			/* clear the flows a run made */
+	bool new_flows;			/* clear the flows a sample made */
+	double ns[SAMPLES];		/* ns per packet, wrapper taken out */
+	double floor_ns[SAMPLES];	/* bench_xdp_floor's, just before */
 };
 
-/* Median ns per packet of the row, wrapper cost taken out; and the floor. */
-static void measure(const struct row *r, double *ns, double *floor_ns)
+/* Stand in for the agent: spills need a fresh heartbeat. */
+static void heartbeat(void)
 {
-	int floor_fd = bpf_program__fd(bb->progs.bench_xdp_floor);
-	double t[RUNS], f[RUNS], w[RUNS];
+	struct sw_error e = {};
 
-	for (int i = 0; i < RUNS; i++) {
-		struct sw_error e = {};
+	if (sw_agent_heartbeat(&dp, 0, &e))
+		die("heartbeat", e.msg);
+}
 
-		/* Stand in for the agent: spills need a fresh heartbeat. */
-		if (sw_agent_heartbeat(&dp, 0, &e))
-			die("heartbeat", e.msg);
-		f[i] = run_once(floor_fd, r->pkt, REPEAT);
-		if (r->wrapper) {
-			set_target(r->wrap_floor);
-			w[i] = run_once(bpf_program__fd(r->wrapper), r->pkt, r->repeat) -
-			       run_once(bpf_program__fd(r->wrap_floor), r->pkt, REPEAT);
-			bb->bss->next_flow = 0;
-			set_target(r->prog);
-			t[i] = run_once(bpf_program__fd(r->wrapper), r->pkt, r->repeat) - w[i];
-		} else {
-			t[i] = run_once(bpf_program__fd(r->prog), r->pkt, r->repeat);
-		}
-		if (r->new_flows)
-			clear_new_flows();
+/*
+ * SW_BENCH_LOOP_OUT=1 takes the test loop (an empty program of the same
+ * type, run beside) out of every figure. Not the default: the floor's own
+ * work is then about 1 ns, below what the kernel's whole-ns figure can
+ * resolve, and the run stops (doc/benchmark.md).
+ */
+static bool loop_out;
+
+static double loop_ns(struct bpf_program *prog, const struct pkt *p)
+{
+	struct bpf_program *empty = bpf_program__type(prog) == BPF_PROG_TYPE_XDP ?
+				    bb->progs.bench_xdp_empty : bb->progs.bench_tc_empty;
+
+	return loop_out ? kernel_ns(bpf_program__fd(empty), p, REPEAT) : 0;
+}
+
+/* Sample i of the cell: its ns per packet, and the floor's beside it. */
+static void sample(struct cell *c, int i)
+{
+	struct bpf_program *floor = bb->progs.bench_xdp_floor;
+
+	heartbeat();
+	c->floor_ns[i] = kernel_ns(bpf_program__fd(floor), c->pkt, REPEAT) -
+			 loop_ns(floor, c->pkt);
+	if (c->wrapper) {
+		double wrap;
+
+		set_target(c->wrap_floor);
+		wrap = kernel_ns(bpf_program__fd(c->wrapper), c->pkt, c->repeat) -
+		       kernel_ns(bpf_program__fd(c->wrap_floor), c->pkt, REPEAT);
+		bb->bss->next_flow = 0;
+		set_target(c->prog);
+		c->ns[i] = kernel_ns(bpf_program__fd(c->wrapper), c->pkt, c->repeat) - wrap;
+	} else {
+		c->ns[i] = kernel_ns(bpf_program__fd(c->prog), c->pkt, c->repeat);
 	}
-	*ns = median(t, RUNS);
-	*floor_ns = median(f, RUNS);
+	c->ns[i] -= loop_ns(c->prog, c->pkt);
+	if (c->new_flows)
+		clear_new_flows();
 }
 
 static void packet(struct pkt *p, const char *dst, __u16 sport, __u8 flags)
@@ -231,31 +233,113 @@ static void real_connection(const char *dst, __u16 sport)
 		die("a real connection for the overflowed rows", strerror(errno));
 }
 
-/* Open a flow the way a client does: SYN, then ACK. */
-static void open_flow(struct bpf_program *prog, const char *dst, __u16 sport)
+/*
+ * Open a flow the way a client does, SYN then ACK, and make sure it went
+ * where its row says (or the row would measure another path).
+ */
+static void open_flow(struct bpf_program *prog, const char *dst, __u16 sport,
+		      __u32 decision)
 {
+	struct sw_flow_key k = { .client_port = sport };
+	char msg[160];
+	struct sw_flow f;
 	struct pkt p;
+	__u8 family;
 
 	packet(&p, dst, sport, TH_SYN);
-	run_once(bpf_program__fd(prog), &p, 1);
+	kernel_ns(bpf_program__fd(prog), &p, 1);
 	packet(&p, dst, sport, TH_ACK);
-	run_once(bpf_program__fd(prog), &p, 1);
+	kernel_ns(bpf_program__fd(prog), &p, 1);
+	if (sw_service_key_make(&k.svc, dst, PORT) ||
+	    sw_addr_parse(CLIENT, k.client, &family) || sw_flow_get(&dp, &k, &f))
+		die("reading back a flow the bench opened", dst);
+	snprintf(msg, sizeof(msg), CLIENT ":%u -> %s:%u was decided %u (state "
+		 "%#x), not %u: the established rows would measure another path",
+		 sport, dst, PORT, f.decision, f.state, decision);
+	if (f.decision != decision || (f.state & SW_FLOW_UNAVAILABLE))
+		die("a flow the bench opened", msg);
 }
 
-#define ROWS 6
-static const char *targets[ROWS] = { "<= 2x", "<= 2x", "<= 4x", "<= 4x", "<= 8x", "" };
+/* The table's columns: where a packet passes in each attach mode. */
+enum { XDP, TC_HALF, TC, COLUMNS };
+static const char *const column_names[COLUMNS] = { "xdp", "tc half", "tc" };
 
-/* A row's ns per packet, or "-" for a row without that program. */
-static void print_ns(const struct row *r)
+struct line {
+	const char *name;
+	struct cell col[COLUMNS];
+	const char *target;
+};
+
+#define LINES 7
+#define EST_LOCAL 3		/* the lines the "overflowed/local" line compares */
+#define EST_OVERFLOWED 4
+#define COLUMN 26		/* characters of one column's figures */
+
+/* Stop before any ratio is printed if a cell's figures cannot carry one. */
+static void check(const char *line, const char *column, const struct cell *c)
 {
-	double ns, floor_ns;
+	char what[96], msg[1024];
 
-	if (!r->prog) {
-		printf(" %9s %7s", "-", "");
+	snprintf(what, sizeof(what), "'%s', %s", line, column);
+	if (c->prog && samples_check(what, c->ns, c->floor_ns, SAMPLES, msg, sizeof(msg)))
+		die(loop_out ? "a figure that is not a measurement (with "
+		    "SW_BENCH_LOOP_OUT=1 the floor is ~1 ns: run without it)" :
+		    "a figure that is not a measurement", msg);
+}
+
+/* "   33 [32-35]         3.3x": ns per packet and its ratio to floor_ns. */
+static void print_ns(struct spread ns, double floor_ns)
+{
+	char range[32];
+
+	snprintf(range, sizeof(range), "[%.0f-%.0f]", ns.min, ns.max);
+	printf(" %5.0f %-12s %6.1fx", ns.median, range, ns.median / floor_ns);
+}
+
+/* A cell, to the median of the floor measured beside it. */
+static void print_cell(const struct cell *c)
+{
+	if (!c->prog) {
+		printf(" %*s", COLUMN, "-");
 		return;
 	}
-	measure(r, &ns, &floor_ns);
-	printf(" %9.1f %6.1fx", ns, ns / floor_ns);
+	print_ns(samples_spread(c->ns, SAMPLES),
+		 samples_spread(c->floor_ns, SAMPLES).median);
+}
+
+/* "1.45x [1.40-1.50]": sample by sample, a over b (taken in the same round). */
+static void print_ratio(const struct cell *a, const struct cell *b)
+{
+	double r[SAMPLES];
+	struct spread s;
+	char text[64];
+
+	if (!a->prog || !b->prog) {
+		printf(" %*s", COLUMN, "-");
+		return;
+	}
+	for (int i = 0; i < SAMPLES; i++)
+		r[i] = a->ns[i] / b->ns[i];
+	s = samples_spread(r, SAMPLES);
+	snprintf(text, sizeof(text), "%.2fx [%.2f-%.2f]", s.median, s.min, s.max);
+	printf(" %*s", COLUMN, text);
+}
+
+/* The floor itself: every sample it gave beside the table's cells. */
+static void print_floor(struct line *lines)
+{
+	double all[LINES * COLUMNS * SAMPLES];
+	struct spread floor;
+	int n = 0;
+
+	for (struct line *l = lines; l < lines + LINES; l++)
+		for (int k = 0; k < COLUMNS; k++)
+			for (int i = 0; l->col[k].prog && i < SAMPLES; i++)
+				all[n++] = l->col[k].floor_ns[i];
+	floor = samples_spread(all, n);
+	printf("  %-30s", "floor (bench_xdp_floor)");
+	print_ns(floor, floor.median);
+	printf(" %*s %*s\n", COLUMN, "-", COLUMN, "-");
 }
 
 static void print_rows(const char *title)
@@ -263,10 +347,7 @@ static void print_rows(const char *title)
 	struct spillway_bpf *s = dp.skel, *x = dp.xdp;
 	struct pkt other_port, other, est_local, est_remote, syn, syn_spill;
 	bool meta = dp.handoff == SW_HANDOFF_METADATA;
-	struct {
-		const char *name;
-		struct row xdp, half, tc;
-	} rows[ROWS], *r = rows;
+	struct line lines[LINES], *l = lines;
 
 	packet(&other_port, OTHER, 1000, TH_ACK);
 	put_dport(&other_port, 443);
@@ -275,49 +356,74 @@ static void print_rows(const char *title)
 	packet(&est_remote, VIP_SPILL, 2001, TH_ACK);
 	packet(&syn, VIP, 0, TH_SYN);
 	packet(&syn_spill, VIP_SPILL, 0, TH_SYN);
+	/* The test loop alone: every other figure includes it, unless taken out. */
+	*l++ = (struct line){ "empty program (test loop)", {
+		{ .prog = loop_out ? NULL : bb->progs.bench_xdp_empty,
+		  .pkt = &other, .repeat = REPEAT },
+		{ .prog = NULL },
+		{ .prog = loop_out ? NULL : bb->progs.bench_tc_empty,
+		  .pkt = &other, .repeat = REPEAT } }, "" };
 	/*
 	 * The TC half runs without the metadata word (test_run cannot pass
 	 * one): with the metadata handoff that is its cost for a packet not to
 	 * steer; with the flow table, its cost for every packet.
 	 */
-#define STEADY(pkt_) \
+#define STEADY(pkt_) { \
 	{ .prog = x->progs.spill_xdp, .pkt = (pkt_), .repeat = REPEAT }, \
 	{ .prog = x->progs.spill_tc_steer, .pkt = (pkt_), .repeat = REPEAT }, \
-	{ .prog = s->progs.spill_tc_in, .pkt = (pkt_), .repeat = REPEAT }
-	*r++ = (typeof(*r)){ "not to a VIP, other port", STEADY(&other_port) };
-	*r++ = (typeof(*r)){ "not to a VIP, a service port", STEADY(&other) };
-	*r++ = (typeof(*r)){ "established, local", STEADY(&est_local) };
-	*r++ = (typeof(*r)){ "established, overflowed", STEADY(&est_remote) };
+	{ .prog = s->progs.spill_tc_in, .pkt = (pkt_), .repeat = REPEAT } }
+	*l++ = (struct line){ "not to a VIP, other port", STEADY(&other_port), "<= 2x" };
+	*l++ = (struct line){ "not to a VIP, a service port", STEADY(&other), "<= 2x" };
+	*l++ = (struct line){ "established, local", STEADY(&est_local), "<= 4x" };
+	*l++ = (struct line){ "established, overflowed", STEADY(&est_remote), "<= 4x" };
 #undef STEADY
 	/* spill_xdp's metadata word piles up unless a wrapper drops it. */
 	if (meta) {
-		r[-1].xdp.wrapper = bb->progs.bench_xdp_reset_meta;
-		r[-1].xdp.wrap_floor = bb->progs.bench_xdp_floor;
+		l[-1].col[XDP].wrapper = bb->progs.bench_xdp_reset_meta;
+		l[-1].col[XDP].wrap_floor = bb->progs.bench_xdp_floor;
 	}
-	*r++ = (typeof(*r)){ "new connection SYN, local",
+	*l++ = (struct line){ "new connection SYN, local", {
 		{ .prog = x->progs.spill_xdp, .pkt = &syn, .repeat = SYN_REPEAT,
 		  .new_flows = true, .wrapper = bb->progs.bench_xdp_new_flow,
 		  .wrap_floor = bb->progs.bench_xdp_floor },
 		{ .prog = NULL },
 		{ .prog = s->progs.spill_tc_in, .pkt = &syn, .repeat = SYN_REPEAT,
 		  .new_flows = true, .wrapper = bb->progs.bench_tc_new_flow,
-		  .wrap_floor = bb->progs.bench_tc_floor } };
-	*r = r[-1];
-	r->name = "new connection SYN, spilled";
-	r->xdp.pkt = &syn_spill;
-	r->tc.pkt = &syn_spill;
+		  .wrap_floor = bb->progs.bench_tc_floor } }, "<= 8x" };
+	*l = l[-1];
+	l->name = "new connection SYN, spilled";
+	l->col[XDP].pkt = &syn_spill;
+	l->col[TC].pkt = &syn_spill;
+	l->target = "";
 
-	printf("\n%s\n", title);
-	printf("  %-28s %9s %7s %9s %7s %9s %7s  %s\n", "", "xdp ns", "ratio",
-	       "tc half", "ratio", "tc ns", "ratio", "target");
-	for (int i = 0; i < ROWS; i++) {
-		printf("  %-28s", rows[i].name);
-		print_ns(&rows[i].xdp);
-		print_ns(&rows[i].half);
-		print_ns(&rows[i].tc);
-		printf("  %s\n", targets[i]);
-		fflush(stdout);
+	for (int i = 0; i < SAMPLES; i++)
+		for (l = lines; l < lines + LINES; l++)
+			for (int k = 0; k < COLUMNS; k++)
+				if (l->col[k].prog)
+					sample(&l->col[k], i);
+	for (l = lines; l < lines + LINES; l++)
+		for (int k = 0; k < COLUMNS; k++)
+			check(l->name, column_names[k], &l->col[k]);
+
+	printf("\n%s\n  %-30s", title, "");
+	for (int k = 0; k < COLUMNS; k++)
+		printf("  %-*s", k < COLUMNS - 1 ? COLUMN - 1 : 0, column_names[k]);
+	printf("\n  %-30s", "");
+	for (int k = 0; k < COLUMNS; k++)
+		printf(" %5s %-12s %7s", "ns", "[min-max]", "ratio");
+	printf("  target\n");
+	print_floor(lines);
+	for (l = lines; l < lines + LINES; l++) {
+		printf("  %-30s", l->name);
+		for (int k = 0; k < COLUMNS; k++)
+			print_cell(&l->col[k]);
+		printf("%s%s\n", *l->target ? "  " : "", l->target);
 	}
+	printf("  %-30s", "established, overflowed/local");
+	for (int k = 0; k < COLUMNS; k++)
+		print_ratio(&lines[EST_OVERFLOWED].col[k], &lines[EST_LOCAL].col[k]);
+	printf("  tc <= 1.1x\n");
+	fflush(stdout);
 }
 
 /* 10,000 services besides ours, and 1,000,000 established flows. */
@@ -370,6 +476,7 @@ int main(void)
 	cpu_set_t cpus;
 
 	sw_libbpf_log_init(false);
+	loop_out = getenv("SW_BENCH_LOOP_OUT") && !strcmp(getenv("SW_BENCH_LOOP_OUT"), "1");
 	if (enter_sandbox())
 		return 1;
 	CPU_ZERO(&cpus);
@@ -401,20 +508,25 @@ int main(void)
 		die("remote", e.msg);
 	set_service(VIP_SPILL, 0);
 	real_connection(VIP_SPILL, 2001);
-	open_flow(dp.skel->progs.spill_tc_in, VIP_SPILL, 2001);
+	/* Without it the overflowed flow would be kept local (no agent). */
+	heartbeat();
+	open_flow(dp.skel->progs.spill_tc_in, VIP_SPILL, 2001, SW_REMOTE);
 	set_service(VIP, 1000000000);
-	open_flow(dp.skel->progs.spill_tc_in, VIP, 2000);
+	open_flow(dp.skel->progs.spill_tc_in, VIP, 2000, SW_LOCAL);
 
-	printf("spillway datapath: ns per packet through BPF_PROG_TEST_RUN, "
-	       "median of %d runs,\nratio to bench_xdp_floor (one array "
-	       "lookup + one atomic add) measured alongside.\n"
+	printf("spillway datapath: ns per packet through BPF_PROG_TEST_RUN as "
+	       "the kernel times it\n(duration), median [min-max] of %d samples; "
+	       "ratio of medians to bench_xdp_floor\n(one array lookup + one "
+	       "atomic add) measured beside each sample.\n"
 	       "TC rows run spill_tc_in; a TC steer here is an assignment the "
 	       "test harness refuses\n(the socket lookups are done, the "
 	       "assignment itself is not). In xdp mode a packet passes\n"
 	       "spill_xdp, then spill_tc_steer (\"tc half\"), which hands off "
-	       "by %s here.\nRatios are to the floor measured beside each "
-	       "row.\n", RUNS, dp.handoff == SW_HANDOFF_METADATA ?
+	       "by %s here.\n", SAMPLES, dp.handoff == SW_HANDOFF_METADATA ?
 	       "XDP metadata" : "the flow table");
+	if (loop_out)
+		printf("SW_BENCH_LOOP_OUT=1: the test loop (the empty program of "
+		       "each type) taken out of\nevery figure, the floor's too.\n");
 	print_rows("1 service, 2 flows");
 	grow();
 	print_rows("10,001 services, 1,000,002 flows");

@@ -2,8 +2,10 @@
 /*
  * Benchmark-only programs, never attached to an interface.
  *
- * bench_floor is the yardstick `make bench` divides by: the least an XDP
+ * bench_xdp_floor is the yardstick `make bench` divides by: the least an XDP
  * program that counts packets does (one array lookup, one atomic add).
+ * bench_*_empty do nothing: what the kernel's test loop itself costs per run,
+ * which every figure includes (see doc/benchmark.md).
  *
  * BPF_PROG_TEST_RUN with `repeat` runs a program on the same buffer again and
  * again, so paths that need the packet to change between runs go through a
@@ -60,6 +62,20 @@ static __always_inline int count(void)
 	if (n)
 		__sync_fetch_and_add(n, 1);
 	return 0;
+}
+
+SEC("xdp")
+int bench_xdp_empty(struct xdp_md *ctx)
+{
+	(void)ctx;
+	return XDP_PASS;
+}
+
+SEC("tc")
+int bench_tc_empty(struct __sk_buff *skb)
+{
+	(void)skb;
+	return TC_ACT_OK;
 }
 
 SEC("xdp")
