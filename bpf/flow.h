@@ -24,6 +24,7 @@
 enum verdict {
 	PASS,			/* let it through untouched */
 	STEER,			/* a remote flow: assign it to the tunnel endpoint */
+	STEER_HELD,		/* a remote flow an endpoint socket holds: mark it */
 	STEER_IF_OWNED,		/* untracked: assign only if an endpoint socket has it */
 };
 
@@ -38,7 +39,9 @@ enum verdict {
 
 static __always_inline int verdict_of(const struct sw_flow *f)
 {
-	return f->decision == SW_REMOTE ? STEER : PASS;
+	if (f->decision != SW_REMOTE)
+		return PASS;
+	return f->state & SW_FLOW_ENDPOINT ? STEER_HELD : STEER;
 }
 
 /* Which connection owns an entry: a hash of its key, never 0. */
@@ -223,6 +226,21 @@ static __always_inline void note_client_link(const struct packet *p)
 	seen = bpf_map_lookup_elem(&clients, &c);
 	if (!seen || *seen != p->ifindex)
 		bpf_map_update_elem(&clients, &c, &p->ifindex, BPF_ANY);
+}
+
+/*
+ * An endpoint socket holds this remote flow now (bpf/steer.h): its later
+ * packets are only marked. Looked up again, as the socket lookup that
+ * found it was the flow's first since: one more lookup, once.
+ */
+static __always_inline void note_endpoint_holds(const struct packet *p,
+						struct sw_stats *st)
+{
+	__u32 tag = flow_tag(&p->key), before;
+	struct sw_flow *f = lookup_flow(&p->key, tag);
+
+	if (f && f->decision == SW_REMOTE)
+		flow_add(f, tag, SW_FLOW_ENDPOINT, &before, st);
 }
 
 /* First SYN of a connection: decide, take the slot, insert. */

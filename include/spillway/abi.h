@@ -141,6 +141,9 @@ enum sw_decision {
 /* A local slot taken at the SYN, also counted in its tick's handshake
  * bucket until the client's first ACK (bpf/handshake.h). */
 #define SW_FLOW_PROVISIONAL	(1U << 8)
+/* A remote flow an endpoint socket holds (the kernel found it once): its
+ * packets are only marked, the kernel's own demux finds the socket. */
+#define SW_FLOW_ENDPOINT	(1U << 9)
 
 /*
  * A local handshake counts toward max_connections for one to two ticks of
@@ -252,6 +255,7 @@ struct sw_stats {
  */
 #define SW_META_STEER	0x53574c31	/* a remote flow: assign to the endpoint */
 #define SW_META_ORPHAN	0x53574c32	/* untracked: assign if an endpoint socket has it */
+#define SW_META_HELD	0x53574c33	/* a remote flow an endpoint socket holds: mark it */
 
 /* Requests to the control program (spill_ctl, run with BPF_PROG_TEST_RUN). */
 enum sw_ctl_op {
