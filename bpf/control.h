@@ -7,6 +7,7 @@
  *  - collect expires flows and releases their slots with the very function
  *    the datapath uses, so a slot is released exactly once whoever gets
  *    there first, and removes flows only through a claim no packet holds;
+ *    it ages the services' unacknowledged handshakes (handshake.h);
  *  - flow_fall_back moves a spilled flow's slot to local when the agent
  *    serves it here, racing safely with its release;
  *  - service_add adds to a service's counters while packets count too (a
@@ -198,6 +199,20 @@ static __always_inline int link_gone(struct sw_ctl *req)
 	return 0;
 }
 
+static long age_service(struct bpf_map *map, const struct sw_service_key *key,
+			struct sw_service *svc, __u64 *now)
+{
+	(void)map;
+	(void)key;
+	age_local_handshakes(svc, *now);
+	return 0;
+}
+
+/*
+ * Expire flows; and age every service's handshakes, which SYNs do too, so
+ * that a service a flood left without new connections reports its slots
+ * right within a collect interval.
+ */
 static __always_inline int collect(struct sw_ctl *req)
 {
 	struct collect_ctx c = {};
@@ -206,6 +221,7 @@ static __always_inline int collect(struct sw_ctl *req)
 	if (!c.st)
 		return -ENOENT;
 	c.params = req->collect.params;
+	bpf_for_each_map_elem(&services, age_service, &c.params.now_ns, 0);
 	bpf_for_each_map_elem(&flows, collect_one, &c, 0);
 	req->collect.result = c.result;
 	return 0;

@@ -24,6 +24,7 @@
 enum verdict {
 	PASS,			/* let it through untouched */
 	STEER,			/* a remote flow: assign it to the tunnel endpoint */
+	STEER_HELD,		/* a remote flow an endpoint socket holds: mark it */
 	STEER_IF_OWNED,		/* untracked: assign only if an endpoint socket has it */
 };
 
@@ -38,7 +39,9 @@ enum verdict {
 
 static __always_inline int verdict_of(const struct sw_flow *f)
 {
-	return f->decision == SW_REMOTE ? STEER : PASS;
+	if (f->decision != SW_REMOTE)
+		return PASS;
+	return f->state & SW_FLOW_ENDPOINT ? STEER_HELD : STEER;
 }
 
 /* Which connection owns an entry: a hash of its key, never 0. */
@@ -118,11 +121,15 @@ static __always_inline bool flow_claim(struct sw_flow *f, __u32 tag,
 /*
  * Give the flow's slot back unless someone already did. The slot goes back
  * to the service instance it was taken from (epoch), never to a newer one.
+ * The fields that say where are read before the compare-and-swap: until it
+ * lands the entry is this connection's (only a released entry is reused or
+ * deleted), right after it another CPU may delete and reuse it.
  */
 static __always_inline bool release_flow_once(const struct sw_flow_key *key,
 					      struct sw_flow *f, __u32 tag,
 					      struct sw_stats *st)
 {
+	struct sw_flow seen = *f;
 	struct sw_service *svc;
 	__u32 before;
 
@@ -130,9 +137,30 @@ static __always_inline bool release_flow_once(const struct sw_flow_key *key,
 	    (before & SW_FLOW_RELEASED))
 		return false;
 	svc = lookup_service(&key->svc);
-	if (svc && svc->epoch == f->svc_epoch)
-		release_slot(svc, f, before);
+	if (svc && svc->epoch == seen.svc_epoch)
+		release_slot(svc, &seen, before);
 	return true;
+}
+
+/*
+ * The client's first ACK: the handshake finished. A provisional slot counts
+ * for good from now on (handshake.h), unless the flow was released first.
+ */
+static __always_inline void acknowledge(const struct sw_flow_key *key,
+					struct sw_flow *f, __u32 tag,
+					struct sw_stats *st)
+{
+	struct sw_flow seen = *f;	/* see release_flow_once */
+	struct sw_service *svc;
+	__u32 before;
+
+	if (!flow_add(f, tag, SW_FLOW_ACKED, &before, st) ||
+	    (before & (SW_FLOW_ACKED | SW_FLOW_RELEASED | SW_FLOW_PROVISIONAL)) !=
+		    SW_FLOW_PROVISIONAL)
+		return;
+	svc = lookup_service(&key->svc);
+	if (svc && svc->epoch == seen.svc_epoch)
+		confirm_slot(svc, &seen);
 }
 
 /* Follow the TCP flags of a tracked flow; release on RST or the second FIN. */
@@ -151,7 +179,7 @@ static __always_inline void track_tcp(const struct sw_flow_key *key,
 	}
 	if (dir == FROM_CLIENT && !(s & SW_FLOW_ACKED) &&
 	    (flags & (TCP_SYN | TCP_ACK)) == TCP_ACK)
-		flow_add(f, tag, SW_FLOW_ACKED, &before, st);
+		acknowledge(key, f, tag, st);
 	if (!(flags & TCP_FIN))
 		return;
 	fin = dir == FROM_CLIENT ? SW_FLOW_FIN_CLIENT : SW_FLOW_FIN_SERVER;
@@ -198,6 +226,21 @@ static __always_inline void note_client_link(const struct packet *p)
 	seen = bpf_map_lookup_elem(&clients, &c);
 	if (!seen || *seen != p->ifindex)
 		bpf_map_update_elem(&clients, &c, &p->ifindex, BPF_ANY);
+}
+
+/*
+ * An endpoint socket holds this remote flow now (bpf/steer.h): its later
+ * packets are only marked. Looked up again, as the socket lookup that
+ * found it was the flow's first since: one more lookup, once.
+ */
+static __always_inline void note_endpoint_holds(const struct packet *p,
+						struct sw_stats *st)
+{
+	__u32 tag = flow_tag(&p->key), before;
+	struct sw_flow *f = lookup_flow(&p->key, tag);
+
+	if (f && f->decision == SW_REMOTE)
+		flow_add(f, tag, SW_FLOW_ENDPOINT, &before, st);
 }
 
 /* First SYN of a connection: decide, take the slot, insert. */

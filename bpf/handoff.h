@@ -29,7 +29,7 @@
  */
 bool xdp_meta_refused;
 
-/* XDP: tell spill_tc_steer to steer this packet (v: STEER, STEER_IF_OWNED). */
+/* XDP: tell spill_tc_steer to steer this packet (v: a STEER* verdict). */
 static __always_inline void xdp_signal(struct xdp_md *ctx, int v)
 {
 	void *meta;
@@ -41,7 +41,8 @@ static __always_inline void xdp_signal(struct xdp_md *ctx, int v)
 	meta = (void *)(long)ctx->data_meta;
 	if (meta + sizeof(__u32) > (void *)(long)ctx->data)
 		goto refused;
-	*(__u32 *)meta = v == STEER ? SW_META_STEER : SW_META_ORPHAN;
+	*(__u32 *)meta = v == STEER ? SW_META_STEER :
+			 v == STEER_HELD ? SW_META_HELD : SW_META_ORPHAN;
 	return;
 refused:
 	xdp_meta_refused = true;
@@ -57,6 +58,7 @@ static __always_inline int meta_verdict(struct __sk_buff *skb)
 		return PASS;
 	word = *(__u32 *)meta;
 	return word == SW_META_STEER ? STEER :
+	       word == SW_META_HELD ? STEER_HELD :
 	       word == SW_META_ORPHAN ? STEER_IF_OWNED : PASS;
 }
 

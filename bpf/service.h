@@ -7,12 +7,13 @@
  * below max_connections, so SYNs racing on every CPU can never admit more
  * than max_connections locally (a loser undoes its add at once). The counter
  * itself may read max+1 for that instant; the number of admitted flows never
- * does.
+ * does. A local slot is provisional until the client's ACK (handshake.h).
  */
 #ifndef SW_BPF_SERVICE_H
 #define SW_BPF_SERVICE_H
 
 #include "maps.h"
+#include "handshake.h"
 #include "steer.h"
 
 static __always_inline struct sw_service *
@@ -107,20 +108,61 @@ static __always_inline bool agent_alive(__u64 now)
 	return a && a->heartbeat_ns && now < a->heartbeat_ns + SW_AGENT_TIMEOUT_NS;
 }
 
+/* Give back n local slots. */
+static __always_inline void give_back_local(struct sw_service *svc, __u32 n)
+{
+	settle_overflowing(svc, __sync_fetch_and_sub(&svc->active_local, n) - n);
+}
+
+/* Give back the slots of handshakes unacknowledged for 1-2 ticks. */
+static __always_inline void age_local_handshakes(struct sw_service *svc,
+						 __u64 now)
+{
+	__u32 aged = age_handshakes(svc, now);
+
+	if (!aged)
+		return;
+	__sync_fetch_and_add(&svc->handshakes_aged_total, aged);
+	give_back_local(svc, aged);
+}
+
 /*
  * Give back the slot a flow took: its decision says which counter, unless
  * it fell back to local. state is the flow's state as the releaser's own
  * compare-and-swap found it, never a later read: a fallback landing in
- * between must not change which counter this release gives back to.
+ * between must not change which counter this release gives back to. An
+ * unacknowledged handshake whose bucket aged holds no slot any more.
  */
 static __always_inline void release_slot(struct sw_service *svc,
 					 const struct sw_flow *f, __u32 state)
 {
 	if (f->decision == SW_REMOTE && !(state & SW_FLOW_LOCAL_FALLBACK))
 		__sync_fetch_and_sub(&svc->active_remote, 1);
-	else
-		settle_overflowing(svc,
-				   __sync_fetch_and_sub(&svc->active_local, 1) - 1);
+	else if ((state & (SW_FLOW_PROVISIONAL | SW_FLOW_ACKED)) !=
+		 SW_FLOW_PROVISIONAL || handshake_end(svc, f->created_ns))
+		give_back_local(svc, 1);
+}
+
+/*
+ * The client acknowledged a provisional flow (the caller set SW_FLOW_ACKED
+ * and found it unreleased): its slot counts for good from now on, taken
+ * again if its bucket aged, whatever the threshold says (it was admitted).
+ */
+static __always_inline void confirm_slot(struct sw_service *svc,
+					 const struct sw_flow *f)
+{
+	if (!handshake_end(svc, f->created_ns))
+		__sync_fetch_and_add(&svc->active_local, 1);
+}
+
+/* A local slot taken at the SYN: provisional until the client's ACK. */
+static __always_inline void take_local(struct sw_service *svc,
+				       struct sw_flow *f, __u32 state)
+{
+	f->decision = SW_LOCAL;
+	f->state |= state;
+	if (handshake_begin(svc, f->created_ns))
+		f->state |= SW_FLOW_PROVISIONAL;
 }
 
 /*
@@ -134,8 +176,9 @@ static __always_inline void admit(struct sw_service *svc, struct sw_flow *f,
 {
 	__u32 remote;
 
+	age_local_handshakes(svc, f->created_ns);
 	if (!keeps_spilling(svc) && reserve_local_slot(svc)) {
-		f->decision = SW_LOCAL;
+		take_local(svc, f, 0);
 		return;
 	}
 	remote = first_healthy_remote(svc);
@@ -151,8 +194,7 @@ static __always_inline void admit(struct sw_service *svc, struct sw_flow *f,
 	}
 	/* Never drop or reset: no remote can take it, so it stays here. */
 	__sync_fetch_and_add(&svc->active_local, 1);
-	f->decision = SW_LOCAL;
-	f->state |= SW_FLOW_UNAVAILABLE;
+	take_local(svc, f, SW_FLOW_UNAVAILABLE);
 }
 
 /* Totals, counted once the flow is in the table (an undone admit is not). */

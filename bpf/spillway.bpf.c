@@ -115,7 +115,16 @@ static __always_inline void steer_and_count(struct __sk_buff *skb,
 					    const struct packet *p, int v,
 					    struct sw_stats *st)
 {
+	if (v == STEER_HELD) {
+		tc_mark(skb);
+		st->steered++;
+		return;
+	}
 	switch (tc_steer(skb, p, v == STEER_IF_OWNED)) {
+	case STEERED_HELD:
+		if (v == STEER)
+			note_endpoint_holds(p, st);
+		/* fallthrough */
 	case STEERED:
 		if (v == STEER)
 			st->steered++;

@@ -11,6 +11,15 @@
  * Why this and not NAT to the endpoint plus reverse NAT on egress: no
  * checksum rewriting, no second map keyed by 4-tuple to keep in step, no
  * reply path to intercept, and the kernel's TCP stack does the rest.
+ *
+ * Only a connection's first packets need a socket lookup here: once one
+ * finds the endpoint socket holding the connection, the flow says so
+ * (SW_FLOW_ENDPOINT) and its later packets are only marked. The policy
+ * route delivers them locally and the kernel's own demux finds that socket
+ * by the packet's tuple, as for any local connection. Not before: the
+ * handshake's last ACK may need the listener (a SYN cookie to check), and
+ * the kernel would look for a listener on the VIP's port, not the
+ * endpoint's.
  */
 #ifndef SW_BPF_STEER_H
 #define SW_BPF_STEER_H
@@ -70,10 +79,17 @@ static __always_inline bool endpoint_listening(void *ctx,
 }
 
 enum steer_result {
-	STEERED,
+	STEERED_HELD,		/* to the endpoint socket holding the connection */
+	STEERED,		/* to the endpoint's listener */
 	STEER_NO_ENDPOINT,	/* no endpoint socket to give the packet to */
 	STEER_REFUSED,		/* bpf_sk_assign said no */
 };
+
+/* A connection an endpoint socket holds: the mark routes it locally. */
+static __always_inline void tc_mark(struct __sk_buff *skb)
+{
+	skb->mark = steer_mark;
+}
 
 /*
  * Assign a packet to the endpoint. A connection the endpoint already holds
@@ -86,6 +102,7 @@ static __always_inline int tc_steer(struct __sk_buff *skb,
 				    const struct packet *p, bool owned_only)
 {
 	struct bpf_sock_tuple t = {};
+	int steered = STEERED_HELD;
 	struct bpf_sock *sk;
 	__u32 size = socket_tuple(p, &t);
 	long err;
@@ -98,6 +115,7 @@ static __always_inline int tc_steer(struct __sk_buff *skb,
 	if (!sk && !owned_only && tunnel_port) {
 		tuple_set_dport(&t, size, tunnel_port);
 		sk = bpf_sk_lookup_tcp(skb, &t, size, BPF_F_CURRENT_NETNS, 0);
+		steered = STEERED;
 	}
 	if (!sk)
 		return STEER_NO_ENDPOINT;
@@ -105,8 +123,8 @@ static __always_inline int tc_steer(struct __sk_buff *skb,
 	bpf_sk_release(sk);
 	if (err)
 		return STEER_REFUSED;
-	skb->mark = steer_mark;
-	return STEERED;
+	tc_mark(skb);
+	return steered;
 }
 
 #endif /* SW_BPF_STEER_H */

@@ -20,7 +20,7 @@
  * user/datapath/upgrade.c to carry the old layout's maps over: an agent upgrades the
  * layouts it knows and refuses any other instead of reading it wrongly.
  */
-#define SW_LAYOUT_VERSION 2
+#define SW_LAYOUT_VERSION 3
 
 /* Remote clusters a service may spill to, in order of preference. */
 #define SW_MAX_OVERFLOW_REMOTES 4
@@ -88,6 +88,14 @@ struct sw_service {
 	 * old flow's slot into the new entry's counters.
 	 */
 	__u64 epoch;
+	/*
+	 * Local handshakes the client has not acknowledged yet, one bucket per
+	 * tick of SW_HANDSHAKE_TICK_SHIFT (bucket = tick & 1), each word the
+	 * tick (high 32 bits) and how many are still unacknowledged (low 32).
+	 * A bucket two ticks old gives its slots back (bpf/handshake.h).
+	 */
+	__u64 handshakes[2];
+	__u64 handshakes_aged_total; /* local slots given back unacknowledged after 1-2 ticks */
 };
 
 /*
@@ -130,6 +138,20 @@ enum sw_decision {
  * connection): the agent serves it locally. Still steered to the agent's
  * endpoint; holds a local slot, not a remote one. */
 #define SW_FLOW_LOCAL_FALLBACK	(1U << 7)
+/* A local slot taken at the SYN, also counted in its tick's handshake
+ * bucket until the client's first ACK (bpf/handshake.h). */
+#define SW_FLOW_PROVISIONAL	(1U << 8)
+/* A remote flow an endpoint socket holds (the kernel found it once): its
+ * packets are only marked, the kernel's own demux finds the socket. */
+#define SW_FLOW_ENDPOINT	(1U << 9)
+
+/*
+ * A local handshake counts toward max_connections for one to two ticks of
+ * 2^28 ns (268-537 ms) without the client's ACK, then no more until it
+ * comes: spoofed SYNs, never acknowledged, cannot hold slots. A real
+ * handshake takes one round trip.
+ */
+#define SW_HANDSHAKE_TICK_SHIFT 28
 
 /* flows map key: the client side of a connection to a service. */
 struct sw_flow_key {
@@ -233,6 +255,7 @@ struct sw_stats {
  */
 #define SW_META_STEER	0x53574c31	/* a remote flow: assign to the endpoint */
 #define SW_META_ORPHAN	0x53574c32	/* untracked: assign if an endpoint socket has it */
+#define SW_META_HELD	0x53574c33	/* a remote flow an endpoint socket holds: mark it */
 
 /* Requests to the control program (spill_ctl, run with BPF_PROG_TEST_RUN). */
 enum sw_ctl_op {

@@ -68,7 +68,7 @@ def test_status_counts_held_connections(w):
                   "active_local": 3, "active_remote": 0, "local_total": 3,
                   "overflowed_total": 0,
                   "overflow_unavailable_total": 0, "local_fallback_total": 0,
-                  "state": "normal"}, s4
+                  "handshakes_aged_total": 0, "state": "normal"}, s4
     assert st["remotes"] == [{"name": "cluster2", "gateway": "192.0.2.7:15008",
                               "healthy": False, "ejected_ms": 0, "connections": 0,
                               "streams": 0}], st["remotes"]
@@ -379,27 +379,28 @@ def test_kill9_keeps_connections_and_counters(w):
     w.wait_counts(SVC4, 3)              # and it keeps counting
 
 
-def pin_as_layout_1(pin_dir):
-    """Rewrite the pins as an agent of map layout 1 left them: its services
-    values had no local_fallback_total (the 8 bytes before epoch, the last
-    field). The attached programs go on counting in the unpinned new map."""
+def pin_as_layout_2(pin_dir):
+    """Rewrite the pins as an agent of map layout 2 left them: its services
+    values ended at epoch, before the handshake buckets and
+    handshakes_aged_total (24 bytes). The attached programs go on counting
+    in the unpinned new map."""
     path = f"{pin_dir}/services"
     info = json.loads(run(["bpftool", "-j", "map", "show", "pinned", path]).stdout)
     entries = json.loads(run(["bpftool", "-j", "map", "dump", "pinned", path]).stdout)
-    v1 = f"{pin_dir}/v1services"
-    run(["bpftool", "map", "create", v1, "type", "hash", "key",
-         str(info["bytes_key"]), "value", str(info["bytes_value"] - 8),
+    v2 = f"{pin_dir}/v2services"
+    run(["bpftool", "map", "create", v2, "type", "hash", "key",
+         str(info["bytes_key"]), "value", str(info["bytes_value"] - 24),
          "entries", str(info["max_entries"]), "name", "services", "flags", "1"])
     for e in entries:
-        value = e["value"][:-16] + e["value"][-8:]
-        run(["bpftool", "map", "update", "pinned", v1, "key", "hex"] +
+        value = e["value"][:-24]
+        run(["bpftool", "map", "update", "pinned", v2, "key", "hex"] +
             [b[2:] for b in e["key"]] + ["value", "hex"] + [b[2:] for b in value])
-    os.rename(v1, path)
+    os.rename(v2, path)
     run(["bpftool", "map", "update", "pinned", f"{pin_dir}/layout",
-         "key", "0", "0", "0", "0", "value", "1", "0", "0", "0"])
+         "key", "0", "0", "0", "0", "value", "2", "0", "0", "0"])
 
 
-def test_upgrade_from_layout_1(w):
+def test_upgrade_from_layout_2(w):
     """A rolling update to a new map layout: the new agent upgrades the
     pinned maps in place instead of refusing them; held connections and
     counters carry over and it keeps counting."""
@@ -408,17 +409,17 @@ def test_upgrade_from_layout_1(w):
     w.wait_counts(SVC4, 3)
     before = w.service(SVC4)
     w.kill_agent(signal.SIGTERM)
-    pin_as_layout_1(w.pin_dir)
+    pin_as_layout_2(w.pin_dir)
     w.start_agent()
     log = w.log_text()
     assert "maps of an older layout found (upgrading)" in log, log
-    assert "upgraded from layout version 1 to 2: 2 services" in log, log
+    assert "upgraded from layout version 2 to 3: 2 services" in log, log
     assert w.service(SVC4) == before, (before, w.service(SVC4))
     assert sorted(os.listdir(w.pin_dir)) == sorted(
         ["agent", "clients", "flows", "layout", "links", "node_addrs", "remotes",
          "services", "stats", "svc_filter"]), os.listdir(w.pin_dir)
     dump = run(["bpftool", "map", "dump", "pinned", f"{w.pin_dir}/services"]).stdout
-    assert "local_fallback_total" in dump, dump
+    assert "handshakes_aged_total" in dump, dump
     for s in held:
         w.echo_ok(s)
     w.hang_up(held[0])
@@ -426,7 +427,7 @@ def test_upgrade_from_layout_1(w):
     extra = w.dial()
     w.wait_counts(SVC4, 3)
     w.echo_ok(extra)
-    assert json.loads(w.cli("version", "--json").stdout)["layout_version"] == 2
+    assert json.loads(w.cli("version", "--json").stdout)["layout_version"] == 3
 
 
 def test_sigterm_leaves_datapath(w):

@@ -760,7 +760,9 @@ static void test_expire_half_open(const void *arg)
 
 	r = collect_at(created + (SW_DEFAULT_HALF_OPEN_TIMEOUT_S - 1) * SEC_NS);
 	CHECK_EQ(r.expired_half_open, 0);
-	check_counts(2, 1);
+	/* The unacknowledged local handshake stopped counting long ago. */
+	check_counts(1, 1);
+	CHECK_EQ(service().handshakes_aged_total, 1);
 
 	r = collect_at(created + (SW_DEFAULT_HALF_OPEN_TIMEOUT_S + 1) * SEC_NS);
 	CHECK_EQ(r.scanned, 3);
@@ -773,6 +775,67 @@ static void test_expire_half_open(const void *arg)
 	CHECK_EQ(stats().released_half_open, 2);
 	/* A SYN flood cannot pin the service in overflow: room is back. */
 	CHECK_EQ(connect_from(4), OUT_PASS);
+}
+
+/* Past two handshake ticks: every bucket the flows so far are in has aged. */
+static void wait_handshakes_aged(void)
+{
+	usleep((2ull << SW_HANDSHAKE_TICK_SHIFT) / 1000 + 20000);
+}
+
+/*
+ * SYNs that are never acknowledged (spoofed) hold their slots for one to
+ * two handshake ticks, not until the half-open timeout: the threshold is
+ * exact for handshakes under way, and room is back once they are stale.
+ */
+static void test_handshake_aged(const void *arg)
+{
+	start(arg, 2, 0);
+	CHECK_EQ(syn(1), OUT_PASS);
+	CHECK_EQ(syn(2), OUT_PASS);
+	CHECK_EQ(syn(3), OUT_STEER);		/* exact while they are young */
+	check_counts(2, 1);
+	CHECK(flow(1).state & SW_FLOW_PROVISIONAL);
+	wait_handshakes_aged();
+	CHECK_EQ(syn(4), OUT_PASS);		/* 1 and 2 gave their slots back */
+	check_counts(1, 1);
+	CHECK_EQ(service().handshakes_aged_total, 2);
+	CHECK_EQ(syn(1), OUT_PASS);		/* a retransmit follows its flow */
+	CHECK_EQ(from_client(1, TH_ACK), OUT_PASS);	/* a late ACK: counts again */
+	check_counts(2, 1);
+	CHECK_EQ(syn(5), OUT_STEER);		/* 1 acknowledged + 4 young */
+	CHECK_EQ(from_client(2, TH_RST), OUT_PASS);	/* it held nothing */
+	check_counts(2, 2);
+	CHECK_EQ(from_client(1, TH_RST), OUT_PASS);
+	check_counts(1, 2);
+	CHECK_EQ(from_client(4, TH_ACK), OUT_PASS);	/* in time: counts on */
+	wait_handshakes_aged();
+	CHECK_EQ(connect_from(6), OUT_PASS);
+	CHECK_EQ(syn(7), OUT_STEER);		/* 4 and 6 hold the two slots */
+	check_counts(2, 3);
+	CHECK_EQ(service().handshakes_aged_total, 2);
+	CHECK_EQ(from_client(4, TH_RST), OUT_PASS);
+	CHECK_EQ(from_client(6, TH_RST), OUT_PASS);
+	check_counts(0, 3);
+	CHECK_EQ(stats().state_contention, 0);
+}
+
+/* The collector ages handshakes too, so status is right without new SYNs. */
+static void test_handshake_aged_by_collector(const void *arg)
+{
+	struct sw_service s;
+
+	start(arg, 1, 0);
+	CHECK_EQ(syn(1), OUT_PASS);
+	s = service();
+	CHECK(sw_service_spills_next(&s));
+	collect_at(flow(1).created_ns + (2ull << SW_HANDSHAKE_TICK_SHIFT));
+	s = service();
+	CHECK(!sw_service_spills_next(&s));
+	check_counts(0, 0);
+	CHECK_EQ(service().handshakes_aged_total, 1);
+	CHECK_EQ(from_client(1, TH_ACK), OUT_PASS);
+	check_counts(1, 0);
 }
 
 static void test_expire_idle(const void *arg)
@@ -1479,7 +1542,7 @@ struct storm {
 	enum hook hook;
 	__u16 first_port;	/* this thread's connections */
 	__u16 ports;
-	__u8 flags;
+	const __u8 *flags;	/* each connection's packets, 0-terminated */
 	int errors;
 };
 
@@ -1487,7 +1550,7 @@ static void *storm_run(void *arg)
 {
 	struct storm *t = arg;
 	struct tcp_spec s = { .family = fx.v->family, .src = client(),
-			      .dst = vip(), .dport = PORT, .flags = t->flags };
+			      .dst = vip(), .dport = PORT };
 	cpu_set_t cpus;
 	__u8 out[PKT_MAX + 64];
 	struct pkt p;
@@ -1497,11 +1560,14 @@ static void *storm_run(void *arg)
 	if (pthread_setaffinity_np(pthread_self(), sizeof(cpus), &cpus))
 		t->errors++;
 	pthread_barrier_wait(t->go);
-	for (__u32 i = 0; i < t->ports; i++) {
+	for (__u32 i = 0; i < t->ports * 2; i++) {
 		LIBBPF_OPTS(bpf_test_run_opts, o, .data_out = out,
 			    .data_size_out = sizeof(out));
 
-		s.sport = t->first_port + i;
+		s.sport = t->first_port + i / 2;
+		s.flags = t->flags[i % 2];
+		if (!s.flags)
+			continue;
 		pkt_tcp(&p, &s);
 		o.data_in = p.data;
 		o.data_size_in = p.len;
@@ -1512,8 +1578,17 @@ static void *storm_run(void *arg)
 	return NULL;
 }
 
+/*
+ * A storm's connections: handshakes the client completes at once (a SYN
+ * left unacknowledged stops counting after 268-537 ms, which an emulated
+ * CPU can take to send a storm), and resets.
+ */
+static const __u8 handshakes[] = { TH_SYN, TH_ACK };
+static const __u8 resets[] = { TH_RST, 0 };
+static const __u8 syns[] = { TH_SYN, 0 };
+
 /* Run one storm per CPU, all starting together. */
-static void storm(const __u16 first_port[2], __u16 ports, __u8 flags)
+static void storm(const __u16 first_port[2], __u16 ports, const __u8 *flags)
 {
 	struct storm t[2];
 	pthread_barrier_t go;
@@ -1559,7 +1634,7 @@ static void test_concurrent_syns(const void *arg)
 
 	start(arg, STORM_MAX, 0);
 	/* Different connections on both CPUs: never more than max local. */
-	storm(disjoint, STORM_CONNS, TH_SYN);
+	storm(disjoint, STORM_CONNS, handshakes);
 	CHECK_EQ(flow_count(), 2 * STORM_CONNS);
 	CHECK_EQ(local_flows(), STORM_MAX);
 	check_counts(STORM_MAX, 2 * STORM_CONNS - STORM_MAX);
@@ -1567,10 +1642,34 @@ static void test_concurrent_syns(const void *arg)
 	CHECK_EQ(service().overflowed_total, 2 * STORM_CONNS - STORM_MAX);
 
 	/* Both CPUs reset the same connections: each released once. */
-	storm(same, 2 * STORM_CONNS, TH_RST);
+	storm(same, 2 * STORM_CONNS, resets);
 	check_counts(0, 0);
 	CHECK_EQ(stats().released_rst, 2 * STORM_CONNS);
 	CHECK_EQ(local_flows(), 0);
+}
+
+/*
+ * SYNs never acknowledged, racing on both CPUs with the aging of their
+ * buckets and then with their resets: every slot is given back once,
+ * whoever gets there first (a second give-back would wrap the counter).
+ */
+static void test_concurrent_unacknowledged(const void *arg)
+{
+	const __u16 disjoint[2] = { 1, 1 + STORM_CONNS };
+	const __u16 same[2] = { 1, 1 };
+	__u32 local;
+
+	start(arg, STORM_MAX, 0);
+	storm(disjoint, STORM_CONNS, syns);
+	local = local_flows();
+	CHECK(local >= STORM_MAX, "%u local", local);
+	wait_handshakes_aged();
+	collect_at(sw_now_ns());
+	check_counts(0, 2 * STORM_CONNS - local);
+	CHECK_EQ(service().handshakes_aged_total, local);
+	storm(same, 2 * STORM_CONNS, resets);
+	check_counts(0, 0);
+	CHECK_EQ(stats().state_contention, 0);
 }
 
 /* The same SYNs on both CPUs at once: one flow each, one slot each. */
@@ -1579,7 +1678,7 @@ static void test_concurrent_same_syns(const void *arg)
 	const __u16 same[2] = { 1, 1 };
 
 	start(arg, STORM_MAX, 0);
-	storm(same, 2 * STORM_MAX, TH_SYN);
+	storm(same, 2 * STORM_MAX, handshakes);
 	CHECK_EQ(flow_count(), 2 * STORM_MAX);
 	CHECK_EQ(local_flows(), STORM_MAX);
 	check_counts(STORM_MAX, STORM_MAX);
@@ -1649,51 +1748,68 @@ static void test_refuse_other_layout(const void *arg)
 	      strstr(e.msg, "spillway down"), "message: %s", e.msg);
 }
 
+/* The size of a services value in an older layout. */
+static __u32 old_service_size(__u32 version)
+{
+	return version == 1 ? sizeof(struct sw_service_v1) :
+			      sizeof(struct sw_service_v2);
+}
+
+/* Today's service as an older layout stored it (abi.h: older values are
+ * prefixes of today's; layout 1 had no local_fallback_total). */
+static void service_as_old(__u32 version, const struct sw_service *s,
+			   unsigned char *out)
+{
+	struct sw_service_v1 *v1 = (struct sw_service_v1 *)out;
+
+	memcpy(out, s, old_service_size(version));
+	if (version == 1)
+		v1->epoch = s->epoch;
+}
+
 /*
- * Pin what an agent of layout 1 would have left: the services map without
- * local_fallback_total, holding this process's services less what `pending`
- * local connections added (the old programs count them after the upgrade's
- * copy). Returns the old map, kept open to play the old programs.
+ * Pin what an agent of an older layout would have left: its services map,
+ * holding this process's services less what `pending` local connections
+ * added (the old programs count them after the upgrade's copy). Returns
+ * the old map, kept open to play the old programs.
  */
-static int pin_layout_1(__u32 pending)
+static int pin_layout(__u32 version, __u32 pending)
 {
 	LIBBPF_OPTS(bpf_map_create_opts, opts, .map_flags = BPF_F_NO_PREALLOC);
 	int new_fd = bpf_map__fd(skel()->maps.services), fd;
+	unsigned char old[sizeof(struct sw_service)];
 	struct sw_service_key key, *prev = NULL;
-	struct sw_layout one = { .version = 1 };
+	struct sw_layout lay = { .version = version };
 	char path[PATH_MAX];
 	struct sw_service s;
 	__u32 zero = 0;
 
 	fd = bpf_map_create(BPF_MAP_TYPE_HASH, "services", sizeof(key),
-			    sizeof(struct sw_service_v1), SW_MAX_SERVICES, &opts);
-	CHECK(fd >= 0, "creating a layout 1 services map: %s", strerror(errno));
+			    old_service_size(version), SW_MAX_SERVICES, &opts);
+	CHECK(fd >= 0, "creating a layout %u services map: %s", version,
+	      strerror(errno));
 	while (!bpf_map_get_next_key(new_fd, prev, &key)) {
-		struct sw_service_v1 v;
-
 		prev = &key;
 		CHECK(!bpf_map_lookup_elem(new_fd, &key, &s));
-		v = (struct sw_service_v1){
-			.cfg = s.cfg, .flags = s.flags,
-			.active_local = s.active_local - pending,
-			.active_remote = s.active_remote,
-			.local_total = s.local_total - pending,
-			.overflowed_total = s.overflowed_total,
-			.overflow_unavailable_total = s.overflow_unavailable_total,
-			.epoch = s.epoch };
-		CHECK(!bpf_map_update_elem(fd, &key, &v, BPF_NOEXIST));
+		s.active_local -= pending;
+		s.local_total -= pending;
+		service_as_old(version, &s, old);
+		CHECK(!bpf_map_update_elem(fd, &key, old, BPF_NOEXIST));
 	}
 	sw_pin_path(path, sizeof(path), fx.dp.pin_dir, "services");
 	CHECK(!unlink(path) && !bpf_obj_pin(fd, path), "%s", strerror(errno));
 	CHECK(!bpf_map_update_elem(bpf_map__fd(skel()->maps.layout), &zero,
-				   &one, BPF_ANY));
+				   &lay, BPF_ANY));
 	return fd;
 }
 
-/* The old programs open `n` local connections after the copy. */
+/*
+ * The old programs open `n` local connections after the copy (the counters
+ * they add to sit at the same offsets in every layout).
+ */
 static void old_programs_open_local(int old_fd, __u32 n)
 {
-	struct sw_service_v1 v;
+	struct sw_service v;
 
 	CHECK(!bpf_map_lookup_elem(old_fd, &fx.svc, &v));
 	v.active_local += n;
@@ -1737,11 +1853,11 @@ static void check_services_pinned(void)
 }
 
 /*
- * An agent of this build finds layout 1 (a rolling update): no refusal,
- * every flow and counter carried over, including what the old programs
- * counted between the copy and the swap.
+ * An agent of this build finds an older layout (a rolling update): no
+ * refusal, every flow and counter carried over, including what the old
+ * programs counted between the copy and the swap.
  */
-static void test_upgrade_layout_1(const void *arg)
+static void upgrade_from(const void *arg, __u32 version)
 {
 	struct sw_error e = {};
 	struct sw_service s;
@@ -1751,11 +1867,11 @@ static void test_upgrade_layout_1(const void *arg)
 	CHECK_EQ(connect_from(1), OUT_PASS);
 	CHECK_EQ(connect_from(2), OUT_PASS);
 	CHECK_EQ(connect_from(3), OUT_STEER);
-	old_fd = pin_layout_1(1);		/* connection 2 comes later */
+	old_fd = pin_layout(version, 1);	/* connection 2 comes later */
 	reopen(NULL, &e, &err);
 	CHECK(!err, "%s", e.msg);
 	CHECK(fx.dp.adopted && fx.dp.upgrade);
-	CHECK_EQ(pinned_layout(), 1);		/* until it is finished */
+	CHECK_EQ(pinned_layout(), version);	/* until it is finished */
 	check_counts(1, 1);			/* the copy */
 	old_programs_open_local(old_fd, 1);	/* before the swap */
 	CHECK(!sw_datapath_finish_upgrade(&fx.dp, &e), "%s", e.msg);
@@ -1777,6 +1893,16 @@ static void test_upgrade_layout_1(const void *arg)
 	check_counts(2, 2);
 }
 
+static void test_upgrade_layout_1(const void *arg)
+{
+	upgrade_from(arg, 1);
+}
+
+static void test_upgrade_layout_2(const void *arg)
+{
+	upgrade_from(arg, 2);
+}
+
 /* An upgrade that stopped before it finished (the agent died) is redone. */
 static void test_upgrade_interrupted(const void *arg)
 {
@@ -1785,7 +1911,7 @@ static void test_upgrade_interrupted(const void *arg)
 
 	start(arg, 2, 0);
 	CHECK_EQ(connect_from(1), OUT_PASS);
-	old_fd = pin_layout_1(0);
+	old_fd = pin_layout(1, 0);
 	reopen(NULL, &e, &err);
 	CHECK(!err && fx.dp.upgrade, "%s", e.msg);
 	CHECK_EQ(connect_from(2), OUT_PASS);	/* counted in the unfinished map */
@@ -1826,7 +1952,7 @@ static void test_down_unfinished_upgrade(const void *arg)
 	int err;
 
 	start(arg, 1, 0);
-	close(pin_layout_1(0));
+	close(pin_layout(2, 0));
 	reopen(NULL, &e, &err);
 	CHECK(!err && fx.dp.upgrade, "%s", e.msg);
 	snprintf(dir, sizeof(dir), "%s", fx.dp.pin_dir);
@@ -1963,6 +2089,8 @@ static const struct test_case cases[] = {
 	VARIANTS("local-fallback", test_local_fallback),
 	VARIANTS("expire/half-open", test_expire_half_open),
 	VARIANTS("expire/idle", test_expire_idle),
+	VARIANTS("handshake/aged", test_handshake_aged),
+	VARIANTS("handshake/aged-by-collector", test_handshake_aged_by_collector),
 	VARIANTS("expire/closed-linger", test_closed_linger),
 	VARIANTS("port-reuse", test_port_reuse),
 	VARIANTS("service-readded", test_service_readded),
@@ -1985,6 +2113,7 @@ static const struct test_case cases[] = {
 	{ "truncated-everywhere/ipv6", test_truncated_everywhere, &xdp6 },
 	VARIANTS("concurrent/syns", test_concurrent_syns),
 	VARIANTS("concurrent/same-syns", test_concurrent_same_syns),
+	VARIANTS("concurrent/unacknowledged", test_concurrent_unacknowledged),
 	{ "meta-refused/xdp/ipv4", test_meta_refused, &xdp4 },
 	{ "meta-refused/xdp/ipv6", test_meta_refused, &xdp6 },
 	{ "agent-bypass-mark/tc/ipv4", test_agent_bypass_mark, &tc4 },
@@ -1995,6 +2124,8 @@ static const struct test_case cases[] = {
 	{ "loader/refuse-other-layout", test_refuse_other_layout, &tc4 },
 	{ "loader/upgrade-layout-1", test_upgrade_layout_1, &tc4 },
 	{ "loader/upgrade-layout-1/xdp", test_upgrade_layout_1, &xdp4 },
+	{ "loader/upgrade-layout-2", test_upgrade_layout_2, &tc4 },
+	{ "loader/upgrade-layout-2/xdp", test_upgrade_layout_2, &xdp4 },
 	{ "loader/upgrade-interrupted", test_upgrade_interrupted, &tc4 },
 	{ "loader/upgrade-pins-moved", test_upgrade_pins_moved, &tc4 },
 	{ "loader/down-unfinished-upgrade", test_down_unfinished_upgrade, &tc4 },

@@ -573,6 +573,21 @@ static void teardown(void)
 	}
 }
 
+/* Flows whose state has every bit of `bits`. */
+static int flows_with(__u32 bits)
+{
+	int fd = bpf_map__fd(fx.dp.skel->maps.flows), n = 0;
+	struct sw_flow_key key, *prev = NULL;
+	struct sw_flow f;
+
+	while (!bpf_map_get_next_key(fd, prev, &key)) {
+		prev = &key;
+		if (!bpf_map_lookup_elem(fd, &key, &f) && (f.state & bits) == bits)
+			n++;
+	}
+	return n;
+}
+
 static void test_spill(const void *arg)
 {
 	int before, local[3], spilled[2];
@@ -594,6 +609,11 @@ static void test_spill(const void *arg)
 	check_bpftool_dump(3, 2);
 	for (int i = 0; i < 3; i++)
 		echo(local[i]);
+	for (int i = 0; i < 2; i++)
+		echo(spilled[i]);
+	/* Held by endpoint sockets: from now on their packets are only
+	 * marked, and the kernel finds the sockets itself. */
+	CHECK_EQ(flows_with(SW_FLOW_ENDPOINT), 2);
 	for (int i = 0; i < 2; i++)
 		echo(spilled[i]);
 	echo(before);

@@ -92,6 +92,8 @@ static void status_json(FILE *out, const struct sw_view *v)
 		json_field_uint(&j, "overflow_unavailable_total",
 				l->overflow_unavailable_total);
 		json_field_uint(&j, "local_fallback_total", l->local_fallback_total);
+		json_field_uint(&j, "handshakes_aged_total",
+				l->handshakes_aged_total);
 		json_field_str(&j, "state", sw_service_state(l));
 		json_end(&j);
 	}
@@ -565,6 +567,11 @@ void report_metrics(FILE *out, const struct sw_view *v)
 		       "counter", "Spilled connections the remote would not "
 		       "take, served in this cluster by the agent.", NULL,
 		       LIVE(local_fallback_total), true);
+	service_metric(out, v, "spillway_service_handshakes_aged_total",
+		       "counter", "Local handshakes the client did not "
+		       "acknowledge within 268-537 ms: their slots stopped "
+		       "counting (a SYN flood shows here).", NULL,
+		       LIVE(handshakes_aged_total), true);
 
 	help(out, "spillway_remote_healthy", "gauge",
 	     "1 if the remote takes new overflow.");

@@ -17,19 +17,26 @@
 #include "datapath/control.h"
 #include "datapath/upgrade.h"
 
+/* Layout 1 lacked local_fallback_total (before epoch); 2 ended at epoch. */
+_Static_assert(__builtin_offsetof(struct sw_service_v1, epoch) ==
+	       __builtin_offsetof(struct sw_service, local_fallback_total) &&
+	       sizeof(struct sw_service_v2) ==
+	       __builtin_offsetof(struct sw_service, handshakes),
+	       "older services values are prefixes of today's");
+
 static void service_from_v1(const void *old, struct sw_service *out)
 {
 	const struct sw_service_v1 *v = old;
 
 	memset(out, 0, sizeof(*out));
-	out->cfg = v->cfg;
-	out->flags = v->flags;
-	out->active_local = v->active_local;
-	out->active_remote = v->active_remote;
-	out->local_total = v->local_total;
-	out->overflowed_total = v->overflowed_total;
-	out->overflow_unavailable_total = v->overflow_unavailable_total;
+	memcpy(out, v, __builtin_offsetof(struct sw_service_v1, epoch));
 	out->epoch = v->epoch;
+}
+
+static void service_from_v2(const void *old, struct sw_service *out)
+{
+	memset(out, 0, sizeof(*out));
+	memcpy(out, old, sizeof(struct sw_service_v2));
 }
 
 /* One older layout: how its services values read as today's. */
@@ -41,9 +48,11 @@ struct layout {
 
 static const struct layout layouts[] = {
 	{ 1, sizeof(struct sw_service_v1), service_from_v1 },
+	{ 2, sizeof(struct sw_service_v2), service_from_v2 },
 };
 /* read_old reads an old value into a buffer of today's size. */
-_Static_assert(sizeof(struct sw_service_v1) <= sizeof(struct sw_service),
+_Static_assert(sizeof(struct sw_service_v1) <= sizeof(struct sw_service) &&
+	       sizeof(struct sw_service_v2) <= sizeof(struct sw_service),
 	       "an old services value must fit today's");
 
 /* A service as copied, to tell later what the old programs added. */

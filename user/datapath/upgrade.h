@@ -44,6 +44,19 @@ struct sw_service_v1 {
 	__u64 epoch;
 };
 
+/* services value of layout 2, before the handshake buckets. */
+struct sw_service_v2 {
+	struct sw_service_config cfg;
+	__u32 flags;
+	__u32 active_local;
+	__u32 active_remote;
+	__u64 local_total;
+	__u64 overflowed_total;
+	__u64 overflow_unavailable_total;
+	__u64 local_fallback_total;
+	__u64 epoch;
+};
+
 /* Whether this build can upgrade pinned maps of layout `version`. */
 bool sw_upgrade_known(__u32 version);
 
