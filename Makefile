@@ -49,7 +49,7 @@ USER_LIB   := user/lib/error.c user/lib/log.c user/lib/loop.c user/lib/json.c \
               user/tunnel/endpoint.c user/tunnel/fallback.c \
               user/tunnel/gateway.c user/tunnel/net.c \
               user/agent/agent.c user/agent/reconcile.c user/agent/serve.c \
-              user/agent/interfaces.c user/agent/vips.c \
+              user/agent/interfaces.c user/agent/vips.c user/agent/worker.c \
               user/agent/report.c user/agent/metrics.c user/agent/rpc.c \
               user/agent/request.c \
               user/cli/top.c
