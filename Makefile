@@ -49,7 +49,7 @@ USER_LIB   := user/lib/error.c user/lib/log.c user/lib/loop.c user/lib/json.c \
               user/tunnel/endpoint.c user/tunnel/fallback.c \
               user/tunnel/gateway.c user/tunnel/net.c \
               user/agent/agent.c user/agent/reconcile.c user/agent/serve.c \
-              user/agent/interfaces.c user/agent/vips.c \
+              user/agent/interfaces.c user/agent/vips.c user/agent/worker.c \
               user/agent/report.c user/agent/metrics.c user/agent/rpc.c \
               user/agent/request.c \
               user/cli/top.c
@@ -81,11 +81,14 @@ CHECK_TESTS := $(filter-out %/test_route %/test_sysctl,$(UNIT_TESTS)) \
 # Run again under Debian 12's 6.1 LTS kernel in qemu (tests/vm/run.sh).
 KERNEL_TESTS := $(BUILD)/tests/test_datapath $(BUILD)/tests/test_veth \
                 "$(BUILD)/spillway check --kernel"
-# Scripts, run as they are (they drive build/spillway).
+# Scripts, run as they are (they drive build/spillway); a quoted entry is a
+# command with its arguments: the tunnel's tests run with 2 workers and 1.
 TEST_SCRIPTS := tests/unit/test_layers.py tests/unit/test_docs.py \
                 tests/unit/test_completion.py \
                 tests/agent/test_agent.py tests/agent/test_top.py \
-                tests/agent/test_tunnel.py tests/e2e/test_e2e.py \
+                "env SW_TEST_WORKERS=2 tests/agent/test_tunnel.py" \
+                "env SW_TEST_WORKERS=1 tests/agent/test_tunnel.py" \
+                tests/e2e/test_e2e.py \
                 tests/e2e/test_istio_e2e.py tests/deploy/test_manifests.py \
                 tests/deploy/test_monitoring.py tests/k8s/test_k8s.py
 

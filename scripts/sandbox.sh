@@ -20,7 +20,8 @@
 #   scripts/sandbox.sh env    [--name NAME]   shell variables describing it
 #
 # Environment: MAX_CONNECTIONS (default 20) and RESUME_BELOW (default = max)
-# for the service; SPILLWAY (default build/spillway). Names start with NAME
+# for the service; WORKERS (default 2) for both agents' tunnel.workers;
+# SPILLWAY (default build/spillway). Names start with NAME
 # (default "spillway"), so two sandboxes, or a test and the demo, never
 # collide. Needs root.
 set -euo pipefail
@@ -31,6 +32,7 @@ SPILLWAY=${SPILLWAY:-$ROOT/build/spillway}
 TCPLOAD=$ROOT/build/tcpload
 MAX_CONNECTIONS=${MAX_CONNECTIONS:-20}
 RESUME_BELOW=${RESUME_BELOW:-$MAX_CONNECTIONS}
+WORKERS=${WORKERS:-2}
 
 usage() {
 	sed -n '3,26p' "$0" | sed 's/^# \{0,1\}//'
@@ -174,6 +176,8 @@ services:
     max_connections: $MAX_CONNECTIONS
     resume_below: $RESUME_BELOW
     overflow_to: [cluster2]
+tunnel:
+  workers: $WORKERS
 metrics:
   listen: 127.0.0.1:15020
 datapath:
@@ -186,6 +190,7 @@ tls:
   allow_identities: [spiffe://cluster.local/ns/spillway/sa/spillway]
 tunnel:
   listen: 10.2.0.2:15008
+  workers: $WORKERS
 exports:
   - name: $SERVICE
     port: 80

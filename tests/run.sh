@@ -24,7 +24,8 @@ trap cleanup EXIT INT TERM
 failed=()
 for t in "$@"; do
 	echo "== $t"
-	"$t" || failed+=("$t")
+	read -ra cmd <<<"$t"	# a command and its arguments ("env X=1 test")
+	"${cmd[@]}" || failed+=("$t")
 done
 echo
 if [ ${#failed[@]} -ne 0 ]; then

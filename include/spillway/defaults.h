@@ -101,6 +101,13 @@
 #define SW_TUNNEL_BUFFER_BUDGET_MIB 256
 #define SW_TUNNEL_BUFFER_BUDGET_MIB_MAX (1u << 20)
 /*
+ * The agent's tunnel workers (tunnel.workers): event loops, each on its own
+ * thread with its own tunnel connections, sharing the endpoint's and the
+ * gateway's ports through SO_REUSEPORT. Not written: one per CPU the agent
+ * may run on (sched_getaffinity), at most this many.
+ */
+#define SW_WORKERS_MAX 64
+/*
  * Connects a gateway opens to export targets a second for one peer identity
  * (tunnel.max_connects_per_peer; a burst of as many). A CONNECT past it
  * waits for its turn (within the 10 s connect timeout, then 503): a stream

@@ -10,6 +10,7 @@ Connections over the threshold on node are steered to agent 1, carried in an
 HTTP/2 CONNECT stream to agent 2, and delivered to the export's target. The
 gateway is also spoken to directly, with python3-h2 (a client nobody here
 wrote) and with handshakes built to fail. Run one case: test_tunnel.py NAME"""
+import ctypes
 import datetime
 import hashlib
 import json
@@ -27,7 +28,8 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 from metrics import check_metrics  # noqa: E402
 from netns import (ROOT, SPILLWAY, World, netns, run, run_cases,  # noqa: E402
-                   spillway_down, start_dns, start_echo, start_spillway, wait_until)
+                   WAIT_S, spillway_down, start_dns, start_echo, start_spillway,
+                   wait_until)
 
 import h2.config  # noqa: E402
 import h2.connection  # noqa: E402
@@ -305,7 +307,9 @@ def test_spill_through_tunnel_integrity(w):
     for s in (local, spilled):
         checksum_roundtrip(s, 8 << 20)     # 8 MiB each way, byte for byte
     status, body = w.http("/metrics")
-    assert 'spillway_tunnel_connections{remote="cluster2"} 1' in body, body
+    # Each worker keeps a connection to the remote ahead of need.
+    n = w.status()["workers"]["count"]
+    assert f'spillway_tunnel_connections{{remote="cluster2"}} {n}' in body, body
     m = re.search(r'spillway_tunnel_bytes_total\{remote="cluster2",direction="sent"\} (\d+)', body)
     assert m and int(m.group(1)) >= 8 << 20, body
 
@@ -483,10 +487,12 @@ def test_slow_dns_stalls_no_stream(w):
     # One question (c-ares may send it twice: a retransmission) for three.
     assert w.gw_status()["resolver"] == {"queries": 1, "cached": 0, "failed": 0}
     asked = dns_queries(dns_log, "slow-target.test")
-    # Within the answer's TTL: served at once, no new question.
+    # Within the answer's TTL: served at once, no new question. (On this
+    # connection's worker: each worker keeps its own cache.)
     start = time.monotonic()
-    status, body = h2_connect(w, f"{SLOW}:80", data=b"again\n")
-    assert (status, body) == (200, b"remote\nagain\n"), (status, body)
+    again = slow.request(f"{SLOW}:80", data=b"again\n")
+    assert slow.until(lambda: slow.body[again].endswith(b"again\n")), (slow.status, slow.body)
+    assert (slow.status.get(again), slow.body[again]) == (200, b"remote\nagain\n")
     assert time.monotonic() - start < 2
     assert dns_queries(dns_log, "slow-target.test") == asked, open(dns_log).read()
     assert w.gw_status()["resolver"] == {"queries": 1, "cached": 1, "failed": 0}
@@ -600,6 +606,23 @@ def test_certificate_hot_reload(w):
     checksum_roundtrip(live, 1 << 20)          # the live stream is untouched
     status, body = h2_connect(w, SVC + ":80", data=b"after reload\n")
     assert status == 200 and body.endswith(b"after reload\n"), (status, body)
+    # Every worker took the new set: fresh connections, spread over them,
+    # all see the new leaf.
+    pem = open(f"{w.certs}/cluster2b/cert-chain.pem").read()
+    end = "-----END CERTIFICATE-----"
+    new_leaf = ssl.PEM_cert_to_DER_cert(pem[:pem.index(end) + len(end)] + "\n")
+    # (The one stream ended so far: h2_connect's; the live one is open.)
+    before = wait_until("h2_connect's stream counted", lambda: (
+        lambda a: sum(a) == 1 and a)(per_worker(w.gw_status())))
+    for _ in range(12):
+        c = H2Client(w)
+        assert c.t.getpeercert(binary_form=True) == new_leaf, "an old certificate"
+        sid = c.request(SVC + ":80", data=b"x\n")
+        assert c.until(lambda: c.body[sid].endswith(b"x\n")), (c.status, c.body)
+        c.close()
+    after = wait_until("the streams counted", lambda: (
+        lambda a: sum(a) == 13 and a)(per_worker(w.gw_status())))
+    assert all(a > b for a, b in zip(after, before)), (before, after)
 
 
 def test_remote_down_and_back(w):
@@ -1003,6 +1026,9 @@ def test_buffer_budget_pauses_not_drops(w):
     beyond waits in the kernel, not in the gateway. Another peer still gets
     through; once the target reads, every byte arrives."""
     sink = start_sink(w, "  buffer_budget_mib: 1\n")
+    # The budget is split over the gateway's workers; one connection's
+    # streams all live on one of them.
+    budget = (1 << 20) // w.gw_status()["workers"]["count"]
     c, sids = sink_client(w, 3)
     # 3 x ~4 MiB (within the stream windows) in full frames, from a thread:
     # its writes stall once the gateway stops reading. The kernel's socket
@@ -1013,11 +1039,11 @@ def test_buffer_budget_pauses_not_drops(w):
     sender = threading.Thread(target=c.t.sendall, args=(blob,), daemon=True)
     sender.start()
     wait_until("over the budget", lambda: metric_value(
-        gw_metrics(w), "spillway_gateway_buffered_bytes") > 1 << 20)
+        gw_metrics(w), "spillway_gateway_buffered_bytes") > budget)
     time.sleep(1)               # what it would read more, it has read
     buffered = metric_value(gw_metrics(w), "spillway_gateway_buffered_bytes")
     # The budget, plus one read (64 KiB) and two part-used chunks a stream.
-    assert buffered <= (1 << 20) + (64 << 10) + 4 * (16 << 10) + 4096, buffered
+    assert buffered <= budget + (64 << 10) + 4 * (16 << 10) + 4096, buffered
     status, body = h2_connect(w, f"{SVC}:80", data=b"hello\n")
     assert status == 200 and body.endswith(b"hello\n"), (status, body)
     # The target reads: the rest flows, none of it lost.
@@ -1159,16 +1185,18 @@ def test_keepalive_on_pooled_connections(w):
     w.write_config(w.node_config())
     w.start_agent()
     w.wait_healthy(True)
-    timers = wait_until("the pooled connection at rest", lambda: keepalive_timers(w))
-    assert timers == [None], f"without a keepalive block: {timers}"
+    n = w.status()["workers"]["count"]     # each keeps one pooled connection
+    timers = wait_until("the pooled connections at rest",
+                        lambda: len(keepalive_timers(w) or []) == n and keepalive_timers(w))
+    assert timers == [None] * n, f"without a keepalive block: {timers}"
     w.kill_agent(signal.SIGTERM)
     w.write_config(w.node_config(remote="keepalive: {time: 30s, interval: 5s, probes: 3}"))
     w.start_agent()
     w.wait_healthy(True)
-    timers = wait_until("the new agent's pooled connection at rest",
-                        lambda: keepalive_timers(w))
-    assert len(timers) == 1 and 0 < timers[0] <= 30, (
-        f"expected one keepalive timer of at most 30s (TCP_KEEPIDLE), got {timers}")
+    timers = wait_until("the new agent's pooled connections at rest",
+                        lambda: len(keepalive_timers(w) or []) == n and keepalive_timers(w))
+    assert all(t and 0 < t <= 30 for t in timers), (
+        f"expected {n} keepalive timers of at most 30s (TCP_KEEPIDLE), got {timers}")
 
 
 def timed_out_dials(w, gateway, timeout, count=2):
@@ -1199,6 +1227,175 @@ def test_connect_timeout_honoured(w):
                       lambda: timed_out_dials(w, gateway, "1s"))
     assert all(0.98 <= t <= 1.25 for t in took), f"dials timed out after {took}s, not ~1s"
     assert not w.status()["remotes"][0]["healthy"]
+
+
+# --- tunnel.workers -----------------------------------------------------------
+
+WORKERS2 = "tunnel:\n  workers: 2\n"
+
+
+def start_two_workers_each(w, max_conns=1):
+    """Both agents with tunnel.workers: 2, whatever the machine's CPUs."""
+    w.start_gateway(w.gw_config_text().replace("tunnel:\n", WORKERS2, 1))
+    w.write_config(w.node_config(max_conns, extra=WORKERS2))
+    w.start_agent()
+    w.wait_healthy(True)
+    for status in (w.status(), w.gw_status()):
+        assert status["workers"]["count"] == 2, status["workers"]
+        assert all(x["alive"] for x in status["workers"]["each"]), status["workers"]
+
+
+def per_worker(status, key="streams_total"):
+    return [x[key] for x in status["workers"]["each"]]
+
+
+def sample_value(body, name, labels):
+    m = re.search(rf"^{name}\{{{re.escape(labels)}\}} (\d+)$", body, re.M)
+    assert m, f"no {name}{{{labels}}} in:\n{body}"
+    return int(m.group(1))
+
+
+def test_workers_share_the_load(w):
+    """Two workers a side: the kernel spreads connections over them
+    (SO_REUSEPORT), each carries some, and the sums in status and /metrics
+    are the connections made."""
+    start_two_workers_each(w)
+    local, who = w.dial_any()
+    assert who == "local", who
+    spilled = 24
+    for _ in range(spilled):
+        s, who = w.dial_any()
+        assert who == "remote", who
+        checksum_roundtrip(s, 4096)
+        w.conns.remove(s)
+        s.close()
+    wait_until("every spilled stream ended on the node",
+               lambda: sum(per_worker(w.status())) == spilled)
+    node = w.status()
+    assert all(n > 0 for n in per_worker(node)), node["workers"]
+    assert per_worker(node, "streams") == [0, 0], node["workers"]
+    body = w.http("/metrics")[1]
+    check_metrics(body)
+    assert sample_value(body, "spillway_tunnel_streams_total",
+                        'remote="cluster2",result="200"') == spilled
+    assert re.search(r"^spillway_workers 2$", body, re.M), body
+    assert all(sample_value(body, "spillway_worker_streams_total", f'worker="{i}"') ==
+               per_worker(node)[i] for i in range(2))
+    # The gateway: the node's pooled connections, then fresh ones of ours.
+    direct = 16
+    for _ in range(direct):
+        status, body = h2_connect(w, f"{SVC}:80", data=b"hello\n")
+        assert status == 200 and body.endswith(b"hello\n"), (status, body)
+    wait_until("every stream ended at the gateway",
+               lambda: sum(per_worker(w.gw_status())) == spilled + direct)
+    gw = w.gw_status()
+    assert all(n > 0 for n in per_worker(gw)), gw["workers"]
+    gw_body = gw_metrics(w)
+    check_metrics(gw_body)
+    assert sample_value(gw_body, "spillway_gateway_streams_total",
+                        'result="200"') == spilled + direct
+
+
+def test_reload_reaches_every_worker(w):
+    """A reload that withdraws an export takes effect on both workers: every
+    CONNECT for it is refused, on whichever worker it lands."""
+    start_two_workers_each(w)
+    tries = 16
+    for _ in range(tries):
+        assert h2_connect(w, f"{SVC}:80", data=b"hi\n")[0] == 200
+    before = wait_until("the streams counted", lambda: (lambda c: sum(c) == tries and c)(
+        per_worker(w.gw_status())))
+    text = w.gw_config_text().replace("tunnel:\n", WORKERS2, 1)
+    export = f"  - name: {SVC}\n    port: 80\n    target: 127.0.0.1:8080\n"
+    assert export in text
+    w.write_config(text.replace(export, ""), w.gw_config)
+    wait_until("the reload", lambda: sample_value(
+        gw_metrics(w), "spillway_config_reloads_total", 'result="ok"') == 1)
+    for _ in range(tries):
+        assert h2_connect(w, f"{SVC}:80", data=b"hi\n")[0] == 403
+    after = per_worker(w.gw_status())
+    assert all(a > b for a, b in zip(after, before)), (before, after)
+    assert sample_value(gw_metrics(w), "spillway_gateway_streams_total",
+                        'result="403"') == tries
+
+
+def thread_of(pid, name):
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        with open(f"/proc/{pid}/task/{tid}/comm") as f:
+            if f.read().strip() == name:
+                return int(tid)
+    raise AssertionError(f"no thread {name} in process {pid}")
+
+
+class Stopped:
+    """One thread of a process stopped, the others running: ptrace
+    (PTRACE_SEIZE, PTRACE_INTERRUPT) holds it until the block ends."""
+    SEIZE, INTERRUPT, DETACH, WALL = 0x4206, 0x4207, 17, 0x40000000
+
+    def __init__(self, tid):
+        self.tid = tid
+        self.libc = ctypes.CDLL(None, use_errno=True)
+        self.libc.ptrace.argtypes = [ctypes.c_long, ctypes.c_long,
+                                     ctypes.c_void_p, ctypes.c_void_p]
+
+    def ptrace(self, req):
+        if self.libc.ptrace(req, self.tid, None, None) != 0:
+            raise OSError(ctypes.get_errno(), f"ptrace {req:#x} on {self.tid}")
+
+    def __enter__(self):
+        self.ptrace(self.SEIZE)
+        self.ptrace(self.INTERRUPT)
+        os.waitpid(self.tid, self.WALL)
+        return self
+
+    def __exit__(self, *exc):
+        self.ptrace(self.DETACH)
+
+
+def test_stalled_worker_is_noticed(w):
+    """A worker whose loop stops (here: its thread stopped by ptrace, the
+    rest of the agent running) is reported within SW_WORKER_STALL_S and a
+    tick: status, /metrics, the log, /healthz; then it recovers."""
+    w.start_gateway(w.gw_config_text().replace("tunnel:\n", WORKERS2, 1))
+    wait_until("the gateway up", lambda: w.gw_status()["workers"]["count"] == 2)
+    assert w.http("/healthz", ns=w.gw, port=15021)[0] == 200
+    with Stopped(thread_of(w.gw_agent.pid, "sw-worker-1")):
+        wait_until("worker 1 noticed", lambda: per_worker(w.gw_status(), "alive") ==
+                   [True, False], timeout=15)
+        status, body = w.http("/healthz", ns=w.gw, port=15021)
+        assert status == 503 and "1 worker(s) stalled" in body, (status, body)
+        metrics = gw_metrics(w)
+        assert 'spillway_worker_alive{worker="1"} 0' in metrics
+        assert 'spillway_worker_alive{worker="0"} 1' in metrics
+        assert "worker 1 has not ticked for" in w.gw_log_text()
+    wait_until("worker 1 back", lambda: per_worker(w.gw_status(), "alive") == [True, True])
+    assert w.http("/healthz", ns=w.gw, port=15021)[0] == 200
+    assert "worker 1 ticks again" in w.gw_log_text()
+
+
+def test_sigterm_drains_every_worker(w):
+    """SIGTERM with spilled connections on both workers: the agent stays
+    while any of them lives, each keeps working, and it exits once the last
+    one ends."""
+    start_two_workers_each(w)
+    w.dial_any()                              # the local slot
+    held = [w.dial_any()[0] for _ in range(16)]
+    wait_until("streams on both workers",
+               lambda: all(n > 0 for n in per_worker(w.status(), "streams")))
+    w.agent.send_signal(signal.SIGTERM)
+    wait_until("the drain", lambda: "draining 16 spilled connection(s)" in w.log_text())
+    assert w.status()["draining"] is True
+    for s in held[:-1]:
+        checksum_roundtrip(s, 4096)            # still carried, on either worker
+        w.conns.remove(s)
+        s.close()
+    wait_until("one stream left", lambda: sum(per_worker(w.status(), "streams")) == 1)
+    assert w.agent.poll() is None, "exited with a spilled connection still open"
+    checksum_roundtrip(held[-1], 4096)
+    w.conns.remove(held[-1])
+    held[-1].close()
+    assert w.agent.wait(timeout=WAIT_S) == 0
+    assert "drained: stopping" in w.log_text()
 
 
 if __name__ == "__main__":

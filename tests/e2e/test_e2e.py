@@ -85,9 +85,12 @@ class Sandbox:
 
     @staticmethod
     def wait_gone(what, pid):
+        """Gone, or a zombie whose threads (the tunnel's workers) are gone
+        too: until the last one ends, the process's sockets stay open."""
         def gone():
             try:
-                return open(f"/proc/{pid}/stat").read().split()[2] == "Z"
+                return (open(f"/proc/{pid}/stat").read().split()[2] == "Z" and
+                        os.listdir(f"/proc/{pid}/task") == [str(pid)])
             except FileNotFoundError:
                 return True
         wait_until(f"{what} (pid {pid}) to end", gone)

@@ -16,7 +16,9 @@ import subprocess
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # tests/lib/..
-SPILLWAY = os.path.join(ROOT, "build", "spillway")
+# SW_TEST_SPILLWAY: another build of the agent to test (a ThreadSanitizer
+# build, say: doc/testing.md).
+SPILLWAY = os.environ.get("SW_TEST_SPILLWAY") or os.path.join(ROOT, "build", "spillway")
 PREFIX = os.environ.get("SW_TEST_PREFIX", "swt")
 VIP4, VIP6, PORT = "10.96.0.10", "fd00:96::10", 80
 WAIT_S = 10  # bound on every wait
@@ -294,7 +296,16 @@ class World:
 
     # -- the agent -------------------------------------------------------
     def write_config(self, text, path=None):
+        """SW_TEST_WORKERS=N in the environment: every agent runs N tunnel
+        workers (tunnel.workers) unless the text sets it; by default the
+        agent's own default (one per CPU)."""
         path = path or self.config
+        workers = os.environ.get("SW_TEST_WORKERS")
+        if workers and "workers:" not in text:
+            line = f"  workers: {int(workers)}\n"
+            text = (text.replace("\ntunnel:\n", "\ntunnel:\n" + line, 1)
+                    if "\ntunnel:\n" in text else
+                    text + ("" if text.endswith("\n") else "\n") + "tunnel:\n" + line)
         tmp = path + ".tmp"
         with open(tmp, "w") as f:
             f.write(text)

@@ -313,13 +313,23 @@ static const struct bad_config bad_configs[] = {
 	    "tunnel:\n"
 	    "  port: 15008\n",
 	    3, "tunnel", "unknown key 'port'; expected one of listen, "
-	    "max_streams_per_peer, max_connects_per_peer or buffer_budget_mib"),
+	    "max_streams_per_peer, max_connects_per_peer, buffer_budget_mib or "
+	    "workers"),
 	BAD("tunnel/streams-per-peer-0",
 	    "cluster: c1\n"
 	    "tunnel:\n"
 	    "  listen: 0.0.0.0:15008\n"
 	    "  max_streams_per_peer: 0\n",
 	    4, "tunnel.max_streams_per_peer", "expected a whole number from 1 to 1000000"),
+	BAD("tunnel/workers-65",
+	    "cluster: c1\n"
+	    "tunnel:\n"
+	    "  workers: 65\n",
+	    3, "tunnel.workers", "expected a whole number from 1 to 64"),
+	BAD("tunnel/workers-0",
+	    "cluster: c1\n"
+	    "tunnel: {workers: 0}\n",
+	    2, "tunnel.workers", "expected a whole number from 1 to 64"),
 	BAD("tunnel/streams-per-peer-no-listen",
 	    "cluster: c1\n"
 	    "tunnel:\n"
@@ -1191,9 +1201,18 @@ static void check_remote_settings(const struct sw_config *cfg)
 	check_default_remote(&cfg->remotes[3]);
 }
 
+/* A node that only spills may write tunnel.workers alone: no gateway. */
+static void check_workers_alone(const struct sw_config *cfg)
+{
+	CHECK_EQ(cfg->workers, 3);
+	CHECK(!cfg->has_tunnel);
+}
+
 static const struct good_config good_configs[] = {
 	{ "good/full-example", full_example, check_full_example },
 	{ "good/minimal", "cluster: c1\n", check_minimal },
+	{ "good/workers-alone", "cluster: c1\ntunnel: {workers: 3}\n",
+	  check_workers_alone },
 	{ "good/ipv6",
 	  "cluster: c1\n"
 	  "interfaces:\n"
@@ -1481,6 +1500,23 @@ static void test_write_remote_settings(const void *arg)
 }
 
 /* What sw_remote_defaults gives (the importer's start) is what parsing fills. */
+/* A copy owns its lists: it outlives the configuration it was made from. */
+static void test_copy(const void *arg)
+{
+	struct sw_config copy;
+	struct sw_error e;
+
+	(void)arg;
+	CHECK_EQ(parse(full_example, &fx.a, &e), 0);
+	CHECK_EQ(sw_config_copy(&fx.b, &fx.a), 0);
+	CHECK(fx.b.services != fx.a.services && fx.b.remotes != fx.a.remotes);
+	CHECK_EQ(parse(full_example, &copy, &e), 0);
+	sw_config_free(&fx.a);
+	compare_configs(&copy, &fx.b);
+	check_full_example(&fx.b);
+	sw_config_free(&copy);
+}
+
 static void test_remote_defaults(const void *arg)
 {
 	struct sw_remote_config r;
@@ -1591,6 +1627,7 @@ static const struct test_case other_cases[] = {
 	{ "write/explicit-defaults", test_write_explicit_defaults, NULL },
 	{ "write/remote-settings", test_write_remote_settings, NULL },
 	{ "remote-defaults", test_remote_defaults, NULL },
+	{ "copy", test_copy, NULL },
 	{ "expand-vips", test_expand_vips, NULL },
 	{ "expand-node-ports", test_expand_node_ports, NULL },
 	{ "load/file", test_load_file, NULL },

@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
- * The agent's life: start, one event loop, reloads, stop. One thread; every
- * source (signals, the control socket, inotify, a one-second tick, a reload
- * debounce timer, the HTTP server, the tunnel's sockets and timer) is a
- * handler on the loop.
+ * The agent's life: start, one event loop, reloads, stop. Every source
+ * (signals, the control socket, inotify, a one-second tick, a reload
+ * debounce timer, the HTTP server) is a handler on the agent's loop; the
+ * tunnel runs on the workers' threads, each with its own loop (worker.h).
  *
  * A configuration is applied only after all of it validated, its
  * certificates loaded, and everything that can be checked against the host
@@ -95,60 +95,13 @@ static void log_certificates(const struct sw_tls *t, const char *what)
 		 sw_tls_identity(t), until);
 }
 
-/*
- * Start, change or stop the tunnel client and the gateway to match a->cfg
- * and a->tls. The client runs where connections can spill (remotes and
- * interfaces), the gateway where tunnel.listen is set.
- */
-static int apply_tunnel(struct agent *a, bool gateway_moved, struct sw_error *e)
-{
-	const struct sw_config *c = &a->cfg;
-	bool client = a->tls && c->n_remotes && c->n_interfaces;
-
-	if (!client && a->tunnel) {
-		sw_tunnel_free(a->tunnel);
-		a->tunnel = NULL;
-	}
-	if (client && !a->tunnel) {
-		a->tunnel = sw_tunnel_new(a->loop, a->resolver, &a->dp,
-					  c->tunnel_port,
-					  SW_DEFAULT_BYPASS_MARK, e);
-		if (!a->tunnel)
-			return -EADDRINUSE;
-		log_info("tunnel endpoint listening on port %u", c->tunnel_port);
-	}
-	if (a->tunnel && sw_tunnel_configure(a->tunnel, c, a->remote_ids,
-					     a->tls, e))
-		return -ENOMEM;
-
-	if (a->gateway && (gateway_moved || !c->has_tunnel || !a->tls)) {
-		sw_gateway_free(a->gateway);
-		a->gateway = NULL;
-	}
-	if (c->has_tunnel && a->tls && !a->gateway) {
-		a->gateway = sw_gateway_new(a->loop, a->resolver,
-					    &c->tunnel_listen,
-					    SW_DEFAULT_BYPASS_MARK, e);
-		if (!a->gateway)
-			return -EADDRINUSE;
-		log_info("gateway listening on %s:%u", c->tunnel_listen.host,
-			 c->tunnel_listen.port);
-	}
-	if (a->gateway)
-		sw_gateway_configure(a->gateway, c, a->tls);
-	return 0;
-}
-
 static void swap_tls(struct agent *a, struct sw_tls *tls)
 {
 	struct sw_tls *old = a->tls;
 
 	a->tls = tls;
-	if (a->tunnel)
-		sw_tunnel_configure(a->tunnel, &a->cfg, a->remote_ids, a->tls, NULL);
-	if (a->gateway)
-		sw_gateway_configure(a->gateway, &a->cfg, a->tls);
-	sw_tls_free(old);	/* live connections hold their SSL_CTX */
+	agent_workers_apply(a, NULL);
+	sw_tls_free(old);	/* workers and live connections hold theirs */
 }
 
 static void reload_certificates(struct agent *a)
@@ -179,7 +132,8 @@ static void reload(struct agent *a, bool force)
 	struct sw_config next = {};
 	struct sw_tls *tls = NULL;
 	struct sw_error e = {};
-	bool new_tls, moved;
+	unsigned int workers;
+	bool new_tls;
 	size_t len;
 	char *text;
 
@@ -196,17 +150,18 @@ static void reload(struct agent *a, bool force)
 	new_tls = next.has_tls && !same_tls_settings(&next, &a->cfg);
 	if (new_tls && !(tls = load_tls(&next, &e)))
 		goto rejected;
-	moved = next.has_tunnel != a->cfg.has_tunnel ||
-		memcmp(&next.tunnel_listen, &a->cfg.tunnel_listen,
-		       sizeof(next.tunnel_listen));
 	if (agent_apply(a, &next, false, &e))
 		goto rejected;
 	if (new_tls || !a->cfg.has_tls)
 		swap_tls(a, tls);
+	else
+		agent_workers_apply(a, NULL);	/* each logs what it could not */
 	tls = NULL;
-	if (apply_tunnel(a, moved, &e))
-		log_error("the tunnel could not follow the new configuration: %s",
-			  e.msg);
+	workers = agent_workers_wanted(&a->cfg);
+	if (workers != a->n_workers)
+		log_warn("tunnel.workers: %u worker(s) now, %u from the next "
+			 "start (the number of workers is set at start)",
+			 a->n_workers, workers);
 	free(a->cfg_text);
 	a->cfg_text = text;
 	a->cfg_len = len;
@@ -359,17 +314,9 @@ static void collect(struct agent *a)
 			 (uint64_t)r.expired_idle);
 }
 
-/* Spilled connections this process carries, as client and as gateway. */
-static unsigned int carried(const struct agent *a)
-{
-	const struct sw_tunnel_counters *g = sw_gateway_counters(a->gateway);
-
-	return sw_tunnel_busy(a->tunnel) + (g ? g->streams_open : 0);
-}
-
 static void stop_now(struct agent *a, const char *why)
 {
-	unsigned int n = carried(a);
+	unsigned int n = agent_workers_busy(a);
 
 	if (n)
 		log_warn("%s: stopping; %u spilled connection(s) end now, local "
@@ -391,7 +338,8 @@ static void begin_stop(struct agent *a, const char *why)
 {
 	struct sw_error e = {};
 	char d[48];
-	unsigned int n = carried(a);
+	unsigned int n = agent_workers_busy(a);
+	bool gateway = a->cfg.has_tunnel && a->tls;
 
 	if (a->draining || !n) {
 		stop_now(a, why);
@@ -403,18 +351,17 @@ static void begin_stop(struct agent *a, const char *why)
 	if (sw_datapath_loaded(&a->dp) &&
 	    sw_agent_heartbeat_stop(&a->dp, &e))
 		log_error("%s", e.msg);
-	if (a->gateway)
-		sw_gateway_drain(a->gateway);
+	agent_workers_drain(a);
 	log_info("%s: draining %u spilled connection(s): new connections stay "
 		 "local%s; stopping when they end, in %s at the latest "
 		 "(agent.drain_timeout), or at the next signal", why, n,
-		 a->gateway ? " and the gateway takes no new tunnels" : "",
+		 gateway ? " and the gateway takes no new tunnels" : "",
 		 sw_duration_format(a->cfg.drain_timeout_ns, d, sizeof(d)));
 }
 
 static void drain_tick(struct agent *a, __u64 now)
 {
-	if (!carried(a)) {
+	if (!agent_workers_busy(a)) {
 		stop_now(a, "drained");
 	} else if (now >= a->drain_deadline_ns) {
 		stop_now(a, "drain timeout");
@@ -441,8 +388,7 @@ static void on_tick(struct sw_io *io, uint32_t events)
 		agent_vips_resolve(a, true);
 		a->next_resolve_ns = now + a->cfg.resolve_interval_ns;
 	}
-	if (a->gateway)
-		sw_gateway_tick(a->gateway, now);
+	agent_workers_check(a, now);
 	if (a->http)
 		sw_http_run(a->http);
 	sw_rpc_tick(a->rpc, now);
@@ -459,7 +405,7 @@ int agent_reapply(struct agent *a, struct sw_error *e)
 	if (!err)
 		err = agent_apply(a, &next, false, e);
 	sw_config_free(&next);
-	return err ? err : apply_tunnel(a, false, e);
+	return err ? err : agent_workers_apply(a, e);
 }
 
 static void run_vips_task(struct sw_task *t)
@@ -689,7 +635,9 @@ static int start(struct agent *a, struct sw_error *e)
 		log_certificates(a->tls, "loaded");
 	err = setup_events(a, e);
 	if (!err)
-		err = apply_tunnel(a, false, e);
+		err = agent_workers_start(a, agent_workers_wanted(&a->cfg), e);
+	if (!err)
+		err = agent_workers_apply(a, e);
 	if (err)
 		return err;
 	if (sw_datapath_loaded(&a->dp))
@@ -712,8 +660,7 @@ static void stop(struct agent *a)
 {
 	struct sw_io *ios[] = AGENT_IOS(a);
 
-	sw_tunnel_free(a->tunnel);
-	sw_gateway_free(a->gateway);
+	agent_workers_stop(a);
 	agent_vips_free(a);		/* its lookups before the resolver */
 	sw_resolver_free(a->resolver);
 	sw_http_stop(a->http);

@@ -13,12 +13,12 @@
 #include "agent/agent.h"
 #include "config/config.h"
 #include "datapath/datapath.h"
-#include "tunnel/gateway.h"
 #include "lib/loop.h"
 #include "agent/metrics.h"
 #include "agent/rpc.h"
 #include "tunnel/tls.h"
 #include "tunnel/tunnel.h"
+#include "agent/worker.h"
 
 /*
  * A file watched for changes: its directory, and the directory the path
@@ -41,12 +41,15 @@ struct agent {
 
 	struct sw_datapath dp;
 	struct sw_tls *tls;			/* NULL without a tls section */
-	struct sw_tunnel *tunnel;		/* spilling: remotes and interfaces */
-	struct sw_gateway *gateway;		/* tunnel.listen */
+	/* Each runs a tunnel client (spilling: remotes and interfaces) and a
+	 * gateway (tunnel.listen) on its own thread: worker.h */
+	struct agent_worker **workers;
+	unsigned int n_workers;
+	struct sw_gateway_peers *gateway_peers;	/* the workers' gateways' */
 	struct sw_http *http;
 
 	struct sw_loop *loop;
-	struct sw_resolver *resolver;	/* for the tunnel and the gateway */
+	struct sw_resolver *resolver;	/* for services' VIPs */
 	struct sw_rpc_server *rpc;		/* the control socket */
 	struct sw_io sig_io, ino_io, tick_io, reload_io, http_io;
 	struct sw_io links_io;			/* links come and go */

@@ -3,6 +3,7 @@
 #include <stddef.h>
 #include <string.h>
 
+#include "spillway/defaults.h"
 #include "lib/addr.h"
 #include "lib/util.h"
 #include "agent/report.h"
@@ -67,6 +68,22 @@ static void status_json(FILE *out, const struct sw_view *v)
 		json_field_str(&j, "bridge", v->ifaces[i].bridge_name);
 		json_end(&j);
 	}
+	json_end(&j);
+	json_field_object(&j, "workers");
+	json_field_uint(&j, "count", v->n_workers);
+	json_field_array(&j, "each");
+	for (unsigned int i = 0; i < v->n_workers; i++) {
+		const struct agent_worker_view *w = &v->workers[i];
+
+		json_object(&j);
+		json_field_uint(&j, "id", i);
+		json_field_bool(&j, "alive", w->alive);
+		json_field_uint(&j, "tick_age_ms", w->tick_age_ns / 1000000);
+		json_field_uint(&j, "streams", w->streams);
+		json_field_uint(&j, "streams_total", w->streams_total);
+		json_end(&j);
+	}
+	json_end(&j);
 	json_end(&j);
 	json_field_object(&j, "resolver");
 	json_field_uint(&j, "queries", v->resolver.queries);
@@ -151,6 +168,13 @@ static void status_text(FILE *out, const struct sw_view *v)
 		fprintf(out, "%s\n", v->n_ifaces ? "" : " none yet (no link "
 			"matches the configured patterns)");
 	}
+	fprintf(out, "workers: %u", v->n_workers);
+	for (unsigned int i = 0; i < v->n_workers; i++)
+		if (!v->workers[i].alive)
+			fprintf(out, "; worker %u stalled (no tick for %" PRIu64
+				" s)", i, (uint64_t)(v->workers[i].tick_age_ns /
+						     NS_PER_S));
+	fputc('\n', out);
 	fputc('\n', out);
 	fprintf(out, "%-32s %-24s %6s %6s %6s %6s %10s %11s  %s\n", "SERVICE",
 		"VIP:PORT", "MAX", "RESUME", "LOCAL", "REMOTE", "OVERFLOWED",
@@ -426,6 +450,39 @@ static void sample(FILE *out, const char *name, const char *labels,
 		fprintf(out, "%s %" PRIu64 "\n", name, (uint64_t)value);
 }
 
+/* Each worker: alive, its tick's age, the streams it carries and carried. */
+static void worker_metrics(FILE *out, const struct sw_view *v)
+{
+	static const struct {
+		const char *name, *type, *help;
+	} m[] = {
+		{ "spillway_worker_alive", "gauge", "1 while the worker's event "
+		  "loop ticks (each second); 0 once it has not for "
+		  "SW_WORKER_STALL_S: its connections are stuck." },
+		{ "spillway_worker_tick_age_seconds", "gauge", "Since the "
+		  "worker's event loop last ticked." },
+		{ "spillway_worker_streams", "gauge", "Tunnel streams the worker "
+		  "carries now, as client and as gateway." },
+		{ "spillway_worker_streams_total", "counter", "Tunnel streams the "
+		  "worker carried to their end, as client and as gateway." },
+	};
+	char label[32];
+
+	single(out, "spillway_workers", "gauge", "Tunnel workers (event loops "
+	       "on their own threads; tunnel.workers).", v->n_workers);
+	for (size_t k = 0; k < ARRAY_SIZE(m); k++) {
+		help(out, m[k].name, m[k].type, m[k].help);
+		for (unsigned int i = 0; i < v->n_workers; i++) {
+			const struct agent_worker_view *w = &v->workers[i];
+			__u64 value[] = { w->alive, w->tick_age_ns / NS_PER_S,
+					  w->streams, w->streams_total };
+
+			snprintf(label, sizeof(label), "worker=\"%u\"", i);
+			sample(out, m[k].name, label, "", value[k]);
+		}
+	}
+}
+
 static void tunnel_family(FILE *out, const char *prefix,
 			  const struct tunnel_source *src, int n)
 {
@@ -628,6 +685,7 @@ void report_metrics(FILE *out, const struct sw_view *v)
 	fprintf(out, "spillway_config_reloads_total{result=\"ok\"} %" PRIu64 "\n"
 		"spillway_config_reloads_total{result=\"rejected\"} %" PRIu64 "\n",
 		(uint64_t)v->reloads_ok, (uint64_t)v->reloads_failed);
+	worker_metrics(out, v);
 	single(out, "spillway_ready", "gauge", "1 once the datapath is attached "
 	       "and the configuration applied.", v->ready);
 	single(out, "spillway_draining", "gauge", "1 while stopping: spilled "

@@ -13,6 +13,7 @@
 
 #include "spillway/abi.h"
 #include "config/config.h"
+#include "agent/worker.h"
 #include "tunnel/fallback.h"
 #include "lib/json.h"
 #include "lib/resolve.h"
@@ -52,6 +53,9 @@ struct sw_view {
 	const struct sw_attached *ifaces;	/* attached now */
 	int n_ifaces;
 	__u64 flows_released_link_gone;
+	struct agent_counts *counts;		/* the workers' sum (owned) */
+	struct agent_worker_view *workers;	/* one per worker */
+	unsigned int n_workers;
 };
 
 void report_status(FILE *out, bool json, const struct sw_view *v);

@@ -30,21 +30,55 @@ static void view_datapath(const struct agent *a, struct sw_view *v)
 	v->xdp_meta_refused = sw_datapath_meta_refused(&a->dp);
 }
 
+/* The tunnel's counters: the workers', summed (and the agent's resolver). */
+static void view_workers(struct agent *a, struct sw_view *v)
+{
+	const struct sw_resolver_stats *r = sw_resolver_stats(a->resolver);
+	struct agent_counts *sum = v->counts;
+
+	agent_workers_count(a, sum, v->workers);
+	v->n_workers = a->n_workers;
+	v->resolver = sum->resolver;
+	v->resolver.cached += r->cached;
+	v->resolver.queries += r->queries;
+	v->resolver.failed += r->failed;
+	v->gateway = sum->gateway ? &sum->gw : NULL;
+	v->fallback = sum->client ? &sum->fallback : NULL;
+}
+
+/* What the workers counted for remote i (NULL: no tunnel client). */
+static void view_remote_tunnel(const struct sw_view *v, int i, __u64 now)
+{
+	const struct agent_counts *sum = v->counts;
+	struct sw_view_remote *r = &v->remotes[i];
+
+	for (int k = 0; sum->client && k < sum->n_remotes; k++) {
+		if (strcmp(sum->remote[k].name, r->cfg->name))
+			continue;
+		r->tunnel = &sum->remote[k].c;
+		r->ejected_ns = sum->remote[k].ejected_until_ns > now ?
+				sum->remote[k].ejected_until_ns - now : 0;
+	}
+}
+
 static int build_view(struct agent *a, struct sw_view *v, struct sw_error *e)
 {
 	bool dp = sw_datapath_loaded(&a->dp);
+	__u64 now = sw_now_ns();
 
 	memset(v, 0, sizeof(*v));
 	v->cfg = &a->cfg;
-	v->resolver = *sw_resolver_stats(a->resolver);
 	v->ifaces = a->ifaces;
 	v->n_ifaces = a->n_ifaces;
 	v->flows_released_link_gone = a->flows_released_link_gone;
 	v->services = calloc(a->cfg.n_services + 1, sizeof(*v->services));
 	v->remotes = calloc(a->cfg.n_remotes + 1, sizeof(*v->remotes));
-	if (!v->services || !v->remotes)
+	v->counts = malloc(sizeof(*v->counts));
+	v->workers = calloc(a->n_workers + 1, sizeof(*v->workers));
+	if (!v->services || !v->remotes || !v->counts || !v->workers)
 		return sw_fail(e, -ENOMEM, "out of memory");
 	view_datapath(a, v);
+	view_workers(a, v);
 	for (int i = 0; i < a->cfg.n_services; i++) {
 		struct sw_service *live = &v->services[i].live;
 
@@ -62,13 +96,8 @@ static int build_view(struct agent *a, struct sw_view *v, struct sw_error *e)
 		v->remotes[i].id = a->remote_ids[i];
 		v->remotes[i].healthy = dp && !sw_remote_get(&a->dp,
 						a->remote_ids[i], &r) && r.healthy;
-		v->remotes[i].tunnel = sw_tunnel_counters(a->tunnel,
-							  a->cfg.remotes[i].name);
-		v->remotes[i].ejected_ns = sw_tunnel_ejected_ns(a->tunnel,
-			a->cfg.remotes[i].name, sw_now_ns());
+		view_remote_tunnel(v, i, now);
 	}
-	v->gateway = sw_gateway_counters(a->gateway);
-	v->fallback = sw_tunnel_fallbacks(a->tunnel);
 	v->cert_not_after = a->tls ? sw_tls_not_after(a->tls) : 0;
 	v->cert_reloads_ok = a->cert_reloads_ok;
 	v->cert_reloads_failed = a->cert_reloads_failed;
@@ -84,6 +113,8 @@ static void free_view(struct sw_view *v)
 {
 	free(v->services);
 	free(v->remotes);
+	free(v->counts);
+	free(v->workers);
 }
 
 /* ------------------------------------------------------------------------
@@ -248,7 +279,14 @@ int agent_serve_http(void *arg, const char *url, FILE *out)
 	int status = 200;
 
 	if (!strcmp(url, "/healthz")) {
-		fputs("ok\n", out);
+		unsigned int stalled = agent_workers_stalled(a);
+
+		if (stalled)
+			fprintf(out, "%u worker(s) stalled: not ticking for "
+				"%d s or more\n", stalled, SW_WORKER_STALL_S);
+		else
+			fputs("ok\n", out);
+		status = stalled ? 503 : 200;
 	} else if (!strcmp(url, "/readyz")) {
 		fputs(a->ready ? "ready\n" : a->draining ? "draining\n" :
 		      "not ready\n", out);

@@ -870,6 +870,8 @@ static const struct setting {
 	  SW_TUNNEL_MAX_CONNECTS_PER_PEER_MAX, SW_TUNNEL_MAX_CONNECTS_PER_PEER },
 	{ "tunnel", "buffer_budget_mib", false, FIELD(buffer_budget_mib),
 	  SW_TUNNEL_BUFFER_BUDGET_MIB_MAX, SW_TUNNEL_BUFFER_BUDGET_MIB },
+	/* No default: 0 is "one per CPU", decided where the agent runs. */
+	{ "tunnel", "workers", false, FIELD(workers), SW_WORKERS_MAX, 0 },
 #undef FIELD
 };
 
@@ -961,23 +963,36 @@ static void parse_settings(struct parser *p, const yaml_node_t *n,
 		get_settings(p, section, k, v, count);
 }
 
-/* tunnel: {listen: ADDRESS:PORT} and the tunnel's settings. */
+/*
+ * tunnel: {listen: ADDRESS:PORT} and the tunnel's settings. A node that
+ * only spills (no gateway) may write workers alone; the gateway's settings
+ * need the gateway.
+ */
 static void parse_tunnel(struct parser *p, const yaml_node_t *n)
 {
 	const struct setting *k[N_SETTINGS];
-	struct sw_yaml_key spec[N_SETTINGS + 1] = {
-		{ .name = "listen", .required = true },
-	};
+	struct sw_yaml_key spec[N_SETTINGS + 1] = { { .name = "listen" } };
 	const yaml_node_t *v[N_SETTINGS + 1];
 	int count = settings_spec("tunnel", k, spec + 1);
 
 	if (sw_yaml_mapping(&p->y, n, "tunnel", spec, count + 1, NULL, v) < 0)
 		return;
-	p->cfg->has_tunnel = true;
-	if (v[0])
+	get_settings(p, "tunnel", k, v + 1, count);
+	if (v[0]) {
+		p->cfg->has_tunnel = true;
 		sw_yaml_hostport(&p->y, v[0], "tunnel.listen", true,
 				 &p->cfg->tunnel_listen);
-	get_settings(p, "tunnel", k, v + 1, count);
+		return;
+	}
+	for (int i = 0; i < count; i++) {
+		if (v[i + 1] && strcmp(k[i]->name, "workers")) {
+			sw_yaml_error(&p->y, n, "tunnel", "missing required key "
+				      "'listen'; expected it with %s (the "
+				      "gateway's setting), or workers alone",
+				      k[i]->name);
+			return;
+		}
+	}
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1180,6 +1195,42 @@ void sw_config_free(struct sw_config *cfg)
 	free(cfg->services);
 	free(cfg->exports);
 	memset(cfg, 0, sizeof(*cfg));
+}
+
+/* A copy of n items of size at src in *dst (none: NULL); false: no memory. */
+static bool copy_list(void *dst, const void *src, int n, size_t size)
+{
+	void *copy = n > 0 ? malloc((size_t)n * size) : NULL;
+
+	if (n > 0 && !copy)
+		return false;
+	if (copy)
+		memcpy(copy, src, (size_t)n * size);
+	memcpy(dst, &copy, sizeof(copy));
+	return true;
+}
+
+int sw_config_copy(struct sw_config *dst, const struct sw_config *src)
+{
+	*dst = *src;
+	dst->interfaces = NULL;
+	dst->allow_identities = NULL;
+	dst->remotes = NULL;
+	dst->services = NULL;
+	dst->exports = NULL;
+	if (copy_list(&dst->interfaces, src->interfaces, src->n_interfaces,
+		      sizeof(*src->interfaces)) &&
+	    copy_list(&dst->allow_identities, src->allow_identities,
+		      src->n_allow_identities, sizeof(*src->allow_identities)) &&
+	    copy_list(&dst->remotes, src->remotes, src->n_remotes,
+		      sizeof(*src->remotes)) &&
+	    copy_list(&dst->services, src->services, src->n_services,
+		      sizeof(*src->services)) &&
+	    copy_list(&dst->exports, src->exports, src->n_exports,
+		      sizeof(*src->exports)))
+		return 0;
+	sw_config_free(dst);
+	return -ENOMEM;
 }
 
 const struct sw_remote_config *sw_config_remote(const struct sw_config *cfg,
@@ -1544,6 +1595,8 @@ static void w_settings(struct writer *w, const struct sw_config *cfg,
 	for (int i = 0; i < count; i++) {
 		__u64 v = setting_get(cfg, k[i]);
 
+		if (!v && !k[i]->def)	/* not written, decided at run time */
+			continue;
 		if (k[i]->duration)
 			w_key_duration(w, k[i]->name, v);
 		else
@@ -1564,8 +1617,12 @@ static void write_tunnel(struct writer *w, const struct sw_config *cfg)
 {
 	w_str(w, "tunnel");
 	w_map(w);
-	w_key_hostport(w, "listen", &cfg->tunnel_listen);
-	w_settings(w, cfg, "tunnel");
+	if (cfg->has_tunnel) {
+		w_key_hostport(w, "listen", &cfg->tunnel_listen);
+		w_settings(w, cfg, "tunnel");
+	} else {
+		w_key_u64(w, "workers", cfg->workers);	/* no gateway */
+	}
 	w_map_end(w);
 }
 
@@ -1575,7 +1632,7 @@ static void write_config(struct writer *w, const struct sw_config *cfg)
 	write_interfaces(w, cfg);
 	if (cfg->has_tls)
 		write_tls(w, cfg);
-	if (cfg->has_tunnel)
+	if (cfg->has_tunnel || cfg->workers)
 		write_tunnel(w, cfg);
 	write_remotes(w, cfg);
 	write_services(w, cfg);

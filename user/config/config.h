@@ -141,6 +141,7 @@ struct sw_config {
 	__u32 max_streams_per_peer;	/* tunnel.: SW_TUNNEL_MAX_STREAMS_PER_PEER */
 	__u32 max_connects_per_peer;	/* tunnel.: SW_TUNNEL_MAX_CONNECTS_PER_PEER */
 	__u32 buffer_budget_mib;	/* tunnel.: SW_TUNNEL_BUFFER_BUDGET_MIB */
+	__u32 workers;			/* tunnel.: 0 (not written): one per CPU */
 };
 
 /*
@@ -163,6 +164,11 @@ int sw_config_parse(const char *path, const char *text, size_t len,
 		    struct sw_config *cfg, struct sw_error *e);
 
 void sw_config_free(struct sw_config *cfg);
+/*
+ * A deep copy of src in dst (free with sw_config_free): for a thread that
+ * keeps a configuration while its source is replaced. -ENOMEM: dst empty.
+ */
+int sw_config_copy(struct sw_config *dst, const struct sw_config *src);
 
 /* A remote's tunnel settings as when none is written (name, gateway kept). */
 void sw_remote_defaults(struct sw_remote_config *r);

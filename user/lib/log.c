@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <time.h>
@@ -6,7 +7,10 @@
 #include "lib/json.h"
 #include "lib/log.h"
 
+/* Set once, before the agent starts its workers' threads. */
 static bool log_json, log_debug_on;
+/* The places' limits are shared by every thread that logs there. */
+static pthread_mutex_t limits_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static const char *const level_names[] = {
 	[SW_DEBUG] = "debug", [SW_INFO] = "info",
@@ -28,6 +32,7 @@ static void emit(enum sw_log_level level, const char *msg)
 	clock_gettime(CLOCK_REALTIME, &now);
 	gmtime_r(&now.tv_sec, &tm);
 	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
+	flockfile(stderr);	/* one line whole, whichever threads log */
 	if (log_json) {
 		fprintf(stderr, "{\"ts\":\"%s.%03ldZ\",\"level\":\"%s\",\"msg\":",
 			ts, now.tv_nsec / 1000000, level_names[level]);
@@ -37,6 +42,7 @@ static void emit(enum sw_log_level level, const char *msg)
 		fprintf(stderr, "%s.%03ldZ %-5s %s\n", ts, now.tv_nsec / 1000000,
 			level_names[level], msg);
 	}
+	funlockfile(stderr);
 }
 
 void sw_log(enum sw_log_level level, const char *fmt, ...)
@@ -66,6 +72,7 @@ void sw_log_limited(struct sw_log_limit *l, enum sw_log_level level,
 		return;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	now = (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
+	pthread_mutex_lock(&limits_lock);
 	if (!l->since_ns || now - l->since_ns >= 1000000000ull) {
 		left_out = l->suppressed;
 		l->since_ns = now;
@@ -73,9 +80,11 @@ void sw_log_limited(struct sw_log_limit *l, enum sw_log_level level,
 	}
 	if (l->lines == SW_LOG_LIMIT_PER_S) {
 		l->suppressed++;
+		pthread_mutex_unlock(&limits_lock);
 		return;
 	}
 	l->lines++;
+	pthread_mutex_unlock(&limits_lock);
 	va_start(ap, fmt);
 	n = vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);

@@ -19,7 +19,7 @@ void sw_log(enum sw_log_level level, const char *fmt, ...)
  * Lines logged once per connection (a refused CONNECT, a local fallback, a
  * failed handshake) come at the rate connections do: each such place logs
  * at most SW_LOG_LIMIT_PER_S lines a second, and the next line it logs
- * says how many it left out.
+ * says how many it left out, whichever threads log there.
  */
 #define SW_LOG_LIMIT_PER_S 20
 

@@ -15,7 +15,11 @@
 #include "spillway/abi.h"
 #include "lib/error.h"
 
-/* Listen on all addresses of family (4 or 6) at port; returns the fd. */
+/*
+ * Listen on all addresses of family (4 or 6) at port; returns the fd. With
+ * SO_REUSEPORT: each worker listens on the port, the kernel spreads
+ * connections over them (the datapath's listener lookup picks one too).
+ */
 int sw_endpoint_listen(int family, __u16 port, struct sw_error *e);
 
 /*

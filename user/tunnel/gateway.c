@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 #include <errno.h>
+#include <pthread.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,11 +35,13 @@
 /*
  * A peer identity (a remote cluster's agents share one) with connections,
  * or kept after its last one while its connect rate is not back to full:
- * reconnecting restores nothing.
+ * reconnecting restores nothing. One for all the gateways of an agent (one
+ * per worker): its fields under their sw_gateway_peers' lock, but streams.
  */
 struct peer {
 	struct peer *next;
 	int conns;
+	unsigned int streams;		/* open, on any gateway (atomic) */
 	double tokens;			/* connects to targets it may open now */
 	uint64_t refilled_ns;
 	unsigned int strikes;		/* closes for premature resets */
@@ -67,7 +70,12 @@ struct sw_gateway {
 	nghttp2_session_callbacks *cb;
 	struct sw_tunnel_counters c;
 	bool draining;			/* no new connections or streams */
-	struct peer *peers;
+	struct sw_gateway_peers *peers;
+};
+
+struct sw_gateway_peers {
+	pthread_mutex_t lock;
+	struct peer *list;
 };
 
 /* Connects to targets a second the peer may open: halved per strike. */
@@ -78,6 +86,17 @@ static double connect_rate(const struct sw_gateway *g, const struct peer *p)
 
 	rate >>= p->strikes;
 	return rate ? rate : 1;
+}
+
+/* connect_rate, from outside the peers' lock. */
+static double rate_now(const struct sw_gateway *g, const struct peer *p)
+{
+	double rate;
+
+	pthread_mutex_lock(&g->peers->lock);
+	rate = connect_rate(g, p);
+	pthread_mutex_unlock(&g->peers->lock);
+	return rate;
 }
 
 /* The token bucket: a burst of one second's rate. */
@@ -96,27 +115,38 @@ static struct peer *peer_join(struct sw_gateway *g, const char *identity)
 {
 	struct peer *p;
 
-	for (p = g->peers; p; p = p->next)
+	pthread_mutex_lock(&g->peers->lock);
+	for (p = g->peers->list; p; p = p->next)
 		if (!strcmp(p->identity, identity))
 			break;
-	if (!p) {
-		p = calloc(1, sizeof(*p));
-		if (!p)
-			return NULL;
+	if (!p && (p = calloc(1, sizeof(*p)))) {
 		snprintf(p->identity, sizeof(p->identity), "%s", identity);
 		p->refilled_ns = sw_now_ns();
 		p->tokens = connect_rate(g, p);
-		p->next = g->peers;
-		g->peers = p;
+		p->next = g->peers->list;
+		g->peers->list = p;
 	}
-	p->conns++;
+	if (p)
+		p->conns++;
+	pthread_mutex_unlock(&g->peers->lock);
 	return p;
+}
+
+/*
+ * Streams opened (n > 0) or ended (n < 0) on the peer's connections: each
+ * stream from on_begin_headers to stream_done, or to its connection's end
+ * (conn_closed counts a closing connection's streams at once).
+ */
+static void peer_streams_add(struct peer *p, int n)
+{
+	__atomic_add_fetch(&p->streams, (unsigned int)n, __ATOMIC_RELAXED);
 }
 
 /* Forget peers without connections whose connect rate is back to full. */
 static void peers_tick(struct sw_gateway *g, uint64_t now)
 {
-	for (struct peer **pp = &g->peers, *p; (p = *pp);) {
+	pthread_mutex_lock(&g->peers->lock);
+	for (struct peer **pp = &g->peers->list, *p; (p = *pp);) {
 		if (p->strikes &&
 		    now - p->struck_ns >= SW_TUNNEL_STRIKE_DECAY_S * NS_PER_S) {
 			p->strikes--;
@@ -130,20 +160,7 @@ static void peers_tick(struct sw_gateway *g, uint64_t now)
 		*pp = p->next;
 		free(p);
 	}
-}
-
-/*
- * Streams a peer has open, over all its connections. Counted when asked
- * (once per CONNECT): a pointer comparison per gateway connection.
- */
-static unsigned int peer_streams(const struct sw_gateway *g, const struct peer *p)
-{
-	unsigned int n = 0;
-
-	for (int i = 0; i < g->n_conns; i++)
-		if (g->conns[i]->owner_data == p)
-			n += g->conns[i]->streams;
-	return n;
+	pthread_mutex_unlock(&g->peers->lock);
 }
 
 #define NV(n, v) { (uint8_t *)(n), (uint8_t *)(v), sizeof(n) - 1, strlen(v), \
@@ -157,6 +174,7 @@ static unsigned int peer_streams(const struct sw_gateway *g, const struct peer *
 static void count_reset(struct h2conn *c, bool premature)
 {
 	struct peer *p = c->owner_data;
+	struct sw_gateway *g = c->owner;
 
 	c->streams_ended++;
 	c->premature_resets += premature;
@@ -164,15 +182,17 @@ static void count_reset(struct h2conn *c, bool premature)
 	    2 * c->premature_resets <= c->streams_ended || !p ||
 	    !nghttp2_session_want_read(c->session))
 		return;
+	pthread_mutex_lock(&g->peers->lock);
 	if (p->strikes < SW_TUNNEL_MAX_STRIKES)
 		p->strikes++;
 	p->struck_ns = sw_now_ns();
+	pthread_mutex_unlock(&g->peers->lock);
 	log_warn_limited("gateway: %s (%s): %u of %u streams reset before "
 			 "their target answered: closing the connection "
 			 "(GOAWAY ENHANCE_YOUR_CALM); its identity may now "
 			 "connect to targets %.0f times a second",
 			 c->peer, c->identity, c->premature_resets,
-			 c->streams_ended, connect_rate(c->owner, p));
+			 c->streams_ended, rate_now(g, p));
 	/* In nghttp2's callback: the GOAWAY goes out, then the flush closes. */
 	nghttp2_session_terminate_session(c->session,
 					  NGHTTP2_ENHANCE_YOUR_CALM);
@@ -185,6 +205,8 @@ static void stream_done(struct relay *r, bool reset)
 	(void)reset;
 	g->c.streams_open--;
 	g->c.streams[sw_stream_result_of(r->status)]++;
+	if (r->conn)		/* else its connection's end counted it */
+		peer_streams_add(r->conn->owner_data, -1);
 	/* Ended by the peer (RST_STREAM, whatever its code) before an answer. */
 	if (r->conn && r->conn->state == H2_OPEN)
 		count_reset(r->conn, !r->status);
@@ -272,17 +294,21 @@ static const char *connect_target(struct sw_gateway *g, struct relay *r,
 				  size_t why_len)
 {
 	struct peer *p = r->conn->owner_data;
+	bool token;
 	int fd;
 
+	pthread_mutex_lock(&g->peers->lock);
 	refill(g, p, sw_now_ns());
-	if (p->tokens < 1) {
+	token = p->tokens >= 1;
+	p->tokens -= token;
+	pthread_mutex_unlock(&g->peers->lock);
+	if (!token) {
 		if (&r->target != ss)
 			memcpy(&r->target, ss, len);
 		r->target_len = len;
 		r->waiting = true;
 		return NULL;
 	}
-	p->tokens--;
 	r->waiting = false;
 	fd = sw_agent_socket(ss->ss_family, g->mark);
 	if (fd < 0)
@@ -349,7 +375,8 @@ static const char *start(struct sw_gateway *g, struct relay *r, int *status,
 	if (!x)
 		return *status = 403, "not exported here";
 	/* This stream is counted already: more than the limit refuses it. */
-	if (g->cfg && peer_streams(g, r->conn->owner_data) >
+	if (g->cfg && __atomic_load_n(&((struct peer *)r->conn->owner_data)->streams,
+				      __ATOMIC_RELAXED) >
 		      g->cfg->max_streams_per_peer) {
 		snprintf(why, why_len, "this peer has %u streams open, the most "
 			 "tunnel.max_streams_per_peer allows",
@@ -402,6 +429,7 @@ static int on_begin_headers(nghttp2_session *s, const nghttp2_frame *frame,
 		return NGHTTP2_ERR_CALLBACK_FAILURE;
 	r->stream_id = frame->hd.stream_id;
 	g->c.streams_open++;
+	peer_streams_add(c->owner_data, 1);
 	nghttp2_session_set_stream_user_data(s, r->stream_id, r);
 	return 0;
 }
@@ -495,10 +523,15 @@ static void conn_closed(struct h2conn *c, const char *reason, const char *label)
 	struct sw_gateway *g = c->owner;
 	bool was_open = c->confirmed;
 
+	if (c->owner_data)
+		peer_streams_add(c->owner_data, -c->streams);
 	relay_abort_all(c);
 	pending_remove(g, c);
-	if (c->owner_data)
+	if (c->owner_data) {
+		pthread_mutex_lock(&g->peers->lock);
 		((struct peer *)c->owner_data)->conns--;
+		pthread_mutex_unlock(&g->peers->lock);
+	}
 	c->owner_data = NULL;
 	for (int i = 0; i < g->n_conns; i++)
 		if (g->conns[i] == c)
@@ -624,9 +657,33 @@ static void on_accept(struct sw_io *io, uint32_t events)
 	}
 }
 
+struct sw_gateway_peers *sw_gateway_peers_new(void)
+{
+	struct sw_gateway_peers *ps = calloc(1, sizeof(*ps));
+
+	if (ps)
+		pthread_mutex_init(&ps->lock, NULL);
+	return ps;
+}
+
+void sw_gateway_peers_free(struct sw_gateway_peers *ps)
+{
+	if (!ps)
+		return;
+	while (ps->list) {
+		struct peer *p = ps->list;
+
+		ps->list = p->next;
+		free(p);
+	}
+	pthread_mutex_destroy(&ps->lock);
+	free(ps);
+}
+
 struct sw_gateway *sw_gateway_new(struct sw_loop *loop,
 				  struct sw_resolver *resolver,
 				  const struct sw_hostport *addr,
+				  struct sw_gateway_peers *peers,
 				  __u32 bypass_mark, struct sw_error *e)
 {
 	struct sw_gateway *g = calloc(1, sizeof(*g));
@@ -648,6 +705,7 @@ struct sw_gateway *sw_gateway_new(struct sw_loop *loop,
 	}
 	g->loop = loop;
 	g->resolver = resolver;
+	g->peers = peers;
 	g->bypass_mark = bypass_mark;
 	g->listen.io.fd = g->listen.resume.fd = -1;
 	g->c.buffer_budget = (__u64)SW_TUNNEL_BUFFER_BUDGET_MIB << 20;
@@ -663,6 +721,7 @@ struct sw_gateway *sw_gateway_new(struct sw_loop *loop,
 	sw_sockaddr_make(addr->host, addr->port, &ss, &len);
 	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) ||
 	    bind(fd, (struct sockaddr *)&ss, len) || listen(fd, 1024)) {
 		sw_fail(e, -errno, "tunnel.listen: cannot listen on %s:%u: %s",
 			addr->host, addr->port, strerror(errno));
@@ -691,21 +750,15 @@ void sw_gateway_free(struct sw_gateway *g)
 	nghttp2_session_callbacks_del(g->cb);
 	free(g->conns);
 	free(g->pending);
-	while (g->peers) {
-		struct peer *p = g->peers;
-
-		g->peers = p->next;
-		free(p);
-	}
 	free(g);
 }
 
 void sw_gateway_configure(struct sw_gateway *g, const struct sw_config *cfg,
-			  struct sw_tls *tls)
+			  struct sw_tls *tls, unsigned int shares)
 {
 	g->cfg = cfg;
 	g->tls = tls;
-	g->c.buffer_budget = (__u64)cfg->buffer_budget_mib << 20;
+	g->c.buffer_budget = ((__u64)cfg->buffer_budget_mib << 20) / shares;
 	/* Marked only where a datapath runs to skip them. */
 	g->mark = cfg->n_interfaces ? g->bypass_mark : 0;
 }
@@ -758,7 +811,7 @@ void sw_gateway_tick(struct sw_gateway *g, __u64 now)
 					 "connections to targets faster than "
 					 "tunnel.max_connects_per_peer (%.0f a "
 					 "second now) allows",
-					 connect_rate(g, c->owner_data));
+					 rate_now(g, c->owner_data));
 				refuse(r, 503, why);
 			} else if (r->connecting) {
 				r->connecting = false;

@@ -28,15 +28,31 @@
 
 struct sw_gateway;
 
+/*
+ * The peer identities the gateways of one agent (one per worker, each on
+ * its thread) know, and their limits (tunnel.max_streams_per_peer,
+ * max_connects_per_peer, the premature-reset strikes): shared, so a limit
+ * holds over all of them. NULL from _new: no memory. Free after every
+ * gateway that uses it.
+ */
+struct sw_gateway_peers;
+struct sw_gateway_peers *sw_gateway_peers_new(void);
+void sw_gateway_peers_free(struct sw_gateway_peers *ps);
+
 struct sw_gateway *sw_gateway_new(struct sw_loop *loop,
 				  struct sw_resolver *resolver,
 				  const struct sw_hostport *listen,
+				  struct sw_gateway_peers *peers,
 				  __u32 bypass_mark, struct sw_error *e);
 void sw_gateway_free(struct sw_gateway *g);
 
-/* The exports and TLS set to use from now on (live streams keep theirs). */
+/*
+ * The exports and TLS set to use from now on (live streams keep theirs).
+ * shares: the gateways (one per worker) that split tunnel.buffer_budget_mib,
+ * so the process as a whole holds no more than the budget.
+ */
 void sw_gateway_configure(struct sw_gateway *g, const struct sw_config *cfg,
-			  struct sw_tls *tls);
+			  struct sw_tls *tls, unsigned int shares);
 
 /*
  * Stop taking work, for a graceful exit: the listener closes (a load

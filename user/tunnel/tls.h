@@ -46,6 +46,12 @@ struct sw_tls;
  */
 struct sw_tls *sw_tls_load(const char *dir, const char *const *allow,
 			   int n_allow, struct sw_error *e);
+/*
+ * One more holder of t (returned; NULL stays NULL): a set is shared by the
+ * agent and its workers' threads, read-only, and freed by the last
+ * sw_tls_free. OpenSSL lets threads make connections from one SSL_CTX.
+ */
+struct sw_tls *sw_tls_ref(struct sw_tls *t);
 void sw_tls_free(struct sw_tls *t);
 
 /* This node's identity (the leaf's first URI SAN, else first DNS SAN). */

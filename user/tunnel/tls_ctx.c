@@ -24,6 +24,7 @@ struct sw_tls {
 	SSL_CTX *server;
 	char *identity;
 	time_t not_after;
+	int refs;		/* holders: the agent, each worker (atomic) */
 };
 
 /* ------------------------------------------------------------------------ */
@@ -103,6 +104,7 @@ struct sw_tls *sw_tls_load(const char *dir, const char *const *allow,
 		goto fail;
 	}
 	t->not_after = not_after;
+	t->refs = 1;
 	t->client = build_ctx(&set, false, allow, n_allow, e);
 	if (!t->client)
 		goto fail;
@@ -118,9 +120,16 @@ fail:
 	goto out;
 }
 
+struct sw_tls *sw_tls_ref(struct sw_tls *t)
+{
+	if (t)
+		__atomic_add_fetch(&t->refs, 1, __ATOMIC_RELAXED);
+	return t;
+}
+
 void sw_tls_free(struct sw_tls *t)
 {
-	if (!t)
+	if (!t || __atomic_sub_fetch(&t->refs, 1, __ATOMIC_ACQ_REL))
 		return;
 	/* Connections hold their own references to the SSL_CTX. */
 	SSL_CTX_free(t->client);

@@ -71,6 +71,7 @@ struct sw_tunnel {
 	nghttp2_session_callbacks *cb;
 	struct sw_fallbacks *fallbacks;	/* spilled, but served here */
 	bool closing;			/* the agent is stopping: no fallback */
+	bool quiet;			/* another instance publishes health */
 };
 
 /* ------------------------------------------------------------------------
@@ -106,6 +107,8 @@ static void publish(struct remote *rm, bool healthy, const char *why)
 
 	rm->healthy = healthy;
 	rm->published = true;
+	if (rm->t->quiet)
+		return;
 	if (sw_remote_set(rm->t->dp, rm->id, rm->cfg.name, healthy, &e))
 		log_error("remote %s: %s", rm->cfg.name, e.msg);
 	else
@@ -869,6 +872,11 @@ int sw_tunnel_configure(struct sw_tunnel *t, const struct sw_config *cfg,
 		wake_at(t, t->remotes[i]->next_probe_ns);
 	}
 	return 0;
+}
+
+void sw_tunnel_quiet(struct sw_tunnel *t)
+{
+	t->quiet = true;
 }
 
 unsigned int sw_tunnel_busy(const struct sw_tunnel *t)

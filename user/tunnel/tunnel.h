@@ -45,6 +45,13 @@ int sw_tunnel_configure(struct sw_tunnel *t, const struct sw_config *cfg,
 			const __u32 *remote_ids, struct sw_tls *tls,
 			struct sw_error *e);
 
+/*
+ * Leave the remotes' health to another instance (one per worker; health is
+ * decided once): this one still probes its own connections and uses what
+ * they show, but publishes nothing to the datapath and logs no change.
+ */
+void sw_tunnel_quiet(struct sw_tunnel *t);
+
 /* Spilled connections carried now: streams open, connections waiting for
  * a connection to their remote, and those served here after all. */
 unsigned int sw_tunnel_busy(const struct sw_tunnel *t);
