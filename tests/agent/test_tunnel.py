@@ -789,15 +789,16 @@ def idle_connections(w, n, source=ATTACKER):
     return socks
 
 
-def reopen_closed(w, socks, most, source=ATTACKER):
-    """Replace up to `most` of the idle connections the gateway closed, as
-    an attacker would."""
+def reopen_closed(w, socks, most):
+    """Replace up to `most` of the idle connections the gateway closed, from
+    the same addresses, as an attacker would."""
     p = select.poll()
     for s in socks:
         p.register(s, select.POLLIN | select.POLLERR | select.POLLHUP)
     gone = {fd for fd, _ in p.poll(0)}
     for i, s in enumerate(socks):
         if s.fileno() in gone and most > 0:
+            source = s.getsockname()[0]
             s.close()
             socks[i] = idle_connections(w, 1, source)[0]
             most -= 1
@@ -842,6 +843,34 @@ def test_idle_handshakes_lock_no_peer_out(w):
             r'spillway_gateway_handshake_failures_total\{reason="busy"\} [1-9]',
             gw_metrics(w)))
         assert "connections from this address are in the TLS handshake" in w.gw_log_text()
+    finally:
+        for s in idle:
+            s.close()
+
+
+def test_idle_handshakes_from_many_addresses(w):
+    """Idle connections from 20 addresses, 60 each (under the per-address
+    cap), fill the 1,024 handshakes: a new connection takes the place of the
+    oldest, so a legitimate peer, whose handshake takes a round trip or two,
+    still gets through."""
+    w.start_gateway()
+    sources = [f"10.2.0.{100 + i}" for i in range(20)]
+    for a in sources:
+        run(f"ip -n {w.node} addr add {a}/24 dev w0")
+    idle = [s for a in sources for s in idle_connections(w, 60, a)]
+    try:
+        ok = tried = 0
+        deadline = time.monotonic() + 120
+        while tried < 100 and time.monotonic() < deadline:
+            reopen_closed(w, idle, 300)
+            tried += 1
+            ok += connect_ok(w)
+        assert tried == 100, f"only {tried} attempts in 120 s"
+        assert ok >= 99, f"{ok} of {tried} connections of the legitimate peer succeeded"
+        wait_until("the evictions counted", lambda: re.search(
+            r'spillway_gateway_handshake_failures_total\{reason="evicted"\} [1-9]',
+            gw_metrics(w)))
+        assert "closed in its TLS handshake for a newer connection" in w.gw_log_text()
     finally:
         for s in idle:
             s.close()

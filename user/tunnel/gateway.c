@@ -25,7 +25,10 @@
  * their TLS handshake (no certificate seen yet, ~90 KB each): idle TCP
  * connections fill only the second kind, never the slots of peers that
  * proved who they are. One source address (IPv6: one /64) may hold a few
- * of the handshakes, so one client cannot fill them either.
+ * of the handshakes, so one client cannot fill them either; when they are
+ * full (idle connections from many addresses), a new connection takes the
+ * place of the oldest handshake, so a peer's handshake, a round trip or
+ * two, is lost only if MAX_HANDSHAKES connections arrive meanwhile.
  */
 #define MAX_CONNS 4096
 #define MAX_HANDSHAKES 1024
@@ -586,11 +589,6 @@ static const char *handshake_refused(const struct sw_gateway *g,
 {
 	int same = 0;
 
-	if (g->n_pending == MAX_HANDSHAKES) {
-		snprintf(why, len, "%d connections are in the TLS handshake, "
-			 "the most the gateway takes", MAX_HANDSHAKES);
-		return why;
-	}
 	for (int i = 0; i < g->n_pending; i++)
 		same += !memcmp(&g->pending[i].from, from, sizeof(*from));
 	if (same < MAX_HANDSHAKES_PER_SOURCE)
@@ -599,6 +597,21 @@ static const char *handshake_refused(const struct sw_gateway *g,
 		 "handshake, the most one address may have",
 		 MAX_HANDSHAKES_PER_SOURCE);
 	return why;
+}
+
+/* The handshakes are full: close the oldest for a new connection. */
+static void evict_oldest_handshake(struct sw_gateway *g)
+{
+	struct h2conn *oldest = g->pending[0].c;
+	char why[sizeof(oldest->peer) + 128];
+
+	for (int i = 1; i < g->n_pending; i++)
+		if (g->pending[i].c->deadline_ns < oldest->deadline_ns)
+			oldest = g->pending[i].c;
+	snprintf(why, sizeof(why), "%s: closed in its TLS handshake for a "
+		 "newer connection (%d in the handshake, the most the gateway "
+		 "takes)", oldest->peer, MAX_HANDSHAKES);
+	h2_close(oldest, why, "evicted");
 }
 
 /* Take the accepted fd into a TLS handshake, or refuse it. */
@@ -622,6 +635,8 @@ static void admit(struct sw_gateway *g, int fd,
 		sw_close_reset(fd);
 		return;
 	}
+	if (g->n_pending == MAX_HANDSHAKES)
+		evict_oldest_handshake(g);
 	sw_no_delay(fd);
 	ssl = sw_tls_server(g->tls, fd, &e);
 	if (!ssl) {

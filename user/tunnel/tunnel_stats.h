@@ -11,7 +11,7 @@
 /* Why a connection failed before or during its TLS handshake. */
 #define SW_HS_REASONS(X) X(no_client_cert) X(unknown_ca) X(expired) \
 	X(not_allowed) X(protocol) X(no_alpn) X(timeout) X(connect) X(busy) \
-	X(other)
+	X(evicted) X(other)
 
 #define SW_ENUM(name) SW_STREAM_##name,
 enum sw_stream_result { SW_STREAM_RESULTS(SW_ENUM) SW_STREAM_N };
