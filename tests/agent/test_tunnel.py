@@ -849,15 +849,16 @@ def test_idle_handshakes_lock_no_peer_out(w):
 
 
 def test_idle_handshakes_from_many_addresses(w):
-    """Idle connections from 20 addresses, 60 each (under the per-address
-    cap), fill the 1,024 handshakes: a new connection takes the place of the
-    oldest, so a legitimate peer, whose handshake takes a round trip or two,
-    still gets through."""
+    """Idle connections from 20 addresses, 60 each per worker (under the
+    per-address cap), fill every worker's 1,024 handshakes: a new connection
+    takes the place of the oldest, so a legitimate peer, whose handshake
+    takes a round trip or two, still gets through."""
     w.start_gateway()
+    workers = int(re.search(r"^spillway_workers (\d+)$", gw_metrics(w), re.M)[1])
     sources = [f"10.2.0.{100 + i}" for i in range(20)]
     for a in sources:
         run(f"ip -n {w.node} addr add {a}/24 dev w0")
-    idle = [s for a in sources for s in idle_connections(w, 60, a)]
+    idle = [s for a in sources for s in idle_connections(w, 60 * workers, a)]
     try:
         ok = tried = 0
         deadline = time.monotonic() + 120
