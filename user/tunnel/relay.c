@@ -101,7 +101,7 @@ static void rewatch(struct relay *r)
 	if (r->connecting)
 		ev = EPOLLOUT;
 	else if (r->established && !r->sock_eof && r->up_off == r->up_len)
-		ev |= EPOLLIN;
+		ev |= EPOLLIN | EPOLLRDHUP;
 	if (r->down_bytes)
 		ev |= EPOLLOUT;
 	sw_loop_watch(r->loop, &r->io, ev);
@@ -213,8 +213,15 @@ static void drain_down(struct relay *r)
 		relay_close(r, false);
 }
 
-/* Read one chunk for the stream; false if the socket had nothing. */
-static bool read_up(struct relay *r)
+/*
+ * Read one chunk for the stream; false if the socket has nothing more now
+ * (a read that did not fill the buffer emptied it: the next read would
+ * only say EAGAIN; epoll tells when more comes). hup: the peer's FIN had
+ * arrived (EPOLLRDHUP) before this read, so a short read took the last
+ * bytes: the stream ends with them, in one DATA frame, not with an empty
+ * one after another read.
+ */
+static bool read_up(struct relay *r, bool hup)
 {
 	ssize_t n = recv(r->io.fd, r->up, sizeof(r->up), MSG_DONTWAIT);
 	nghttp2_session *s = session(r);
@@ -224,13 +231,13 @@ static bool read_up(struct relay *r)
 			relay_close(r, true);	/* ECONNRESET: pass it on */
 		return false;
 	}
-	if (n == 0)
+	if (n == 0 || (hup && (size_t)n < sizeof(r->up)))
 		r->sock_eof = true;
 	r->up_off = 0;
 	r->up_len = n;
 	if (s)
 		nghttp2_session_resume_data(s, r->stream_id);
-	return n > 0;
+	return (size_t)n == sizeof(r->up);
 }
 
 /*
@@ -239,11 +246,11 @@ static bool read_up(struct relay *r)
  * then carries many chunks instead of one (and epoll interest is not
  * toggled per chunk).
  */
-static void pump_up(struct relay *r)
+static void pump_up(struct relay *r, bool hup)
 {
 	for (int i = 0; i < RELAY_CHUNKS_PER_EVENT; i++) {
 		if (r->closing || !r->established || r->sock_eof ||
-		    r->up_off != r->up_len || !read_up(r) || !r->conn)
+		    r->up_off != r->up_len || !read_up(r, hup) || !r->conn)
 			return;
 		h2_pack(r->conn);
 	}
@@ -268,8 +275,8 @@ static void on_socket(struct sw_io *io, uint32_t events)
 	} else {
 		if (events & EPOLLOUT)
 			drain_down(r);
-		if (events & (EPOLLIN | EPOLLHUP | EPOLLERR))
-			pump_up(r);
+		if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+			pump_up(r, events & (EPOLLRDHUP | EPOLLHUP));
 	}
 	rewatch(r);
 	if (conn)
@@ -295,8 +302,11 @@ static ssize_t provide(nghttp2_session *s, int32_t id, uint8_t *buf,
 		memcpy(buf, r->up + r->up_off, n);
 		r->up_off += n;
 		r->counters->bytes_sent += n;
-		if (r->up_off == r->up_len)
+		if (r->up_off == r->up_len) {
+			if (r->sock_eof)	/* the last bytes */
+				*flags |= NGHTTP2_DATA_FLAG_EOF;
 			rewatch(r);	/* room again: read the socket */
+		}
 		return n;
 	}
 	if (r->sock_eof) {
@@ -368,7 +378,6 @@ int relay_on_data_chunk(nghttp2_session *s, uint8_t flags, int32_t id,
 	struct relay *r = nghttp2_session_get_stream_user_data(s, id);
 	ssize_t n = 0;
 
-	(void)flags;
 	(void)user_data;
 	if (!r || r->closing) {
 		nghttp2_session_consume_connection(s, len);
@@ -380,7 +389,13 @@ int relay_on_data_chunk(nghttp2_session *s, uint8_t flags, int32_t id,
 	 * window bounds it.
 	 */
 	if (!r->down_head && r->established && r->io.fd >= 0) {
-		n = send(r->io.fd, data, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+		/*
+		 * The stream's last bytes: the FIN (relay_on_end_stream)
+		 * follows at once, and leaves with them in one segment.
+		 */
+		int more = flags & NGHTTP2_FLAG_END_STREAM ? MSG_MORE : 0;
+
+		n = send(r->io.fd, data, len, MSG_NOSIGNAL | MSG_DONTWAIT | more);
 		if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
 			nghttp2_session_consume_connection(s, len);
 			relay_close(r, true);
