@@ -166,8 +166,7 @@ void relay_close(struct relay *r, bool reset)
 	while (r->down_head)
 		free_head(r);
 	unlink_relay(r);
-	if (r->io.fd >= 0)
-		sw_loop_close(r->loop, &r->io);
+	sw_loop_close_sole(r->loop, &r->io);
 	r->ops->on_done(r, reset);
 	sw_loop_release(r->loop, &r->grave);
 }
@@ -263,8 +262,10 @@ static void on_socket(struct sw_io *io, uint32_t events)
 	int err = 0;
 
 	if (r->connecting) {
-		getsockopt(io->fd, SOL_SOCKET, SO_ERROR, &err,
-			   &(socklen_t){ sizeof(err) });
+		/* A failed connect raises EPOLLERR: no error to ask for else. */
+		if (events & (EPOLLERR | EPOLLHUP))
+			getsockopt(io->fd, SOL_SOCKET, SO_ERROR, &err,
+				   &(socklen_t){ sizeof(err) });
 		if (!err && !(events & EPOLLOUT))
 			return;
 		r->connecting = false;
