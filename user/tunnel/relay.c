@@ -213,14 +213,13 @@ static void drain_down(struct relay *r)
 }
 
 /*
- * Read one chunk for the stream; false if the socket has nothing more now
- * (a read that did not fill the buffer emptied it: the next read would
- * only say EAGAIN; epoll tells when more comes). hup: the peer's FIN had
- * arrived (EPOLLRDHUP) before this read, so a short read took the last
- * bytes: the stream ends with them, in one DATA frame, not with an empty
- * one after another read.
+ * Read one chunk for the stream; the bytes read (0: none, at the end, or
+ * on an error). hup: the peer's FIN had arrived (EPOLLRDHUP) before this
+ * read, so a read that did not fill the buffer took the last bytes: the
+ * stream ends with them, in one DATA frame, not with an empty one after
+ * another read.
  */
-static bool read_up(struct relay *r, bool hup)
+static size_t read_up(struct relay *r, bool hup)
 {
 	ssize_t n = recv(r->io.fd, r->up, sizeof(r->up), MSG_DONTWAIT);
 	nghttp2_session *s = session(r);
@@ -228,7 +227,7 @@ static bool read_up(struct relay *r, bool hup)
 	if (n < 0) {
 		if (errno != EAGAIN && errno != EWOULDBLOCK)
 			relay_close(r, true);	/* ECONNRESET: pass it on */
-		return false;
+		return 0;
 	}
 	if (n == 0 || (hup && (size_t)n < sizeof(r->up)))
 		r->sock_eof = true;
@@ -236,22 +235,30 @@ static bool read_up(struct relay *r, bool hup)
 	r->up_len = n;
 	if (s)
 		nghttp2_session_resume_data(s, r->stream_id);
-	return (size_t)n == sizeof(r->up);
+	return n;
 }
 
 /*
  * Move socket data into the stream while the stream takes it: read a
  * chunk, let nghttp2 frame it (pack), read the next. One readiness event
  * then carries many chunks instead of one (and epoll interest is not
- * toggled per chunk).
+ * toggled per chunk). A read that did not fill the buffer emptied the
+ * socket: the next would only say EAGAIN (epoll tells when more comes).
  */
 static void pump_up(struct relay *r, bool hup)
 {
 	for (int i = 0; i < RELAY_CHUNKS_PER_EVENT; i++) {
+		size_t n;
+
 		if (r->closing || !r->established || r->sock_eof ||
-		    r->up_off != r->up_len || !read_up(r, hup) || !r->conn)
+		    r->up_off != r->up_len)
+			return;
+		n = read_up(r, hup);
+		if (!n || !r->conn)
 			return;
 		h2_pack(r->conn);
+		if (n < sizeof(r->up))
+			return;
 	}
 }
 
