@@ -3,11 +3,12 @@
  * Tests of the event loop's deferred work (user/lib/loop.c): tasks queued with
  * sw_loop_later run after the batch that queued them; tasks queued with
  * sw_loop_next_round wait for the next round, which does not block; a
- * cancelled task never runs, whichever list it was on. Real epoll, real
- * pipes.
+ * cancelled task never runs, whichever list it was on; a descriptor closed
+ * alone leaves epoll with its close. Real epoll, real pipes.
  */
 #include <stddef.h>
 #include <sys/epoll.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "datapath/control.h"
@@ -152,11 +153,33 @@ static void test_cancel(const void *arg)
 	sw_loop_free(l);
 }
 
+/* Closed alone (sw_loop_close_sole): the close takes it out of epoll. */
+static void test_close_sole(const void *arg)
+{
+	struct sw_loop *l = new_loop();
+	struct probe reader = { .loop = l };
+	int fds[2];
+
+	(void)arg;
+	CHECK_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, fds), 0);
+	CHECK_EQ(sw_loop_add(l, &reader.io, fds[0], EPOLLIN, on_readable), 0);
+	CHECK_EQ(write(fds[1], "x", 1), 1);
+	CHECK_EQ(sw_loop_run_once(l, 0), 1);
+	sw_loop_close_sole(l, &reader.io);
+	CHECK_EQ(reader.io.fd, -1);
+	CHECK_EQ(send(fds[1], "y", 1, MSG_NOSIGNAL), -1);	/* the peer is gone */
+	CHECK_EQ(sw_loop_run_once(l, 0), 0);	/* and nothing is watched */
+	CHECK_EQ(reader.events, 1);
+	close(fds[1]);
+	sw_loop_free(l);
+}
+
 static const struct test_case cases[] = {
 	{ "later-runs-once-per-batch", test_later, NULL },
 	{ "next-round-does-not-block", test_next_round, NULL },
 	{ "next-round-lets-events-in-first", test_next_round_is_fair, NULL },
 	{ "cancel", test_cancel, NULL },
+	{ "close-sole-leaves-epoll", test_close_sole, NULL },
 	{ 0 },
 };
 

@@ -94,6 +94,16 @@ void sw_loop_close(struct sw_loop *l, struct sw_io *io)
 		close(fd);
 }
 
+void sw_loop_close_sole(struct sw_loop *l, struct sw_io *io)
+{
+	(void)l;
+	/* An event of this batch still reported for it is skipped (dead). */
+	io->dead = true;
+	if (io->fd >= 0)
+		close(io->fd);
+	io->fd = -1;
+}
+
 /* Queue t on list unless it is queued already (on either list). */
 static void queue(struct sw_task **list, struct sw_task *t)
 {

@@ -45,6 +45,13 @@ int sw_loop_add(struct sw_loop *l, struct sw_io *io, int fd, uint32_t events,
 int sw_loop_watch(struct sw_loop *l, struct sw_io *io, uint32_t events);
 /* Stop watching io and close its fd. */
 void sw_loop_close(struct sw_loop *l, struct sw_io *io);
+/*
+ * The same for an fd that is the only descriptor of its socket (never
+ * dup'ed, and no child process holds it): its close takes it out of epoll,
+ * so one epoll_ctl fewer. A relayed connection's socket, closed once per
+ * spilled connection at each end.
+ */
+void sw_loop_close_sole(struct sw_loop *l, struct sw_io *io);
 /* Stop watching io and return its fd, open, for someone else to own. */
 int sw_loop_forget(struct sw_loop *l, struct sw_io *io);
 /* Free d once the current batch of events has been handled. */

@@ -8,6 +8,7 @@
 
 #include "lib/addr.h"
 #include "tunnel/endpoint.h"
+#include "tunnel/net.h"
 
 static int set_int(int fd, int level, int opt, int v)
 {
@@ -36,6 +37,11 @@ int sw_endpoint_listen(int family, __u16 port, struct sw_error *e)
 			      "(needs CAP_NET_ADMIN)", strerror(errno));
 		goto fail;
 	}
+	if (sw_no_delay(fd)) {
+		err = sw_fail(e, -errno, "cannot set TCP_NODELAY on the endpoint "
+			      "socket: %s", strerror(errno));
+		goto fail;
+	}
 	if (bind(fd, (struct sockaddr *)&any, len)) {
 		err = sw_fail(e, -errno,
 			      "cannot bind the tunnel endpoint to port %u "
@@ -53,15 +59,18 @@ fail:
 	return err;
 }
 
-int sw_endpoint_flow(int fd, struct sw_flow_key *key,
-		     struct sockaddr_storage *vip_out, char *client, size_t len)
+int sw_endpoint_flow(int fd, const struct sockaddr_storage *accepted,
+		     struct sw_flow_key *key, struct sockaddr_storage *vip_out,
+		     char *client, size_t len)
 {
 	struct sockaddr_storage vip, peer;
 	socklen_t l1 = sizeof(vip), l2 = sizeof(peer);
 	char text[SW_ADDR_STRLEN];
 
+	if (accepted)
+		peer = *accepted;
 	if (getsockname(fd, (struct sockaddr *)&vip, &l1) ||
-	    getpeername(fd, (struct sockaddr *)&peer, &l2))
+	    (!accepted && getpeername(fd, (struct sockaddr *)&peer, &l2)))
 		return -errno;
 	memset(key, 0, sizeof(*key));
 	if (vip.ss_family == AF_INET) {

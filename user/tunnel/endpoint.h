@@ -19,15 +19,19 @@
  * Listen on all addresses of family (4 or 6) at port; returns the fd. With
  * SO_REUSEPORT: each worker listens on the port, the kernel spreads
  * connections over them (the datapath's listener lookup picks one too).
+ * Accepted sockets inherit TCP_NODELAY from it (one setsockopt fewer per
+ * connection).
  */
 int sw_endpoint_listen(int family, __u16 port, struct sw_error *e);
 
 /*
  * The flow of an accepted socket: its local end is the VIP:port the client
  * dialled (also in *vip unless NULL), its peer the client (formatted into
- * client). -errno if the socket has no addresses any more.
+ * client): peer if accept gave it, else asked of the socket. -errno if the
+ * socket has no addresses any more.
  */
-int sw_endpoint_flow(int fd, struct sw_flow_key *key,
-		     struct sockaddr_storage *vip, char *client, size_t len);
+int sw_endpoint_flow(int fd, const struct sockaddr_storage *peer,
+		     struct sw_flow_key *key, struct sockaddr_storage *vip,
+		     char *client, size_t len);
 
 #endif /* SW_TUNNEL_ENDPOINT_H */

@@ -216,7 +216,7 @@ void sw_fallback_start(struct sw_fallbacks *f, int fd, const char *why)
 	c->grave.free = free_conn;
 	c->client.fd = fd;
 	c->local.fd = -1;
-	if (sw_endpoint_flow(fd, &key, &vip, c->who, sizeof(c->who))) {
+	if (sw_endpoint_flow(fd, NULL, &key, &vip, c->who, sizeof(c->who))) {
 		sw_close_reset(fd);		/* the client is gone already */
 		free(c);
 		return;

@@ -91,20 +91,22 @@ static nghttp2_session *session(struct relay *r)
 	return r->conn && r->conn->state == H2_OPEN ? r->conn->session : NULL;
 }
 
-/* What the socket should be watched for, now. */
-static void rewatch(struct relay *r)
+/* Will the socket give the stream more now? */
+static bool wants_read(const struct relay *r)
 {
-	uint32_t ev = 0;
+	return r->can_read && r->established && !r->closing && !r->sock_eof &&
+	       r->up_off == r->up_len && r->io.fd >= 0;
+}
 
-	if (r->io.fd < 0 || r->closing)
-		return;
-	if (r->connecting)
-		ev = EPOLLOUT;
-	else if (r->established && !r->sock_eof && r->up_off == r->up_len)
-		ev |= EPOLLIN;
-	if (r->down_bytes)
-		ev |= EPOLLOUT;
-	sw_loop_watch(r->loop, &r->io, ev);
+/*
+ * Input the socket reported and the relay could not take then: read it
+ * in the next round (no edge-triggered event will come for it again),
+ * after the other sockets' events: a busy stream does not hold them up.
+ */
+static void read_later(struct relay *r)
+{
+	if (wants_read(r))
+		sw_loop_next_round(r->loop, &r->more);
 }
 
 /* The peer may send n more bytes: they left our hands for the socket. */
@@ -141,6 +143,7 @@ void relay_close(struct relay *r, bool reset)
 	if (r->closing)
 		return;
 	r->closing = true;
+	sw_loop_cancel(r->loop, &r->more);
 	sw_lookup_cancel(&r->lookup);
 	if (s && r->stream_id > 0) {
 		nghttp2_session_set_stream_user_data(s, r->stream_id, NULL);
@@ -166,8 +169,7 @@ void relay_close(struct relay *r, bool reset)
 	while (r->down_head)
 		free_head(r);
 	unlink_relay(r);
-	if (r->io.fd >= 0)
-		sw_loop_close(r->loop, &r->io);
+	sw_loop_close_sole(r->loop, &r->io);
 	r->ops->on_done(r, reset);
 	sw_loop_release(r->loop, &r->grave);
 }
@@ -193,16 +195,19 @@ static void drain_down(struct relay *r)
 
 		if (n < 0) {
 			if (errno == EAGAIN || errno == EWOULDBLOCK)
-				return;
-			relay_close(r, true);
+				r->can_write = false;	/* EPOLLOUT will say */
+			else
+				relay_close(r, true);
 			return;
 		}
 		c->off += n;
 		r->down_bytes -= n;
 		r->counters->bytes_received += n;
 		consume(r, n);
-		if (c->off < c->len)
+		if (c->off < c->len) {
+			r->can_write = false;	/* full: EPOLLOUT will say */
 			return;
+		}
 		free_head(r);
 	}
 	if (r->peer_eof && !r->shut_wr) {
@@ -213,40 +218,67 @@ static void drain_down(struct relay *r)
 		relay_close(r, false);
 }
 
-/* Read one chunk for the stream; false if the socket had nothing. */
-static bool read_up(struct relay *r)
+/*
+ * Read one chunk for the stream; the bytes read (0: none, at the end, or
+ * on an error). A read that did not fill the buffer emptied the socket:
+ * the next would only say EAGAIN, and new bytes raise an event. If the
+ * peer's FIN had arrived before it (hup), it took the last bytes: the
+ * stream ends with them, in one DATA frame, not with an empty one after
+ * another read.
+ */
+static size_t read_up(struct relay *r)
 {
 	ssize_t n = recv(r->io.fd, r->up, sizeof(r->up), MSG_DONTWAIT);
 	nghttp2_session *s = session(r);
 
 	if (n < 0) {
+		r->can_read = false;
 		if (errno != EAGAIN && errno != EWOULDBLOCK)
 			relay_close(r, true);	/* ECONNRESET: pass it on */
-		return false;
+		return 0;
 	}
-	if (n == 0)
+	if ((size_t)n < sizeof(r->up))
+		r->can_read = false;
+	if (n == 0 || (r->hup && (size_t)n < sizeof(r->up)))
 		r->sock_eof = true;
 	r->up_off = 0;
 	r->up_len = n;
 	if (s)
 		nghttp2_session_resume_data(s, r->stream_id);
-	return n > 0;
+	return n;
 }
 
 /*
  * Move socket data into the stream while the stream takes it: read a
  * chunk, let nghttp2 frame it (pack), read the next. One readiness event
- * then carries many chunks instead of one (and epoll interest is not
- * toggled per chunk).
+ * then carries many chunks instead of one.
  */
 static void pump_up(struct relay *r)
 {
 	for (int i = 0; i < RELAY_CHUNKS_PER_EVENT; i++) {
-		if (r->closing || !r->established || r->sock_eof ||
-		    r->up_off != r->up_len || !read_up(r) || !r->conn)
+		if (!wants_read(r) || !read_up(r) || !r->conn)
 			return;
 		h2_pack(r->conn);
 	}
+	read_later(r);	/* more than one event's worth */
+}
+
+/* Whatever the socket allows and the relay's state lets it do. */
+static void move(struct relay *r)
+{
+	if (r->can_write && r->down_head)
+		drain_down(r);
+	pump_up(r);
+}
+
+static void move_later(struct sw_task *t)
+{
+	struct relay *r = (struct relay *)((char *)t -
+					   offsetof(struct relay, more));
+
+	move(r);
+	if (r->conn)
+		h2_flush(r->conn);
 }
 
 static void on_socket(struct sw_io *io, uint32_t events)
@@ -255,9 +287,17 @@ static void on_socket(struct sw_io *io, uint32_t events)
 	struct h2conn *conn = r->conn;
 	int err = 0;
 
+	if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+		r->can_read = true;
+	if (events & (EPOLLRDHUP | EPOLLHUP))
+		r->hup = true;
+	if (events & EPOLLOUT)
+		r->can_write = true;
 	if (r->connecting) {
-		getsockopt(io->fd, SOL_SOCKET, SO_ERROR, &err,
-			   &(socklen_t){ sizeof(err) });
+		/* A failed connect raises EPOLLERR: no error to ask for else. */
+		if (events & (EPOLLERR | EPOLLHUP))
+			getsockopt(io->fd, SOL_SOCKET, SO_ERROR, &err,
+				   &(socklen_t){ sizeof(err) });
 		if (!err && !(events & EPOLLOUT))
 			return;
 		r->connecting = false;
@@ -266,12 +306,8 @@ static void on_socket(struct sw_io *io, uint32_t events)
 		/* The socket died before its stream was up (always reported). */
 		relay_close(r, true);
 	} else {
-		if (events & EPOLLOUT)
-			drain_down(r);
-		if (events & (EPOLLIN | EPOLLHUP | EPOLLERR))
-			pump_up(r);
+		move(r);
 	}
-	rewatch(r);
 	if (conn)
 		h2_flush(conn);
 }
@@ -295,8 +331,11 @@ static ssize_t provide(nghttp2_session *s, int32_t id, uint8_t *buf,
 		memcpy(buf, r->up + r->up_off, n);
 		r->up_off += n;
 		r->counters->bytes_sent += n;
-		if (r->up_off == r->up_len)
-			rewatch(r);	/* room again: read the socket */
+		if (r->up_off == r->up_len) {
+			if (r->sock_eof)	/* the last bytes */
+				*flags |= NGHTTP2_DATA_FLAG_EOF;
+			read_later(r);	/* room again, for more input */
+		}
 		return n;
 	}
 	if (r->sock_eof) {
@@ -320,6 +359,7 @@ struct relay *relay_new(struct sw_loop *loop, struct h2conn *conn, int fd,
 	if (!r)
 		return NULL;
 	memset(r, 0, offsetof(struct relay, up));
+	r->more.run = move_later;
 	r->loop = loop;
 	r->conn = conn;
 	r->ops = ops;
@@ -341,8 +381,8 @@ struct relay *relay_new(struct sw_loop *loop, struct h2conn *conn, int fd,
 
 int relay_attach(struct relay *r, int fd, bool connecting)
 {
-	int err = sw_loop_add(r->loop, &r->io, fd, connecting ? EPOLLOUT : 0,
-			      on_socket);
+	int err = sw_loop_add(r->loop, &r->io, fd, EPOLLIN | EPOLLOUT |
+			      EPOLLRDHUP | EPOLLET, on_socket);
 
 	if (err)
 		return err;
@@ -357,8 +397,16 @@ void relay_establish(struct relay *r)
 	r->established = true;
 	if (r->peer_eof)	/* END_STREAM came with the request */
 		relay_on_end_stream(r);
-	rewatch(r);
-	if (s)
+	/*
+	 * What the stream sent meanwhile; bytes the socket had before the
+	 * answer (no event will repeat them), framed by the connection's
+	 * flush after this batch with the other streams' frames.
+	 */
+	if (r->can_write && r->down_head)
+		drain_down(r);
+	if (wants_read(r))
+		read_up(r);
+	if (s && !r->closing)
 		nghttp2_session_resume_data(s, r->stream_id);
 }
 
@@ -368,7 +416,6 @@ int relay_on_data_chunk(nghttp2_session *s, uint8_t flags, int32_t id,
 	struct relay *r = nghttp2_session_get_stream_user_data(s, id);
 	ssize_t n = 0;
 
-	(void)flags;
 	(void)user_data;
 	if (!r || r->closing) {
 		nghttp2_session_consume_connection(s, len);
@@ -380,13 +427,21 @@ int relay_on_data_chunk(nghttp2_session *s, uint8_t flags, int32_t id,
 	 * window bounds it.
 	 */
 	if (!r->down_head && r->established && r->io.fd >= 0) {
-		n = send(r->io.fd, data, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+		/*
+		 * The stream's last bytes: the FIN (relay_on_end_stream)
+		 * follows at once, and leaves with them in one segment.
+		 */
+		int more = flags & NGHTTP2_FLAG_END_STREAM ? MSG_MORE : 0;
+
+		n = send(r->io.fd, data, len, MSG_NOSIGNAL | MSG_DONTWAIT | more);
 		if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
 			nghttp2_session_consume_connection(s, len);
 			relay_close(r, true);
 			return 0;
 		}
 		n = n < 0 ? 0 : n;
+		if ((size_t)n < len)
+			r->can_write = false;	/* full: EPOLLOUT will say */
 		r->counters->bytes_received += n;
 		consume(r, n);
 	}
@@ -395,7 +450,6 @@ int relay_on_data_chunk(nghttp2_session *s, uint8_t flags, int32_t id,
 	/* The socket is full: hold the rest (at most a stream window). */
 	if (queue_down(r, data + n, len - n))
 		return NGHTTP2_ERR_CALLBACK_FAILURE;
-	rewatch(r);
 	return 0;
 }
 

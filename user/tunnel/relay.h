@@ -10,6 +10,11 @@
  * most one stream window is ever held. Half-close and reset cross over: a
  * FIN becomes END_STREAM and END_STREAM a shutdown(SHUT_WR); an RST becomes
  * RST_STREAM and RST_STREAM an RST.
+ *
+ * The socket is watched edge-triggered, for everything, once: an event
+ * says what it can do now (can_read, can_write), and the relay acts when
+ * its state lets it (no epoll_ctl per change of mind: one per connection
+ * instead of four).
  */
 #ifndef SW_TUNNEL_RELAY_H
 #define SW_TUNNEL_RELAY_H
@@ -48,6 +53,7 @@ struct relay_ops {
 struct relay {
 	struct sw_io io;
 	struct sw_deferred grave;
+	struct sw_task more;		/* move what the socket allows, later */
 	struct sw_loop *loop;
 	struct h2conn *conn;		/* NULL once the connection is gone */
 	struct relay *prev, *next;	/* in conn->relays */
@@ -63,6 +69,9 @@ struct relay {
 	bool stream_closed;
 	bool answered;			/* we sent a final response with END_STREAM */
 	bool closing;
+	/* What the last events said, until a read or write finds otherwise. */
+	bool can_read, can_write;
+	bool hup;			/* the peer's FIN has arrived (EPOLLRDHUP) */
 
 	size_t up_off, up_len;		/* of up[], socket -> stream */
 	struct relay_chunk *down_head, *down_tail; /* stream -> socket */

@@ -326,8 +326,15 @@ static void fail_waiting(struct remote *rm, const char *why)
 static void wait_for_connection(struct remote *rm, int fd,
 				const char *authority, const char *forwarded)
 {
-	struct waiting *w = calloc(1, sizeof(*w));
+	struct h2conn *c = rm->waiting ? NULL : pick(rm);
+	struct waiting *w;
 
+	if (c) {		/* the usual case: no queue to pass through */
+		open_stream(rm, c, fd, authority, forwarded);
+		h2_flush(c);
+		return;
+	}
+	w = calloc(1, sizeof(*w));
 	if (!w) {
 		sw_close_reset(fd);
 		return;
@@ -594,7 +601,8 @@ static struct remote *remote_for(struct sw_tunnel *t,
 	return NULL;
 }
 
-static void steered(struct sw_tunnel *t, int fd)
+static void steered(struct sw_tunnel *t, int fd,
+		    const struct sockaddr_storage *peer)
 {
 	const struct sw_service_config_entry *svc;
 	char client[SW_ADDR_STRLEN + 8] = "?", authority[RELAY_AUTHORITY_MAX];
@@ -602,7 +610,7 @@ static void steered(struct sw_tunnel *t, int fd)
 	struct sw_flow_key key;
 	struct remote *rm;
 
-	if (sw_endpoint_flow(fd, &key, NULL, client, sizeof(client)) || !t->cfg ||
+	if (sw_endpoint_flow(fd, peer, &key, NULL, client, sizeof(client)) || !t->cfg ||
 	    !(svc = sw_config_service_reached(t->cfg, &key.svc))) {
 		log_warn_limited("endpoint: a connection from %s to no "
 				 "configured service: reset", client);
@@ -628,12 +636,13 @@ static void on_accept(struct sw_io *io, uint32_t events)
 
 	(void)events;
 	for (int n = 0; n < ACCEPT_BUDGET; n++) {
-		int fd = sw_listener_accept(&l->l, NULL);
+		struct sockaddr_storage peer;
+		/* TCP_NODELAY: inherited from the listener */
+		int fd = sw_listener_accept(&l->l, &peer);
 
 		if (fd < 0)
 			return;
-		sw_no_delay(fd);
-		steered(l->t, fd);
+		steered(l->t, fd, &peer);
 	}
 }
 
