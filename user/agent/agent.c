@@ -661,6 +661,9 @@ static void stop(struct agent *a)
 	struct sw_io *ios[] = AGENT_IOS(a);
 
 	agent_workers_stop(a);
+	for (int i = 0; i < 2; i++)
+		if (a->endpoint_fd[i] >= 0)
+			close(a->endpoint_fd[i]);
 	agent_vips_free(a);		/* its lookups before the resolver */
 	sw_resolver_free(a->resolver);
 	sw_http_stop(a->http);
@@ -681,7 +684,7 @@ static void stop(struct agent *a)
 
 int sw_agent_run(const struct sw_agent_opts *opts)
 {
-	struct agent a = { .o = *opts, .lockfd = -1,
+	struct agent a = { .o = *opts, .lockfd = -1, .endpoint_fd = { -1, -1 },
 			   .vips_task = { .run = run_vips_task } };
 	struct sw_io *ios[] = AGENT_IOS(&a);
 	struct sw_error e = {};

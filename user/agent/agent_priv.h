@@ -45,6 +45,10 @@ struct agent {
 	 * gateway (tunnel.listen) on its own thread: worker.h */
 	struct agent_worker **workers;
 	unsigned int n_workers;
+	/* The tunnel endpoint's sockets (IPv4, IPv6), shared by the workers'
+	 * tunnels (endpoint.h); opened the first time the node can spill,
+	 * kept until the agent stops (tunnel_port never changes). -1: not. */
+	int endpoint_fd[2];
 	struct sw_gateway_peers *gateway_peers;	/* the workers' gateways' */
 	struct sw_http *http;
 

@@ -16,6 +16,7 @@
 #include "agent/worker.h"
 #include "lib/clock.h"
 #include "lib/log.h"
+#include "tunnel/endpoint.h"
 #include "tunnel/gateway.h"
 #include "tunnel/tunnel.h"
 
@@ -34,6 +35,7 @@ struct settings {
 	struct sw_config cfg;
 	__u32 remote_ids[SW_MAX_REMOTES];
 	struct sw_tls *tls;		/* a reference; NULL: no tls section */
+	int endpoint_fd[2];		/* the agent's; -1: the node cannot spill */
 };
 
 struct agent_worker {
@@ -91,7 +93,38 @@ static struct settings *settings_of(const struct agent *a, struct sw_error *e)
 	s->refs = 1;
 	memcpy(s->remote_ids, a->remote_ids, sizeof(s->remote_ids));
 	s->tls = sw_tls_ref(a->tls);
+	memcpy(s->endpoint_fd, a->endpoint_fd, sizeof(s->endpoint_fd));
 	return s;
+}
+
+/* Where connections can spill: remotes, interfaces and certificates. */
+static bool spills(const struct sw_config *c, const struct sw_tls *tls)
+{
+	return tls && c->n_remotes && c->n_interfaces;
+}
+
+/*
+ * The endpoint's sockets, opened once, the first time the node can spill,
+ * for every worker's tunnel to accept on (endpoint.h: one socket, not one
+ * per worker).
+ */
+static int endpoint_open(struct agent *a, struct sw_error *e)
+{
+	if (!spills(&a->cfg, a->tls) || a->endpoint_fd[0] >= 0)
+		return 0;
+	for (int i = 0; i < 2; i++) {
+		a->endpoint_fd[i] = sw_endpoint_listen(i ? 6 : 4,
+						       a->cfg.tunnel_port, e);
+		if (a->endpoint_fd[i] < 0) {
+			int err = a->endpoint_fd[i];
+
+			if (i)
+				close(a->endpoint_fd[0]);
+			a->endpoint_fd[0] = a->endpoint_fd[1] = -1;
+			return err;
+		}
+	}
+	return 0;
 }
 
 /* ------------------------------------------------------------------------
@@ -117,7 +150,7 @@ static bool gateway_moved(const struct sw_config *was,
 static int apply(struct agent_worker *w, struct settings *s, struct sw_error *e)
 {
 	const struct sw_config *c = &s->cfg;
-	bool client = s->tls && c->n_remotes && c->n_interfaces;
+	bool client = spills(c, s->tls) && s->endpoint_fd[0] >= 0;
 	bool moved = w->s && gateway_moved(&w->s->cfg, c);
 	int err = 0;
 
@@ -127,7 +160,7 @@ static int apply(struct agent_worker *w, struct settings *s, struct sw_error *e)
 	}
 	if (client && !w->tunnel) {
 		w->tunnel = sw_tunnel_new(w->loop, w->resolver, w->dp,
-					  c->tunnel_port,
+					  s->endpoint_fd,
 					  SW_DEFAULT_BYPASS_MARK, e);
 		if (!w->tunnel) {
 			err = -EADDRINUSE;
@@ -454,11 +487,14 @@ static bool wait_answer(struct agent_worker *w, __u64 round,
 
 int agent_workers_apply(struct agent *a, struct sw_error *e)
 {
-	struct settings *s = settings_of(a, e);
 	struct timespec until = answers_due();
 	__u64 rounds[SW_WORKERS_MAX];
-	int err = 0;
+	struct settings *s;
+	int err = endpoint_open(a, e);
 
+	if (err)
+		return err;
+	s = settings_of(a, e);
 	if (!s)
 		return -ENOMEM;
 	for (unsigned int i = 0; i < a->n_workers; i++) {

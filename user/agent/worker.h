@@ -2,9 +2,11 @@
 /*
  * The agent's tunnel workers (tunnel.workers): each a thread with its own
  * event loop, resolver, tunnel client and gateway, made with the tunnel's
- * own constructors. Their listeners share the endpoint's and the gateway's
- * ports (SO_REUSEPORT), so the kernel spreads connections over them; each
- * keeps its own connections to every remote and its own counters.
+ * own constructors. The gateways' listeners share their port (SO_REUSEPORT),
+ * so the kernel spreads connections over them; the tunnels accept on one
+ * endpoint socket the agent opens (endpoint.h says why), whichever worker
+ * is woken first; each keeps its own connections to every remote and its
+ * own counters.
  *
  * The agent's thread stays the single point of truth for the rest: the
  * configuration, the certificates, the datapath, the control socket, the

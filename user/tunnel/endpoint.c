@@ -28,7 +28,6 @@ int sw_endpoint_listen(int family, __u16 port, struct sw_error *e)
 		return sw_fail(e, -errno, "cannot create the endpoint socket: %s",
 			       strerror(errno));
 	if (set_int(fd, SOL_SOCKET, SO_REUSEADDR, 1) ||
-	    set_int(fd, SOL_SOCKET, SO_REUSEPORT, 1) ||
 	    (af == AF_INET && set_int(fd, SOL_IP, IP_TRANSPARENT, 1)) ||
 	    (af == AF_INET6 && (set_int(fd, SOL_IPV6, IPV6_V6ONLY, 1) ||
 				set_int(fd, SOL_IPV6, IPV6_TRANSPARENT, 1)))) {

@@ -16,11 +16,11 @@
 #include "lib/error.h"
 
 /*
- * Listen on all addresses of family (4 or 6) at port; returns the fd. With
- * SO_REUSEPORT: each worker listens on the port, the kernel spreads
- * connections over them (the datapath's listener lookup picks one too).
+ * Listen on all addresses of family (4 or 6) at port; returns the fd.
  * Accepted sockets inherit TCP_NODELAY from it (one setsockopt fewer per
- * connection).
+ * connection). One socket for all the tunnel's workers, each watching it
+ * (a dup), not one each with SO_REUSEPORT: before Linux 6.5 bpf_sk_assign
+ * refuses SO_REUSEPORT sockets (-ESOCKTNOSUPPORT), and nothing would spill.
  */
 int sw_endpoint_listen(int family, __u16 port, struct sw_error *e);
 

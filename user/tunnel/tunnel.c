@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 #include <errno.h>
+#include <fcntl.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -758,7 +759,7 @@ static int make_callbacks(nghttp2_session_callbacks **cb)
 struct sw_tunnel *sw_tunnel_new(struct sw_loop *loop,
 				struct sw_resolver *resolver,
 				struct sw_datapath *dp,
-				__u16 tunnel_port, __u32 bypass_mark,
+				const int endpoint_fd[2], __u32 bypass_mark,
 				struct sw_error *e)
 {
 	struct sw_tunnel *t = calloc(1, sizeof(*t));
@@ -780,11 +781,14 @@ struct sw_tunnel *sw_tunnel_new(struct sw_loop *loop,
 	for (int i = 0; i < 2; i++)
 		t->listen[i].l.io.fd = t->listen[i].l.resume.fd = -1;
 	for (int i = 0; i < 2; i++) {
-		int fd = sw_endpoint_listen(i ? 6 : 4, tunnel_port, e), err = 0;
+		int fd = fcntl(endpoint_fd[i], F_DUPFD_CLOEXEC, 0), err = 0;
 
 		t->listen[i].t = t;
-		if (fd >= 0 && (err = sw_listener_open(&t->listen[i].l, loop, fd,
-						       "endpoint", on_accept)))
+		if (fd < 0)
+			sw_fail(e, -errno, "cannot duplicate the endpoint socket: "
+				"%s", strerror(errno));
+		else if ((err = sw_listener_open(&t->listen[i].l, loop, fd,
+						 "endpoint", on_accept)))
 			sw_fail(e, err, "cannot watch the endpoint socket: %s",
 				strerror(-err));
 		if (fd < 0 || err) {

@@ -27,11 +27,14 @@
 
 struct sw_tunnel;
 
-/* Listen as the endpoint on tunnel_port (IPv4 and IPv6). */
+/*
+ * Accept as the endpoint on endpoint_fd (IPv4, IPv6: sw_endpoint_listen's,
+ * shared by every worker's tunnel; each watches a dup of its own).
+ */
 struct sw_tunnel *sw_tunnel_new(struct sw_loop *loop,
 				struct sw_resolver *resolver,
 				struct sw_datapath *dp,
-				__u16 tunnel_port, __u32 bypass_mark,
+				const int endpoint_fd[2], __u32 bypass_mark,
 				struct sw_error *e);
 void sw_tunnel_free(struct sw_tunnel *t);
 
