@@ -199,7 +199,8 @@ test-kernels: all
 # Through tests/run.sh, which removes what a benchmark leaves (interrupted too).
 # One part: make bench BENCHES=build/bench_datapath; BENCH_PREFIX names what
 # it creates (pin directories, namespaces).
-BENCHES      ?= $(BUILD)/bench_datapath bench/bench_tunnel.py bench/bench_spill.py
+BENCHES      ?= $(BUILD)/bench_datapath bench/bench_tunnel.py bench/bench_spill.py \
+                "bench/bench_spill.py --cost"
 BENCH_PREFIX ?= swbench
 bench: $(BUILD)/bench_datapath $(BUILD)/tcpload $(BUILD)/spillway
 	$(Q)SW_RUN_PREFIX=$(BENCH_PREFIX) tests/run.sh $(BENCHES)

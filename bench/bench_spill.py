@@ -37,12 +37,14 @@ really spilled is checked on the counters: spillway's overflowed_total and
 HAProxy's per-backend session totals, and the split of open connections
 sampled halfway through each run.
 
-  bench_spill.py --cost [--agent-bin PATH]... [--rounds N] [--perf PREFIX]
+  bench_spill.py --cost [--agent-bin PATH]... [--workers N]... [--rounds N]
+                       [--perf PREFIX]
       CPU time per spilled connection of the node agent (transparent
       endpoint + tunnel client) and of the gateway agent, for each binary
-      given (default build/spillway), side by side in one run; with --perf,
-      the last round of each is recorded (perf record -g) into
-      PREFIX-N-node.data and PREFIX-N-gateway.data, N the binary's index.
+      given (default build/spillway) with each number of tunnel workers
+      given (default 1 and 2), side by side in one run; with --perf, the
+      last round of each is recorded (perf record -g) into
+      PREFIX-N-node.data and PREFIX-N-gateway.data, N the setup's index.
 """
 import os
 import re
@@ -95,8 +97,8 @@ TIME_WAITS = 1024               # per namespace (few_time_waits)
 class SpillBench(Sandbox):
     """The sandbox, with HTTP services, the bypass link and two HAProxies."""
 
-    def up(self, spillway=SPILLWAY, haproxy=True):
-        super().start(max_conns=ALL_LOCAL, spillway=spillway)
+    def up(self, spillway=SPILLWAY, haproxy=True, workers=None):
+        super().start(max_conns=ALL_LOCAL, spillway=spillway, workers=workers)
         self.state = self.env["SANDBOX_STATE"]
         self.ns = {k: f"{self.name}-{k}" for k in
                    ("client", "c1-node", "c1-echo", "c2-gw", "c2-echo")}
@@ -370,8 +372,9 @@ def streams_ended(sb, ns):
     with s:
         s.sendall(b"GET /metrics HTTP/1.0\r\n\r\n")
         text = s.makefile("rb").read().decode()
-    return sum(int(v) for v in re.findall(r"^spillway_\w+_streams_total\{.*\} (\d+)$",
-                                          text, re.M))
+    # The tunnel's and the gateway's (not the per-worker series of the same).
+    return sum(int(v) for v in re.findall(
+        r"^spillway_(?:tunnel|gateway)_streams_total\{.*\} (\d+)$", text, re.M))
 
 
 def unthrottle(sb):
@@ -446,15 +449,18 @@ class CostRun:
         self.idle = idle
 
 
-def cost(bins, perf_prefix, rounds):
-    """--cost: every build in its own sandbox, all up at once; in each
-    of the rounds each build runs once, so that the figures of old and new
-    come from one run under the same load on the machine."""
+def cost(bins, workers, perf_prefix, rounds):
+    """--cost: every setup (a build, a number of workers) in its own
+    sandbox, all up at once; in each of the rounds each setup runs once,
+    so that the figures of old and new, of 1 worker and 2, come from one
+    run under the same load on the machine."""
+    setups = [(b, n) for b in bins for n in workers]
+    bins = [f"{b} workers={n}" for b, n in setups]
     boxes = []
     try:
-        for i, b in enumerate(bins):
+        for i, (b, n) in enumerate(setups):
             boxes.append(SpillBench(f"cost{i}"))
-            boxes[-1].up(spillway=b, haproxy=False)
+            boxes[-1].up(spillway=b, haproxy=False, workers=n)
             unthrottle(boxes[-1])
             few_time_waits(boxes[-1])
             hold_local_slot(boxes[-1])
@@ -503,10 +509,11 @@ def main():
     if "--cost" in sys.argv[1:]:
         args = sys.argv[1:]
         bins = [args[i + 1] for i, a in enumerate(args) if a == "--agent-bin"] or [SPILLWAY]
+        workers = [int(args[i + 1]) for i, a in enumerate(args) if a == "--workers"] or [1, 2]
         perf = args[args.index("--perf") + 1] if "--perf" in args else None
         rounds = int(args[args.index("--rounds") + 1]) if "--rounds" in args else COST_RUNS
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
-        return cost(bins, perf, rounds)
+        return cost(bins, workers, perf, rounds)
     for tool in ("wrk", "haproxy"):
         if not shutil.which(tool):
             sys.exit(f"bench_spill: {tool} is missing: run scripts/deps.sh")

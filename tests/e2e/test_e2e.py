@@ -35,11 +35,14 @@ class Sandbox:
     def up(self):
         return self      # cases call start() with their own threshold
 
-    def start(self, max_conns=5, resume=None, spillway=SPILLWAY):
-        """Bring the sandbox up, its agents running the binary spillway."""
+    def start(self, max_conns=5, resume=None, spillway=SPILLWAY, workers=None):
+        """Bring the sandbox up, its agents running the binary spillway
+        with `workers` tunnel workers (default: sandbox.sh's)."""
         self.max = max_conns
         env = dict(os.environ, MAX_CONNECTIONS=str(max_conns),
                    RESUME_BELOW=str(resume or max_conns), SPILLWAY=spillway)
+        if workers:
+            env["WORKERS"] = str(workers)
         r = run([SANDBOX, "up", "--name", self.name], env=env, check=False)
         assert r.returncode == 0, r.stdout + r.stderr
         self.env = dict(l.split("=", 1) for l in
