@@ -75,6 +75,25 @@ static __always_inline __u32 age_handshakes(struct sw_service *svc, __u64 now)
 }
 
 /*
+ * Add one to the bucket of `tick`, or take one from it, while the bucket is
+ * that tick's (and, taking, not empty). False if it is not, or on giving up
+ * under contention.
+ */
+static __always_inline bool bucket_add(__u64 *b, __u32 tick, __s32 delta)
+{
+#pragma unroll
+	for (int i = 0; i < HANDSHAKE_CAS_TRIES; i++) {
+		__u64 old = *(volatile __u64 *)b;
+
+		if (bucket_tick(old) != tick || (delta < 0 && !(__u32)old))
+			return false;
+		if (__sync_val_compare_and_swap(b, old, old + delta) == old)
+			return true;
+	}
+	return false;
+}
+
+/*
  * Count a flow admitted locally at `created` in its tick's bucket. False:
  * the bucket is not this tick's (a CPU whose clock is ahead moved it): the
  * slot then counts for good, as an acknowledged one.
@@ -83,18 +102,8 @@ static __always_inline bool handshake_begin(struct sw_service *svc,
 					    __u64 created)
 {
 	__u32 tick = handshake_tick(created);
-	__u64 *b = bucket_of(svc, tick);
 
-#pragma unroll
-	for (int i = 0; i < HANDSHAKE_CAS_TRIES; i++) {
-		__u64 old = *(volatile __u64 *)b;
-
-		if (bucket_tick(old) != tick)
-			return false;
-		if (__sync_val_compare_and_swap(b, old, old + 1) == old)
-			return true;
-	}
-	return false;
+	return bucket_add(bucket_of(svc, tick), tick, 1);
 }
 
 /*
@@ -108,18 +117,8 @@ static __always_inline bool handshake_end(struct sw_service *svc,
 					  __u64 created)
 {
 	__u32 tick = handshake_tick(created);
-	__u64 *b = bucket_of(svc, tick);
 
-#pragma unroll
-	for (int i = 0; i < HANDSHAKE_CAS_TRIES; i++) {
-		__u64 old = *(volatile __u64 *)b;
-
-		if (bucket_tick(old) != tick || !(__u32)old)
-			return false;
-		if (__sync_val_compare_and_swap(b, old, old - 1) == old)
-			return true;
-	}
-	return false;
+	return bucket_add(bucket_of(svc, tick), tick, -1);
 }
 
 #endif /* SW_BPF_HANDSHAKE_H */

@@ -32,8 +32,8 @@
 
 struct sw_upgrade;
 
-/* services value of layout 1, before local_fallback_total. */
-struct sw_service_v1 {
+/* What the services values of layouts 1 and 2 begin with. */
+struct sw_service_head_v1 {
 	struct sw_service_config cfg;
 	__u32 flags;
 	__u32 active_local;
@@ -41,18 +41,17 @@ struct sw_service_v1 {
 	__u64 local_total;
 	__u64 overflowed_total;
 	__u64 overflow_unavailable_total;
+};
+
+/* services value of layout 1, before local_fallback_total. */
+struct sw_service_v1 {
+	struct sw_service_head_v1 head;
 	__u64 epoch;
 };
 
 /* services value of layout 2, before the handshake buckets. */
 struct sw_service_v2 {
-	struct sw_service_config cfg;
-	__u32 flags;
-	__u32 active_local;
-	__u32 active_remote;
-	__u64 local_total;
-	__u64 overflowed_total;
-	__u64 overflow_unavailable_total;
+	struct sw_service_head_v1 head;
 	__u64 local_fallback_total;
 	__u64 epoch;
 };
