@@ -38,6 +38,7 @@ BPF_HDRS   := $(wildcard bpf/*.h) $(wildcard include/spillway/*.h)
 USER_LIB   := user/lib/error.c user/lib/log.c user/lib/loop.c user/lib/json.c \
               user/lib/netlink.c user/lib/addr.c user/lib/text.c \
               user/lib/clock.c user/lib/resolve.c user/lib/links.c \
+              user/lib/cpus.c \
               user/datapath/datapath.c user/datapath/upgrade.c \
               user/datapath/control.c user/datapath/probe.c \
               user/datapath/route.c user/datapath/sysctl.c \
@@ -72,7 +73,7 @@ UNIT_TESTS := $(BUILD)/tests/test_config $(BUILD)/tests/test_request \
               $(BUILD)/tests/test_top $(BUILD)/tests/test_sysctl \
               $(BUILD)/tests/test_istio $(BUILD)/tests/test_loop \
               $(BUILD)/tests/test_log $(BUILD)/tests/test_text \
-              $(BUILD)/tests/test_samples
+              $(BUILD)/tests/test_samples $(BUILD)/tests/test_cpus
 TESTS      := $(UNIT_TESTS) $(BUILD)/tests/test_datapath $(BUILD)/tests/test_veth
 # The unit tests that need no root (the others make network namespaces).
 CHECK_TESTS := $(filter-out %/test_route %/test_sysctl,$(UNIT_TESTS)) \

@@ -12,7 +12,7 @@ import sys
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 from metrics import check_metrics  # noqa: E402
 from netns import (SPILLWAY, WAIT_S, World, netns, run, run_cases,  # noqa: E402
-                   start_dns, start_echo, wait_until)
+                   start_dns, start_echo, start_spillway, wait_until)
 
 SVC4 = "echo.default.svc.cluster.local"
 SVC6 = "echo6.default.svc.cluster.local"
@@ -667,6 +667,57 @@ def test_control_clients_cannot_freeze_agent(w):
     assert reply.startswith(b"2\nthe request has more than 32 arguments"), reply
     for s in held:
         w.echo_ok(s)
+
+
+def cpu_cgroup(name, quota_us, period_us=100000):
+    """A cgroup with a CPU quota (what a pod's CPU limit becomes), in the
+    hierarchy that has the cpu controller (v1 on a hybrid host, else v2);
+    returns its directory."""
+    v1 = v2 = None
+    for line in open("/proc/self/mountinfo"):
+        fields, _, tail = line.partition(" - ")
+        fstype, _, opts = tail.split()[:3]
+        point = fields.split()[4]
+        if fstype == "cgroup" and "cpu" in opts.split(","):
+            v1 = point
+        elif fstype == "cgroup2":
+            v2 = point
+    if v1:
+        d = f"{v1}/{name}"
+        os.mkdir(d)
+        open(f"{d}/cpu.cfs_period_us", "w").write(str(period_us))
+        open(f"{d}/cpu.cfs_quota_us", "w").write(str(quota_us))
+        return d
+    assert v2 and "cpu" in open(f"{v2}/cgroup.controllers").read().split(), \
+        "no cgroup hierarchy here has the cpu controller"
+    open(f"{v2}/cgroup.subtree_control", "w").write("+cpu")
+    d = f"{v2}/{name}"
+    os.mkdir(d)
+    open(f"{d}/cpu.max", "w").write(f"{quota_us} {period_us}")
+    return d
+
+
+def test_workers_follow_the_cpu_quota(w):
+    """Without tunnel.workers the agent runs a tunnel worker per CPU it may
+    use: in a cgroup with a quota of half a CPU (a pod's limit of 500m),
+    one, though its affinity mask has more."""
+    assert len(os.sched_getaffinity(0)) >= 2, "needs two CPUs to tell"
+    cg = cpu_cgroup(f"{w.node}-quota", 50000)
+    try:
+        w.write_config(config(w))
+        w.agent = start_spillway(w.node, w.config, w.pin_dir, w.socket, w.log,
+                                 wrap=["sh", "-c", 'echo $$ > "$0" && exec "$@"',
+                                       f"{cg}/cgroup.procs"])
+        assert w.status()["workers"]["count"] == 1, w.status()["workers"]
+        assert re.search(r"1 tunnel worker\(s\): one per CPU the agent may use: \d+ in "
+                         r"its affinity mask, a CPU quota of 0\.50 \(" + re.escape(cg),
+                         w.log_text()), w.log_text()
+    finally:
+        if w.agent:
+            w.kill_agent()
+        os.rmdir(cg)
+    started(w)                          # outside it: one per CPU
+    assert w.status()["workers"]["count"] == len(os.sched_getaffinity(0))
 
 
 def test_check_config(w):

@@ -133,6 +133,7 @@ static void reload(struct agent *a, bool force)
 	struct sw_tls *tls = NULL;
 	struct sw_error e = {};
 	unsigned int workers;
+	char why[640];
 	bool new_tls;
 	size_t len;
 	char *text;
@@ -157,11 +158,11 @@ static void reload(struct agent *a, bool force)
 	else
 		agent_workers_apply(a, NULL);	/* each logs what it could not */
 	tls = NULL;
-	workers = agent_workers_wanted(&a->cfg);
+	workers = agent_workers_wanted(&a->cfg, why, sizeof(why));
 	if (workers != a->n_workers)
 		log_warn("tunnel.workers: %u worker(s) now, %u from the next "
-			 "start (the number of workers is set at start)",
-			 a->n_workers, workers);
+			 "start (%s; the number of workers is set at start)",
+			 a->n_workers, workers, why);
 	free(a->cfg_text);
 	a->cfg_text = text;
 	a->cfg_len = len;
@@ -600,6 +601,7 @@ static void raise_open_files_limit(void)
 static int start(struct agent *a, struct sw_error *e)
 {
 	struct sw_config cfg = {};
+	char why[640];
 	int err;
 
 	raise_open_files_limit();
@@ -634,8 +636,12 @@ static int start(struct agent *a, struct sw_error *e)
 	if (a->tls)
 		log_certificates(a->tls, "loaded");
 	err = setup_events(a, e);
-	if (!err)
-		err = agent_workers_start(a, agent_workers_wanted(&a->cfg), e);
+	if (!err) {
+		unsigned int n = agent_workers_wanted(&a->cfg, why, sizeof(why));
+
+		log_info("%u tunnel worker(s): %s", n, why);
+		err = agent_workers_start(a, n, e);
+	}
 	if (!err)
 		err = agent_workers_apply(a, e);
 	if (err)

@@ -15,6 +15,7 @@
 #include "agent/agent_priv.h"
 #include "agent/worker.h"
 #include "lib/clock.h"
+#include "lib/cpus.h"
 #include "lib/log.h"
 #include "tunnel/endpoint.h"
 #include "tunnel/gateway.h"
@@ -326,15 +327,25 @@ static void *run(void *arg)
  * On the agent's thread
  */
 
-unsigned int agent_workers_wanted(const struct sw_config *cfg)
+unsigned int agent_workers_wanted(const struct sw_config *cfg, char *why,
+				  size_t len)
 {
-	cpu_set_t cpus;
-	int n;
+	struct sw_cpus cpus;
+	unsigned int n;
+	int w;
 
-	if (cfg->workers)
+	if (cfg->workers) {
+		snprintf(why, len, "tunnel.workers");
 		return cfg->workers;
-	n = sched_getaffinity(0, sizeof(cpus), &cpus) ? 1 : CPU_COUNT(&cpus);
-	return n < 1 ? 1 : n > SW_WORKERS_MAX ? SW_WORKERS_MAX : (unsigned int)n;
+	}
+	sw_cpus_read(&cpus);
+	n = sw_cpus_usable(&cpus);
+	w = snprintf(why, len, "one per CPU the agent may use: %u in its "
+		     "affinity mask", cpus.affinity);
+	if (cpus.quota > 0 && w >= 0 && (size_t)w < len)
+		snprintf(why + w, len - w, ", a CPU quota of %.2f (%s)",
+			 cpus.quota, cpus.quota_file);
+	return n > SW_WORKERS_MAX ? SW_WORKERS_MAX : n;
 }
 
 static void worker_free(struct agent_worker *w)

@@ -29,6 +29,7 @@
 #define SW_AGENT_WORKER_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <linux/types.h>
 
 #include "spillway/abi.h"
@@ -69,8 +70,12 @@ struct agent_worker_view {
 	__u64 streams_total;		/* ended: client and gateway */
 };
 
-/* tunnel.workers, or one per CPU the agent may run on, at most the max. */
-unsigned int agent_workers_wanted(const struct sw_config *cfg);
+/*
+ * tunnel.workers, or one per CPU the agent may use (its affinity mask, its
+ * cgroup's CPU quota: lib/cpus.h), at most SW_WORKERS_MAX; why says which.
+ */
+unsigned int agent_workers_wanted(const struct sw_config *cfg, char *why,
+				  size_t len);
 
 /* Start n workers (threads, loops, resolvers); none runs a tunnel yet. */
 int agent_workers_start(struct agent *a, unsigned int n, struct sw_error *e);
