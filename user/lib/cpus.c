@@ -45,6 +45,14 @@ static bool has_word(const char *list, size_t len, const char *word)
 	return false;
 }
 
+/* The line after l's, or NULL at the end of the text. */
+static const char *next_line(const char *l)
+{
+	const char *eol = strchr(l, '\n');
+
+	return eol && eol[1] ? eol + 1 : NULL;
+}
+
 /*
  * The mount of the hierarchy with the CPU controller: v1's "cgroup" mount
  * whose super options name cpu (where it is, the controller is there, even
@@ -55,7 +63,7 @@ static int cpu_mount(const char *mountinfo, char *root, char *point,
 {
 	bool found = false;
 
-	for (const char *l = mountinfo; l && *l; l = strchr(l, '\n'), l = l ? l + 1 : l) {
+	for (const char *l = *mountinfo ? mountinfo : NULL; l; l = next_line(l)) {
 		char r[256], p[256], type[32], opts[256];
 		const char *dash = strstr(l, " - ");
 		const char *eol = strchr(l, '\n');
@@ -83,7 +91,7 @@ static int cpu_mount(const char *mountinfo, char *root, char *point,
 /* The process's path in that hierarchy, from /proc/self/cgroup. */
 static int cgroup_path(const char *proc_cgroup, int v2, char *path, size_t len)
 {
-	for (const char *l = proc_cgroup; l && *l; l = strchr(l, '\n'), l = l ? l + 1 : l) {
+	for (const char *l = *proc_cgroup ? proc_cgroup : NULL; l; l = next_line(l)) {
 		const char *c1 = strchr(l, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
 		const char *eol = strchr(l, '\n');
 		size_t n;
@@ -119,22 +127,6 @@ int sw_cgroup_cpu_dir(const char *mountinfo, const char *proc_cgroup,
 	return 0;
 }
 
-static char *read_text(const char *dir, const char *name, char *buf, size_t len)
-{
-	char path[512];
-	FILE *f;
-	size_t n;
-
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	f = fopen(path, "re");
-	if (!f)
-		return NULL;
-	n = fread(buf, 1, len - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	return buf;
-}
-
 static char *read_all(const char *path)
 {
 	FILE *f = fopen(path, "re");
@@ -160,18 +152,32 @@ static char *read_all(const char *path)
 	return buf;
 }
 
+/* The quota of the cgroup in dir, in CPUs; 0 if none or unreadable. */
+static double quota_in(const char *dir, int v2)
+{
+	char path[600];
+	char *a, *b = NULL;
+	double q = 0;
+
+	snprintf(path, sizeof(path), "%s/%s", dir,
+		 v2 ? "cpu.max" : "cpu.cfs_quota_us");
+	a = read_all(path);
+	if (a && !v2) {
+		snprintf(path, sizeof(path), "%s/cpu.cfs_period_us", dir);
+		b = read_all(path);
+	}
+	if (a && (v2 || b))
+		q = v2 ? sw_cpu_max_parse(a) : sw_cfs_quota_parse(a, b);
+	free(a);
+	free(b);
+	return q;
+}
+
 /* The smallest quota from dir up to the mount point (mount_len bytes). */
 static void read_quota(struct sw_cpus *c, char *dir, size_t mount_len, int v2)
 {
-	char a[64], b[64];
-
 	for (;;) {
-		double q = 0;
-
-		if (v2 ? read_text(dir, "cpu.max", a, sizeof(a)) != NULL :
-			 read_text(dir, "cpu.cfs_quota_us", a, sizeof(a)) &&
-			 read_text(dir, "cpu.cfs_period_us", b, sizeof(b)))
-			q = v2 ? sw_cpu_max_parse(a) : sw_cfs_quota_parse(a, b);
+		double q = quota_in(dir, v2);
 		char *slash = strrchr(dir, '/');
 
 		if (q > 0 && (!c->quota || q < c->quota)) {
