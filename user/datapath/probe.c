@@ -54,6 +54,10 @@ static const struct sw_feature_info features[SW_FEATURE_COUNT] = {
 		"bpf_sk_assign (TC)", "5.7", false,
 		"the datapath cannot load: it is how a spilled connection "
 		"reaches the tunnel endpoint" },
+	[SW_FEATURE_SK_LOOKUP_PROG] = {
+		"BPF_PROG_TYPE_SK_LOOKUP", "5.9", false,
+		"the datapath cannot load: spill_sk_lookup gives the endpoint "
+		"a spilled connection's SYN that finds its port in TIME_WAIT" },
 	[SW_FEATURE_CLSACT] = {
 		"clsact qdisc (sch_ingress)", "4.5", false,
 		"nothing can attach: load the sch_ingress and cls_bpf modules",
@@ -109,15 +113,17 @@ static bool helper_refused(const char *log)
 }
 
 /*
- * Load a program: 1 it loaded, 0 it did not (log holds why), -1 we may not
- * load programs at all (no CAP_BPF).
+ * Load a program (of a type that wants its attach type at load: attach):
+ * 1 it loaded, 0 it did not (log holds why), -1 we may not load programs at
+ * all (no CAP_BPF).
  */
-static int try_load(enum bpf_prog_type type, __u32 flags,
-		    const struct bpf_insn *insns, size_t n, char *log,
-		    size_t log_len)
+static int try_load(enum bpf_prog_type type, enum bpf_attach_type attach,
+		    __u32 flags, const struct bpf_insn *insns, size_t n,
+		    char *log, size_t log_len)
 {
 	LIBBPF_OPTS(bpf_prog_load_opts, o, .log_buf = log, .log_size = log_len,
-		    .log_level = 1, .prog_flags = flags);
+		    .log_level = 1, .prog_flags = flags,
+		    .expected_attach_type = attach);
 	int fd;
 
 	log[0] = '\0';
@@ -151,7 +157,7 @@ static enum sw_presence probe_helper(enum sw_feature f, enum bpf_prog_type type,
 		EXIT(),
 	};
 	char log[4096];
-	int r = try_load(type, 0, insns, ARRAY_SIZE(insns), log, sizeof(log));
+	int r = try_load(type, 0, 0, insns, ARRAY_SIZE(insns), log, sizeof(log));
 
 	if (r == 0 && !helper_refused(log))
 		r = 1;
@@ -170,7 +176,7 @@ static enum sw_presence probe_atomic_fetch(void)
 	char log[4096];
 
 	return loaded(SW_FEATURE_ATOMIC_FETCH,
-		      try_load(BPF_PROG_TYPE_SCHED_CLS, 0, insns,
+		      try_load(BPF_PROG_TYPE_SCHED_CLS, 0, 0, insns,
 			       ARRAY_SIZE(insns), log, sizeof(log)));
 }
 
@@ -180,7 +186,17 @@ static enum sw_presence probe_syscall_prog(void)
 	char log[4096];
 
 	return loaded(SW_FEATURE_SYSCALL_PROG,
-		      try_load(BPF_PROG_TYPE_SYSCALL, BPF_F_SLEEPABLE, insns,
+		      try_load(BPF_PROG_TYPE_SYSCALL, 0, BPF_F_SLEEPABLE, insns,
+			       ARRAY_SIZE(insns), log, sizeof(log)));
+}
+
+static enum sw_presence probe_sk_lookup_prog(void)
+{
+	const struct bpf_insn insns[] = { MOV64_IMM(BPF_REG_0, SK_PASS), EXIT() };
+	char log[4096];
+
+	return loaded(SW_FEATURE_SK_LOOKUP_PROG,
+		      try_load(BPF_PROG_TYPE_SK_LOOKUP, BPF_SK_LOOKUP, 0, insns,
 			       ARRAY_SIZE(insns), log, sizeof(log)));
 }
 
@@ -277,6 +293,8 @@ static enum sw_presence ask(enum sw_feature f)
 	case SW_FEATURE_SK_ASSIGN:
 		return probe_helper(f, BPF_PROG_TYPE_SCHED_CLS,
 				    BPF_FUNC_sk_assign);
+	case SW_FEATURE_SK_LOOKUP_PROG:
+		return probe_sk_lookup_prog();
 	case SW_FEATURE_XDP_SK_LOOKUP:
 		return probe_helper(f, BPF_PROG_TYPE_XDP,
 				    BPF_FUNC_sk_lookup_tcp);
