@@ -43,6 +43,7 @@ USER_LIB   := user/lib/error.c user/lib/log.c user/lib/loop.c user/lib/json.c \
               user/datapath/control.c user/datapath/probe.c \
               user/datapath/route.c user/datapath/sysctl.c \
               user/datapath/notrack.c user/datapath/attach.c \
+              user/datapath/lookup.c \
               user/config/yaml.c user/config/config.c user/config/istio.c \
               user/tunnel/tls_cert.c user/tunnel/tls_ctx.c \
               user/tunnel/tls_verify.c user/tunnel/h2.c user/tunnel/relay.c \

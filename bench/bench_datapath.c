@@ -508,7 +508,7 @@ int main(void)
 
 	sw_libbpf_log_init(false);
 	loop_out = getenv("SW_BENCH_LOOP_OUT") && !strcmp(getenv("SW_BENCH_LOOP_OUT"), "1");
-	if (enter_sandbox())
+	if (enter_sandbox(NULL))
 		return 1;
 	CPU_ZERO(&cpus);
 	CPU_SET(1, &cpus);

@@ -15,6 +15,10 @@
 #define TC_ACT_OK	0
 #define TC_ACT_SHOT	2
 
+/* Address families (bpf_sk_lookup.family). */
+#define AF_INET		2
+#define AF_INET6	10
+
 /* errno values returned by helpers and by spill_ctl (errno.h is userspace). */
 #define ENOENT		2
 #define EEXIST		17

@@ -82,6 +82,18 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } node_addrs SEC(".maps");
 
+/*
+ * The tunnel endpoint's listeners (enum sw_endpoint_slot), for
+ * spill_sk_lookup. Not pinned: it holds the running agent's sockets, and a
+ * socket leaves it when it closes.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_SOCKMAP);
+	__uint(max_entries, SW_ENDPOINT_SLOTS);
+	__type(key, __u32);
+	__type(value, __u64);
+} endpoints SEC(".maps");
+
 /* Remote clusters by id (1..SW_MAX_REMOTES-1): health set by the agent. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);

@@ -9,6 +9,8 @@
  *   xdp: spill_xdp + spill_tc_steer (ingress) + spill_tc_out (egress)
  * spill_tc_out sees the service's side of each connection (its FIN, RST).
  * spill_tc_bridge: at the ingress of a bridge whose ports are attached.
+ * spill_sk_lookup: the listener lookup of the agent's network namespace
+ * (bpf_link, held by the agent).
  * spill_ctl is run by userspace (BPF_PROG_TEST_RUN), never attached.
  * The loader loads spill_xdp and spill_tc_steer only for xdp mode.
  */
@@ -27,6 +29,7 @@
 #include "steer.h"
 #include "control.h"
 #include "handoff.h"
+#include "lookup.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -269,6 +272,19 @@ int spill_tc_out(struct __sk_buff *skb)
 		return TC_ACT_OK;
 	process_from_service(&p, st);
 	return TC_ACT_OK;
+}
+
+/*
+ * A TCP packet no socket holds, in the agent's namespace: a steered
+ * connection's goes to the endpoint's listener (lookup.h says when TC could
+ * not assign it). Every other lookup goes on as if we were not here.
+ */
+SEC("sk_lookup")
+int spill_sk_lookup(struct bpf_sk_lookup *ctx)
+{
+	if (lookup_steered(ctx))
+		lookup_endpoint(ctx);
+	return SK_PASS;
 }
 
 SEC("syscall")

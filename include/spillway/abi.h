@@ -153,6 +153,16 @@ enum sw_decision {
  */
 #define SW_HANDSHAKE_TICK_SHIFT 28
 
+/*
+ * endpoints map keys (a SOCKMAP the agent fills with its tunnel endpoint's
+ * listeners, one per family; bpf/steer.h, spill_sk_lookup).
+ */
+enum sw_endpoint_slot {
+	SW_ENDPOINT_IPV4 = 0,
+	SW_ENDPOINT_IPV6 = 1,
+	SW_ENDPOINT_SLOTS = 2,
+};
+
 /* flows map key: the client side of a connection to a service. */
 struct sw_flow_key {
 	struct sw_service_key svc;

@@ -10,6 +10,7 @@
  * The suite runs in a network namespace of its own (unshare), where it
  * listens as the tunnel endpoint so that spills can be steered.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <pthread.h>
 #include <sched.h>
@@ -18,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/socket.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <linux/if_link.h>
@@ -31,6 +33,7 @@
 #include "lib/util.h"
 #include "datapath/control.h"
 #include "datapath/datapath.h"
+#include "datapath/lookup.h"
 #include "harness.h"
 #include "pkt.h"
 #include "datapath/probe.h"
@@ -64,6 +67,9 @@ static const struct variant xdpflow4 = { HOOK_XDP, 4, SW_HANDOFF_FLOW_TABLE },
 #define NODE4 "192.168.7.10"
 #define NODE6 "fd00:7::10"
 #define NODE_PORT 30080
+
+/* The tunnel endpoint's listeners (enter_sandbox), by enum sw_endpoint_slot. */
+static int endpoint[2];
 
 /* Everything one case made; torn down after every case, failed or not. */
 static struct {
@@ -1144,6 +1150,102 @@ static void test_node_port_not_local(const void *arg)
 	CHECK_EQ(stats().untracked, 0);
 }
 
+/*
+ * The kernel's listener lookup (spill_sk_lookup, bpf/lookup.h) for a
+ * client port, to the service side's address and port: the cookie of the
+ * socket it selected, 0 for none.
+ */
+static __u64 listener_lookup(__u16 cport, const char *local, __u16 lport)
+{
+	struct bpf_sk_lookup ctx = {
+		.family = fx.v->family == 4 ? AF_INET : AF_INET6,
+		.protocol = IPPROTO_TCP,
+		.remote_port = htons(cport),
+		.local_port = lport,
+	};
+	LIBBPF_OPTS(bpf_test_run_opts, o, .ctx_in = &ctx,
+		    .ctx_size_in = sizeof(ctx), .ctx_out = &ctx,
+		    .ctx_size_out = sizeof(ctx));
+	int af = ctx.family;
+
+	CHECK(inet_pton(af, client(), af == AF_INET ? (void *)&ctx.remote_ip4 :
+						      (void *)ctx.remote_ip6) == 1);
+	CHECK(inet_pton(af, local, af == AF_INET ? (void *)&ctx.local_ip4 :
+						   (void *)ctx.local_ip6) == 1);
+	CHECK(!bpf_prog_test_run_opts(fd_of(skel()->progs.spill_sk_lookup), &o),
+	      "test_run: %s", strerror(errno));
+	return ctx.cookie;
+}
+
+static __u64 endpoint_cookie(void)
+{
+	int fd = endpoint[fx.v->family == 4 ? SW_ENDPOINT_IPV4 : SW_ENDPOINT_IPV6];
+	socklen_t len = sizeof(__u64);
+	__u64 cookie = 0;
+
+	CHECK(!getsockopt(fd, SOL_SOCKET, SO_COOKIE, &cookie, &len), "%s",
+	      strerror(errno));
+	return cookie;
+}
+
+static void lookup_attach(void)
+{
+	struct sw_error e = {};
+
+	CHECK(!sw_datapath_lookup_endpoint(&fx.dp, endpoint, &e), "%s", e.msg);
+}
+
+/*
+ * A steered connection's lookup is answered with the endpoint's listener
+ * (what a SYN reusing the port of an endpoint socket in TIME_WAIT needs);
+ * a local connection's, one with no flow and one to another address are
+ * left alone.
+ */
+static void test_listener_lookup(const void *arg)
+{
+	const char *other;
+
+	start(arg, 1, 0);
+	other = fx.v->family == 4 ? OTHER4 : OTHER6;
+	lookup_attach();
+	CHECK_EQ(connect_from(1), OUT_PASS);
+	CHECK_EQ(connect_from(2), OUT_STEER);
+	CHECK(endpoint_cookie() != 0);
+	CHECK_EQ(listener_lookup(2, vip(), PORT), endpoint_cookie());
+	CHECK_EQ(listener_lookup(1, vip(), PORT), 0);
+	CHECK_EQ(listener_lookup(3, vip(), PORT), 0);
+	CHECK_EQ(listener_lookup(2, other, PORT), 0);
+	CHECK_EQ(listener_lookup(2, vip(), PORT + 1), 0);
+	lookup_attach();			/* again: nothing to do */
+	CHECK_EQ(listener_lookup(2, vip(), PORT), endpoint_cookie());
+}
+
+/* A NodePort's steered connection: its flow is keyed without the address. */
+static void test_node_port_listener_lookup(const void *arg)
+{
+	start_node_port(arg, 1, true);
+	lookup_attach();
+	CHECK_EQ(connect_from(1), OUT_PASS);
+	CHECK_EQ(connect_from(2), OUT_STEER);
+	CHECK_EQ(listener_lookup(2, node_addr(), NODE_PORT), endpoint_cookie());
+	CHECK_EQ(listener_lookup(1, node_addr(), NODE_PORT), 0);
+	CHECK_EQ(listener_lookup(2, fx.v->family == 4 ? OTHER4 : OTHER6,
+				 NODE_PORT), 0);
+}
+
+/*
+ * `spillway check --kernel`: every feature every node needs is found here
+ * (and on the 6.1 guest), the datapath being loadable on both; a probe
+ * that got its program wrong would say "no".
+ */
+static void test_probe_every_node(const void *arg)
+{
+	(void)arg;
+	for (int f = 0; f < SW_FEATURE_COUNT; f++)
+		if (!sw_feature_info(f)->xdp_only)
+			CHECK_EQ(sw_probe(f), SW_PRESENT);
+}
+
 /* Matching off (no service has a node_port, as the agent sees it): nothing. */
 static void test_node_port_off(const void *arg)
 {
@@ -2097,6 +2199,10 @@ static const struct test_case cases[] = {
 	VARIANTS("recycled-entry", test_recycled_entry),
 	VARIANTS("table-overfill", test_table_overfill),
 	{ "flows-walk/tc/ipv4", test_flows_walk, &tc4 },
+	{ "listener-lookup/ipv4", test_listener_lookup, &tc4 },
+	{ "listener-lookup/ipv6", test_listener_lookup, &tc6 },
+	{ "listener-lookup/node-port/ipv4", test_node_port_listener_lookup, &tc4 },
+	{ "listener-lookup/node-port/ipv6", test_node_port_listener_lookup, &tc6 },
 	{ "flows-walk/xdp/ipv6", test_flows_walk, &xdp6 },
 	VARIANTS("not-a-vip", test_not_a_vip),
 	VARIANTS("node-port/threshold", test_node_port_threshold),
@@ -2120,6 +2226,7 @@ static const struct test_case cases[] = {
 	{ "agent-bypass-mark/tc/ipv6", test_agent_bypass_mark, &tc6 },
 	{ "bridge-steered-only/ipv4", test_bridge_steered_only, &tc4 },
 	{ "bridge-steered-only/ipv6", test_bridge_steered_only, &tc6 },
+	{ "loader/probe-every-node", test_probe_every_node, &tc4 },
 	{ "loader/adopt-pinned", test_adopt_pinned, &tc4 },
 	{ "loader/refuse-other-layout", test_refuse_other_layout, &tc4 },
 	{ "loader/upgrade-layout-1", test_upgrade_layout_1, &tc4 },
@@ -2146,7 +2253,7 @@ static const struct test_suite suite = {
 int main(int argc, char **argv)
 {
 	sw_libbpf_log_init(getenv("SPILLWAY_DEBUG") != NULL);
-	if (enter_sandbox())
+	if (enter_sandbox(endpoint))
 		return 1;
 	printf("XDP cases (/xdp/) hand off by %s: this kernel %s "
 	       "bpf_xdp_adjust_meta; /xdp-flow/ cases force the flow table\n",

@@ -276,6 +276,51 @@ def test_kill9_agent_keeps_connections_and_counters(sb):
     assert sb.dial()[1] == "cluster2"
 
 
+def serve_http_from_cluster2(sb):
+    """cluster2's echo replaced by an HTTP server that closes first, and the
+    first GET that gets through the tunnel to it: (socket, body). Until it
+    listens the gateway answers 502 and the connection falls back to
+    cluster1's echo, which keeps it open."""
+    sb.kill("echo2-v4")
+    sb.spawn("echo2-http", "SANDBOX_C2_ECHO_NS", TCPLOAD, "http", "10.3.0.2:80",
+             "cluster2")
+    return wait_until("cluster2's HTTP server through the tunnel",
+                      lambda: http_get(sb))
+
+
+def http_get(sb, port=0):
+    """A GET from the client to the VIP: (socket, body) if cluster2 answered
+    it, else None."""
+    body = b""
+    s = sb.connect(port=port)
+    s.sendall(b"GET / HTTP/1.1\r\nHost: echo\r\n\r\n")
+    while not body.startswith(b"cluster1") and (c := s.recv(4096)):
+        body += c
+    if body.endswith(b"cluster2\n"):
+        return s, body
+    s.close()
+    return None
+
+
+def node_time_wait(sb, port):
+    """Does the node hold a TIME_WAIT socket of the client's port?"""
+    return run(["nsenter", f"--net=/run/netns/{sb.env['SANDBOX_C1_NS']}", "ss", "-Htn",
+                "state", "time-wait", f"dport = :{port}"]).stdout.strip() != ""
+
+
+def tcp_counters(sb, ns):
+    """The TCP counters (/proc/net/snmp and netstat) of a sandbox namespace."""
+    out = {}
+    for f in ("snmp", "netstat"):
+        lines = run(["nsenter", f"--net=/run/netns/{sb.env[ns]}", "cat",
+                     f"/proc/net/{f}"]).stdout.splitlines()
+        for names, values in zip(lines[::2], lines[1::2]):
+            kind = names.split(":")[0]
+            out.update({f"{kind}{n}": int(v) for n, v in
+                        zip(names.split()[1:], values.split()[1:])})
+    return out
+
+
 def test_port_reuse_after_spill(sb):
     """A spilled connection that the server closes first leaves a TIME_WAIT
     socket in the node (the tunnel endpoint closed first). A new connection
@@ -283,35 +328,43 @@ def test_port_reuse_after_spill(sb):
     with TCP early demux on, that socket would be attached to the SYN and
     forwarding would drop it."""
     sb.start(max_conns=1)
-    sb.kill("echo2-v4")                     # cluster2 closes first now
-    sb.spawn("echo2-http", "SANDBOX_C2_ECHO_NS", TCPLOAD, "http", "10.3.0.2:80",
-             "cluster2")
     held, who = sb.dial()
     assert who == "cluster1", who
-
-    def get():
-        body = b""
-        s = sb.connect()
-        s.sendall(b"GET / HTTP/1.1\r\nHost: echo\r\n\r\n")
-        # Until cluster2's server listens the gateway answers 502 and the
-        # connection falls back to cluster1's echo, which keeps it open.
-        while not body.startswith(b"cluster1") and (c := s.recv(4096)):
-            body += c
-        if body.endswith(b"cluster2\n"):
-            return s, body
-        s.close()
-    s, body = wait_until("cluster2's HTTP server through the tunnel", get)
+    s, body = serve_http_from_cluster2(sb)
     port = s.getsockname()[1]
     s.close()
     assert body.startswith(b"HTTP/1.1 200"), body
-    r = run(["nsenter", f"--net=/run/netns/{sb.env['SANDBOX_C1_NS']}", "ss", "-Htn",
-             "state", "time-wait", f"dport = :{port}"])
-    assert r.stdout.strip(), "no TIME_WAIT socket in the node: the case tests nothing"
+    assert node_time_wait(sb, port), "no TIME_WAIT socket in the node: the case tests nothing"
     sb.hang_up(held)
     sb.wait_counts(0, 0)
     s, who = sb.dial(port=port)             # same 4-tuple, now local
     assert who == "cluster1", who
     sb.echo_ok(s)
+
+
+def test_port_reuse_spills_again(sb):
+    """A client port reused for another spilled connection while the node's
+    endpoint socket of the last one is in TIME_WAIT (the server closed
+    first). The kernel gives such a SYN to a listener on the VIP's port,
+    where nothing listens: the datapath's listener lookup has to answer
+    with the endpoint's. Each connection must get through on its first SYN
+    and count once: the client sends no reset and retransmits no SYN."""
+    sb.start(max_conns=1)
+    assert sb.dial()[1] == "cluster1"       # holds the one local slot
+    s, _ = serve_http_from_cluster2(sb)
+    port = s.getsockname()[1]
+    s.close()
+    before, spilled = tcp_counters(sb, "SANDBOX_CLIENT_NS"), sb.service()["overflowed_total"]
+    n = 8
+    for i in range(n):
+        assert node_time_wait(sb, port), f"{i}: no TIME_WAIT socket in the node"
+        got = http_get(sb, port)
+        assert got, f"connection {i} from port {port} was not cluster2's"
+        got[0].close()
+    after = tcp_counters(sb, "SANDBOX_CLIENT_NS")
+    sent = {k: after[k] - before[k] for k in ("TcpOutRsts", "TcpExtTCPSynRetrans")}
+    assert sent == {"TcpOutRsts": 0, "TcpExtTCPSynRetrans": 0}, sent
+    assert sb.service()["overflowed_total"] - spilled == n
 
 
 def test_gateway_reuses_ports_to_a_target(sb):

@@ -10,7 +10,7 @@
 #include "tunnel/endpoint.h"
 #include "sandbox.h"
 
-int enter_sandbox(void)
+int enter_sandbox(int endpoint[2])
 {
 	struct ifreq ifr = { .ifr_name = "lo" };
 	struct sw_error e = {};
@@ -27,11 +27,14 @@ int enter_sandbox(void)
 		return -1;
 	}
 	close(fd);
-	for (int family = 4; family <= 6; family += 2) {
-		if (sw_endpoint_listen(family, SW_DEFAULT_TUNNEL_PORT, &e) < 0) {
+	for (int i = 0; i < 2; i++) {
+		fd = sw_endpoint_listen(i ? 6 : 4, SW_DEFAULT_TUNNEL_PORT, &e);
+		if (fd < 0) {
 			fprintf(stderr, "%s\n", e.msg);
 			return -1;
 		}
+		if (endpoint)
+			endpoint[i] = fd;
 	}
 	return 0;
 }

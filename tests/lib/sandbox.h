@@ -5,9 +5,10 @@
 
 /*
  * unshare(CLONE_NEWNET), bring lo up, listen as the tunnel endpoint on
- * SW_DEFAULT_TUNNEL_PORT (IPv4 and IPv6). The namespace dies with the
- * process. Prints why and returns -1 on failure.
+ * SW_DEFAULT_TUNNEL_PORT (IPv4 and IPv6; their sockets in endpoint, if
+ * not NULL, as enum sw_endpoint_slot). The namespace dies with the process.
+ * Prints why and returns -1 on failure.
  */
-int enter_sandbox(void);
+int enter_sandbox(int endpoint[2]);
 
 #endif /* SW_TEST_SANDBOX_H */

@@ -14,6 +14,7 @@
 #include "spillway/defaults.h"
 #include "agent/agent_priv.h"
 #include "agent/worker.h"
+#include "datapath/lookup.h"
 #include "lib/clock.h"
 #include "lib/cpus.h"
 #include "lib/log.h"
@@ -111,7 +112,7 @@ static bool spills(const struct sw_config *c, const struct sw_tls *tls)
  */
 static int endpoint_open(struct agent *a, struct sw_error *e)
 {
-	if (!spills(&a->cfg, a->tls) || a->endpoint_fd[0] >= 0)
+	if (a->endpoint_fd[0] >= 0)
 		return 0;
 	for (int i = 0; i < 2; i++) {
 		a->endpoint_fd[i] = sw_endpoint_listen(i ? 6 : 4,
@@ -126,6 +127,40 @@ static int endpoint_open(struct agent *a, struct sw_error *e)
 		}
 	}
 	return 0;
+}
+
+/*
+ * The endpoint in the kernel's listener lookup (datapath/lookup.h). Without
+ * it spilling works, but a client reusing the port of a spilled connection
+ * whose endpoint socket is in TIME_WAIT connects only on its retransmitted
+ * SYN: worth a warning, not a refusal.
+ */
+static void endpoint_lookup(struct agent *a)
+{
+	struct sw_error e = {};
+
+	if (!sw_datapath_loaded(&a->dp) || a->dp.lookup)
+		return;
+	if (sw_datapath_lookup_endpoint(&a->dp, a->endpoint_fd, &e) < 0)
+		log_warn("%s: a client that reuses the port of a spilled "
+			 "connection closed less than a minute ago (TIME_WAIT) "
+			 "will connect only on its retransmitted SYN", e.msg);
+	else
+		log_info("spill_sk_lookup attached: the kernel's listener "
+			 "lookups for steered connections find the endpoint");
+}
+
+/* The endpoint, where the node can spill. */
+static int endpoint_setup(struct agent *a, struct sw_error *e)
+{
+	int err;
+
+	if (!spills(&a->cfg, a->tls))
+		return 0;
+	err = endpoint_open(a, e);
+	if (!err)
+		endpoint_lookup(a);
+	return err;
 }
 
 /* ------------------------------------------------------------------------
@@ -501,7 +536,7 @@ int agent_workers_apply(struct agent *a, struct sw_error *e)
 	struct timespec until = answers_due();
 	__u64 rounds[SW_WORKERS_MAX];
 	struct settings *s;
-	int err = endpoint_open(a, e);
+	int err = endpoint_setup(a, e);
 
 	if (err)
 		return err;

@@ -582,6 +582,8 @@ int sw_datapath_open(struct sw_datapath *dp, const struct sw_datapath_opts *o,
 
 void sw_datapath_close(struct sw_datapath *dp)
 {
+	bpf_link__destroy(dp->lookup);
+	dp->lookup = NULL;
 	spillway_bpf__destroy(dp->xdp);
 	dp->xdp = NULL;
 	spillway_bpf__destroy(dp->skel);

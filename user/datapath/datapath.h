@@ -18,6 +18,7 @@
 #include "lib/error.h"
 #include "datapath/attach.h"
 
+struct bpf_link;
 struct spillway_bpf;
 struct sw_upgrade;
 
@@ -52,6 +53,8 @@ struct sw_datapath {
 	char pin_dir[SW_PIN_DIR_MAX];
 	bool adopted;		/* pinned maps existed and were reused */
 	struct sw_upgrade *upgrade; /* pinned maps of an older layout: upgrading */
+	/* spill_sk_lookup's attachment to this namespace (datapath/lookup.h). */
+	struct bpf_link *lookup;
 };
 
 /* An interface the datapath is attached to, and the entry that chose it. */
@@ -82,7 +85,7 @@ int sw_datapath_open(struct sw_datapath *dp, const struct sw_datapath_opts *o,
  * starts the upgrade again. Nothing to do (0) otherwise.
  */
 int sw_datapath_finish_upgrade(struct sw_datapath *dp, struct sw_error *e);
-/* Close our handles; pins and attachments stay. */
+/* Close our handles; pins and attachments stay, but for lookup's. */
 void sw_datapath_close(struct sw_datapath *dp);
 
 /* Opened and loaded (an agent without interfaces never loads one). */

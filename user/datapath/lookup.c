@@ -1,0 +1,49 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "spillway/abi.h"
+#include "spillway.skel.h"
+#include "datapath/lookup.h"
+
+static int put_listener(int map, __u32 slot, int fd, struct sw_error *e)
+{
+	__u64 value = (__u64)fd;
+
+	if (bpf_map_update_elem(map, &slot, &value, BPF_ANY))
+		return sw_fail(e, -errno, "cannot put the tunnel endpoint's "
+			       "IPv%d listener in the endpoints map: %s",
+			       slot == SW_ENDPOINT_IPV4 ? 4 : 6,
+			       strerror(errno));
+	return 0;
+}
+
+int sw_datapath_lookup_endpoint(struct sw_datapath *dp, const int fds[2],
+				struct sw_error *e)
+{
+	int map = bpf_map__fd(dp->skel->maps.endpoints), ns, err = 0;
+	struct bpf_link *link;
+
+	if (dp->lookup)
+		return 0;
+	for (__u32 slot = 0; slot < SW_ENDPOINT_SLOTS && !err; slot++)
+		err = put_listener(map, slot, fds[slot], e);
+	if (err)
+		return err;
+	ns = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+	if (ns < 0)
+		return sw_fail(e, -errno, "cannot open /proc/self/ns/net: %s",
+			       strerror(errno));
+	link = bpf_program__attach_netns(dp->skel->progs.spill_sk_lookup, ns);
+	err = link ? 0 : -errno;
+	close(ns);
+	if (err)
+		return sw_fail(e, err, "cannot attach spill_sk_lookup to this "
+			       "network namespace: %s", strerror(-err));
+	dp->lookup = link;
+	return 0;
+}
