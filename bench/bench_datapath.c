@@ -27,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -39,8 +40,10 @@
 #include "bench.skel.h"
 #include "lib/clock.h"
 #include "lib/addr.h"
+#include "lib/util.h"
 #include "datapath/control.h"
 #include "datapath/datapath.h"
+#include "datapath/lookup.h"
 #include "harness.h"
 #include "pkt.h"
 #include "samples.h"
@@ -295,7 +298,6 @@ static const char *const column_names[COLUMNS] = { "xdp", "tc half", "tc" };
 struct line {
 	const char *name;
 	struct cell col[COLUMNS];
-	const char *target;
 };
 
 #define LINES 8
@@ -370,6 +372,71 @@ static void print_floor(struct line *lines)
 	printf(" %*s %*s\n", COLUMN, "-", COLUMN, "-");
 }
 
+/* spill_sk_lookup's context for CLIENT:cport -> dst:PORT. */
+static struct bpf_sk_lookup lookup_ctx(const char *dst, __u16 cport)
+{
+	struct bpf_sk_lookup ctx = { .family = AF_INET, .protocol = IPPROTO_TCP,
+				     .remote_port = htons(cport),
+				     .local_port = PORT };
+
+	if (inet_pton(AF_INET, CLIENT, &ctx.remote_ip4) != 1 ||
+	    inet_pton(AF_INET, dst, &ctx.local_ip4) != 1)
+		die("a listener lookup's context", dst);
+	return ctx;
+}
+
+static double lookup_ns(struct bpf_program *prog, struct bpf_sk_lookup ctx)
+{
+	LIBBPF_OPTS(bpf_test_run_opts, o, .ctx_in = &ctx,
+		    .ctx_size_in = sizeof(ctx), .repeat = REPEAT);
+
+	if (bpf_prog_test_run_opts(bpf_program__fd(prog), &o))
+		die("test_run of a listener lookup", strerror(errno));
+	return o.duration;
+}
+
+/*
+ * What spill_sk_lookup adds to each of the kernel's listener lookups in the
+ * agent's namespace (a new connection to any of the node's own listeners),
+ * beside the empty program of its type, sampled in rounds like the table.
+ */
+static void print_lookups(void)
+{
+	struct {
+		const char *name;
+		struct bpf_program *prog;
+		struct bpf_sk_lookup ctx;
+		double ns[SAMPLES];
+	} rows[] = {
+#define ROW(name_, prog_, dst_, port_) \
+	{ .name = (name_), .prog = (prog_), .ctx = lookup_ctx(dst_, port_) }
+		ROW("empty program (test loop)", bb->progs.bench_sk_lookup_empty,
+		    OTHER, 1000),
+		ROW("not to a VIP", dp.skel->progs.spill_sk_lookup, OTHER, 1000),
+		ROW("a local connection's", dp.skel->progs.spill_sk_lookup, VIP,
+		    2000),
+		ROW("a steered connection's", dp.skel->progs.spill_sk_lookup,
+		    VIP_SPILL, 2001),
+#undef ROW
+	};
+	char msg[1024];
+
+	for (int i = 0; i < SAMPLES; i++)
+		for (size_t r = 0; r < ARRAY_SIZE(rows); r++)
+			rows[r].ns[i] = lookup_ns(rows[r].prog, rows[r].ctx);
+	for (size_t r = 0; r < ARRAY_SIZE(rows); r++)
+		if (samples_check(rows[r].name, rows[r].ns, rows[0].ns, SAMPLES,
+				  msg, sizeof(msg)))
+			die("a figure that is not a measurement", msg);
+	printf("  listener lookup (spill_sk_lookup)\n");
+	for (size_t r = 0; r < ARRAY_SIZE(rows); r++) {
+		struct spread s = samples_spread(rows[r].ns, SAMPLES);
+
+		printf("    %-28s %5.0f [%.0f-%.0f]\n", rows[r].name, s.median,
+		       s.min, s.max);
+	}
+}
+
 static void print_rows(const char *title)
 {
 	struct spillway_bpf *s = dp.skel, *x = dp.xdp;
@@ -392,7 +459,7 @@ static void print_rows(const char *title)
 		  .pkt = &other, .repeat = REPEAT },
 		{ .prog = NULL },
 		{ .prog = loop_out ? NULL : bb->progs.bench_tc_empty,
-		  .pkt = &other, .repeat = REPEAT } }, "" };
+		  .pkt = &other, .repeat = REPEAT } } };
 	/*
 	 * The TC half runs without the metadata word (test_run cannot pass
 	 * one): with the metadata handoff that is its cost for a packet not to
@@ -402,11 +469,11 @@ static void print_rows(const char *title)
 	{ .prog = x->progs.spill_xdp, .pkt = (pkt_), .repeat = REPEAT }, \
 	{ .prog = x->progs.spill_tc_steer, .pkt = (pkt_), .repeat = REPEAT }, \
 	{ .prog = s->progs.spill_tc_in, .pkt = (pkt_), .repeat = REPEAT } }
-	*l++ = (struct line){ "not to a VIP, other port", STEADY(&other_port), "<= 2x" };
-	*l++ = (struct line){ "not to a VIP, a service port", STEADY(&other), "<= 2x" };
-	*l++ = (struct line){ "established, local", STEADY(&est_local), "<= 4x" };
-	*l++ = (struct line){ "established, overflowed", STEADY(&est_remote), "<= 4x" };
-	*l++ = (struct line){ "overflowed, not held yet", STEADY(&est_unheld), "" };
+	*l++ = (struct line){ "not to a VIP, other port", STEADY(&other_port) };
+	*l++ = (struct line){ "not to a VIP, a service port", STEADY(&other) };
+	*l++ = (struct line){ "established, local", STEADY(&est_local) };
+	*l++ = (struct line){ "established, overflowed", STEADY(&est_remote) };
+	*l++ = (struct line){ "overflowed, not held yet", STEADY(&est_unheld) };
 #undef STEADY
 	/* spill_xdp's metadata word piles up unless a wrapper drops it. */
 	for (int i = 1; meta && i <= 2; i++) {
@@ -420,12 +487,11 @@ static void print_rows(const char *title)
 		{ .prog = NULL },
 		{ .prog = s->progs.spill_tc_in, .pkt = &syn, .repeat = SYN_REPEAT,
 		  .new_flows = true, .wrapper = bb->progs.bench_tc_new_flow,
-		  .wrap_floor = bb->progs.bench_tc_floor } }, "<= 8x" };
+		  .wrap_floor = bb->progs.bench_tc_floor } } };
 	*l = l[-1];
 	l->name = "new connection SYN, spilled";
 	l->col[XDP].pkt = &syn_spill;
 	l->col[TC].pkt = &syn_spill;
-	l->target = "";
 
 	for (int i = 0; i < SAMPLES; i++)
 		for (l = lines; l < lines + LINES; l++)
@@ -442,18 +508,19 @@ static void print_rows(const char *title)
 	printf("\n  %-30s", "");
 	for (int k = 0; k < COLUMNS; k++)
 		printf(" %5s %-12s %7s", "ns", "[min-max]", "ratio");
-	printf("  target\n");
+	printf("\n");
 	print_floor(lines);
 	for (l = lines; l < lines + LINES; l++) {
 		printf("  %-30s", l->name);
 		for (int k = 0; k < COLUMNS; k++)
 			print_cell(&l->col[k]);
-		printf("%s%s\n", *l->target ? "  " : "", l->target);
+		printf("\n");
 	}
 	printf("  %-30s", "established, overflowed/local");
 	for (int k = 0; k < COLUMNS; k++)
 		print_ratio(&lines[EST_OVERFLOWED].col[k], &lines[EST_LOCAL].col[k]);
-	printf("  tc <= 1.1x\n");
+	printf("  target: tc <= 1.1x\n");
+	print_lookups();
 	fflush(stdout);
 }
 
@@ -504,11 +571,12 @@ int main(void)
 {
 	struct sw_datapath_opts o;
 	struct sw_error e = {};
+	int endpoint[2];
 	cpu_set_t cpus;
 
 	sw_libbpf_log_init(false);
 	loop_out = getenv("SW_BENCH_LOOP_OUT") && !strcmp(getenv("SW_BENCH_LOOP_OUT"), "1");
-	if (enter_sandbox(NULL))
+	if (enter_sandbox(endpoint))
 		return 1;
 	CPU_ZERO(&cpus);
 	CPU_SET(1, &cpus);
@@ -519,7 +587,8 @@ int main(void)
 	snprintf(pin_dir, sizeof(pin_dir), "/sys/fs/bpf/%s", test_unique("bench"));
 	o.pin_dir = pin_dir;
 	o.flow_capacity = FILL_FLOWS + 2 * SYN_REPEAT;
-	if (sw_datapath_open(&dp, &o, &e) || sw_datapath_load_xdp(&dp, &e))
+	if (sw_datapath_open(&dp, &o, &e) || sw_datapath_load_xdp(&dp, &e) ||
+	    sw_datapath_lookup_endpoint(&dp, endpoint, &e))
 		die("loading the datapath", e.msg);
 	/*
 	 * Nothing stays pinned while the bench runs (its maps live by their

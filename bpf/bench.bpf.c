@@ -78,6 +78,13 @@ int bench_tc_empty(struct __sk_buff *skb)
 	return TC_ACT_OK;
 }
 
+SEC("sk_lookup")
+int bench_sk_lookup_empty(struct bpf_sk_lookup *ctx)
+{
+	(void)ctx;
+	return SK_PASS;
+}
+
 SEC("xdp")
 int bench_xdp_floor(struct xdp_md *ctx)
 {
