@@ -233,7 +233,10 @@ int spill_tc_steer(struct __sk_buff *skb)
  * call-iptables Kubernetes requires) drops the socket the port assigned
  * (setup_pre_routing: skb_orphan, "because of tproxy"). Its mark survives:
  * assign it again here, past br_netfilter, on the bridge's way to TCP.
- * Other packets go on to the bridge's next filter, if any.
+ * Other packets go on to the bridge's next filter, if any. Where the agent
+ * attached spill_sk_lookup, the kernel's listener lookup finds the endpoint
+ * for such a packet anyway (doc/deployment.md); this keeps steering where
+ * it could not be attached.
  */
 SEC("tc")
 int spill_tc_bridge(struct __sk_buff *skb)

@@ -576,26 +576,50 @@ def test_nftables_bridge_ipv6(w):
     spill_from_pods(w, CLUSTER_IP[6])
 
 
-def test_bridge_without_spill_tc_bridge_times_out(w):
-    """The negative control, and a pod added later: with cni0's
-    spill_tc_bridge gone, a spilled connection is steered at its port and
-    lost past br_netfilter (the client times out); a pod's veth that appears
-    and then joins cni0, as the bridge plugin makes it, puts it back."""
-    w.start(cni="bridge", proxy="iptables")
-    vip = CLUSTER_IP[4]
-    for i in range(MAX):
-        w.dial(CLIENTS[i % 2], vip)
-    run(f"ip netns exec {w.node} tc filter del dev cni0 ingress pref {SPILL_TC_BRIDGE_PREF}")
+def detach_spill_sk_lookup(w):
+    """Detach the node agent's spill_sk_lookup (its link to the node's
+    network namespace), behind the agent's back."""
+    ino = os.stat(f"/run/netns/{w.node}").st_ino
+    links = [l for l in json.loads(run("bpftool -j link show").stdout)
+             if l.get("type") == "netns" and l.get("netns_ino") == ino]
+    assert len(links) == 1, links
+    run(f"bpftool link detach id {links[0]['id']}")
+
+
+def spilled_connect_times_out(w, vip):
+    """A spilled connection from a client pod gets no answer."""
     with netns(w.pods[CLIENTS[0]].ns):
         s = socket.socket(socket.AF_INET)
     w.conns.append(s)
     s.settimeout(2)
     try:
         s.connect((vip, 80))
-        raise AssertionError("a spilled connection connected without spill_tc_bridge")
+        raise AssertionError("a spilled connection connected")
     except TimeoutError:
         w.hang_up(s)            # else a SYN retransmitted later gets through
-    assert (w.service(SVC)["overflowed_total"], w.remote_accepts()) == (1, 0)
+
+
+def test_bridge_without_spill_tc_bridge(w):
+    """What steers past br_netfilter, and a pod added later. With cni0's
+    spill_tc_bridge gone, a spilled connection's packets lose at the bridge
+    the socket their port assigned; the mark survives and routes them to
+    the node's stack, where the kernel's listener lookup asks
+    spill_sk_lookup, which answers with the endpoint: the connection still
+    gets through. With spill_sk_lookup detached too (the negative control)
+    it is lost (the client times out). A pod's veth that appears and then
+    joins cni0, as the bridge plugin makes it, puts spill_tc_bridge back."""
+    w.start(cni="bridge", proxy="iptables")
+    vip = CLUSTER_IP[4]
+    for i in range(MAX):
+        w.dial(CLIENTS[i % 2], vip)
+    run(f"ip netns exec {w.node} tc filter del dev cni0 ingress pref {SPILL_TC_BRIDGE_PREF}")
+    s, who = w.dial(CLIENTS[0], vip)
+    assert who == "remote", who
+    w.echo_ok(s)
+    w.hang_up(s)
+    detach_spill_sk_lookup(w)
+    spilled_connect_times_out(w, vip)
+    assert (w.service(SVC)["overflowed_total"], w.remote_accepts()) == (2, 1)
     pod = w.add_pod("client-2")
     wait_until(f"{pod.host_if} attached as a port of cni0", lambda: any(
         i["name"] == pod.host_if and i["bridge"] == "cni0"
@@ -605,7 +629,7 @@ def test_bridge_without_spill_tc_bridge_times_out(w):
         s, who = w.dial(c, vip)
         assert who == "remote", who
         w.echo_ok(s)
-    assert w.remote_accepts() == 2
+    assert w.remote_accepts() == 3
 
 
 def test_tc_program_ahead_not_yet(w):
