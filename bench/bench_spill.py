@@ -428,8 +428,8 @@ def few_time_waits(sb):
     lookup in the kernel's shared hash walks longer chains: the CPU per
     connection rose round after round, by a third to a half over 5
     rounds, for both builds alike. The bench measures the agents, not
-    that: few TIME_WAITs."""
-    for ns in ("client", "c1-node", "c2-gw", "c2-echo"):
+    that: few TIME_WAITs (service A's too: the floor's target)."""
+    for ns in ("client", "c1-node", "c1-echo", "c2-gw", "c2-echo"):
         run(f"ip netns exec {sb.ns[ns]} sysctl -qw net.ipv4.tcp_max_tw_buckets={TIME_WAITS}")
 
 
