@@ -624,6 +624,10 @@ def cost_table(runs, rounds):
 
 
 def main():
+    # Both modes: --cost has HAProxy relay for its floor.
+    for tool in ("wrk", "haproxy"):
+        if not shutil.which(tool):
+            sys.exit(f"bench_spill: {tool} is missing: run scripts/deps.sh")
     if "--cost" in sys.argv[1:]:
         args = sys.argv[1:]
         bins = [args[i + 1] for i, a in enumerate(args) if a == "--agent-bin"] or [SPILLWAY]
@@ -632,9 +636,6 @@ def main():
         rounds = int(args[args.index("--rounds") + 1]) if "--rounds" in args else COST_RUNS
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
         return cost(bins, workers, perf, rounds)
-    for tool in ("wrk", "haproxy"):
-        if not shutil.which(tool):
-            sys.exit(f"bench_spill: {tool} is missing: run scripts/deps.sh")
     # On SIGTERM too, the finally below takes the sandbox down.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
     sb = SpillBench("spill")
