@@ -42,9 +42,12 @@ sampled halfway through each run.
       CPU time per spilled connection of the node agent (transparent
       endpoint + tunnel client) and of the gateway agent, for each binary
       given (default build/spillway) with each number of tunnel workers
-      given (default 1 and 2), side by side in one run; with --perf, the
-      last round of each is recorded (perf record -g) into
-      PREFIX-N-node.data and PREFIX-N-gateway.data, N the setup's index.
+      given (default 1 and 2), and per relayed connection of HAProxy as
+      a plain TCP relay with as many threads (the floor), side by side in
+      one run; with --perf, two more rounds, not counted, record each
+      (perf record -g, then perf trace -s) into PREFIX-N-END.data and
+      PREFIX-N-END.trace, N the setup's index, END node, gateway or
+      relay. A build from before tunnel.workers runs as workers=1.
 """
 import os
 import re
@@ -55,6 +58,7 @@ import ssl
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -92,6 +96,15 @@ COST_RUNS = 5
 COST_CONNECTIONS = 32           # in flight; all spill (hold_local_slot)
 IDLE_SECONDS = 2                # the idle baseline, measured before each load
 TIME_WAITS = 1024               # per namespace (few_time_waits)
+
+
+def haproxy_config(sock, threads=None):
+    """The global and default sections of an HAProxy configuration in TCP
+    mode, its stats socket at sock."""
+    return (f"global\n    maxconn 4096\n    stats socket {sock} mode 600\n"
+            + (f"    nbthread {threads}\n" if threads else "") +
+            "defaults\n    mode tcp\n    timeout connect 5s\n"
+            "    timeout client 30s\n    timeout server 30s\n")
 
 
 class SpillBench(Sandbox):
@@ -176,9 +189,6 @@ class SpillBench(Sandbox):
             with open(f"{d}/{cluster}.pem", "w") as out:
                 for part in ("cert-chain.pem", "key.pem"):
                     out.write(open(f"{pki}/{cluster}/{part}").read())
-        common = ("global\n    maxconn 4096\n    stats socket {sock} mode 600\n"
-                  "defaults\n    mode tcp\n    timeout connect 5s\n"
-                  "    timeout client 30s\n    timeout server 30s\n")
         self.haproxy_sock = f"{d}/c1.sock"
         frontends = "".join(f"""
 frontend spill{port}
@@ -187,7 +197,7 @@ frontend spill{port}
     default_backend local
 """ for port, t in ((HAPROXY_PORT["d"], HALF), (HAPROXY_PORT["e"], HAPROXY_LOW_T)))
         with open(f"{d}/c1.cfg", "w") as f:
-            f.write(common.format(sock=self.haproxy_sock) + frontends + f"""
+            f.write(haproxy_config(self.haproxy_sock) + frontends + f"""
 backend local
     server a {SERVICE_A}:80
 backend remote
@@ -196,7 +206,7 @@ backend remote
         # The gateway: verifies the client's chain to the common root and,
         # as spillway's gateway checks its allow-list, who the client is.
         with open(f"{d}/c2.cfg", "w") as f:
-            f.write(common.format(sock=f"{d}/c2.sock") + f"""
+            f.write(haproxy_config(f"{d}/c2.sock") + f"""
 frontend gateway
     bind 10.2.0.2:{HAPROXY_TLS_PORT} ssl ssl-min-ver TLSv1.3 crt {d}/cluster2.pem ca-file {pki}/root-cert.pem verify required
     tcp-request session reject unless {{ ssl_c_s_dn(CN) -m str cluster1 }}
@@ -218,6 +228,29 @@ backend service
             wait_until(f"HAProxy on port {port}",
                        lambda p=port: self.get("client", BYPASS_NODE, p) == "cluster1")
 
+    def start_relay(self, threads, port):
+        """HAProxy as a plain TCP relay (no TLS, no HTTP) with `threads`
+        threads in c1-node, from the bypass link's port to service A: one
+        accepted and one connected TCP connection per client connection,
+        each one veth away, as the node agent accepts and the gateway
+        connects. Its stats socket's path."""
+        what = f"relay-{threads}"
+        d = f"{self.state}/{what}"
+        os.makedirs(d)
+        sock = f"{d}/stats.sock"
+        with open(f"{d}/relay.cfg", "w") as f:
+            f.write(haproxy_config(sock, threads) + f"""
+frontend relay
+    bind {BYPASS_NODE}:{port}
+    default_backend service
+backend service
+    server a {SERVICE_A}:80
+""")
+        self.spawn(what, "c1-node", "haproxy", "-db", "-f", f"{d}/relay.cfg")
+        wait_until(f"HAProxy relaying on port {port}",
+                   lambda: self.get("client", BYPASS_NODE, port) == "cluster1")
+        return sock
+
     # -- probes ---------------------------------------------------------------
     def get(self, ns, addr, port=80, tls=None):
         """GET / from namespace ns; the response's body, or None."""
@@ -238,10 +271,11 @@ backend service
         finally:
             s.close()
 
-    def haproxy_stats(self):
-        """{(proxy, server): row} from c1's HAProxy (`show stat`)."""
+    def haproxy_stats(self, sock=None):
+        """{(proxy, server): row} from c1's HAProxy (`show stat`), or from
+        the one whose stats socket is sock."""
         s = socket.socket(socket.AF_UNIX)
-        s.connect(self.haproxy_sock)
+        s.connect(sock or self.haproxy_sock)
         s.sendall(b"show stat\n")
         lines = s.makefile().read().splitlines()
         s.close()
@@ -394,8 +428,8 @@ def few_time_waits(sb):
     lookup in the kernel's shared hash walks longer chains: the CPU per
     connection rose round after round, by a third to a half over 5
     rounds, for both builds alike. The bench measures the agents, not
-    that: few TIME_WAITs."""
-    for ns in ("client", "c1-node", "c2-gw", "c2-echo"):
+    that: few TIME_WAITs (service A's too: the floor's target)."""
+    for ns in ("client", "c1-node", "c1-echo", "c2-gw", "c2-echo"):
         run(f"ip netns exec {sb.ns[ns]} sysctl -qw net.ipv4.tcp_max_tw_buckets={TIME_WAITS}")
 
 
@@ -409,103 +443,191 @@ def hold_local_slot(sb):
     wait_until("the held connection to be local", lambda: sb.spillway_counts()[1:] == (1, 0))
 
 
-class CostRun:
-    """One spilling load on one sandbox (hold_local_slot: all of wrk's
-    connections spill); the CPU time each agent spent meanwhile, less what
-    it spends idle over the same time."""
+class Spilling:
+    """A build of spillway in its own sandbox, all of wrk's connections
+    spilled (hold_local_slot): the node agent and the gateway agent."""
 
-    def __init__(self, sb, perf=None):
+    def __init__(self, sb, binary, workers):
+        self.sb, self.workers, self.title = sb, workers, f"{binary} workers={workers}"
         self.ends = {"node": sb.pid("agent-c1"), "gateway": sb.pid("agent-c2")}
-        ns = {"node": "c1-node", "gateway": "c2-gw"}
-        def drained():
-            return sb.spillway_counts()[1:] == (1, 0)
-        wait_until("the last run's connections to end", drained, timeout=20)
-        idle0 = {e: cpu_seconds(p) for e, p in self.ends.items()}
+        self.url = f"http://{sb.vip}/"
+
+    def drained(self):
+        return self.sb.spillway_counts()[1:] == (1, 0)
+
+    def counters(self):
+        """Per end, the CONNECT streams ended: the connections relayed; and
+        what the datapath spilled."""
+        return {"node": streams_ended(self.sb, "c1-node"),
+                "gateway": streams_ended(self.sb, "c2-gw"),
+                "spilled": self.sb.spillway_counts()[0]}
+
+
+class Relaying:
+    """The floor: HAProxy as a plain TCP relay (SpillBench.start_relay)
+    with as many threads as the agents have workers."""
+    PORT = 82
+
+    def __init__(self, sb, threads):
+        self.sb, self.workers, self.title = sb, threads, f"HAProxy TCP relay threads={threads}"
+        self.sock = sb.start_relay(threads, self.PORT + threads)
+        self.ends = {"relay": sb.pid(f"relay-{threads}")}
+        self.url = f"http://{BYPASS_NODE}:{self.PORT + threads}/"
+
+    def frontend(self):
+        return self.sb.haproxy_stats(self.sock)[("relay", "FRONTEND")]
+
+    def drained(self):
+        return self.frontend()["scur"] == "0"
+
+    def counters(self):
+        return {"relay": int(self.frontend()["stot"])}
+
+
+# --perf: each in a round of its own, as perf trace slows every system call
+PERF = {"data": ["perf", "record", "-q", "-g"],    # where the CPU goes
+        "trace": ["perf", "trace", "-s"]}          # system calls: counts and times
+
+
+class CostRun:
+    """One load through a setup (Spilling, Relaying); the CPU time each of
+    its processes spent meanwhile, less what it spends idle over the same
+    time, per connection it counted. With perf (PREFIX, a key of PERF),
+    each process is recorded into PREFIX-END.KEY."""
+
+    def __init__(self, setup, perf=None):
+        ends = setup.ends
+        wait_until("the last run's connections to end", setup.drained, timeout=20)
+        idle0 = {e: cpu_seconds(p) for e, p in ends.items()}
         time.sleep(IDLE_SECONDS)
-        idle = {e: (cpu_seconds(p) - idle0[e]) / IDLE_SECONDS for e, p in self.ends.items()}
+        idle = {e: (cpu_seconds(p) - idle0[e]) / IDLE_SECONDS for e, p in ends.items()}
         recorders = [subprocess.Popen(
-            ["perf", "record", "-q", "-g", "-p", str(p), "-o", f"{perf}-{e}.data"],
+            PERF[perf[1]] + ["-p", str(p), "-o", f"{perf[0]}-{e}.{perf[1]}"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            for e, p in self.ends.items()] if perf else []
-        spilled0 = sb.spillway_counts()[0]
-        streams0 = {e: streams_ended(sb, ns[e]) for e in self.ends}
-        cpu0 = {e: cpu_seconds(p) for e, p in self.ends.items()}
+            for e, p in ends.items()] if perf else []
+        count0 = setup.counters()
+        cpu0 = {e: cpu_seconds(p) for e, p in ends.items()}
         t0 = time.monotonic()
-        wrk = run(["ip", "netns", "exec", sb.ns["client"], "wrk", f"-t{THREADS}",
+        wrk = run(["ip", "netns", "exec", setup.sb.ns["client"], "wrk", f"-t{THREADS}",
                    f"-c{COST_CONNECTIONS}", f"-d{SECONDS}s", "--timeout", "5s", "--latency",
-                   "-H", "Connection: close", f"http://{sb.vip}/"], timeout=SECONDS + 30)
+                   "-H", "Connection: close", setup.url], timeout=SECONDS + 30)
         # The last responses are written by the time wrk ends; the relays'
         # teardown is part of the cost: wait for it.
-        wait_until("the spilled connections to end", drained, timeout=20)
+        wait_until("the relayed connections to end", setup.drained, timeout=20)
         wall = time.monotonic() - t0
-        cpu = {e: cpu_seconds(p) - cpu0[e] - idle[e] * wall for e, p in self.ends.items()}
+        cpu = {e: cpu_seconds(p) - cpu0[e] - idle[e] * wall for e, p in ends.items()}
         for r in recorders:
             r.send_signal(signal.SIGINT)
             r.wait(timeout=60)
         self.load = parse_wrk(wrk.stdout)
-        self.spilled = sb.spillway_counts()[0] - spilled0
-        self.streams = {e: streams_ended(sb, ns[e]) - streams0[e] for e in self.ends}
-        self.us = {e: cpu[e] * 1e6 / max(self.streams[e], 1) for e in cpu}
+        self.counted = {k: n - count0[k] for k, n in setup.counters().items()}
+        self.us = {e: cpu[e] * 1e6 / max(self.counted[e], 1) for e in cpu}
         self.idle = idle
+
+    def describe(self):
+        return (f"{self.load['requests']} requests ({self.load['rate']:.0f}/s, p50 "
+                f"{self.load['p50']:.1f} ms, errors {self.load['errors']}), "
+                + ", ".join(f"{k} {n}" for k, n in self.counted.items()) + "; "
+                + ", ".join(f"{e} {us:.1f} us (idle {self.idle[e] * 1e3:.1f} ms/s)"
+                            for e, us in self.us.items()))
+
+
+def total(r):
+    """CPU per connection of a setup's processes together: node and
+    gateway, or the one relay."""
+    return sum(r.us.values())
+
+
+def knows_workers(binary):
+    """Whether a build reads tunnel.workers: one from before runs one
+    event loop, with no tunnel.workers in the sandbox's configurations."""
+    with tempfile.NamedTemporaryFile("w", suffix=".yaml") as f:
+        f.write("cluster: probe\ntunnel:\n  workers: 1\n")
+        f.flush()
+        return run([binary, "check", "--config", f.name], check=False).returncode == 0
 
 
 def cost(bins, workers, perf_prefix, rounds):
     """--cost: every setup (a build, a number of workers) in its own
-    sandbox, all up at once; in each of the rounds each setup runs once,
-    so that the figures of old and new, of 1 worker and 2, come from one
-    run under the same load on the machine."""
-    setups = [(b, n) for b in bins for n in workers]
-    bins = [f"{b} workers={n}" for b, n in setups]
-    boxes = []
+    sandbox, all up at once, and the floor (HAProxy relaying, with as many
+    threads) in the first one; in each of the rounds each runs once, so
+    that the figures of old and new, of 1 worker and 2, and of the floor
+    come from one run under the same load on the machine. With a perf
+    prefix, a round more per tool of PERF, not counted, records each
+    setup. A build from before tunnel.workers runs as workers=1 only."""
+    boxes, setups = [], []
+    known = {b: knows_workers(b) for b in bins}
     try:
-        for i, (b, n) in enumerate(setups):
+        for i, (b, n) in enumerate(
+                (b, n) for b in bins for n in workers if n == 1 or known[b]):
             boxes.append(SpillBench(f"cost{i}"))
-            boxes[-1].up(spillway=b, haproxy=False, workers=n)
+            boxes[-1].up(spillway=b, haproxy=False, workers=n if known[b] else "")
             unthrottle(boxes[-1])
             few_time_waits(boxes[-1])
             hold_local_slot(boxes[-1])
-        print(f"spill cost: CPU microseconds per spilled connection, node agent "
-              f"(transparent endpoint + tunnel client) and gateway agent; wrk "
-              f"{COST_CONNECTIONS} connections, {SECONDS} s, all spilled, "
+            setups.append(Spilling(boxes[-1], b, n))
+        setups += [Relaying(boxes[0], n) for n in workers]
+        print(f"spill cost: CPU microseconds per connection, node agent (transparent "
+              f"endpoint + tunnel client) and gateway agent per spilled connection, "
+              f"HAProxy per relayed one; wrk {COST_CONNECTIONS} connections, {SECONDS} s, "
               f"{rounds} rounds; idle CPU subtracted")
-        runs = {b: [] for b in bins}
-        for i in range(rounds):
-            for b, sb in zip(bins, boxes):
-                perf = (f"{perf_prefix}-{bins.index(b)}" if perf_prefix and i == rounds - 1
-                        else None)
-                r = CostRun(sb, perf)
-                runs[b].append(r)
-                print(f"  run {i + 1} {b}: {r.load['requests']} requests "
-                      f"({r.load['rate']:.0f}/s, p50 {r.load['p50']:.1f} ms, errors "
-                      f"{r.load['errors']}), {r.spilled} spilled, streams "
-                      f"{r.streams['node']}/{r.streams['gateway']}; "
-                      f"node {r.us['node']:.1f} us, gateway {r.us['gateway']:.1f} us "
-                      f"(idle {r.idle['node'] * 1e3:.1f} / {r.idle['gateway'] * 1e3:.1f} "
-                      f"ms/s)", flush=True)
-        ends = ("node", "gateway")
-        med = {b: {e: statistics.median(r.us[e] for r in runs[b]) for e in ends} for b in bins}
-        # Round by round, each build against the first: the pairs ran
-        # side by side, under the same load on the machine.
-        paired = {b: {e: statistics.median(r.us[e] / r0.us[e] for r, r0 in
-                                           zip(runs[b], runs[bins[0]])) for e in ends}
-                  for b in bins}
-        print(f"\n  {'build':40s} {'node us/conn':>13s} {'gateway us/conn':>16s}"
-              f"   % of the first: node, gateway (paired)")
-        for b in bins:
-            rel = "".join(f" {med[b][e] / med[bins[0]][e]:5.0%}" for e in ends)
-            pair = "".join(f" {paired[b][e]:5.0%}" for e in ends)
-            print(f"  {b[-40:]:40s} {med[b]['node']:13.1f} {med[b]['gateway']:16.1f}"
-                  + (f"   {rel}   ({pair})" if b != bins[0] else ""))
-        print(f"\n  medians of {rounds}; % of the first build's median, and (paired) the"
-              "\n  median of the rounds' ratios to the first build's figure. The machine's"
-              "\n  CPUs are shared with wrk and the services (and other work): CPU per"
-              "\n  connection, not conn/s, is the figure that transfers.")
+        runs = {s: [] for s in setups}
+        tools = list(PERF) if perf_prefix else []
+        for i in range(rounds + len(tools)):
+            tool = tools[i - rounds] if i >= rounds else None
+            for k, s in enumerate(setups):
+                r = CostRun(s, tool and (f"{perf_prefix}-{k}", tool))
+                if not tool:
+                    runs[s].append(r)
+                print(f"  {tool or 'run'} {i + 1} {s.title}: {r.describe()}", flush=True)
+        cost_table(runs, rounds)
     finally:
         for sb in boxes:
             sb.down()
 
 
+def cost_table(runs, rounds):
+    """Medians per setup; each build against the first, and node and
+    gateway together against the floor with as many threads, both also
+    paired: the median of the rounds' ratios (the pairs ran side by side,
+    under the same load on the machine)."""
+    setups = list(runs)
+    first = setups[0]
+    floor = {s.workers: s for s in setups if isinstance(s, Relaying)}
+    figures = {"node": lambda r: r.us["node"], "gateway": lambda r: r.us["gateway"],
+               "total": total}
+    def med(s, f):
+        return statistics.median(figures[f](r) for r in runs[s])
+    def paired(s, f, base):
+        return statistics.median(figures[f](r) / figures[f](r0)
+                                 for r, r0 in zip(runs[s], runs[base]))
+    def ratios(s, base, fs):
+        return ("".join(f" {med(s, f) / med(base, f):5.0%}" for f in fs) + "  (" +
+                "".join(f" {paired(s, f, base):5.0%}" for f in fs) + ")")
+    print(f"\n  {'setup':40s} {'node':>7s} {'gateway':>8s} {'total':>7s}"
+          f"   {'% of the first: node, gateway (paired)':42s} total / floor (paired)")
+    for s in setups:
+        spill = isinstance(s, Spilling)
+        line = f"  {s.title[-40:]:40s}" + "".join(
+            f" {med(s, f):{w}.1f}" if spill else f" {'-':>{w}s}"
+            for f, w in (("node", 7), ("gateway", 8))) + f" {med(s, 'total'):7.1f}"
+        line += f"   {ratios(s, first, ('node', 'gateway')) if spill and s is not first else '':42s}"
+        if spill:
+            line += ratios(s, floor[s.workers], ("total",))
+        print(line.rstrip())
+    print(f"\n  medians of {rounds}; % of the first build's median, and (paired)"
+          "\n  the median of the rounds' ratios; total: node and gateway together, or"
+          "\n  HAProxy (the floor: one accepted and one connected TCP connection, no"
+          "\n  TLS, no HTTP/2), with as many threads as the agents have workers. The"
+          "\n  machine's CPUs are shared with wrk and the services (and other work):"
+          "\n  CPU per connection, not conn/s, is the figure that transfers.")
+
+
 def main():
+    # Both modes: --cost has HAProxy relay for its floor.
+    for tool in ("wrk", "haproxy"):
+        if not shutil.which(tool):
+            sys.exit(f"bench_spill: {tool} is missing: run scripts/deps.sh")
     if "--cost" in sys.argv[1:]:
         args = sys.argv[1:]
         bins = [args[i + 1] for i, a in enumerate(args) if a == "--agent-bin"] or [SPILLWAY]
@@ -514,9 +636,6 @@ def main():
         rounds = int(args[args.index("--rounds") + 1]) if "--rounds" in args else COST_RUNS
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
         return cost(bins, workers, perf, rounds)
-    for tool in ("wrk", "haproxy"):
-        if not shutil.which(tool):
-            sys.exit(f"bench_spill: {tool} is missing: run scripts/deps.sh")
     # On SIGTERM too, the finally below takes the sandbox down.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
     sb = SpillBench("spill")

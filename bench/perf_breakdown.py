@@ -24,6 +24,9 @@ in microseconds per connection. One more line counts, across the areas,
 the samples inside the receive path of a packet: on veth a packet sent is
 received, by the peer's stack (and its answer by ours), in the sender's
 own system call, so the sender's CPU pays for both ends of the wire.
+Last, per system call: its time, and how much of it was spent receiving
+packets inline, by kind (waking a task, TIME_WAIT, handshake, teardown,
+sending the answer, other segment processing).
 """
 import collections
 import re
@@ -141,6 +144,54 @@ def group(a):
     return a
 
 
+# Inside a packet's receive path (RECEIVE), what the time went to: the
+# innermost of these frames decides.
+INLINE_KINDS = (
+    ("waking a task (the peer's, or ours)", ("try_to_wake_up", "__wake_up_common",
+                                             "ep_poll_callback", "sock_def_wakeup")),
+    ("TIME_WAIT", ("inet_twsk_", "tcp_time_wait", "tcp_timewait_state_process")),
+    ("handshake (SYN, SYN-ACK, the child socket)",
+     ("tcp_conn_request", "tcp_v4_syn_recv_sock", "tcp_v6_syn_recv_sock", "tcp_check_req",
+      "tcp_child_process", "tcp_rcv_synsent_state_process", "tcp_create_openreq_child",
+      "inet_csk_complete_hashdance", "tcp_v4_send_synack", "tcp_v6_send_synack")),
+    ("teardown (FIN, the socket's end)", ("tcp_fin", "tcp_done", "inet_csk_destroy_sock",
+                                          "tcp_set_state")),
+    ("sending the answer (ACK, data)", ("__tcp_transmit_skb", "tcp_send_ack",
+                                       "tcp_send_delayed_ack")),
+)
+
+
+def inline_kind(frames):
+    """What a sample inside the receive path was doing (innermost first)."""
+    for sym, _ in frames:
+        if sym in RECEIVE:
+            break
+        for kind, prefixes in INLINE_KINDS:
+            if sym.startswith(prefixes):
+                return kind
+    return "segment processing (IP, TCP, queues)"
+
+
+def per_syscall(rows, total, us):
+    """Each system call's share, and how much of it was a packet received
+    inline, by kind."""
+    calls = collections.Counter()
+    inline = collections.defaultdict(collections.Counter)
+    for name, kind in rows:
+        calls[name] += 1
+        if kind:
+            inline[name][kind] += 1
+    print("per system call: total, of which received inline (veth), and that by kind:")
+    scale = (us / total) if us else 100 / total
+    unit = " us" if us else "%"
+    for name, n in calls.most_common():
+        got = sum(inline[name].values())
+        kinds = ", ".join(f"{k} {c * scale:.1f}" for k, c in inline[name].most_common()
+                          if c * scale >= 0.05)
+        print(f"  {name:16s} {n * scale:6.1f}{unit}  inline {got * scale:5.1f}"
+              + (f": {kinds}" if kinds else ""))
+
+
 def show(count, total, us):
     for a, n in count.most_common():
         share = n / total
@@ -152,11 +203,16 @@ def main():
         sys.exit(__doc__)
     us = float(sys.argv[2]) if len(sys.argv) == 3 else None
     count = collections.Counter()
+    calls = []
     for f in samples(sys.argv[1]):
-        count[area(f)] += 1
+        a = area(f)
+        count[a] += 1
         # On veth a sent packet is received (by the peer's stack, and
         # its answer by ours) inside the sender's system call.
-        count[INLINE] += any(s in RECEIVE for s, _ in f)
+        received = any(s in RECEIVE for s, _ in f)
+        count[INLINE] += received
+        if a.startswith("syscall "):
+            calls.append((a.split()[1], received and inline_kind(f)))
     total = sum(n for a, n in count.items() if a != INLINE)
     print(f"{sys.argv[1]}: {total} samples")
     show(count, total, us)
@@ -165,6 +221,7 @@ def main():
         groups[group(a)] += n
     print("by group:")
     show(groups, total, us)
+    per_syscall(calls, total, us)
 
 
 if __name__ == "__main__":

@@ -20,7 +20,8 @@
 #   scripts/sandbox.sh env    [--name NAME]   shell variables describing it
 #
 # Environment: MAX_CONNECTIONS (default 20) and RESUME_BELOW (default = max)
-# for the service; WORKERS (default 2) for both agents' tunnel.workers;
+# for the service; WORKERS (default 2) for both agents' tunnel.workers
+# (empty: none in their configurations, for builds from before it);
 # SPILLWAY (default build/spillway). Names start with NAME
 # (default "spillway"), so two sandboxes, or a test and the demo, never
 # collide. Needs root.
@@ -32,10 +33,10 @@ SPILLWAY=${SPILLWAY:-$ROOT/build/spillway}
 TCPLOAD=$ROOT/build/tcpload
 MAX_CONNECTIONS=${MAX_CONNECTIONS:-20}
 RESUME_BELOW=${RESUME_BELOW:-$MAX_CONNECTIONS}
-WORKERS=${WORKERS:-2}
+WORKERS=${WORKERS-2}
 
 usage() {
-	sed -n '3,26p' "$0" | sed 's/^# \{0,1\}//'
+	sed -n '3,27p' "$0" | sed 's/^# \{0,1\}//'
 	exit 2
 }
 
@@ -176,8 +177,8 @@ services:
     max_connections: $MAX_CONNECTIONS
     resume_below: $RESUME_BELOW
     overflow_to: [cluster2]
-tunnel:
-  workers: $WORKERS
+${WORKERS:+tunnel:
+  workers: $WORKERS}
 metrics:
   listen: 127.0.0.1:15020
 datapath:
@@ -190,7 +191,7 @@ tls:
   allow_identities: [spiffe://cluster.local/ns/spillway/sa/spillway]
 tunnel:
   listen: 10.2.0.2:15008
-  workers: $WORKERS
+${WORKERS:+  workers: $WORKERS}
 exports:
   - name: $SERVICE
     port: 80

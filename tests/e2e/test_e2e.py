@@ -37,11 +37,12 @@ class Sandbox:
 
     def start(self, max_conns=5, resume=None, spillway=SPILLWAY, workers=None):
         """Bring the sandbox up, its agents running the binary spillway
-        with `workers` tunnel workers (default: sandbox.sh's)."""
+        with `workers` tunnel workers (default: sandbox.sh's; "": no
+        tunnel.workers in the configurations, for builds before it)."""
         self.max = max_conns
         env = dict(os.environ, MAX_CONNECTIONS=str(max_conns),
                    RESUME_BELOW=str(resume or max_conns), SPILLWAY=spillway)
-        if workers:
+        if workers is not None:
             env["WORKERS"] = str(workers)
         r = run([SANDBOX, "up", "--name", self.name], env=env, check=False)
         assert r.returncode == 0, r.stdout + r.stderr
