@@ -8,8 +8,6 @@
 
 #include "spillway/defaults.h"
 
-/* Port of the transparent tunnel endpoint; 0 disables spilling. */
-const volatile __u16 tunnel_port = SW_DEFAULT_TUNNEL_PORT;
 /* Mark put on packets assigned to the endpoint (matched by the policy route). */
 const volatile __u32 steer_mark = SW_DEFAULT_STEER_MARK;
 /* Mark of the agent's own sockets: such packets are never steered or counted. */

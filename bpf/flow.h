@@ -192,7 +192,7 @@ static __always_inline void track_tcp(const struct sw_flow_key *key,
 }
 
 static __always_inline void new_flow(struct sw_flow *f, struct sw_service *svc,
-				     void *ctx, const struct packet *p,
+				     const struct packet *p,
 				     __u32 tag, __u64 now, struct sw_stats *st)
 {
 	__builtin_memset(f, 0, sizeof(*f));
@@ -200,7 +200,7 @@ static __always_inline void new_flow(struct sw_flow *f, struct sw_service *svc,
 	f->last_seen_ns = now;
 	f->svc_epoch = svc->epoch;
 	f->tag = tag;
-	admit(svc, f, ctx, p, st);
+	admit(svc, f, p, st);
 }
 
 static __always_inline void client_key(struct sw_client_key *c,
@@ -244,13 +244,13 @@ static __always_inline void note_endpoint_holds(const struct packet *p,
 }
 
 /* First SYN of a connection: decide, take the slot, insert. */
-static __always_inline int open_flow(void *ctx, const struct packet *p,
+static __always_inline int open_flow(const struct packet *p,
 				     struct sw_service *svc, __u32 tag,
 				     struct sw_stats *st, __u64 now)
 {
 	struct sw_flow f, *existing;
 
-	new_flow(&f, svc, ctx, p, tag, now, st);
+	new_flow(&f, svc, p, tag, now, st);
 	if (bpf_map_update_elem(&flows, &p->key, &f, BPF_NOEXIST)) {
 		release_slot(svc, &f, f.state);
 		/* Another CPU opened the same flow first: follow its decision. */
@@ -270,7 +270,7 @@ static __always_inline int open_flow(void *ctx, const struct packet *p,
  * port. The CPU whose compare-and-swap claims the entry decides afresh;
  * any other follows the entry as it finds it.
  */
-static __always_inline int reopen_flow(void *ctx, const struct packet *p,
+static __always_inline int reopen_flow(const struct packet *p,
 				       struct sw_service *svc, struct sw_flow *f,
 				       __u32 tag, __u32 seen,
 				       struct sw_stats *st, __u64 now)
@@ -279,7 +279,7 @@ static __always_inline int reopen_flow(void *ctx, const struct packet *p,
 
 	if (!flow_claim(f, tag, seen, SW_FLOW_CLAIMED))
 		return verdict_of(f);
-	new_flow(&fresh, svc, ctx, p, tag, now, st);
+	new_flow(&fresh, svc, p, tag, now, st);
 	f->created_ns = fresh.created_ns;
 	f->last_seen_ns = fresh.last_seen_ns;
 	f->svc_epoch = fresh.svc_epoch;

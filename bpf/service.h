@@ -171,8 +171,7 @@ static __always_inline void take_local(struct sw_service *svc,
  * all are asked only when a spill is due.
  */
 static __always_inline void admit(struct sw_service *svc, struct sw_flow *f,
-				  void *ctx, const struct packet *p,
-				  struct sw_stats *st)
+				  const struct packet *p, struct sw_stats *st)
 {
 	__u32 remote;
 
@@ -186,7 +185,7 @@ static __always_inline void admit(struct sw_service *svc, struct sw_flow *f,
 		st->no_agent++;
 		remote = 0;
 	}
-	if (remote && endpoint_listening(ctx, p)) {
+	if (remote && endpoint_ready(p)) {
 		__sync_fetch_and_add(&svc->active_remote, 1);
 		f->decision = SW_REMOTE;
 		f->remote = remote;

@@ -45,7 +45,7 @@ static __always_inline void touch(struct sw_flow *f, __u64 now)
  * established packet needs only its flow; the service is looked up for
  * packets without one (and for a SYN reusing a released flow's port).
  */
-static __always_inline int process_from_client(void *ctx, struct packet *p,
+static __always_inline int process_from_client(struct packet *p,
 					       struct sw_stats *st)
 {
 	bool new_syn = (p->tcp_flags & (TCP_SYN | TCP_ACK)) == TCP_SYN;
@@ -72,9 +72,9 @@ static __always_inline int process_from_client(void *ctx, struct packet *p,
 	if (!svc)
 		return PASS;
 	if (f)
-		return reopen_flow(ctx, p, svc, f, tag, s, st, now);
+		return reopen_flow(p, svc, f, tag, s, st, now);
 	if (new_syn)
-		return open_flow(ctx, p, svc, tag, st, now);
+		return open_flow(p, svc, tag, st, now);
 	/* Opened before we were attached (or long expired). */
 	st->untracked++;
 	return STEER_IF_OWNED;
@@ -181,7 +181,7 @@ int spill_xdp(struct xdp_md *ctx)
 				     &p), &p))
 		return XDP_PASS;
 	p.ifindex = ctx->ingress_ifindex;
-	v = process_from_client(ctx, &p, st);
+	v = process_from_client(&p, st);
 	if (v != PASS)
 		xdp_signal(ctx, v);
 	return XDP_PASS;
@@ -201,7 +201,7 @@ int spill_tc_in(struct __sk_buff *skb)
 	    !parsed(st, parse_skb(skb, FROM_CLIENT, &p), &p))
 		return TC_ACT_OK;
 	p.ifindex = skb->ingress_ifindex;
-	v = process_from_client(skb, &p, st);
+	v = process_from_client(&p, st);
 	if (v != PASS)
 		steer_and_count(skb, &p, v, st);
 	return TC_ACT_OK;

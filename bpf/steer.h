@@ -3,7 +3,8 @@
  * Steering overflowed connections to this node's tunnel endpoint, without
  * rewriting a byte: at TC ingress the packet is assigned to the endpoint's
  * socket (bpf_sk_assign) and marked, and a policy route on the mark delivers
- * it locally. The endpoint is an IP_TRANSPARENT listener, so the accepted
+ * it locally. The endpoint's listener is the one the agent put in the
+ * endpoints map; the datapath spills only while there is one. The endpoint is an IP_TRANSPARENT listener, so the accepted
  * socket's local address is the VIP:port the client dialled and its peer is
  * the client: the endpoint learns both from getsockname/getpeername, and the
  * client sees every reply come from VIP:port.
@@ -25,6 +26,7 @@
 #define SW_BPF_STEER_H
 
 #include "config.h"
+#include "maps.h"
 #include "parse.h"
 
 /*
@@ -50,28 +52,26 @@ static __always_inline __u32 socket_tuple(const struct packet *p,
 	return sizeof(t->ipv6);
 }
 
-static __always_inline void tuple_set_dport(struct bpf_sock_tuple *t,
-					    __u32 size, __u16 port)
+/* The endpoint's listener of the packet's family (the endpoints map). */
+static __always_inline struct bpf_sock *endpoint_listener(const struct packet *p)
 {
-	if (size == sizeof(t->ipv4))
-		t->ipv4.dport = bpf_htons(port);
-	else
-		t->ipv6.dport = bpf_htons(port);
+	__u32 slot = p->key.svc.family == SW_INET ? SW_ENDPOINT_IPV4 :
+						    SW_ENDPOINT_IPV6;
+
+	return bpf_map_lookup_elem(&endpoints, &slot);
 }
 
-/* Is the tunnel endpoint listening in this namespace? (ctx: xdp_md or skb) */
-static __always_inline bool endpoint_listening(void *ctx,
-					       const struct packet *p)
+/*
+ * Is the agent's tunnel endpoint listening? It puts its listeners in the
+ * endpoints map once spill_sk_lookup is attached (lookup.h), and a listener
+ * leaves the map when it closes (the agent stopped). Not a listener lookup
+ * on the endpoint's port: that would take any socket there for ours, and
+ * run the kernel's listener lookup, spill_sk_lookup included.
+ */
+static __always_inline bool endpoint_ready(const struct packet *p)
 {
-	struct bpf_sock_tuple t = {};
-	struct bpf_sock *sk;
-	__u32 size;
+	struct bpf_sock *sk = endpoint_listener(p);
 
-	if (!tunnel_port)
-		return false;
-	size = socket_tuple(p, &t);
-	tuple_set_dport(&t, size, tunnel_port);
-	sk = bpf_sk_lookup_tcp(ctx, &t, size, BPF_F_CURRENT_NETNS, 0);
 	if (!sk)
 		return false;
 	bpf_sk_release(sk);
@@ -112,9 +112,8 @@ static __always_inline int tc_steer(struct __sk_buff *skb,
 		bpf_sk_release(sk);
 		sk = NULL;
 	}
-	if (!sk && !owned_only && tunnel_port) {
-		tuple_set_dport(&t, size, tunnel_port);
-		sk = bpf_sk_lookup_tcp(skb, &t, size, BPF_F_CURRENT_NETNS, 0);
+	if (!sk && !owned_only) {
+		sk = endpoint_listener(p);
 		steered = STEERED;
 	}
 	if (!sk)

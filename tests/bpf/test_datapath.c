@@ -123,6 +123,19 @@ static void heartbeat(__u64 now)
 	CHECK(!sw_agent_heartbeat(&fx.dp, now, &e), "%s", e.msg);
 }
 
+/*
+ * What an agent does after opening the datapath: XDP mode's programs, and
+ * the endpoint's listeners in the endpoints map (spill_sk_lookup).
+ */
+static int load_rest(struct sw_error *e)
+{
+	int err = 0;
+
+	if (fx.v->hook == HOOK_XDP)
+		err = sw_datapath_load_xdp(&fx.dp, e);
+	return err ? err : sw_datapath_lookup_endpoint(&fx.dp, endpoint, e);
+}
+
 static void load(const struct variant *v, const struct sw_datapath_opts *o)
 {
 	struct sw_datapath_opts d;
@@ -140,8 +153,7 @@ static void load(const struct variant *v, const struct sw_datapath_opts *o)
 	fx.v = v;
 	CHECK(!sw_datapath_open(&fx.dp, &d, &e), "%s", e.msg);
 	fx.loaded = true;
-	if (v->hook == HOOK_XDP)
-		CHECK(!sw_datapath_load_xdp(&fx.dp, &e), "%s", e.msg);
+	CHECK(!load_rest(&e), "%s", e.msg);
 	heartbeat(0);
 }
 
@@ -574,14 +586,20 @@ static void test_unavailable_remote_down(const void *arg)
 	check_counts(2, 1);
 }
 
+/* The endpoint's listeners gone from the endpoints map (they closed). */
+static void endpoint_gone(void)
+{
+	int map = bpf_map__fd(skel()->maps.endpoints);
+
+	for (__u32 slot = 0; slot < SW_ENDPOINT_SLOTS; slot++)
+		CHECK(!bpf_map_delete_elem(map, &slot), "%s", strerror(errno));
+}
+
 static void test_unavailable_no_endpoint(const void *arg)
 {
-	struct sw_datapath_opts o;
-
-	/* Nothing listens on this port: as if no agent were running. */
-	sw_datapath_opts_init(&o);
-	o.tunnel_port = SW_DEFAULT_TUNNEL_PORT + 1;
-	load(arg, &o);
+	/* No endpoint in the map: as if no agent were running. */
+	load(arg, NULL);
+	endpoint_gone();
 	set_service(1, 0);
 	set_remote(REMOTE, true);
 	CHECK_EQ(connect_from(1), OUT_PASS);
@@ -1188,13 +1206,6 @@ static __u64 endpoint_cookie(void)
 	return cookie;
 }
 
-static void lookup_attach(void)
-{
-	struct sw_error e = {};
-
-	CHECK(!sw_datapath_lookup_endpoint(&fx.dp, endpoint, &e), "%s", e.msg);
-}
-
 /*
  * A steered connection's lookup is answered with the endpoint's listener
  * (what a SYN reusing the port of an endpoint socket in TIME_WAIT needs);
@@ -1203,11 +1214,11 @@ static void lookup_attach(void)
  */
 static void test_listener_lookup(const void *arg)
 {
+	struct sw_error e = {};
 	const char *other;
 
 	start(arg, 1, 0);
 	other = fx.v->family == 4 ? OTHER4 : OTHER6;
-	lookup_attach();
 	CHECK_EQ(connect_from(1), OUT_PASS);
 	CHECK_EQ(connect_from(2), OUT_STEER);
 	CHECK(endpoint_cookie() != 0);
@@ -1216,7 +1227,8 @@ static void test_listener_lookup(const void *arg)
 	CHECK_EQ(listener_lookup(3, vip(), PORT), 0);
 	CHECK_EQ(listener_lookup(2, other, PORT), 0);
 	CHECK_EQ(listener_lookup(2, vip(), PORT + 1), 0);
-	lookup_attach();			/* again: nothing to do */
+	/* load() attached it; again: the map takes the sockets again. */
+	CHECK(!sw_datapath_lookup_endpoint(&fx.dp, endpoint, &e), "%s", e.msg);
 	CHECK_EQ(listener_lookup(2, vip(), PORT), endpoint_cookie());
 }
 
@@ -1224,7 +1236,6 @@ static void test_listener_lookup(const void *arg)
 static void test_node_port_listener_lookup(const void *arg)
 {
 	start_node_port(arg, 1, true);
-	lookup_attach();
 	CHECK_EQ(connect_from(1), OUT_PASS);
 	CHECK_EQ(connect_from(2), OUT_STEER);
 	CHECK_EQ(listener_lookup(2, node_addr(), NODE_PORT), endpoint_cookie());
@@ -1807,8 +1818,8 @@ static void reopen(const struct sw_datapath_opts *o, struct sw_error *e,
 	sw_datapath_close(&fx.dp);
 	*err = sw_datapath_open(&fx.dp, &d, e);
 	/* XDP mode's programs share the new maps (mid-upgrade too). */
-	if (!*err && fx.v->hook == HOOK_XDP)
-		*err = sw_datapath_load_xdp(&fx.dp, e);
+	if (!*err)
+		*err = load_rest(e);
 	if (*err)	/* keep the pin dir name for teardown */
 		snprintf(fx.dp.pin_dir, sizeof(fx.dp.pin_dir), "%s", dir);
 }

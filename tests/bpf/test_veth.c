@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/pidfd.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -40,6 +41,7 @@
 #include "lib/util.h"
 #include "datapath/control.h"
 #include "datapath/datapath.h"
+#include "datapath/lookup.h"
 #include "tunnel/endpoint.h"
 #include "harness.h"
 #include "datapath/probe.h"
@@ -65,6 +67,7 @@ static struct {
 	char client[64], node[64], svc[64];	/* namespace names */
 	int host_ns;
 	pid_t service_pid, endpoint_pid;
+	int endpoint_fd[2];		/* the endpoint server's listeners, in it */
 	struct sw_datapath dp;
 	bool loaded, made;
 	struct sw_service_key key;
@@ -281,9 +284,8 @@ static int listen_plain(const char *addr)
 static pid_t spawn_server(const char *ns, bool endpoint)
 {
 	struct sw_error e = {};
-	int ready[2], l4, l6;
+	int ready[2], l4, l6, fds[2];
 	pid_t pid;
-	char c;
 
 	CHECK(!pipe2(ready, O_CLOEXEC));
 	pid = fork();
@@ -291,9 +293,11 @@ static pid_t spawn_server(const char *ns, bool endpoint)
 	if (pid) {
 		close(ready[1]);
 		wait_io(ready[0], POLLIN);
-		CHECK(read(ready[0], &c, 1) == 1, "the server in %s did not start",
-		      ns);
+		CHECK(read(ready[0], fds, sizeof(fds)) == sizeof(fds),
+		      "the server in %s did not start", ns);
 		close(ready[0]);
+		if (endpoint)
+			memcpy(fx.endpoint_fd, fds, sizeof(fds));
 		return pid;
 	}
 	close(ready[0]);
@@ -313,11 +317,37 @@ static pid_t spawn_server(const char *ns, bool endpoint)
 	}
 	fcntl(l4, F_SETFL, O_NONBLOCK);
 	fcntl(l6, F_SETFL, O_NONBLOCK);
-	if (write(ready[1], "!", 1) != 1)
+	fds[0] = l4;
+	fds[1] = l6;
+	if (write(ready[1], fds, sizeof(fds)) != sizeof(fds))
 		_exit(1);
 	close(ready[1]);
 	serve(l4, l6, endpoint);
 	_exit(0);
+}
+
+/*
+ * Do what the agent does with its endpoint: put its listeners in the
+ * endpoints map and attach spill_sk_lookup to the node's namespace. The
+ * listeners are the endpoint server's (pidfd_getfd); our copies are closed
+ * at once, so that they close with the server.
+ */
+static void endpoint_to_map(void)
+{
+	int pidfd = pidfd_open(fx.endpoint_pid, 0), fds[2];
+	struct sw_error e = {};
+
+	CHECK(pidfd >= 0, "pidfd_open: %s", strerror(errno));
+	for (int i = 0; i < 2; i++) {
+		fds[i] = pidfd_getfd(pidfd, fx.endpoint_fd[i], 0);
+		CHECK(fds[i] >= 0, "pidfd_getfd: %s", strerror(errno));
+	}
+	close(pidfd);
+	enter(fx.node);
+	CHECK(!sw_datapath_lookup_endpoint(&fx.dp, fds, &e), "%s", e.msg);
+	leave();
+	for (int i = 0; i < 2; i++)
+		close(fds[i]);
 }
 
 static void stop(pid_t *pid)
@@ -459,6 +489,9 @@ static void attach(__u32 max)
 	CHECK(!sw_datapath_open(&fx.dp, &o, &e), "%s", e.msg);
 	fx.loaded = true;
 	CHECK(!sw_datapath_attach(&fx.dp, "n0", fx.v->mode, &e), "%s", e.msg);
+	leave();
+	endpoint_to_map();
+	enter(fx.node);
 	bridge = sw_link_bridge(if_nametoindex("n0"), &e);
 	CHECK(bridge >= 0, "%s", e.msg);
 	CHECK_EQ(bridge, fx.v->bridge ? (int)if_nametoindex("br0") : 0);
@@ -687,6 +720,7 @@ static void test_no_endpoint(const void *arg)
 	CHECK_EQ(service().overflow_unavailable_total, 1);
 	echo(fd);
 	fx.endpoint_pid = spawn_server(fx.node, true);
+	endpoint_to_map();			/* as a restarted agent does */
 	for (int i = 0; i < WAIT_S * 100; i++) {	/* until it listens */
 		char greeting[256];
 		int c = dial(greeting, sizeof(greeting));

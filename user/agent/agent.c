@@ -537,7 +537,6 @@ int agent_load_datapath(struct agent *a, const struct sw_config *cfg,
 	sw_datapath_opts_init(&dopts);
 	dopts.pin_dir = a->o.pin_dir;
 	dopts.flow_capacity = cfg->flow_capacity;
-	dopts.tunnel_port = cfg->tunnel_port;
 	err = sw_datapath_open(&a->dp, &dopts, e);
 	if (!err && (err = lock_pin_dir(a, e)))
 		sw_datapath_close(&a->dp);

@@ -130,36 +130,24 @@ static int endpoint_open(struct agent *a, struct sw_error *e)
 }
 
 /*
- * The endpoint in the kernel's listener lookup (datapath/lookup.h). Without
- * it spilling works, but a client reusing the port of a spilled connection
- * whose endpoint socket is in TIME_WAIT connects only on its retransmitted
- * SYN: worth a warning, not a refusal.
+ * The endpoint where the node can spill: its sockets, and their place in
+ * the kernel's listener lookup (datapath/lookup.h), without which the
+ * datapath spills nothing (it spills only while the endpoints map holds
+ * the endpoint's listener).
  */
-static void endpoint_lookup(struct agent *a)
-{
-	struct sw_error e = {};
-
-	if (!sw_datapath_loaded(&a->dp) || a->dp.lookup)
-		return;
-	if (sw_datapath_lookup_endpoint(&a->dp, a->endpoint_fd, &e) < 0)
-		log_warn("%s: a client that reuses the port of a spilled "
-			 "connection closed less than a minute ago (TIME_WAIT) "
-			 "will connect only on its retransmitted SYN", e.msg);
-	else
-		log_info("spill_sk_lookup attached: the kernel's listener "
-			 "lookups for steered connections find the endpoint");
-}
-
-/* The endpoint, where the node can spill. */
 static int endpoint_setup(struct agent *a, struct sw_error *e)
 {
 	int err;
 
-	if (!spills(&a->cfg, a->tls))
+	if (!spills(&a->cfg, a->tls) || !sw_datapath_loaded(&a->dp))
 		return 0;
 	err = endpoint_open(a, e);
+	if (err || a->dp.lookup)
+		return err;
+	err = sw_datapath_lookup_endpoint(&a->dp, a->endpoint_fd, e);
 	if (!err)
-		endpoint_lookup(a);
+		log_info("spill_sk_lookup attached: the kernel's listener "
+			 "lookups find the endpoint for steered connections");
 	return err;
 }
 

@@ -227,7 +227,6 @@ void sw_datapath_opts_init(struct sw_datapath_opts *o)
 {
 	memset(o, 0, sizeof(*o));
 	o->pin_dir = SW_DEFAULT_PIN_DIR;
-	o->tunnel_port = SW_DEFAULT_TUNNEL_PORT;
 	o->steer_mark = SW_DEFAULT_STEER_MARK;
 	o->bypass_mark = SW_DEFAULT_BYPASS_MARK;
 }
@@ -399,7 +398,6 @@ static int write_layout(struct sw_datapath *dp, struct sw_error *e)
 static void set_rodata(struct spillway_bpf *skel,
 		       const struct sw_datapath_opts *o)
 {
-	skel->rodata->tunnel_port = o->tunnel_port;
 	skel->rodata->steer_mark = o->steer_mark;
 	skel->rodata->bypass_mark = o->bypass_mark;
 }

@@ -35,7 +35,6 @@ enum sw_handoff {
 struct sw_datapath_opts {
 	const char *pin_dir;	/* NULL: SW_DEFAULT_PIN_DIR */
 	__u32 flow_capacity;	/* 0: the pinned table's, else the default */
-	__u16 tunnel_port;
 	__u32 steer_mark;
 	__u32 bypass_mark;
 	enum sw_handoff handoff; /* XDP mode; tests force the flow table */

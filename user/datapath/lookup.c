@@ -26,24 +26,23 @@ int sw_datapath_lookup_endpoint(struct sw_datapath *dp, const int fds[2],
 				struct sw_error *e)
 {
 	int map = bpf_map__fd(dp->skel->maps.endpoints), ns, err = 0;
-	struct bpf_link *link;
 
-	if (dp->lookup)
-		return 0;
+	if (!dp->lookup) {
+		ns = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+		if (ns < 0)
+			return sw_fail(e, -errno, "cannot open /proc/self/ns/net: "
+				       "%s", strerror(errno));
+		dp->lookup = bpf_program__attach_netns(
+			dp->skel->progs.spill_sk_lookup, ns);
+		err = dp->lookup ? 0 : -errno;
+		close(ns);
+		if (err)
+			return sw_fail(e, err, "cannot attach spill_sk_lookup to "
+				       "this network namespace: %s (the node "
+				       "could not spill)", strerror(-err));
+	}
+	/* Only now: a listener in the map is what lets the datapath steer. */
 	for (__u32 slot = 0; slot < SW_ENDPOINT_SLOTS && !err; slot++)
 		err = put_listener(map, slot, fds[slot], e);
-	if (err)
-		return err;
-	ns = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
-	if (ns < 0)
-		return sw_fail(e, -errno, "cannot open /proc/self/ns/net: %s",
-			       strerror(errno));
-	link = bpf_program__attach_netns(dp->skel->progs.spill_sk_lookup, ns);
-	err = link ? 0 : -errno;
-	close(ns);
-	if (err)
-		return sw_fail(e, err, "cannot attach spill_sk_lookup to this "
-			       "network namespace: %s", strerror(-err));
-	dp->lookup = link;
-	return 0;
+	return err;
 }

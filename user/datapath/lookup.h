@@ -14,8 +14,9 @@
 
 /*
  * Put the endpoint's listeners (fds: IPv4, IPv6, as enum sw_endpoint_slot)
- * in the endpoints map and attach spill_sk_lookup to the current network
- * namespace, once; again with the same sockets, nothing to do.
+ * in the endpoints map, and attach spill_sk_lookup to the current network
+ * namespace the first time. The datapath spills only while the map holds a
+ * listener, and steers to the one it holds.
  */
 int sw_datapath_lookup_endpoint(struct sw_datapath *dp, const int fds[2],
 				struct sw_error *e);
