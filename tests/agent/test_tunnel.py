@@ -1404,11 +1404,15 @@ def test_sigterm_drains_every_worker(w):
     one ends."""
     start_two_workers_each(w)
     w.dial_any()                              # the local slot
-    held = [w.dial_any()[0] for _ in range(16)]
-    wait_until("streams on both workers",
-               lambda: all(n > 0 for n in per_worker(w.status(), "streams")))
+    # The workers share the endpoint's socket: whichever wakes first takes
+    # a connection, so on a busy machine one may take many in a row.
+    held = []
+    while len(held) < 64 and not all(n > 0 for n in per_worker(w.status(), "streams")):
+        held.append(w.dial_any()[0])
+    assert all(n > 0 for n in per_worker(w.status(), "streams")), w.status()["workers"]
     w.agent.send_signal(signal.SIGTERM)
-    wait_until("the drain", lambda: "draining 16 spilled connection(s)" in w.log_text())
+    wait_until("the drain", lambda: f"draining {len(held)} spilled connection(s)"
+               in w.log_text())
     assert w.status()["draining"] is True
     for s in held[:-1]:
         checksum_roundtrip(s, 4096)            # still carried, on either worker
