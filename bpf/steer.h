@@ -4,10 +4,11 @@
  * rewriting a byte: at TC ingress the packet is assigned to the endpoint's
  * socket (bpf_sk_assign) and marked, and a policy route on the mark delivers
  * it locally. The endpoint's listener is the one the agent put in the
- * endpoints map; the datapath spills only while there is one. The endpoint is an IP_TRANSPARENT listener, so the accepted
- * socket's local address is the VIP:port the client dialled and its peer is
- * the client: the endpoint learns both from getsockname/getpeername, and the
- * client sees every reply come from VIP:port.
+ * endpoints map; the datapath spills only while there is one. The endpoint
+ * is an IP_TRANSPARENT listener, so the accepted socket's local address is
+ * the VIP:port the client dialled and its peer is the client: the endpoint
+ * learns both from getsockname/getpeername, and the client sees every reply
+ * come from VIP:port.
  *
  * Why this and not NAT to the endpoint plus reverse NAT on egress: no
  * checksum rewriting, no second map keyed by 4-tuple to keep in step, no
