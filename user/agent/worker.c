@@ -240,7 +240,7 @@ static void add_counters(struct sw_tunnel_counters *sum,
 static void count(struct agent_worker *w, struct agent_counts *out)
 {
 	const struct sw_config *c = w->s ? &w->s->cfg : NULL;
-	__u64 now = sw_now_ns();
+	__u64 now = sw_now_ns(), left;
 
 	out->client = w->tunnel;
 	out->gateway = w->gateway;
@@ -263,8 +263,10 @@ static void count(struct agent_worker *w, struct agent_counts *out)
 			continue;
 		snprintf(r->name, sizeof(r->name), "%s", c->remotes[i].name);
 		r->c = *rc;
-		r->ejected_until_ns = now + sw_tunnel_ejected_ns(w->tunnel,
-							r->name, now);
+		/* 0, not now, when not ejected: the agent's clock read before
+		 * it asked would see a few ms of ejection left in "now". */
+		left = sw_tunnel_ejected_ns(w->tunnel, r->name, now);
+		r->ejected_until_ns = left ? now + left : 0;
 		out->n_remotes++;
 	}
 }

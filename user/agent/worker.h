@@ -47,7 +47,7 @@ struct agent;
 struct agent_remote_counts {
 	char name[SW_SHORT_NAME_MAX + 1];
 	struct sw_tunnel_counters c;
-	__u64 ejected_until_ns;		/* worker 0's: it decides health */
+	__u64 ejected_until_ns;		/* worker 0's: it decides health; 0: not ejected */
 };
 
 /* What a worker counted, copied out on its own thread; or their sum. */
