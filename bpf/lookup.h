@@ -25,6 +25,7 @@
 #include "flow.h"
 #include "maps.h"
 #include "nodeport.h"
+#include "steer.h"
 
 /*
  * The lookup's tuple as a packet from the client (service_key wants one).
@@ -58,27 +59,26 @@ static __always_inline void lookup_packet(const struct bpf_sk_lookup *ctx,
 	k->client_port = bpf_ntohs(ctx->remote_port);
 }
 
-/* Is this lookup for a connection steered to the endpoint? */
-static __always_inline bool lookup_steered(const struct bpf_sk_lookup *ctx)
+/* Is this lookup for a connection steered to the endpoint? (p: its tuple) */
+static __always_inline bool lookup_steered(const struct bpf_sk_lookup *ctx,
+					   struct packet *p)
 {
-	struct packet p = {};
 	struct sw_flow *f;
 
 	if (ctx->protocol != IPPROTO_TCP)
 		return false;
-	lookup_packet(ctx, &p);
-	if (!service_key(&p))
+	lookup_packet(ctx, p);
+	if (!service_key(p))
 		return false;
-	f = lookup_flow(&p.key, flow_tag(&p.key));
+	f = lookup_flow(&p->key, flow_tag(&p->key));
 	return f && verdict_of(f) != PASS;
 }
 
 /* Answer the lookup with the endpoint's listener of its family, if any. */
-static __always_inline void lookup_endpoint(struct bpf_sk_lookup *ctx)
+static __always_inline void lookup_endpoint(struct bpf_sk_lookup *ctx,
+					    const struct packet *p)
 {
-	__u32 slot = ctx->family == AF_INET ? SW_ENDPOINT_IPV4 :
-					      SW_ENDPOINT_IPV6;
-	struct bpf_sock *sk = bpf_map_lookup_elem(&endpoints, &slot);
+	struct bpf_sock *sk = endpoint_listener(p);
 
 	if (!sk)
 		return;

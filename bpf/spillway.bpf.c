@@ -285,8 +285,10 @@ int spill_tc_out(struct __sk_buff *skb)
 SEC("sk_lookup")
 int spill_sk_lookup(struct bpf_sk_lookup *ctx)
 {
-	if (lookup_steered(ctx))
-		lookup_endpoint(ctx);
+	struct packet p = {};
+
+	if (lookup_steered(ctx, &p))
+		lookup_endpoint(ctx, &p);
 	return SK_PASS;
 }
 
